@@ -1,0 +1,9 @@
+//! The blocking pool, over any `r2d2::ManageConnection`.
+
+mod builder;
+mod guard;
+mod pool;
+
+pub use builder::Builder;
+pub use guard::{DetachedConnection, PooledConnection};
+pub use pool::Pool;

@@ -1,0 +1,214 @@
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::builder::Builder;
+use super::guard::PooledConnection;
+use crate::config::PoolClass;
+use crate::core::{Begin, Checked, Core, ReturnStep, Step};
+use crate::error::{BuildError, Error};
+use crate::owner::Owner;
+use crate::record::InvalidateReason;
+use crate::status::Status;
+
+/// A blocking connection pool with SQLAlchemy's semantics over an `r2d2::ManageConnection`.
+///
+/// Cloning is cheap and shares the pool.
+///
+/// ```
+/// use poolscope::{Pool, PoolClass, ResetOnReturn};
+/// # #[derive(Debug)] struct Never;
+/// # impl std::fmt::Display for Never { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("never") } }
+/// # impl std::error::Error for Never {}
+/// # struct Manager;
+/// # impl r2d2::ManageConnection for Manager {
+/// #     type Connection = Vec<String>;
+/// #     type Error = Never;
+/// #     fn connect(&self) -> Result<Vec<String>, Never> { Ok(Vec::new()) }
+/// #     fn is_valid(&self, _: &mut Vec<String>) -> Result<(), Never> { Ok(()) }
+/// #     fn has_broken(&self, _: &mut Vec<String>) -> bool { false }
+/// # }
+/// let pool = Pool::builder()
+///     .pool_size(2)
+///     .max_overflow(1)
+///     .reset_on_return(ResetOnReturn::None)
+///     .build(Manager)?;
+/// assert_eq!(
+///     pool.status().to_string(),
+///     "Pool size: 2  Connections in pool: 0 Current Overflow: -2 Current Checked out connections: 0"
+/// );
+/// {
+///     let mut conn = pool.get()?;
+///     conn.push("used".into());
+/// }
+/// assert_eq!(pool.status().checked_in, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Pool<M: r2d2::ManageConnection> {
+    pub(super) shared: Arc<Shared<M>>,
+}
+
+pub(super) struct Shared<M: r2d2::ManageConnection> {
+    pub(super) core: Arc<Core<M::Connection>>,
+    pub(super) manager: Arc<M>,
+    /// Kept to `recreate()` the pool with the same options, listeners and reset.
+    pub(super) builder: Builder<M>,
+}
+
+impl<M: r2d2::ManageConnection> Clone for Pool<M> {
+    fn clone(&self) -> Self {
+        Pool {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<M: r2d2::ManageConnection> fmt::Debug for Pool<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("name", &self.name())
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+impl<M: r2d2::ManageConnection> Pool<M> {
+    /// A builder with SQLAlchemy's defaults.
+    pub fn builder() -> Builder<M> {
+        Builder::default()
+    }
+
+    /// Checks out a connection: an idle one, a new one within the class's limits, or the next
+    /// one returned, waiting up to `pool_timeout`.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] at the limit after `pool_timeout`; [`Error::AlreadyCheckedOut`] for a
+    /// second checkout of AssertionPool's connection (or a nested one on StaticPool and
+    /// SingletonThreadPool); [`Error::Connect`] when the manager fails; [`Error::Listener`]
+    /// when a listener refuses.
+    #[track_caller]
+    pub fn get(&self) -> Result<PooledConnection<M>, Error<M::Error>> {
+        let location = Location::caller();
+        let core = &self.shared.core;
+        let site = core.site(location, Owner::current_thread());
+        let mut reservation = match core.begin(&site) {
+            Begin::Reserved(reservation) => reservation,
+            Begin::Refused(failure) => return Err(failure.into()),
+            Begin::Wait(waiter) => {
+                let deadline = core.config.timeout.map(|t| Instant::now() + t);
+                match waiter.wait_blocking(deadline) {
+                    Some(grant) => core.reservation_for(&waiter, grant),
+                    None => match core.cancel_wait(&waiter) {
+                        Some(reservation) => reservation,
+                        None => return Err(Error::Timeout(core.timeout_error())),
+                    },
+                }
+            }
+        };
+        let manager = &self.shared.manager;
+        loop {
+            match reservation.next_step() {
+                Step::Connect => match manager.connect() {
+                    Ok(conn) => reservation.connected(conn)?,
+                    Err(e) => {
+                        reservation.connect_failed(&e);
+                        return Err(Error::Connect(e));
+                    }
+                },
+                Step::Ping => {
+                    let outcome = reservation.conn_mut().map(|conn| manager.is_valid(conn));
+                    if let Some(Err(e)) = outcome {
+                        reservation.ping_failed(e.to_string());
+                    }
+                }
+                Step::Ready => {
+                    return Ok(PooledConnection::new(
+                        Arc::clone(&self.shared),
+                        reservation.finish(),
+                        location,
+                    ))
+                }
+                Step::Fail(failure) => return Err(failure.into()),
+            }
+        }
+    }
+
+    /// The pool's counts; `Display` gives SQLAlchemy's `status()` text.
+    pub fn status(&self) -> Status {
+        self.shared.core.status()
+    }
+
+    /// Closes the idle connections. Checked-out connections are left alone and return to the
+    /// pool normally.
+    pub fn dispose(&self) {
+        self.shared.core.dispose();
+    }
+
+    /// A new, empty pool with the same options, listeners, reset function and manager
+    /// (SQLAlchemy's `recreate()`). This pool is left as it is.
+    pub fn recreate(&self) -> Result<Pool<M>, BuildError> {
+        self.shared
+            .builder
+            .clone()
+            .build_shared(Arc::clone(&self.shared.manager))
+    }
+
+    /// Marks every connection opened before now to be replaced at its next checkout (what a
+    /// failed pre-ping does). Checked-out connections finish their work first.
+    pub fn invalidate_all(&self) {
+        self.shared.core.invalidate_all();
+    }
+
+    /// `pool_timeout`; `None` waits forever.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.shared.core.config.timeout
+    }
+
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        &self.shared.core.config.name
+    }
+
+    /// The pool's class.
+    pub fn class(&self) -> PoolClass {
+        self.shared.core.config.class
+    }
+
+    /// The connection manager.
+    pub fn manager(&self) -> &M {
+        &self.shared.manager
+    }
+}
+
+impl<M: r2d2::ManageConnection> Shared<M> {
+    /// Returns a connection: broken check, reset per policy, then keep or close.
+    pub(super) fn give_back(&self, mut checked: Checked<M::Connection>) {
+        let core = &self.core;
+        let broken = self.manager.has_broken(&mut checked.conn);
+        match core.start_return(&mut checked.conn, &mut checked.record, broken) {
+            ReturnStep::Invalidate(reason) => core.invalidate(checked, reason),
+            ReturnStep::CheckIn => core.end_return(checked, Ok(())),
+            ReturnStep::Reset(action) => {
+                let outcome = self.run_reset(&mut checked.conn, action);
+                core.end_return(checked, outcome);
+            }
+        }
+    }
+
+    /// Runs the reset function; an error or a panic in it becomes an error message.
+    pub(super) fn run_reset(&self, conn: &mut M::Connection, action: crate::ResetAction) -> Result<(), String> {
+        let Some(reset) = self.builder.reset.as_ref() else {
+            return Err("no reset function".to_owned());
+        };
+        match catch_unwind(AssertUnwindSafe(|| reset.reset(conn, action))) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("the {} function panicked", action.as_str())),
+        }
+    }
+
+    pub(super) fn invalidate(&self, checked: Checked<M::Connection>) {
+        self.core.invalidate(checked, InvalidateReason::Requested);
+    }
+}

@@ -1,0 +1,102 @@
+//! The option setters both builders share, named after SQLAlchemy's `create_engine` pool
+//! parameters. Each builder has fields `options`, `listeners` and `clock`.
+
+macro_rules! option_setters {
+    ($conn:ty) => {
+        /// The pool class (default [`PoolClass::Queue`](crate::PoolClass::Queue)).
+        pub fn pool_class(mut self, class: $crate::PoolClass) -> Self {
+            self.options.class = class;
+            self
+        }
+
+        /// Connections kept idle (QueuePool, default 5; 0 means no limit at all), or threads'
+        /// connections kept (SingletonThreadPool, default 5).
+        pub fn pool_size(mut self, size: usize) -> Self {
+            self.options.pool_size = Some(size);
+            self
+        }
+
+        /// Extra connections QueuePool may open beyond `pool_size` under load, closed again on
+        /// return (default 10; -1 means no limit; below -1 is refused by `build()`).
+        pub fn max_overflow(mut self, max_overflow: i64) -> Self {
+            self.options.max_overflow = Some(max_overflow);
+            self
+        }
+
+        /// How long a checkout waits for a connection at the limit (default 30 s; `None` waits
+        /// forever; zero fails at once). QueuePool and StaticPool.
+        pub fn pool_timeout(mut self, timeout: impl Into<Option<std::time::Duration>>) -> Self {
+            self.options.timeout = Some(timeout.into());
+            self
+        }
+
+        /// Replaces a connection at checkout once it is older than this (default off).
+        pub fn pool_recycle(mut self, recycle: impl Into<Option<std::time::Duration>>) -> Self {
+            self.options.recycle = recycle.into();
+            self
+        }
+
+        /// Tests a pooled connection with the manager's `is_valid` before handing it out, and
+        /// replaces it (and every older one) if the test fails (default off).
+        pub fn pre_ping(mut self, pre_ping: bool) -> Self {
+            self.options.pre_ping = pre_ping;
+            self
+        }
+
+        /// Hands out the most recently returned idle connection first (QueuePool; default
+        /// FIFO).
+        pub fn use_lifo(mut self, use_lifo: bool) -> Self {
+            self.options.use_lifo = Some(use_lifo);
+            self
+        }
+
+        /// What to do to a connection when it comes back (default
+        /// [`ResetOnReturn::Rollback`](crate::ResetOnReturn::Rollback), which needs a reset
+        /// function: see `reset_with`).
+        pub fn reset_on_return(mut self, reset: $crate::ResetOnReturn) -> Self {
+            self.options.reset_on_return = reset;
+            self
+        }
+
+        /// Logs pool decisions through `tracing` (default
+        /// [`EchoPool::Off`](crate::EchoPool::Off)).
+        pub fn echo_pool(mut self, echo: $crate::EchoPool) -> Self {
+            self.options.echo = echo;
+            self
+        }
+
+        /// The pool's name in logs and metrics (default `pool-<id>`).
+        pub fn name(mut self, name: impl Into<String>) -> Self {
+            self.options.name = Some(name.into());
+            self
+        }
+
+        /// AssertionPool: capture a backtrace at each checkout, shown when a second checkout is
+        /// refused (default on; `RUST_BACKTRACE` must enable backtraces too).
+        pub fn store_traceback(mut self, store: bool) -> Self {
+            self.options.store_traceback = Some(store);
+            self
+        }
+
+        /// Adds a listener for the pool's events, after those already added.
+        pub fn listener(mut self, listener: impl $crate::PoolListener<$conn> + 'static) -> Self {
+            self.listeners.push(std::sync::Arc::new(listener));
+            self
+        }
+
+        /// Adds a listener in front of those already added (SQLAlchemy's `insert=True`).
+        pub fn listener_first(mut self, listener: impl $crate::PoolListener<$conn> + 'static) -> Self {
+            self.listeners.push_front(std::sync::Arc::new(listener));
+            self
+        }
+
+        /// The clock for connection ages (`pool_recycle`, invalidation); default the system
+        /// clock. Tests use [`ManualClock`](crate::ManualClock).
+        pub fn clock(mut self, clock: impl $crate::Clock) -> Self {
+            self.clock = std::sync::Arc::new(clock);
+            self
+        }
+    };
+}
+
+pub(crate) use option_setters;

@@ -1,0 +1,222 @@
+//! The pool options users choose, and their validation into a [`Config`] the engine trusts.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::BuildError;
+
+/// Which SQLAlchemy pool class the pool behaves like.
+///
+/// | class | SQLAlchemy | behaviour |
+/// |---|---|---|
+/// | `Queue` | `QueuePool` | keeps up to `pool_size` idle connections, opens up to `max_overflow` more under load and closes those on return; callers wait up to `pool_timeout` at the limit |
+/// | `Null` | `NullPool` | opens a connection for every checkout and closes it on return |
+/// | `SingletonThread` | `SingletonThreadPool` | one connection per OS thread, at most `pool_size` threads' connections kept; blocking pool only |
+/// | `Static` | `StaticPool` | exactly one connection for the pool's life; concurrent checkouts take turns |
+/// | `Assertion` | `AssertionPool` | one connection; a second checkout while it is out is an error naming the first checkout's location |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum PoolClass {
+    /// SQLAlchemy's `QueuePool`, the default.
+    #[default]
+    Queue,
+    /// SQLAlchemy's `NullPool`.
+    Null,
+    /// SQLAlchemy's `SingletonThreadPool`.
+    SingletonThread,
+    /// SQLAlchemy's `StaticPool`.
+    Static,
+    /// SQLAlchemy's `AssertionPool`.
+    Assertion,
+}
+
+impl PoolClass {
+    /// SQLAlchemy's class name: `QueuePool`, `NullPool`, `SingletonThreadPool`, `StaticPool`,
+    /// `AssertionPool`.
+    pub fn sqlalchemy_name(self) -> &'static str {
+        match self {
+            PoolClass::Queue => "QueuePool",
+            PoolClass::Null => "NullPool",
+            PoolClass::SingletonThread => "SingletonThreadPool",
+            PoolClass::Static => "StaticPool",
+            PoolClass::Assertion => "AssertionPool",
+        }
+    }
+}
+
+impl fmt::Display for PoolClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.sqlalchemy_name())
+    }
+}
+
+/// What the pool does to a connection when it is returned (SQLAlchemy's `reset_on_return`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ResetOnReturn {
+    /// Roll back whatever the connection left open. The default.
+    #[default]
+    Rollback,
+    /// Commit whatever the connection left open.
+    Commit,
+    /// Leave the connection as it is: an open transaction stays open for the next user.
+    None,
+}
+
+impl ResetOnReturn {
+    /// The reset this policy asks the reset function for, if any.
+    pub(crate) fn action(self) -> Option<ResetAction> {
+        match self {
+            ResetOnReturn::Rollback => Some(ResetAction::Rollback),
+            ResetOnReturn::Commit => Some(ResetAction::Commit),
+            ResetOnReturn::None => None,
+        }
+    }
+}
+
+/// The reset a reset function is asked to perform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResetAction {
+    /// Roll back any open transaction.
+    Rollback,
+    /// Commit any open transaction.
+    Commit,
+}
+
+impl ResetAction {
+    /// `rollback` or `commit`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResetAction::Rollback => "rollback",
+            ResetAction::Commit => "commit",
+        }
+    }
+}
+
+/// How much the pool logs through `tracing` under target `poolscope::pool` (SQLAlchemy's
+/// `echo_pool`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum EchoPool {
+    /// Nothing. The default; costs one branch on the hot path.
+    #[default]
+    Off,
+    /// `echo_pool=True`: invalidations, recycles, dispose.
+    Info,
+    /// `echo_pool="debug"`: also every connect, checkout, return and reset.
+    Debug,
+}
+
+/// `max_overflow` as validated: a number of extra connections, or no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Overflow {
+    Limited(usize),
+    Unlimited,
+}
+
+/// Which front end a pool is built for; some classes exist only on one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FrontEnd {
+    Blocking,
+    Async,
+}
+
+/// Options as the user set them, before validation. `None` means "not set".
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Options {
+    pub(crate) class: PoolClass,
+    pub(crate) pool_size: Option<usize>,
+    pub(crate) max_overflow: Option<i64>,
+    pub(crate) timeout: Option<Option<Duration>>,
+    pub(crate) recycle: Option<Duration>,
+    pub(crate) pre_ping: bool,
+    pub(crate) use_lifo: Option<bool>,
+    pub(crate) reset_on_return: ResetOnReturn,
+    pub(crate) echo: EchoPool,
+    pub(crate) name: Option<String>,
+    pub(crate) store_traceback: Option<bool>,
+}
+
+/// Validated configuration. Everything in it makes sense for its pool class.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) class: PoolClass,
+    pub(crate) pool_size: usize,
+    pub(crate) max_overflow: Overflow,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) recycle: Option<Duration>,
+    pub(crate) pre_ping: bool,
+    pub(crate) use_lifo: bool,
+    pub(crate) reset_on_return: ResetOnReturn,
+    pub(crate) echo: EchoPool,
+    pub(crate) name: Arc<str>,
+    pub(crate) store_traceback: bool,
+}
+
+pub(crate) const DEFAULT_POOL_SIZE: usize = 5;
+pub(crate) const DEFAULT_MAX_OVERFLOW: i64 = 10;
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Options {
+    /// Checks the options against the class and front end; `can_reset` says whether a reset
+    /// function was supplied. `pool_id` names an unnamed pool.
+    pub(crate) fn validate(
+        self,
+        front: FrontEnd,
+        can_reset: bool,
+        pool_id: u64,
+    ) -> Result<Config, BuildError> {
+        let class = self.class;
+        if front == FrontEnd::Async && class == PoolClass::SingletonThread {
+            return Err(BuildError::ClassNotSupported { class });
+        }
+        let applies = |option: &'static str, set: bool, classes: &[PoolClass]| {
+            if set && !classes.contains(&class) {
+                Err(BuildError::OptionNotApplicable { option, class })
+            } else {
+                Ok(())
+            }
+        };
+        use PoolClass::*;
+        applies("pool_size", self.pool_size.is_some(), &[Queue, SingletonThread])?;
+        applies("max_overflow", self.max_overflow.is_some(), &[Queue])?;
+        applies("pool_timeout", self.timeout.is_some(), &[Queue, Static])?;
+        applies("use_lifo", self.use_lifo.is_some(), &[Queue])?;
+        applies("store_traceback", self.store_traceback.is_some(), &[Assertion])?;
+
+        let pool_size = self.pool_size.unwrap_or(DEFAULT_POOL_SIZE);
+        if class == SingletonThread && pool_size == 0 {
+            return Err(BuildError::ZeroPoolSize { class });
+        }
+        let max_overflow = match self.max_overflow.unwrap_or(DEFAULT_MAX_OVERFLOW) {
+            -1 => Overflow::Unlimited,
+            n if n < -1 => return Err(BuildError::MaxOverflowOutOfRange(n)),
+            n => Overflow::Limited(usize::try_from(n).unwrap_or(usize::MAX)),
+        };
+        if self.recycle == Some(Duration::ZERO) {
+            return Err(BuildError::ZeroRecycle);
+        }
+        if self.reset_on_return != ResetOnReturn::None && !can_reset {
+            return Err(BuildError::ResetUnsupported {
+                requested: self.reset_on_return,
+            });
+        }
+        let name: Arc<str> = match self.name {
+            Some(name) if name.trim().is_empty() => return Err(BuildError::EmptyName),
+            Some(name) => name.into(),
+            None => format!("pool-{pool_id}").into(),
+        };
+        Ok(Config {
+            class,
+            pool_size,
+            max_overflow,
+            timeout: self.timeout.unwrap_or(Some(DEFAULT_TIMEOUT)),
+            recycle: self.recycle,
+            pre_ping: self.pre_ping,
+            use_lifo: self.use_lifo.unwrap_or(false),
+            reset_on_return: self.reset_on_return,
+            echo: self.echo,
+            name,
+            store_traceback: self.store_traceback.unwrap_or(true),
+        })
+    }
+}

@@ -1,0 +1,572 @@
+//! The accounting core shared by the blocking and the async pool.
+//!
+//! One mutex guards the counts, the idle queue and the waiters; it is never held while a
+//! connection is opened, pinged, reset or closed, nor while a listener runs. What a class
+//! allows is asked of [`Limits`]; this module only keeps the books and hands slots over.
+//!
+//! A checkout *reserves* a slot under the lock (an idle one, or new capacity) and then does
+//! its I/O outside it. The [`Reservation`] gives the slot back if the checkout fails, panics or
+//! is cancelled, so no path can leak capacity.
+
+mod reservation;
+mod waiter;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub(crate) use reservation::{Reservation, Step};
+pub(crate) use waiter::Waiter;
+
+use crate::clock::Clock;
+use crate::config::{Config, PoolClass, ResetAction};
+use crate::echo::{echo_debug, echo_info};
+use crate::error::{AlreadyCheckedOut, CheckoutSite, PoolFailure, TimeoutError};
+use crate::events::{Listeners, ResetState};
+use crate::owner::Owner;
+use crate::policy::{Checkout, Limits, Return};
+use crate::record::{ConnectionRecord, InvalidateReason};
+use crate::status::Status;
+use crate::sync::{lock, Mutex};
+
+static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) fn next_pool_id() -> u64 {
+    NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+pub(crate) fn next_connection_id() -> u64 {
+    NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A slot and the connection it holds, if any.
+pub(crate) struct Slot<C> {
+    pub(crate) record: ConnectionRecord,
+    pub(crate) conn: Option<C>,
+}
+
+/// A checked-out connection and its record, as a guard holds them.
+pub(crate) struct Checked<C> {
+    pub(crate) conn: C,
+    pub(crate) record: ConnectionRecord,
+    /// The thread that checked it out (SingletonThreadPool keys by it).
+    pub(crate) owner: Owner,
+}
+
+/// What a checkout is handed: a pooled slot, or a new slot on freshly reserved capacity.
+pub(crate) struct Grant<C> {
+    pub(crate) slot: Slot<C>,
+    pub(crate) new_capacity: bool,
+}
+
+/// SingletonThreadPool: a thread's connection, kept or out.
+enum ThreadConn<C> {
+    Idle(Slot<C>),
+    Out { slot_id: u64, site: CheckoutSite },
+}
+
+struct State<C> {
+    idle: VecDeque<Slot<C>>,
+    /// Slots in existence: idle, checked out, or being opened.
+    open: usize,
+    waiters: VecDeque<Arc<Waiter<C>>>,
+    /// Connections opened before this instant are replaced at their next checkout.
+    invalidated_at: Option<Instant>,
+    /// Static and Assertion pools: where their one connection was checked out.
+    holder: Option<CheckoutSite>,
+    /// SingletonThreadPool: each thread's connection.
+    threads: HashMap<Owner, ThreadConn<C>>,
+    next_slot_id: u64,
+}
+
+/// What a checkout does next, as decided under the lock.
+pub(crate) enum Begin<C> {
+    Reserved(Reservation<C>),
+    Wait(Arc<Waiter<C>>),
+    Refused(PoolFailure),
+}
+
+/// What the first half of a return asks the front end to do.
+pub(crate) enum ReturnStep {
+    /// Run the reset function with this action, then call [`Core::end_return`].
+    Reset(ResetAction),
+    /// Nothing to reset; call [`Core::end_return`] at once.
+    CheckIn,
+    /// The connection is broken: call [`Core::invalidate`].
+    Invalidate(InvalidateReason),
+}
+
+pub(crate) struct Core<C> {
+    pub(crate) id: u64,
+    pub(crate) config: Config,
+    pub(crate) limits: Limits,
+    pub(crate) listeners: Listeners<C>,
+    pub(crate) clock: Arc<dyn Clock>,
+    state: Mutex<State<C>>,
+    /// Held while the first connection's `first_connect` and `connect` listeners run.
+    first_connect: Mutex<bool>,
+    first_connect_done: AtomicBool,
+}
+
+impl<C> Core<C> {
+    pub(crate) fn new(
+        id: u64,
+        config: Config,
+        listeners: Listeners<C>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Core {
+            id,
+            limits: Limits::for_config(&config),
+            config,
+            first_connect_done: AtomicBool::new(listeners.is_empty()),
+            listeners,
+            clock,
+            state: Mutex::new(State {
+                idle: VecDeque::new(),
+                open: 0,
+                waiters: VecDeque::new(),
+                invalidated_at: None,
+                holder: None,
+                threads: HashMap::new(),
+                next_slot_id: 1,
+            }),
+            first_connect: Mutex::new(false),
+        }
+    }
+
+    fn single_connection_class(&self) -> bool {
+        matches!(self.config.class, PoolClass::Static | PoolClass::Assertion)
+    }
+
+    fn new_slot(st: &mut State<C>) -> Slot<C> {
+        let id = st.next_slot_id;
+        st.next_slot_id += 1;
+        Slot {
+            record: ConnectionRecord::new(id),
+            conn: None,
+        }
+    }
+
+    /// The checkout site to record for a `get()` at `location`.
+    pub(crate) fn site(
+        &self,
+        location: &'static std::panic::Location<'static>,
+        owner: Owner,
+    ) -> CheckoutSite {
+        let backtrace = self.config.class == PoolClass::Assertion && self.config.store_traceback;
+        CheckoutSite::here(location, owner, backtrace)
+    }
+
+    /// Starts a checkout: reserves an idle slot or new capacity, queues a waiter, or refuses.
+    pub(crate) fn begin(self: &Arc<Self>, site: &CheckoutSite) -> Begin<C> {
+        if self.config.class == PoolClass::SingletonThread {
+            return self.begin_singleton(site);
+        }
+        let mut st = lock(&self.state);
+        let holder = st.holder.as_ref().map(|h| h.owner == site.owner);
+        let grant = match self.limits.checkout(st.idle.len(), st.open, holder) {
+            Checkout::TakeIdle => {
+                let slot = if self.config.use_lifo {
+                    st.idle.pop_back()
+                } else {
+                    st.idle.pop_front()
+                };
+                match slot {
+                    Some(slot) => Grant {
+                        slot,
+                        new_capacity: false,
+                    },
+                    None => unreachable!("the policy takes an idle slot only when one is there"),
+                }
+            }
+            Checkout::Open => {
+                st.open += 1;
+                Grant {
+                    slot: Self::new_slot(&mut st),
+                    new_capacity: true,
+                }
+            }
+            Checkout::Wait => {
+                if self.config.timeout.is_some_and(|t| t.is_zero()) {
+                    return Begin::Refused(PoolFailure::Timeout(self.timeout_error_locked(&st)));
+                }
+                let waiter = Arc::new(Waiter::new(site.clone()));
+                st.waiters.push_back(Arc::clone(&waiter));
+                return Begin::Wait(waiter);
+            }
+            Checkout::RefuseAlreadyCheckedOut => {
+                let site = st.holder.clone().unwrap_or_else(|| site.clone());
+                return Begin::Refused(PoolFailure::AlreadyCheckedOut(AlreadyCheckedOut {
+                    class: self.config.class,
+                    site,
+                }));
+            }
+        };
+        if self.single_connection_class() {
+            st.holder = Some(site.clone());
+        }
+        drop(st);
+        Begin::Reserved(Reservation::new(Arc::clone(self), grant, site.owner))
+    }
+
+    fn begin_singleton(self: &Arc<Self>, site: &CheckoutSite) -> Begin<C> {
+        let mut st = lock(&self.state);
+        let out = ThreadConn::Out {
+            slot_id: 0,
+            site: site.clone(),
+        };
+        let mut evicted = Vec::new();
+        let grant = match st.threads.insert(site.owner, out) {
+            Some(ThreadConn::Idle(slot)) => Grant {
+                slot,
+                new_capacity: false,
+            },
+            Some(ThreadConn::Out { slot_id, site: held }) => {
+                st.threads.insert(
+                    site.owner,
+                    ThreadConn::Out {
+                        slot_id,
+                        site: held.clone(),
+                    },
+                );
+                return Begin::Refused(PoolFailure::AlreadyCheckedOut(AlreadyCheckedOut {
+                    class: self.config.class,
+                    site: held,
+                }));
+            }
+            None => {
+                // Keep at most pool_size threads' connections: drop idle ones first; a thread
+                // still using its connection loses its entry and closes it on return.
+                let evictions = self.limits.singleton_evictions(st.threads.len() - 1);
+                let mut victims: Vec<(Owner, bool)> = st
+                    .threads
+                    .iter()
+                    .filter(|(thread, _)| **thread != site.owner)
+                    .map(|(thread, conn)| (*thread, matches!(conn, ThreadConn::Out { .. })))
+                    .collect();
+                victims.sort_by_key(|(_, out)| *out);
+                for (thread, _) in victims.into_iter().take(evictions) {
+                    if let Some(ThreadConn::Idle(slot)) = st.threads.remove(&thread) {
+                        st.open -= 1;
+                        evicted.push(slot);
+                    }
+                }
+                st.open += 1;
+                Grant {
+                    slot: Self::new_slot(&mut st),
+                    new_capacity: true,
+                }
+            }
+        };
+        if let Some(ThreadConn::Out { slot_id, .. }) = st.threads.get_mut(&site.owner) {
+            *slot_id = grant.slot.record.slot_id;
+        }
+        drop(st);
+        for slot in evicted {
+            self.close_slot(slot);
+        }
+        Begin::Reserved(Reservation::new(Arc::clone(self), grant, site.owner))
+    }
+
+    /// Gives up waiting: removes the waiter, or, if a grant reached it meanwhile, returns that.
+    pub(crate) fn cancel_wait(self: &Arc<Self>, waiter: &Arc<Waiter<C>>) -> Option<Reservation<C>> {
+        let mut st = lock(&self.state);
+        if let Some(pos) = st.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)) {
+            st.waiters.remove(pos);
+            return None;
+        }
+        let grant = waiter.take_grant();
+        drop(st);
+        grant.map(|grant| Reservation::new(Arc::clone(self), grant, waiter.site.owner))
+    }
+
+    /// Wraps a grant a waiter received.
+    pub(crate) fn reservation_for(self: &Arc<Self>, waiter: &Waiter<C>, grant: Grant<C>) -> Reservation<C> {
+        Reservation::new(Arc::clone(self), grant, waiter.site.owner)
+    }
+
+    pub(crate) fn timeout_error(&self) -> TimeoutError {
+        let st = lock(&self.state);
+        self.timeout_error_locked(&st)
+    }
+
+    fn timeout_error_locked(&self, st: &State<C>) -> TimeoutError {
+        TimeoutError {
+            class: self.config.class,
+            size: self.limits.pool_size,
+            overflow: self.limits.overflow(st.open),
+            timeout: self.config.timeout.unwrap_or_default(),
+        }
+    }
+
+    /// Hands a slot to the first waiter, if any; otherwise gives it back to the caller.
+    fn hand_to_waiter(&self, st: &mut State<C>, grant: Grant<C>) -> Option<Grant<C>> {
+        match st.waiters.pop_front() {
+            Some(waiter) => {
+                if self.single_connection_class() {
+                    st.holder = Some(waiter.site.clone());
+                }
+                waiter.deliver(grant);
+                None
+            }
+            None => Some(grant),
+        }
+    }
+
+    /// Returns a slot (connected or empty) to the pool under the class's return policy.
+    /// Gives back the slot when it must be closed instead.
+    fn check_in_locked(&self, st: &mut State<C>, slot: Slot<C>, owner: Owner) -> Option<Slot<C>> {
+        if self.single_connection_class() {
+            st.holder = None;
+        }
+        if self.config.class == PoolClass::SingletonThread {
+            return match st.threads.get(&owner) {
+                Some(ThreadConn::Out { slot_id, .. }) if *slot_id == slot.record.slot_id => {
+                    st.threads.insert(owner, ThreadConn::Idle(slot));
+                    None
+                }
+                _ => {
+                    st.open -= 1;
+                    Some(slot)
+                }
+            };
+        }
+        match self.limits.on_return(st.idle.len()) {
+            Return::Keep => {
+                let grant = Grant {
+                    slot,
+                    new_capacity: false,
+                };
+                if let Some(grant) = self.hand_to_waiter(st, grant) {
+                    st.idle.push_back(grant.slot);
+                }
+                None
+            }
+            Return::Close => {
+                self.free_capacity_locked(st, owner, None);
+                Some(slot)
+            }
+        }
+    }
+
+    /// A slot is gone: frees its capacity, or hands it to a waiter as permission to open.
+    fn free_capacity_locked(&self, st: &mut State<C>, owner: Owner, slot_id: Option<u64>) {
+        if self.single_connection_class() {
+            st.holder = None;
+        }
+        if self.config.class == PoolClass::SingletonThread {
+            if let Some(ThreadConn::Out { slot_id: held, .. }) = st.threads.get(&owner) {
+                if Some(*held) == slot_id {
+                    st.threads.remove(&owner);
+                }
+            }
+            st.open -= 1;
+            return;
+        }
+        if st.waiters.is_empty() {
+            st.open -= 1;
+        } else {
+            let grant = Grant {
+                slot: Self::new_slot(st),
+                new_capacity: true,
+            };
+            let _none = self.hand_to_waiter(st, grant);
+        }
+    }
+
+    /// Returns a slot that was checked out; closes its connection if the policy says so.
+    pub(crate) fn check_in(&self, slot: Slot<C>, owner: Owner) {
+        let mut st = lock(&self.state);
+        let to_close = self.check_in_locked(&mut st, slot, owner);
+        drop(st);
+        if let Some(slot) = to_close {
+            self.close_slot(slot);
+        }
+    }
+
+    /// A reservation failed after the slot was created for it: the capacity goes back.
+    pub(crate) fn release_new_capacity(&self, slot_id: u64, owner: Owner) {
+        let mut st = lock(&self.state);
+        self.free_capacity_locked(&mut st, owner, Some(slot_id));
+    }
+
+    /// Closes a slot's connection, if it has one, firing `close`.
+    pub(crate) fn close_slot(&self, mut slot: Slot<C>) {
+        if let Some(conn) = slot.conn.take() {
+            self.close_connection(conn, &mut slot.record);
+        }
+    }
+
+    /// Closes a connection: the `close` event, the echo line, then drop.
+    pub(crate) fn close_connection(&self, mut conn: C, record: &mut ConnectionRecord) {
+        for l in self.listeners.iter() {
+            l.close(&mut conn, record);
+        }
+        echo_debug!(self, "Closing connection {}", record.connection_id.unwrap_or(0));
+        drop(conn);
+        record.clear_connection();
+    }
+
+    /// Invalidates a checked-out connection: `invalidate`, close, `checkin(None)`, and the
+    /// emptied slot goes back to the pool at once.
+    pub(crate) fn invalidate(&self, checked: Checked<C>, reason: InvalidateReason) {
+        let Checked {
+            mut conn,
+            mut record,
+            owner,
+        } = checked;
+        for l in self.listeners.iter() {
+            l.invalidate(&mut conn, &mut record, &reason);
+        }
+        echo_info!(self, "Invalidate connection {} (reason: {})", record.connection_id.unwrap_or(0), reason);
+        self.close_connection(conn, &mut record);
+        for l in self.listeners.iter() {
+            l.checkin(None, &mut record);
+        }
+        self.check_in(Slot { record, conn: None }, owner);
+    }
+
+    /// Marks a checked-out connection for replacement at its next checkout.
+    pub(crate) fn soft_invalidate(&self, conn: &mut C, record: &mut ConnectionRecord) {
+        record.soft_invalidated = true;
+        let reason = InvalidateReason::Requested;
+        for l in self.listeners.iter() {
+            l.soft_invalidate(conn, record, &reason);
+        }
+        echo_info!(self, "Soft invalidate connection {} (reason: {})", record.connection_id.unwrap_or(0), reason);
+    }
+
+    /// Detaches a checked-out connection: `detach` fires, and its emptied slot returns to the
+    /// pool; the caller keeps the connection.
+    pub(crate) fn detach(&self, conn: &mut C, mut record: ConnectionRecord, owner: Owner) -> crate::record::Extensions {
+        for l in self.listeners.iter() {
+            l.detach(conn, &mut record);
+        }
+        let info = std::mem::take(&mut record.info);
+        record.clear_connection();
+        self.check_in(Slot { record, conn: None }, owner);
+        info
+    }
+
+    /// First half of a return: the echo line, the broken check's outcome, the `reset` event.
+    pub(crate) fn start_return(&self, conn: &mut C, record: &mut ConnectionRecord, broken: bool) -> ReturnStep {
+        echo_debug!(self, "Connection {} being returned to pool", record.connection_id.unwrap_or(0));
+        if broken {
+            return ReturnStep::Invalidate(InvalidateReason::Broken);
+        }
+        let action = self.config.reset_on_return.action();
+        let state = ResetState {
+            action,
+            terminate_only: false,
+        };
+        for l in self.listeners.iter() {
+            l.reset(conn, record, state);
+        }
+        match action {
+            Some(action) => {
+                echo_debug!(self, "Connection {} {}-on-return", record.connection_id.unwrap_or(0), action.as_str());
+                ReturnStep::Reset(action)
+            }
+            None => ReturnStep::CheckIn,
+        }
+    }
+
+    /// Second half of a return, after the reset (if any) ran: `checkin`, then the pool keeps
+    /// or closes it. A failed reset invalidates the connection instead.
+    pub(crate) fn end_return(&self, mut checked: Checked<C>, reset: Result<(), String>) {
+        if let Err(message) = reset {
+            crate::echo::echo_error!(self, "Exception during reset or similar: {}", message);
+            self.invalidate(checked, InvalidateReason::ResetFailed(message));
+            return;
+        }
+        for l in self.listeners.iter() {
+            l.checkin(Some(&mut checked.conn), &mut checked.record);
+        }
+        let Checked { conn, record, owner } = checked;
+        self.check_in(Slot { record, conn: Some(conn) }, owner);
+    }
+
+    /// Marks every connection opened before now for replacement at its next checkout.
+    pub(crate) fn invalidate_all(&self) {
+        let now = self.clock.now();
+        lock(&self.state).invalidated_at = Some(now);
+    }
+
+    /// Closes the idle connections. Checked-out ones are untouched and come back normally.
+    pub(crate) fn dispose(&self) {
+        let mut st = lock(&self.state);
+        let mut closing: Vec<Slot<C>> = st.idle.drain(..).collect();
+        if self.config.class == PoolClass::SingletonThread {
+            for (_, conn) in st.threads.drain() {
+                if let ThreadConn::Idle(slot) = conn {
+                    closing.push(slot);
+                }
+            }
+            // Threads still using theirs lost their entries: those close on return.
+        }
+        st.open -= closing.len();
+        drop(st);
+        for slot in closing {
+            self.close_slot(slot);
+        }
+        if self.config.class == PoolClass::Queue {
+            echo_info!(self, "Pool disposed. {}", self.status());
+        }
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        let st = lock(&self.state);
+        let checked_in = match self.config.class {
+            PoolClass::SingletonThread => st
+                .threads
+                .values()
+                .filter(|c| matches!(c, ThreadConn::Idle(_)))
+                .count(),
+            _ => st.idle.len(),
+        };
+        Status {
+            class: self.config.class,
+            pool_id: self.id,
+            size: self.limits.pool_size,
+            checked_in,
+            overflow: self.limits.overflow(st.open),
+            checked_out: st.open - checked_in,
+            waiting: st.waiters.len(),
+        }
+    }
+
+    /// Why a pooled connection must be replaced before it is handed out, if it must: SQLAlchemy's
+    /// order is age (`pool_recycle`), pool invalidation, soft invalidation.
+    fn stale_reason(&self, record: &ConnectionRecord) -> Option<&'static str> {
+        let created = record.created_at?;
+        if let Some(recycle) = self.config.recycle {
+            if self.clock.now().saturating_duration_since(created) > recycle {
+                return Some("exceeded timeout");
+            }
+        }
+        if lock(&self.state).invalidated_at.is_some_and(|at| at > created) {
+            return Some("invalidated due to pool invalidation");
+        }
+        if record.soft_invalidated {
+            return Some("invalidated due to local soft invalidation");
+        }
+        None
+    }
+
+    /// Runs `first_connect` (once per pool, serialized) and `connect` listeners.
+    fn run_connect_listeners(&self, conn: &mut C, record: &mut ConnectionRecord) -> Result<(), crate::ListenerError> {
+        if !self.first_connect_done.load(Ordering::Acquire) {
+            let mut done = lock(&self.first_connect);
+            if !*done {
+                self.listeners.try_each(|l| l.first_connect(conn, record))?;
+                *done = true;
+                self.first_connect_done.store(true, Ordering::Release);
+                return self.listeners.try_each(|l| l.connect(conn, record));
+            }
+        }
+        self.listeners.try_each(|l| l.connect(conn, record))
+    }
+}

@@ -1,0 +1,227 @@
+//! A checkout in progress: the reserved slot, and the steps (connect, pre-ping, listeners)
+//! between reserving it and handing it out, as a small I/O-free state machine.
+//!
+//! The blocking and the async front end drive the same machine; only how they connect and
+//! ping differs. Dropping a reservation before [`Reservation::finish`] (an error, a panic in
+//! the manager, a cancelled future) gives the slot back: pooled slots return to the pool
+//! emptied, new capacity is released.
+
+use std::sync::Arc;
+
+use super::{next_connection_id, Checked, Core, Grant, Slot};
+use crate::echo::{echo_debug, echo_info};
+use crate::error::{ListenerErrorKind, PoolFailure};
+use crate::owner::Owner;
+use crate::record::InvalidateReason;
+
+/// How many times checkout listeners may report a disconnect before the checkout fails.
+const CHECKOUT_DISCONNECT_ATTEMPTS: u8 = 2;
+
+/// What the front end must do next for this checkout.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Open a connection with the manager and pass it to [`Reservation::connected`].
+    Connect,
+    /// Call the manager's `is_valid` on [`Reservation::conn_mut`], then report the outcome.
+    Ping,
+    /// Done: call [`Reservation::finish`].
+    Ready,
+    /// The checkout fails with this; drop the reservation.
+    Fail(PoolFailure),
+}
+
+pub(crate) struct Reservation<C> {
+    core: Arc<Core<C>>,
+    slot: Option<Slot<C>>,
+    owner: Owner,
+    /// The slot was created for this checkout and has never held a working connection.
+    new_capacity: bool,
+    stale_checked: bool,
+    /// The connection was opened by this checkout (so it is not pinged).
+    fresh: bool,
+    pinged: bool,
+    disconnects: u8,
+}
+
+impl<C> Reservation<C> {
+    pub(super) fn new(core: Arc<Core<C>>, grant: Grant<C>, owner: Owner) -> Self {
+        Reservation {
+            core,
+            slot: Some(grant.slot),
+            owner,
+            new_capacity: grant.new_capacity,
+            stale_checked: false,
+            fresh: false,
+            pinged: false,
+            disconnects: 0,
+        }
+    }
+
+    fn slot(&mut self) -> &mut Slot<C> {
+        self.slot
+            .as_mut()
+            .expect("a reservation holds its slot until finish() or drop")
+    }
+
+    /// The connection to ping, after [`Step::Ping`].
+    pub(crate) fn conn_mut(&mut self) -> Option<&mut C> {
+        self.slot().conn.as_mut()
+    }
+
+    /// Closes the slot's connection, if any (the slot stays reserved).
+    fn close_conn(&mut self) {
+        let core = Arc::clone(&self.core);
+        let slot = self.slot();
+        if let Some(conn) = slot.conn.take() {
+            core.close_connection(conn, &mut slot.record);
+        }
+    }
+
+    /// Invalidates the slot's connection (event, echo, close); the slot stays reserved.
+    fn invalidate_conn(&mut self, reason: InvalidateReason) {
+        let core = Arc::clone(&self.core);
+        let Slot { record, conn } = self.slot();
+        if let Some(conn) = conn.as_mut() {
+            for l in core.listeners.iter() {
+                l.invalidate(conn, record, &reason);
+            }
+            echo_info!(core, "Invalidate connection {} (reason: {})", record.connection_id.unwrap_or(0), reason);
+        }
+        self.close_conn();
+    }
+
+    /// Decides the next step.
+    pub(crate) fn next_step(&mut self) -> Step {
+        loop {
+            let core = Arc::clone(&self.core);
+            if self.slot().conn.is_none() {
+                return Step::Connect;
+            }
+            if !self.stale_checked {
+                self.stale_checked = true;
+                if !self.fresh {
+                    let record = &self.slot().record;
+                    if let Some(why) = core.stale_reason(record) {
+                        echo_info!(core, "Connection {} {}; recycling", record.connection_id.unwrap_or(0), why);
+                        self.close_conn();
+                        continue;
+                    }
+                }
+            }
+            if core.config.pre_ping && !self.pinged {
+                self.pinged = true;
+                let id = self.slot().record.connection_id.unwrap_or(0);
+                if self.fresh {
+                    echo_debug!(core, "Connection {} is fresh, skipping pre-ping", id);
+                } else {
+                    echo_debug!(core, "Pool pre-ping on connection {}", id);
+                    return Step::Ping;
+                }
+            }
+            let Slot { record, conn } = self.slot();
+            let Some(conn) = conn.as_mut() else {
+                continue;
+            };
+            match core.listeners.try_each(|l| l.checkout(conn, record)) {
+                Ok(()) => {
+                    echo_debug!(core, "Connection {} checked out from pool", record.connection_id.unwrap_or(0));
+                    return Step::Ready;
+                }
+                Err(e) if e.kind() == ListenerErrorKind::Disconnect => {
+                    self.invalidate_conn(InvalidateReason::Listener(e.to_string()));
+                    self.disconnects += 1;
+                    if self.disconnects >= CHECKOUT_DISCONNECT_ATTEMPTS {
+                        echo_info!(core, "Reconnection attempts exhausted on checkout");
+                        return Step::Fail(PoolFailure::ReconnectAttemptsExhausted);
+                    }
+                    echo_info!(
+                        core,
+                        "Disconnection detected on checkout, invalidating individual connection (reason: {})",
+                        e
+                    );
+                }
+                Err(e) => {
+                    self.invalidate_conn(InvalidateReason::Listener(e.to_string()));
+                    return Step::Fail(PoolFailure::Listener(e));
+                }
+            }
+        }
+    }
+
+    /// The manager opened `conn` for this slot: record it and run the connect listeners.
+    pub(crate) fn connected(&mut self, conn: C) -> Result<(), PoolFailure> {
+        let core = Arc::clone(&self.core);
+        let now = core.clock.now();
+        let id = next_connection_id();
+        self.fresh = true;
+        self.pinged = false;
+        let Slot {
+            record,
+            conn: slot_conn,
+        } = self.slot();
+        record.clear_connection();
+        record.connection_id = Some(id);
+        record.created_at = Some(now);
+        let conn = slot_conn.insert(conn);
+        echo_debug!(core, "Created new connection {}", id);
+        match core.run_connect_listeners(conn, record) {
+            Ok(()) => {
+                self.new_capacity = false;
+                Ok(())
+            }
+            Err(e) => {
+                self.close_conn();
+                Err(PoolFailure::Listener(e))
+            }
+        }
+    }
+
+    /// The manager failed to open a connection.
+    pub(crate) fn connect_failed(&self, message: &dyn std::fmt::Debug) {
+        echo_debug!(self.core, "Error on connect(): {:?}", message);
+    }
+
+    /// The pre-ping failed: invalidate the connection, mark every older connection stale,
+    /// and let the next step open a fresh one.
+    pub(crate) fn ping_failed(&mut self, message: String) {
+        let core = Arc::clone(&self.core);
+        let id = self.slot().record.connection_id.unwrap_or(0);
+        echo_debug!(core, "Pool pre-ping on connection {} failed, will invalidate pool", id);
+        echo_info!(
+            core,
+            "Disconnection detected on checkout, invalidating all pooled connections prior to current timestamp (reason: {})",
+            message
+        );
+        self.invalidate_conn(InvalidateReason::PingFailed(message));
+        core.invalidate_all();
+    }
+
+    /// Hands the connection out.
+    pub(crate) fn finish(mut self) -> Checked<C> {
+        let owner = self.owner;
+        let Some(Slot {
+            conn: Some(conn),
+            record,
+        }) = self.slot.take()
+        else {
+            unreachable!("finish() is called only after Step::Ready, which needs a connection")
+        };
+        Checked { conn, record, owner }
+    }
+}
+
+impl<C> Drop for Reservation<C> {
+    fn drop(&mut self) {
+        let Some(mut slot) = self.slot.take() else {
+            return;
+        };
+        if let Some(conn) = slot.conn.take() {
+            self.core.close_connection(conn, &mut slot.record);
+        }
+        if self.new_capacity {
+            self.core.release_new_capacity(slot.record.slot_id, self.owner);
+        } else {
+            self.core.check_in(slot, self.owner);
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! Errors: what `build()` refuses, and what a checkout can fail with.
+
+use std::backtrace::{Backtrace, BacktraceStatus};
+use std::error::Error as StdError;
+use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{PoolClass, ResetOnReturn};
+use crate::owner::Owner;
+
+/// A boxed error, as reset functions and listeners return them.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Options that `build()` refuses. Nothing was opened; fix the option and build again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `max_overflow` below -1 (SQLAlchemy recurses forever there).
+    MaxOverflowOutOfRange(i64),
+    /// An option that the chosen class would silently ignore.
+    OptionNotApplicable {
+        /// The option's name, as the builder method is called.
+        option: &'static str,
+        /// The class it does not apply to.
+        class: PoolClass,
+    },
+    /// `pool_size` 0 where it would mean "keep nothing".
+    ZeroPoolSize {
+        /// The class.
+        class: PoolClass,
+    },
+    /// `pool_recycle` of zero, which would reconnect on every checkout.
+    ZeroRecycle,
+    /// A reset was asked for, but nothing was given that can perform it.
+    ResetUnsupported {
+        /// The policy asked for.
+        requested: ResetOnReturn,
+    },
+    /// The class does not exist on this front end.
+    ClassNotSupported {
+        /// The class.
+        class: PoolClass,
+    },
+    /// An empty or blank pool name.
+    EmptyName,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::MaxOverflowOutOfRange(n) => write!(
+                f,
+                "max_overflow must be -1 (no limit) or at least 0, got {n}"
+            ),
+            BuildError::OptionNotApplicable { option, class } => write!(
+                f,
+                "{option} does not apply to {class}; remove it or choose a class that uses it"
+            ),
+            BuildError::ZeroPoolSize { class } => {
+                write!(f, "pool_size must be at least 1 for {class}")
+            }
+            BuildError::ZeroRecycle => f.write_str(
+                "pool_recycle must be longer than zero; pass None to turn recycling off",
+            ),
+            BuildError::ResetUnsupported { requested } => {
+                let what = match requested {
+                    ResetOnReturn::Commit => "commit",
+                    _ => "rollback",
+                };
+                write!(
+                    f,
+                    "reset_on_return asks to {what} returned connections, but no reset function \
+                     was given: call reset_with(..) with one that can {what} this connection \
+                     type, or choose ResetOnReturn::None"
+                )
+            }
+            BuildError::ClassNotSupported { class } => write!(
+                f,
+                "{class} is not available on the async pool: tasks move between threads, so a \
+                 per-thread connection would be shared across tasks; choose PoolClass::Queue or \
+                 PoolClass::Static"
+            ),
+            BuildError::EmptyName => f.write_str("the pool name must not be empty"),
+        }
+    }
+}
+
+impl StdError for BuildError {}
+
+/// Where a connection was checked out: the caller's `file:line`, its thread, and a backtrace
+/// when the pool stores them (AssertionPool's `store_traceback`, on by default there) and
+/// `RUST_BACKTRACE` enables them.
+#[derive(Clone)]
+pub struct CheckoutSite {
+    pub(crate) location: &'static Location<'static>,
+    pub(crate) owner: Owner,
+    pub(crate) backtrace: Option<Arc<Backtrace>>,
+}
+
+impl CheckoutSite {
+    pub(crate) fn here(
+        location: &'static Location<'static>,
+        owner: Owner,
+        store_backtrace: bool,
+    ) -> Self {
+        let backtrace = store_backtrace
+            .then(Backtrace::capture)
+            .filter(|bt| bt.status() == BacktraceStatus::Captured)
+            .map(Arc::new);
+        CheckoutSite {
+            location,
+            owner,
+            backtrace,
+        }
+    }
+
+    /// The source location of the `get()` call.
+    pub fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+
+    /// The thread that made the checkout, for the blocking pool (`None` for an async task).
+    pub fn thread(&self) -> Option<std::thread::ThreadId> {
+        match self.owner {
+            Owner::Thread(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for CheckoutSite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckoutSite")
+            .field("location", &format_args!("{}", self.location))
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+impl fmt::Display for CheckoutSite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.location)?;
+        if let Some(backtrace) = &self.backtrace {
+            write!(f, "\n{backtrace}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A checkout refused at once because the one connection is already checked out
+/// (AssertionPool always; StaticPool and SingletonThreadPool when the same thread asks again).
+#[derive(Debug, Clone)]
+pub struct AlreadyCheckedOut {
+    pub(crate) class: PoolClass,
+    pub(crate) site: CheckoutSite,
+}
+
+impl AlreadyCheckedOut {
+    /// Where the connection that is out was checked out.
+    pub fn site(&self) -> &CheckoutSite {
+        &self.site
+    }
+}
+
+impl fmt::Display for AlreadyCheckedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.class {
+            PoolClass::Assertion => write!(f, "connection is already checked out at:\n{}", self.site),
+            class => write!(
+                f,
+                "connection is already checked out at:\n{}\n({class}: this thread holds the pool's \
+                 connection; pass that `&mut` connection down instead of checking out again)",
+                self.site
+            ),
+        }
+    }
+}
+
+impl StdError for AlreadyCheckedOut {}
+
+/// No connection became available within `pool_timeout`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeoutError {
+    pub(crate) class: PoolClass,
+    pub(crate) size: usize,
+    pub(crate) overflow: i64,
+    pub(crate) timeout: Duration,
+}
+
+impl TimeoutError {
+    /// How long the caller waited.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+impl fmt::Display for TimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.class {
+            PoolClass::Queue => write!(
+                f,
+                "QueuePool limit of size {} overflow {} reached, connection timed out, timeout {:.2}",
+                self.size,
+                self.overflow,
+                self.timeout.as_secs_f64()
+            ),
+            class => write!(
+                f,
+                "{class} connection is checked out elsewhere, connection timed out, timeout {:.2}",
+                self.timeout.as_secs_f64()
+            ),
+        }
+    }
+}
+
+impl StdError for TimeoutError {}
+
+/// What a listener's error means to the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ListenerErrorKind {
+    /// The connection is unusable (SQLAlchemy's `DisconnectionError`): a `checkout` listener
+    /// saying so makes the pool invalidate the connection and try a fresh one.
+    Disconnect,
+    /// Anything else: the checkout fails with this error after the connection is invalidated.
+    Fatal,
+}
+
+/// An error returned by a [`PoolListener`](crate::PoolListener) callback.
+#[derive(Debug)]
+pub struct ListenerError {
+    kind: ListenerErrorKind,
+    source: BoxError,
+}
+
+impl ListenerError {
+    /// The connection is unusable; from `checkout`, the pool tries a fresh one.
+    pub fn disconnect(source: impl Into<BoxError>) -> Self {
+        ListenerError {
+            kind: ListenerErrorKind::Disconnect,
+            source: source.into(),
+        }
+    }
+
+    /// Fail the checkout with this error.
+    pub fn fatal(source: impl Into<BoxError>) -> Self {
+        ListenerError {
+            kind: ListenerErrorKind::Fatal,
+            source: source.into(),
+        }
+    }
+
+    /// What the pool makes of it.
+    pub fn kind(&self) -> ListenerErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for ListenerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            ListenerErrorKind::Disconnect => write!(f, "a pool listener reported a disconnect: {}", self.source),
+            ListenerErrorKind::Fatal => write!(f, "a pool listener failed: {}", self.source),
+        }
+    }
+}
+
+impl StdError for ListenerError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// Why a checkout failed. `E` is the connection manager's error type.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error<E> {
+    /// No connection became available within `pool_timeout`.
+    Timeout(TimeoutError),
+    /// The single connection is already checked out (see [`AlreadyCheckedOut`]).
+    AlreadyCheckedOut(AlreadyCheckedOut),
+    /// The manager could not open a connection.
+    Connect(E),
+    /// A `first_connect`, `connect` or `checkout` listener failed.
+    Listener(ListenerError),
+    /// Checkout listeners kept reporting disconnects for fresh connections
+    /// (SQLAlchemy: "This connection is closed").
+    ReconnectAttemptsExhausted,
+}
+
+impl<E: fmt::Display> fmt::Display for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Timeout(e) => e.fmt(f),
+            Error::AlreadyCheckedOut(e) => e.fmt(f),
+            Error::Connect(e) => write!(f, "could not open a connection: {e}"),
+            Error::Listener(e) => e.fmt(f),
+            Error::ReconnectAttemptsExhausted => f.write_str("This connection is closed"),
+        }
+    }
+}
+
+impl<E: StdError + 'static> StdError for Error<E> {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Error::Timeout(e) => Some(e),
+            Error::AlreadyCheckedOut(e) => Some(e),
+            Error::Connect(e) => Some(e),
+            Error::Listener(e) => Some(e),
+            Error::ReconnectAttemptsExhausted => None,
+        }
+    }
+}
+
+/// A failure of the pool's own making, before the front end adds the manager's error type.
+#[derive(Debug)]
+pub(crate) enum PoolFailure {
+    Timeout(TimeoutError),
+    AlreadyCheckedOut(AlreadyCheckedOut),
+    Listener(ListenerError),
+    ReconnectAttemptsExhausted,
+}
+
+impl<E> From<PoolFailure> for Error<E> {
+    fn from(failure: PoolFailure) -> Self {
+        match failure {
+            PoolFailure::Timeout(e) => Error::Timeout(e),
+            PoolFailure::AlreadyCheckedOut(e) => Error::AlreadyCheckedOut(e),
+            PoolFailure::Listener(e) => Error::Listener(e),
+            PoolFailure::ReconnectAttemptsExhausted => Error::ReconnectAttemptsExhausted,
+        }
+    }
+}

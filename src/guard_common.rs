@@ -1,0 +1,156 @@
+//! What the blocking and the async guards have in common: access to the connection and its
+//! record, invalidation, detaching. Only how they return a connection differs.
+
+macro_rules! guard_common {
+    ($guard:ident, $detached:ident, $manager:path) => {
+        const HELD: &str = "a pooled connection holds its connection until it is consumed";
+
+        impl<M: $manager> $guard<M> {
+            pub(super) fn new(
+                shared: std::sync::Arc<Shared<M>>,
+                checked: $crate::core::Checked<M::Connection>,
+                location: &'static std::panic::Location<'static>,
+            ) -> Self {
+                $guard {
+                    shared,
+                    checked: Some(checked),
+                    location,
+                }
+            }
+
+            fn checked(&self) -> &$crate::core::Checked<M::Connection> {
+                self.checked.as_ref().expect(HELD)
+            }
+
+            fn checked_mut(&mut self) -> &mut $crate::core::Checked<M::Connection> {
+                self.checked.as_mut().expect(HELD)
+            }
+
+            /// The slot's record: ids, age, `info` and `record_info`.
+            pub fn record(&self) -> &$crate::ConnectionRecord {
+                &self.checked().record
+            }
+
+            /// The slot's record, mutably (to write `info` or `record_info`).
+            pub fn record_mut(&mut self) -> &mut $crate::ConnectionRecord {
+                &mut self.checked_mut().record
+            }
+
+            /// Where this connection was checked out.
+            pub fn checkout_location(&self) -> &'static std::panic::Location<'static> {
+                self.location
+            }
+
+            /// Closes the connection instead of returning it; its slot goes back to the pool
+            /// empty at once, so a waiting caller can open a new one. No reset runs.
+            pub fn invalidate(mut self) {
+                if let Some(checked) = self.checked.take() {
+                    self.shared.invalidate(checked);
+                }
+            }
+
+            /// Marks the connection to be replaced at its next checkout; it stays usable until
+            /// then and returns to the pool normally.
+            pub fn soft_invalidate(&mut self) {
+                let core = std::sync::Arc::clone(&self.shared.core);
+                let checked = self.checked_mut();
+                core.soft_invalidate(&mut checked.conn, &mut checked.record);
+            }
+
+            /// Takes the connection out of the pool for good: its slot goes back to the pool
+            /// empty, and the returned handle owns the connection (with this connection's
+            /// `info`).
+            pub fn detach(mut self) -> $detached<M> {
+                let $crate::core::Checked {
+                    mut conn,
+                    record,
+                    owner,
+                } = self.checked.take().expect(HELD);
+                let info = self.shared.core.detach(&mut conn, record, owner);
+                $detached {
+                    shared: std::sync::Arc::clone(&self.shared),
+                    conn: Some(conn),
+                    info,
+                }
+            }
+        }
+
+        impl<M: $manager> std::ops::Deref for $guard<M> {
+            type Target = M::Connection;
+
+            fn deref(&self) -> &M::Connection {
+                &self.checked().conn
+            }
+        }
+
+        impl<M: $manager> std::ops::DerefMut for $guard<M> {
+            fn deref_mut(&mut self) -> &mut M::Connection {
+                &mut self.checked_mut().conn
+            }
+        }
+
+        impl<M: $manager> std::fmt::Debug for $guard<M> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($guard))
+                    .field("pool", &self.shared.core.config.name)
+                    .field(
+                        "connection_id",
+                        &self.checked.as_ref().and_then(|c| c.record.connection_id),
+                    )
+                    .field("checked_out_at", &format_args!("{}", self.location))
+                    .finish()
+            }
+        }
+
+        impl<M: $manager> $detached<M> {
+            /// The `info` the connection carried when it was detached.
+            pub fn info(&self) -> &$crate::Extensions {
+                &self.info
+            }
+
+            /// Takes the raw connection; no reset and no `close_detached` event.
+            pub fn into_inner(mut self) -> M::Connection {
+                self.conn.take().expect(HELD)
+            }
+
+            /// Fires the `reset` (terminate only) event; the caller then resets if it can,
+            /// and calls `closed`.
+            fn closing(&self, conn: &mut M::Connection) -> Option<$crate::ResetAction> {
+                let core = &self.shared.core;
+                let action = core.config.reset_on_return.action();
+                let mut record = $crate::ConnectionRecord::new(0);
+                let state = $crate::ResetState {
+                    action,
+                    terminate_only: true,
+                };
+                for l in core.listeners.iter() {
+                    l.reset(conn, &mut record, state);
+                }
+                action
+            }
+
+            /// Fires `close_detached`; the connection is dropped next.
+            fn closed(&self, conn: &mut M::Connection) {
+                for l in self.shared.core.listeners.iter() {
+                    l.close_detached(conn);
+                }
+            }
+        }
+
+        impl<M: $manager> std::ops::Deref for $detached<M> {
+            type Target = M::Connection;
+
+            fn deref(&self) -> &M::Connection {
+                self.conn.as_ref().expect(HELD)
+            }
+        }
+
+        impl<M: $manager> std::ops::DerefMut for $detached<M> {
+            fn deref_mut(&mut self) -> &mut M::Connection {
+                self.conn.as_mut().expect(HELD)
+            }
+        }
+    };
+}
+
+pub(crate) use guard_common;

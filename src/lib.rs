@@ -1,0 +1,79 @@
+//! # poolscope
+//!
+//! SQLAlchemy's connection-pool semantics for Rust database stacks, with every pool decision
+//! observable. Connections still come from the ecosystem's managers: any
+//! [`r2d2::ManageConnection`] for the blocking [`Pool`], any [`bb8::ManageConnection`] for the
+//! [`AsyncPool`].
+//!
+//! * Pool classes ([`PoolClass`]): `Queue` (pool_size idle, max_overflow extra closed on
+//!   return, pool_timeout), `Null`, `SingletonThread`, `Static`, `Assertion`.
+//! * [`ResetOnReturn`]: rollback (default), commit or nothing on every return, through a
+//!   reset function the connection's side supplies ([`Reset`], [`AsyncReset`]).
+//! * `pool_recycle`, `pre_ping`, LIFO/FIFO, `invalidate` / `soft_invalidate` / `detach` /
+//!   `dispose` / `recreate`, SQLAlchemy's `status()` text and error texts, `echo_pool` logging.
+//! * [`PoolListener`] for SQLAlchemy's pool events.
+//!
+//! Nothing opens at build time; connections open on first demand.
+//!
+//! ```
+//! use poolscope::{BoxError, EchoPool, Pool, ResetAction};
+//! # #[derive(Debug)] struct Never;
+//! # impl std::fmt::Display for Never { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("never") } }
+//! # impl std::error::Error for Never {}
+//! # #[derive(Default)] struct Conn { in_transaction: bool }
+//! # struct Manager;
+//! # impl r2d2::ManageConnection for Manager {
+//! #     type Connection = Conn;
+//! #     type Error = Never;
+//! #     fn connect(&self) -> Result<Conn, Never> { Ok(Conn::default()) }
+//! #     fn is_valid(&self, _: &mut Conn) -> Result<(), Never> { Ok(()) }
+//! #     fn has_broken(&self, _: &mut Conn) -> bool { false }
+//! # }
+//! let pool = Pool::builder()
+//!     .pool_size(5)
+//!     .max_overflow(10)
+//!     .echo_pool(EchoPool::Debug)
+//!     .reset_with(|conn: &mut Conn, _action: ResetAction| -> Result<(), BoxError> {
+//!         conn.in_transaction = false; // a real one runs ROLLBACK
+//!         Ok(())
+//!     })
+//!     .build(Manager)?;
+//! {
+//!     let mut conn = pool.get()?;
+//!     conn.in_transaction = true;
+//! } // returned: rolled back, kept idle
+//! assert!(!pool.get()?.in_transaction);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod blocking;
+mod builder_options;
+mod clock;
+mod config;
+mod core;
+mod echo;
+mod error;
+mod events;
+mod guard_common;
+mod nonblocking;
+mod owner;
+mod policy;
+mod record;
+mod reset;
+mod status;
+mod sync;
+
+pub use blocking::{Builder, DetachedConnection, Pool, PooledConnection};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{EchoPool, PoolClass, ResetAction, ResetOnReturn};
+pub use error::{
+    AlreadyCheckedOut, BoxError, BuildError, CheckoutSite, Error, ListenerError,
+    ListenerErrorKind, TimeoutError,
+};
+pub use events::{PoolListener, ResetState};
+pub use nonblocking::{AsyncBuilder, AsyncDetachedConnection, AsyncPool, AsyncPooledConnection};
+pub use record::{ConnectionRecord, Extensions, InvalidateReason};
+pub use reset::{AsyncReset, BoxFuture, Reset};
+pub use status::Status;

@@ -1,0 +1,55 @@
+use std::panic::Location;
+use std::sync::Arc;
+
+use super::pool::Shared;
+use crate::core::Checked;
+use crate::guard_common::guard_common;
+use crate::record::Extensions;
+
+/// A checked-out async connection. Derefs to the connection; dropping it returns the
+/// connection to the pool. With a reset to run (`ResetOnReturn::Rollback` or `Commit`), `Drop`
+/// cannot await it, so the reset runs on a spawned Tokio task and the slot stays counted as
+/// checked out until it finishes; [`close`](Self::close) runs it inline instead.
+pub struct AsyncPooledConnection<M: bb8::ManageConnection> {
+    shared: Arc<Shared<M>>,
+    checked: Option<Checked<M::Connection>>,
+    location: &'static Location<'static>,
+}
+
+/// A connection detached from its async pool. Dropping it fires `close_detached` and closes
+/// it; no async reset runs (closing ends any transaction on the server).
+pub struct AsyncDetachedConnection<M: bb8::ManageConnection> {
+    shared: Arc<Shared<M>>,
+    conn: Option<M::Connection>,
+    info: Extensions,
+}
+
+guard_common!(AsyncPooledConnection, AsyncDetachedConnection, bb8::ManageConnection);
+
+impl<M: bb8::ManageConnection> AsyncPooledConnection<M> {
+    /// Returns the connection to the pool now, running its reset inline: when this returns,
+    /// the connection is back in the pool (or closed).
+    pub async fn close(mut self) {
+        if let Some(checked) = self.checked.take() {
+            self.shared.give_back_async(checked).await;
+        }
+    }
+}
+
+impl<M: bb8::ManageConnection> Drop for AsyncPooledConnection<M> {
+    fn drop(&mut self) {
+        if let Some(checked) = self.checked.take() {
+            self.shared.give_back(checked);
+        }
+    }
+}
+
+impl<M: bb8::ManageConnection> Drop for AsyncDetachedConnection<M> {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let _action = self.closing(&mut conn);
+        self.closed(&mut conn);
+    }
+}

@@ -1,0 +1,10 @@
+//! The async pool, over any `bb8::ManageConnection`, on Tokio.
+
+mod builder;
+mod catch_unwind;
+mod guard;
+mod pool;
+
+pub use builder::AsyncBuilder;
+pub use guard::{AsyncDetachedConnection, AsyncPooledConnection};
+pub use pool::AsyncPool;

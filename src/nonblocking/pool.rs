@@ -1,0 +1,269 @@
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::panic::Location;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::builder::AsyncBuilder;
+use super::catch_unwind::CatchUnwind;
+use super::guard::AsyncPooledConnection;
+use crate::config::{PoolClass, ResetAction};
+use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Step, Waiter};
+use crate::error::{BuildError, Error, PoolFailure};
+use crate::owner::Owner;
+use crate::record::InvalidateReason;
+use crate::status::Status;
+
+/// An async connection pool with SQLAlchemy's semantics over a `bb8::ManageConnection`, on
+/// Tokio. Cloning is cheap and shares the pool.
+///
+/// ```
+/// use poolscope::{AsyncPool, ResetOnReturn};
+/// # struct Manager;
+/// # impl bb8::ManageConnection for Manager {
+/// #     type Connection = Vec<String>;
+/// #     type Error = std::io::Error;
+/// #     async fn connect(&self) -> Result<Vec<String>, std::io::Error> { Ok(Vec::new()) }
+/// #     async fn is_valid(&self, _: &mut Vec<String>) -> Result<(), std::io::Error> { Ok(()) }
+/// #     fn has_broken(&self, _: &mut Vec<String>) -> bool { false }
+/// # }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let pool = AsyncPool::builder()
+///     .pool_size(2)
+///     .reset_on_return(ResetOnReturn::None)
+///     .build(Manager)
+///     .await?;
+/// {
+///     let mut conn = pool.get().await?;
+///     conn.push("used".into());
+/// }
+/// assert_eq!(pool.status().checked_in, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct AsyncPool<M: bb8::ManageConnection> {
+    pub(super) shared: Arc<Shared<M>>,
+}
+
+pub(super) struct Shared<M: bb8::ManageConnection> {
+    pub(super) core: Arc<Core<M::Connection>>,
+    pub(super) manager: Arc<M>,
+    pub(super) builder: AsyncBuilder<M>,
+}
+
+impl<M: bb8::ManageConnection> Clone for AsyncPool<M> {
+    fn clone(&self) -> Self {
+        AsyncPool {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<M: bb8::ManageConnection> fmt::Debug for AsyncPool<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncPool")
+            .field("name", &self.name())
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+/// Removes a waiter from the queue if the waiting future is dropped (cancelled), and gives
+/// back any grant that reached it meanwhile.
+struct CancelWait<'a, C> {
+    core: &'a Arc<Core<C>>,
+    waiter: Option<Arc<Waiter<C>>>,
+}
+
+impl<C> Drop for CancelWait<'_, C> {
+    fn drop(&mut self) {
+        if let Some(waiter) = self.waiter.take() {
+            drop(self.core.cancel_wait(&waiter));
+        }
+    }
+}
+
+impl<M: bb8::ManageConnection> AsyncPool<M> {
+    /// A builder with SQLAlchemy's defaults.
+    pub fn builder() -> AsyncBuilder<M> {
+        AsyncBuilder::default()
+    }
+
+    /// Checks out a connection: an idle one, a new one within the class's limits, or the next
+    /// one returned, waiting up to `pool_timeout`. Dropping the future while it waits leaves
+    /// the pool as if it had never asked.
+    ///
+    /// # Errors
+    /// As [`Pool::get`](crate::Pool::get).
+    #[track_caller]
+    pub fn get(
+        &self,
+    ) -> impl Future<Output = Result<AsyncPooledConnection<M>, Error<M::Error>>> + Send + '_ {
+        let location = Location::caller();
+        self.get_at(location)
+    }
+
+    async fn get_at(
+        &self,
+        location: &'static Location<'static>,
+    ) -> Result<AsyncPooledConnection<M>, Error<M::Error>> {
+        let core = &self.shared.core;
+        let site = core.site(location, Owner::current_task());
+        let mut reservation = match core.begin(&site) {
+            Begin::Reserved(reservation) => reservation,
+            Begin::Refused(failure) => return Err(failure.into()),
+            Begin::Wait(waiter) => self.wait(waiter).await?,
+        };
+        let manager = &self.shared.manager;
+        loop {
+            match reservation.next_step() {
+                Step::Connect => match manager.connect().await {
+                    Ok(conn) => reservation.connected(conn)?,
+                    Err(e) => {
+                        reservation.connect_failed(&e);
+                        return Err(Error::Connect(e));
+                    }
+                },
+                Step::Ping => {
+                    if let Some(conn) = reservation.conn_mut() {
+                        if let Err(e) = manager.is_valid(conn).await {
+                            reservation.ping_failed(format!("{e:?}"));
+                        }
+                    }
+                }
+                Step::Ready => {
+                    return Ok(AsyncPooledConnection::new(
+                        Arc::clone(&self.shared),
+                        reservation.finish(),
+                        location,
+                    ))
+                }
+                Step::Fail(failure) => return Err(failure.into()),
+            }
+        }
+    }
+
+    async fn wait(&self, waiter: Arc<Waiter<M::Connection>>) -> Result<Reservation<M::Connection>, PoolFailure> {
+        let core = &self.shared.core;
+        let mut cancel = CancelWait {
+            core,
+            waiter: Some(Arc::clone(&waiter)),
+        };
+        let granted = poll_fn(|cx| waiter.poll_grant(cx));
+        let outcome = match core.config.timeout {
+            Some(timeout) => tokio::time::timeout(timeout, granted).await.ok(),
+            None => Some(granted.await),
+        };
+        cancel.waiter = None;
+        match outcome {
+            Some(grant) => Ok(core.reservation_for(&waiter, grant)),
+            None => core
+                .cancel_wait(&waiter)
+                .ok_or_else(|| PoolFailure::Timeout(core.timeout_error())),
+        }
+    }
+
+    /// The pool's counts; `Display` gives SQLAlchemy's `status()` text.
+    pub fn status(&self) -> Status {
+        self.shared.core.status()
+    }
+
+    /// Closes the idle connections. Checked-out connections are left alone and return to the
+    /// pool normally.
+    pub fn dispose(&self) {
+        self.shared.core.dispose();
+    }
+
+    /// A new, empty pool with the same options, listeners, reset function and manager.
+    pub fn recreate(&self) -> Result<AsyncPool<M>, BuildError> {
+        self.shared
+            .builder
+            .clone()
+            .build_shared(Arc::clone(&self.shared.manager))
+    }
+
+    /// Marks every connection opened before now to be replaced at its next checkout.
+    pub fn invalidate_all(&self) {
+        self.shared.core.invalidate_all();
+    }
+
+    /// `pool_timeout`; `None` waits forever.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.shared.core.config.timeout
+    }
+
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        &self.shared.core.config.name
+    }
+
+    /// The pool's class.
+    pub fn class(&self) -> PoolClass {
+        self.shared.core.config.class
+    }
+
+    /// The connection manager.
+    pub fn manager(&self) -> &M {
+        &self.shared.manager
+    }
+}
+
+impl<M: bb8::ManageConnection> Shared<M> {
+    /// Runs the async reset function; an error or a panic becomes an error message.
+    async fn run_reset(&self, conn: &mut M::Connection, action: ResetAction) -> Result<(), String> {
+        let Some(reset) = self.builder.reset.as_ref() else {
+            return Err("no reset function".to_owned());
+        };
+        match CatchUnwind::new(reset.reset(conn, action)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(()) => Err(format!("the {} function panicked", action.as_str())),
+        }
+    }
+
+    /// Returns a connection, running the reset inline.
+    pub(super) async fn give_back_async(&self, mut checked: Checked<M::Connection>) {
+        let core = &self.core;
+        let broken = self.manager.has_broken(&mut checked.conn);
+        match core.start_return(&mut checked.conn, &mut checked.record, broken) {
+            ReturnStep::Invalidate(reason) => core.invalidate(checked, reason),
+            ReturnStep::CheckIn => core.end_return(checked, Ok(())),
+            ReturnStep::Reset(action) => {
+                let outcome = self.run_reset(&mut checked.conn, action).await;
+                core.end_return(checked, outcome);
+            }
+        }
+    }
+
+    /// Returns a connection from `Drop`: without a reset to await it is done at once;
+    /// otherwise the reset runs on a spawned Tokio task, the slot counted as checked out
+    /// until it finishes. Outside a Tokio runtime the connection is invalidated instead.
+    pub(super) fn give_back(self: &Arc<Self>, mut checked: Checked<M::Connection>) {
+        let core = &self.core;
+        let broken = self.manager.has_broken(&mut checked.conn);
+        match core.start_return(&mut checked.conn, &mut checked.record, broken) {
+            ReturnStep::Invalidate(reason) => core.invalidate(checked, reason),
+            ReturnStep::CheckIn => core.end_return(checked, Ok(())),
+            ReturnStep::Reset(action) => match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    let shared = Arc::clone(self);
+                    handle.spawn(async move {
+                        let outcome = shared.run_reset(&mut checked.conn, action).await;
+                        shared.core.end_return(checked, outcome);
+                    });
+                }
+                Err(_) => core.end_return(
+                    checked,
+                    Err(format!(
+                        "no Tokio runtime to run the {} on; the connection is closed instead",
+                        action.as_str()
+                    )),
+                ),
+            },
+        }
+    }
+
+    pub(super) fn invalidate(&self, checked: Checked<M::Connection>) {
+        self.core.invalidate(checked, InvalidateReason::Requested);
+    }
+}

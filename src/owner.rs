@@ -1,0 +1,30 @@
+//! Who holds a checkout: an OS thread (blocking pool) or an async task.
+//!
+//! StaticPool refuses a nested checkout by the same holder at once instead of letting it wait
+//! for itself; SingletonThreadPool keys its connections by thread.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::ThreadId;
+
+/// The holder of a checkout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Owner {
+    Thread(ThreadId),
+    Task(tokio::task::Id),
+    /// A future polled outside a Tokio task: equal to nothing else.
+    Anonymous(u64),
+}
+
+impl Owner {
+    pub(crate) fn current_thread() -> Self {
+        Owner::Thread(std::thread::current().id())
+    }
+
+    pub(crate) fn current_task() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        match tokio::task::try_id() {
+            Some(id) => Owner::Task(id),
+            None => Owner::Anonymous(NEXT.fetch_add(1, Ordering::Relaxed)),
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The pool classes' rules, as pure functions of the pool's counts: no I/O, no locking.
+//!
+//! The blocking engine, the async engine and (later) the sqlx binding all decide through this
+//! module, so the semantics cannot drift apart between them.
+
+use crate::config::{Config, Overflow, PoolClass};
+
+/// The limits a pool class implies for one pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) class: PoolClass,
+    /// Most connections open at once (idle + checked out + being opened); `None` is no limit.
+    pub(crate) max_open: Option<usize>,
+    /// Most idle connections kept; a connection returned beyond this is closed.
+    pub(crate) max_idle: Option<usize>,
+    /// The configured `pool_size`, which `status()` reports and overflow is counted from.
+    pub(crate) pool_size: usize,
+}
+
+/// What a checkout may do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Checkout {
+    /// Take an idle connection.
+    TakeIdle,
+    /// Open a new connection; the slot is reserved now.
+    Open,
+    /// Wait for a connection to be returned or a slot to be freed.
+    Wait,
+    /// Fail at once: the single connection is checked out and waiting could never succeed
+    /// (AssertionPool always; StaticPool when the caller's own thread holds it).
+    RefuseAlreadyCheckedOut,
+}
+
+/// What happens to a connection that comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Return {
+    Keep,
+    Close,
+}
+
+impl Limits {
+    pub(crate) fn for_config(config: &Config) -> Self {
+        let pool_size = config.pool_size;
+        let (max_open, max_idle) = match config.class {
+            // pool_size 0: no limit at all, every returned connection is kept (SQLAlchemy
+            // forces max_overflow to -1 and makes the queue unbounded).
+            PoolClass::Queue if pool_size == 0 => (None, None),
+            PoolClass::Queue => match config.max_overflow {
+                Overflow::Unlimited => (None, Some(pool_size)),
+                Overflow::Limited(extra) => (Some(pool_size.saturating_add(extra)), Some(pool_size)),
+            },
+            PoolClass::Null => (None, Some(0)),
+            PoolClass::Static | PoolClass::Assertion => (Some(1), Some(1)),
+            // Per thread one connection; how many threads keep one is `pool_size`.
+            PoolClass::SingletonThread => (None, Some(pool_size)),
+        };
+        Limits {
+            class: config.class,
+            max_open,
+            max_idle,
+            pool_size,
+        }
+    }
+
+    /// Decides a checkout. `holder_is_this_thread` is `Some(..)` when the class's single
+    /// connection is checked out (Static, Assertion), telling whether by the calling thread.
+    pub(crate) fn checkout(
+        &self,
+        idle: usize,
+        open: usize,
+        holder_is_this_thread: Option<bool>,
+    ) -> Checkout {
+        match (self.class, holder_is_this_thread) {
+            (PoolClass::Assertion, Some(_)) | (PoolClass::Static, Some(true)) => {
+                return Checkout::RefuseAlreadyCheckedOut
+            }
+            _ => {}
+        }
+        if idle > 0 {
+            Checkout::TakeIdle
+        } else if self.max_open.is_none_or(|max| open < max) {
+            Checkout::Open
+        } else {
+            Checkout::Wait
+        }
+    }
+
+    /// Decides a return, given how many connections are idle now.
+    pub(crate) fn on_return(&self, idle: usize) -> Return {
+        match self.max_idle {
+            Some(max) if idle >= max => Return::Close,
+            _ => Return::Keep,
+        }
+    }
+
+    /// SQLAlchemy's `overflow()`: connections open beyond `pool_size` (negative while fewer are
+    /// open); always 0 when `pool_size` is 0 or the class has no overflow.
+    pub(crate) fn overflow(&self, open: usize) -> i64 {
+        if self.class == PoolClass::Queue && self.pool_size > 0 {
+            open as i64 - self.pool_size as i64
+        } else {
+            0
+        }
+    }
+
+    /// SingletonThreadPool: how many kept thread connections must go before a new thread's
+    /// connection is added, so that at most `pool_size` are kept.
+    pub(crate) fn singleton_evictions(&self, kept: usize) -> usize {
+        (kept + 1).saturating_sub(self.pool_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Options;
+
+    fn limits(options: Options) -> Limits {
+        let config = options
+            .validate(crate::config::FrontEnd::Blocking, true, 1)
+            .unwrap();
+        Limits::for_config(&config)
+    }
+
+    #[test]
+    fn queue_defaults_allow_fifteen_open_and_keep_five() {
+        let l = limits(Options::default());
+        assert_eq!(l.max_open, Some(15));
+        assert_eq!(l.max_idle, Some(5));
+        assert_eq!(l.checkout(0, 14, None), Checkout::Open);
+        assert_eq!(l.checkout(0, 15, None), Checkout::Wait);
+        assert_eq!(l.checkout(1, 15, None), Checkout::TakeIdle);
+        assert_eq!(l.on_return(4), Return::Keep);
+        assert_eq!(l.on_return(5), Return::Close);
+        assert_eq!(l.overflow(0), -5);
+        assert_eq!(l.overflow(7), 2);
+    }
+
+    #[test]
+    fn queue_with_pool_size_zero_never_limits_or_closes() {
+        let l = limits(Options {
+            pool_size: Some(0),
+            max_overflow: Some(0),
+            ..Options::default()
+        });
+        assert_eq!(l.checkout(0, 1_000, None), Checkout::Open);
+        assert_eq!(l.on_return(1_000), Return::Keep);
+        assert_eq!(l.overflow(1_000), 0);
+    }
+
+    #[test]
+    fn unlimited_overflow_never_waits_but_closes_extra_idle() {
+        let l = limits(Options {
+            pool_size: Some(3),
+            max_overflow: Some(-1),
+            ..Options::default()
+        });
+        assert_eq!(l.checkout(0, 1_000, None), Checkout::Open);
+        assert_eq!(l.on_return(3), Return::Close);
+    }
+
+    #[test]
+    fn single_connection_classes_refuse_or_wait() {
+        let assertion = limits(Options {
+            class: PoolClass::Assertion,
+            ..Options::default()
+        });
+        assert_eq!(
+            assertion.checkout(0, 1, Some(false)),
+            Checkout::RefuseAlreadyCheckedOut
+        );
+        let stat = limits(Options {
+            class: PoolClass::Static,
+            ..Options::default()
+        });
+        assert_eq!(stat.checkout(0, 1, Some(false)), Checkout::Wait);
+        assert_eq!(
+            stat.checkout(0, 1, Some(true)),
+            Checkout::RefuseAlreadyCheckedOut
+        );
+        assert_eq!(stat.on_return(0), Return::Keep);
+    }
+
+    #[test]
+    fn null_pool_always_opens_and_always_closes() {
+        let l = limits(Options {
+            class: PoolClass::Null,
+            ..Options::default()
+        });
+        assert_eq!(l.checkout(0, 10_000, None), Checkout::Open);
+        assert_eq!(l.on_return(0), Return::Close);
+    }
+
+    #[test]
+    fn singleton_thread_evicts_down_to_pool_size() {
+        let l = limits(Options {
+            class: PoolClass::SingletonThread,
+            pool_size: Some(3),
+            ..Options::default()
+        });
+        assert_eq!(l.singleton_evictions(0), 0);
+        assert_eq!(l.singleton_evictions(2), 0);
+        assert_eq!(l.singleton_evictions(3), 1);
+    }
+}

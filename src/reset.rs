@@ -1,0 +1,50 @@
+//! How a returned connection is reset: supplied by the side that knows the connection type.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::config::ResetAction;
+use crate::error::BoxError;
+
+/// A boxed future, as [`AsyncReset`] returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Rolls back or commits a blocking connection on return.
+///
+/// Any `Fn(&mut C, ResetAction) -> Result<(), BoxError>` closure is one. Return `Ok(())` when
+/// there was nothing to do (no open transaction). An error invalidates the connection: it is
+/// closed and its slot freed.
+///
+/// ```
+/// use poolscope::{BoxError, Reset, ResetAction};
+///
+/// struct Conn { in_transaction: bool }
+///
+/// fn reset(conn: &mut Conn, action: ResetAction) -> Result<(), BoxError> {
+///     // A real one would run ROLLBACK / COMMIT on the connection.
+///     let _ = action;
+///     conn.in_transaction = false;
+///     Ok(())
+/// }
+/// fn takes_reset(_: impl Reset<Conn>) {}
+/// takes_reset(reset);
+/// ```
+pub trait Reset<C>: Send + Sync + 'static {
+    /// Performs `action` on `conn`.
+    fn reset(&self, conn: &mut C, action: ResetAction) -> Result<(), BoxError>;
+}
+
+impl<C, F> Reset<C> for F
+where
+    F: Fn(&mut C, ResetAction) -> Result<(), BoxError> + Send + Sync + 'static,
+{
+    fn reset(&self, conn: &mut C, action: ResetAction) -> Result<(), BoxError> {
+        self(conn, action)
+    }
+}
+
+/// Rolls back or commits an async connection on return.
+pub trait AsyncReset<C>: Send + Sync + 'static {
+    /// Performs `action` on `conn`.
+    fn reset<'a>(&'a self, conn: &'a mut C, action: ResetAction) -> BoxFuture<'a, Result<(), BoxError>>;
+}

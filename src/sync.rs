@@ -1,0 +1,15 @@
+//! The synchronisation primitives the accounting core uses.
+//!
+//! Under `--cfg loom` they are loom's model-checked twins, so `tests/loom_accounting_core.rs`
+//! explores every interleaving of the real core code.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
+
+/// Locks `mutex`, ignoring poisoning: the core never runs user code while it holds a lock, so
+/// a poisoned lock still guards consistent state.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
