@@ -1,0 +1,319 @@
+//! A counting fake database and manager for the semantics tests, implementing both
+//! `r2d2::ManageConnection` and `bb8::ManageConnection`, plus an event-recording listener.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use poolscope::{
+    BoxError, ConnectionRecord, InvalidateReason, ListenerError, PoolListener, ResetAction,
+    ResetState,
+};
+
+/// The fake server: counts connects and closes, can be stopped and restarted, and keeps
+/// every connection's call log (`rollback`, `commit`, `ping`, `close`, ...).
+#[derive(Clone, Default)]
+pub struct Db {
+    inner: Arc<DbState>,
+}
+
+#[derive(Default)]
+struct DbState {
+    connects: AtomicUsize,
+    closes: AtomicUsize,
+    down: AtomicBool,
+    generation: AtomicU64,
+    connect_delay_ms: AtomicU64,
+    fail_reset: AtomicBool,
+    panic_reset: AtomicBool,
+    calls: Mutex<HashMap<usize, Vec<&'static str>>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeError(pub String);
+
+impl fmt::Display for FakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FakeError {}
+
+impl Db {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn manager(&self) -> FakeManager {
+        FakeManager { db: self.clone() }
+    }
+    pub fn connects(&self) -> usize {
+        self.inner.connects.load(Ordering::SeqCst)
+    }
+    pub fn closes(&self) -> usize {
+        self.inner.closes.load(Ordering::SeqCst)
+    }
+    /// Connections currently open on the "server".
+    pub fn open(&self) -> usize {
+        self.connects() - self.closes()
+    }
+    pub fn stop(&self) {
+        self.inner.down.store(true, Ordering::SeqCst);
+    }
+    /// Starts the server again; connections from before the stop are dead.
+    pub fn start(&self) {
+        self.inner.generation.fetch_add(1, Ordering::SeqCst);
+        self.inner.down.store(false, Ordering::SeqCst);
+    }
+    pub fn restart(&self) {
+        self.stop();
+        self.start();
+    }
+    pub fn set_connect_delay(&self, delay: Duration) {
+        self.inner
+            .connect_delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+    pub fn fail_resets(&self, fail: bool) {
+        self.inner.fail_reset.store(fail, Ordering::SeqCst);
+    }
+    pub fn panic_resets(&self, panic: bool) {
+        self.inner.panic_reset.store(panic, Ordering::SeqCst);
+    }
+    /// The calls made on connection `id` (1-based, in connect order).
+    pub fn calls(&self, id: usize) -> Vec<&'static str> {
+        self.inner
+            .calls
+            .lock()
+            .unwrap()
+            .get(&id)
+            .cloned()
+            .unwrap_or_default()
+    }
+    fn record(&self, id: usize, call: &'static str) {
+        self.inner
+            .calls
+            .lock()
+            .unwrap()
+            .entry(id)
+            .or_default()
+            .push(call);
+    }
+    fn open_connection(&self) -> Result<FakeConn, FakeError> {
+        if self.inner.down.load(Ordering::SeqCst) {
+            return Err(FakeError("database is stopped".into()));
+        }
+        let id = self.inner.connects.fetch_add(1, Ordering::SeqCst) + 1;
+        self.inner.calls.lock().unwrap().entry(id).or_default();
+        Ok(FakeConn {
+            id,
+            generation: self.inner.generation.load(Ordering::SeqCst),
+            db: self.clone(),
+            in_transaction: false,
+            broken: false,
+        })
+    }
+    fn connect_delay(&self) -> Duration {
+        Duration::from_millis(self.inner.connect_delay_ms.load(Ordering::SeqCst))
+    }
+}
+
+/// A fake connection. Dropping it closes it on the fake server.
+pub struct FakeConn {
+    pub id: usize,
+    generation: u64,
+    db: Db,
+    pub in_transaction: bool,
+    /// Makes the manager's `has_broken` say so.
+    pub broken: bool,
+}
+
+impl FakeConn {
+    fn alive(&self) -> bool {
+        !self.db.inner.down.load(Ordering::SeqCst)
+            && self.generation == self.db.inner.generation.load(Ordering::SeqCst)
+    }
+    /// Runs a statement: fails on a connection from before a restart.
+    pub fn execute(&mut self) -> Result<(), FakeError> {
+        self.db.record(self.id, "execute");
+        if self.alive() {
+            Ok(())
+        } else {
+            Err(FakeError("server closed the connection unexpectedly".into()))
+        }
+    }
+    pub fn begin(&mut self) {
+        self.in_transaction = true;
+    }
+    pub fn calls(&self) -> Vec<&'static str> {
+        self.db.calls(self.id)
+    }
+}
+
+impl fmt::Debug for FakeConn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FakeConn({})", self.id)
+    }
+}
+
+impl Drop for FakeConn {
+    fn drop(&mut self) {
+        self.db.record(self.id, "close");
+        self.db.inner.closes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+pub struct FakeManager {
+    pub db: Db,
+}
+
+impl r2d2::ManageConnection for FakeManager {
+    type Connection = FakeConn;
+    type Error = FakeError;
+
+    fn connect(&self) -> Result<FakeConn, FakeError> {
+        let delay = self.db.connect_delay();
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        self.db.open_connection()
+    }
+
+    fn is_valid(&self, conn: &mut FakeConn) -> Result<(), FakeError> {
+        self.db.record(conn.id, "ping");
+        if conn.alive() {
+            Ok(())
+        } else {
+            Err(FakeError("connection is dead".into()))
+        }
+    }
+
+    fn has_broken(&self, conn: &mut FakeConn) -> bool {
+        conn.broken
+    }
+}
+
+impl bb8::ManageConnection for FakeManager {
+    type Connection = FakeConn;
+    type Error = FakeError;
+
+    async fn connect(&self) -> Result<FakeConn, FakeError> {
+        let delay = self.db.connect_delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        self.db.open_connection()
+    }
+
+    async fn is_valid(&self, conn: &mut FakeConn) -> Result<(), FakeError> {
+        r2d2::ManageConnection::is_valid(self, conn)
+    }
+
+    fn has_broken(&self, conn: &mut FakeConn) -> bool {
+        conn.broken
+    }
+}
+
+/// The reset function for fake connections: records `rollback` / `commit`.
+pub fn fake_reset(conn: &mut FakeConn, action: ResetAction) -> Result<(), BoxError> {
+    conn.db.record(conn.id, action.as_str());
+    if conn.db.inner.panic_reset.load(Ordering::SeqCst) {
+        panic!("reset panicked on purpose");
+    }
+    if conn.db.inner.fail_reset.load(Ordering::SeqCst) {
+        return Err(Box::new(FakeError("reset failed: connection lost".into())));
+    }
+    conn.in_transaction = false;
+    Ok(())
+}
+
+/// The async reset for fake connections.
+pub struct FakeAsyncReset;
+
+impl poolscope::AsyncReset<FakeConn> for FakeAsyncReset {
+    fn reset<'a>(
+        &'a self,
+        conn: &'a mut FakeConn,
+        action: ResetAction,
+    ) -> poolscope::BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            fake_reset(conn, action)
+        })
+    }
+}
+
+/// Records every event as `name:connection_id` (or `name` where there is none).
+#[derive(Clone, Default)]
+pub struct EventLog {
+    pub events: Arc<Mutex<Vec<String>>>,
+}
+
+impl EventLog {
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.events.lock().unwrap())
+    }
+    pub fn names(&self) -> Vec<String> {
+        self.take()
+            .into_iter()
+            .map(|e| e.split(':').next().unwrap().to_owned())
+            .collect()
+    }
+    fn push(&self, event: String) {
+        self.events.lock().unwrap().push(event);
+    }
+}
+
+impl PoolListener<FakeConn> for EventLog {
+    fn first_connect(&self, c: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+        self.push(format!("first_connect:{}", c.id));
+        Ok(())
+    }
+    fn connect(&self, c: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+        self.push(format!("connect:{}", c.id));
+        Ok(())
+    }
+    fn checkout(&self, c: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+        self.push(format!("checkout:{}", c.id));
+        Ok(())
+    }
+    fn checkin(&self, c: Option<&mut FakeConn>, _: &mut ConnectionRecord) {
+        match c {
+            Some(c) => self.push(format!("checkin:{}", c.id)),
+            None => self.push("checkin:none".into()),
+        }
+    }
+    fn reset(&self, c: &mut FakeConn, _: &mut ConnectionRecord, state: ResetState) {
+        let kind = if state.terminate_only { "terminate" } else { "return" };
+        self.push(format!("reset:{}:{kind}", c.id));
+    }
+    fn invalidate(&self, c: &mut FakeConn, _: &mut ConnectionRecord, _: &InvalidateReason) {
+        self.push(format!("invalidate:{}", c.id));
+    }
+    fn soft_invalidate(&self, c: &mut FakeConn, _: &mut ConnectionRecord, _: &InvalidateReason) {
+        self.push(format!("soft_invalidate:{}", c.id));
+    }
+    fn close(&self, c: &mut FakeConn, _: &mut ConnectionRecord) {
+        self.push(format!("close:{}", c.id));
+    }
+    fn detach(&self, c: &mut FakeConn, _: &mut ConnectionRecord) {
+        self.push(format!("detach:{}", c.id));
+    }
+    fn close_detached(&self, c: &mut FakeConn) {
+        self.push(format!("close_detached:{}", c.id));
+    }
+}
+
+/// A blocking pool builder over a fresh fake db, resetting with `fake_reset`.
+pub fn builder() -> poolscope::Builder<FakeManager> {
+    poolscope::Pool::builder().reset_with(fake_reset)
+}
+
+/// `(size, checked_in, overflow, checked_out)`, SQLAlchemy's tuple.
+pub fn counts<M: r2d2::ManageConnection>(pool: &poolscope::Pool<M>) -> (usize, usize, i64, usize) {
+    let s = pool.status();
+    (s.size, s.checked_in, s.overflow, s.checked_out)
+}
