@@ -1,0 +1,67 @@
+//! SQLAlchemy checklist I: detach.
+mod common;
+
+use common::{builder, Db, EventLog};
+
+/// I48 (`test_detach`): a detached connection frees its slot at once (the next checkout
+/// opens a new connection) and is closed only when the detached handle is.
+#[test]
+fn i48_detach_frees_the_slot_and_closes_on_drop() {
+    let db = Db::new();
+    let pool = builder().pool_size(1).max_overflow(0).build(db.manager()).unwrap();
+    let c1 = pool.get().unwrap().detach();
+    let c2 = pool.get().unwrap();
+    assert_eq!(db.connects(), 2);
+    assert_eq!(db.calls(c1.id).iter().filter(|c| **c == "close").count(), 0);
+    let id = c1.id;
+    drop(c1);
+    assert_eq!(db.calls(id), vec!["rollback", "close"]);
+    drop(c2);
+}
+
+/// I49 (`test_detach`, `test_detach_close`): `detach` at detach time, `close_detached` at
+/// close, no `checkin`.
+#[test]
+fn i49_detach_and_close_detached_events_without_checkin() {
+    let log = EventLog::default();
+    let pool = builder().listener(log.clone()).build(Db::new().manager()).unwrap();
+    let c = pool.get().unwrap();
+    let id = c.id;
+    log.take();
+    let d = c.detach();
+    assert_eq!(log.take(), vec![format!("detach:{id}")]);
+    drop(d);
+    let events = log.take();
+    assert_eq!(events, vec![format!("reset:{id}:terminate"), format!("close_detached:{id}")]);
+}
+
+/// I50 (`test_info`, `test_rec_info`): the detached handle carries the connection's info
+/// (moved, not copied: Rust's translation); the freed slot is reused with empty info and its
+/// record_info intact.
+#[test]
+fn i50_detached_handle_keeps_info_and_the_slot_keeps_record_info() {
+    struct Foo2;
+    struct RecordMark;
+    let pool = builder().pool_size(1).max_overflow(0).build(Db::new().manager()).unwrap();
+    let mut c = pool.get().unwrap();
+    let slot = c.record().slot_id();
+    c.record_mut().info_mut().insert(Foo2);
+    c.record_mut().record_info_mut().insert(RecordMark);
+    let d = c.detach();
+    assert!(d.info().get::<Foo2>().is_some());
+    let next = pool.get().unwrap();
+    assert_eq!(next.record().slot_id(), slot);
+    assert!(next.record().info().is_empty());
+    assert!(next.record().record_info().get::<RecordMark>().is_some());
+    drop(d);
+}
+
+/// `into_inner` hands over the raw connection with no reset and no event.
+#[test]
+fn into_inner_takes_the_raw_connection() {
+    let db = Db::new();
+    let pool = builder().build(db.manager()).unwrap();
+    let raw = pool.get().unwrap().detach().into_inner();
+    assert_eq!(db.calls(raw.id), Vec::<&str>::new());
+    assert_eq!(pool.status().checked_out, 0);
+}
