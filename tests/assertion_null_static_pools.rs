@@ -1,0 +1,104 @@
+//! SQLAlchemy checklist M: AssertionPool, NullPool, StaticPool.
+mod common;
+
+use common::{builder, Db};
+use poolscope::{Error, PoolClass};
+
+/// M65 (`test_connect_error`, `test_connect_multiple`): a second concurrent checkout fails at
+/// once naming where the first was taken; sequential checkouts are fine.
+#[test]
+fn m65_assertion_pool_refuses_a_second_checkout_naming_the_first() {
+    let pool = builder().pool_class(PoolClass::Assertion).build(Db::new().manager()).unwrap();
+    for _ in 0..5 {
+        drop(pool.get().unwrap());
+    }
+    let first = pool.get().unwrap();
+    let line = line!() - 1;
+    let err = std::thread::scope(|s| s.spawn(|| pool.get().map(|_| ()).unwrap_err()).join().unwrap());
+    let text = err.to_string();
+    let expected = format!("connection is already checked out at:\n{}:{}:", file!(), line);
+    assert!(text.starts_with(&expected), "{text}");
+    assert!(matches!(err, Error::AlreadyCheckedOut(_)));
+    drop(first);
+    drop(pool.get().unwrap());
+}
+
+/// AssertionPool's text with stored backtraces off is exactly the location.
+#[test]
+fn assertion_pool_text_without_backtrace() {
+    let pool = builder()
+        .pool_class(PoolClass::Assertion)
+        .store_traceback(false)
+        .build(Db::new().manager())
+        .unwrap();
+    let _first = pool.get().unwrap();
+    let line = line!() - 1;
+    let err = pool.get().unwrap_err();
+    assert_eq!(err.to_string(), format!("connection is already checked out at:\n{}:{}:23", file!(), line));
+}
+
+/// M66 (`NullPoolTest.test_reconnect`, with the real count): every checkout opens, every
+/// return closes; close → invalidate → connect opens 3 in all.
+#[test]
+fn m66_null_pool_opens_and_closes_every_time() {
+    let db = Db::new();
+    let pool = builder().pool_class(PoolClass::Null).build(db.manager()).unwrap();
+    let c = pool.get().unwrap();
+    let id = c.id;
+    drop(c);
+    assert_eq!(db.calls(id), vec!["rollback", "close"]);
+    pool.get().unwrap().invalidate();
+    let _c = pool.get().unwrap();
+    assert_eq!(db.connects(), 3);
+    assert_eq!(db.open(), 1);
+    assert_eq!(pool.status().to_string(), "NullPool");
+}
+
+/// M67 (`test_connect`, `test_recreate`): StaticPool hands out the same connection every time
+/// and keeps it on return; recreate keeps the manager.
+#[test]
+fn m67_static_pool_is_one_connection_for_life() {
+    let db = Db::new();
+    let pool = builder().pool_class(PoolClass::Static).build(db.manager()).unwrap();
+    let ids: Vec<_> = (0..5).map(|_| pool.get().unwrap().id).collect();
+    assert_eq!(ids, vec![1; 5]);
+    assert_eq!((db.connects(), db.closes()), (1, 0));
+    assert_eq!(pool.status().to_string(), "StaticPool");
+    let again = pool.recreate().unwrap();
+    assert!(std::ptr::eq(pool.manager(), again.manager()));
+}
+
+/// StaticPool: a nested checkout on the thread that holds it fails at once naming the site.
+#[test]
+fn static_pool_nested_checkout_fails_at_once() {
+    let pool = builder()
+        .pool_class(PoolClass::Static)
+        .pool_timeout(std::time::Duration::from_secs(30))
+        .build(Db::new().manager())
+        .unwrap();
+    let _held = pool.get().unwrap();
+    let line = line!() - 1;
+    let start = std::time::Instant::now();
+    let err = pool.get().unwrap_err();
+    assert!(start.elapsed() < std::time::Duration::from_secs(1), "no wait for itself");
+    match err {
+        Error::AlreadyCheckedOut(e) => assert_eq!(e.site().location().line(), line),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Subtlety 5.9: after invalidation StaticPool opens a new connection at the next checkout.
+#[test]
+fn static_pool_reconnects_after_invalidation() {
+    let db = Db::new();
+    let pool = builder().pool_class(PoolClass::Static).build(db.manager()).unwrap();
+    pool.get().unwrap().invalidate();
+    assert_eq!(pool.get().unwrap().id, 2);
+    assert_eq!(pool.status().to_string(), "StaticPool");
+}
+
+#[test]
+fn assertion_pool_status_text() {
+    let pool = builder().pool_class(PoolClass::Assertion).build(Db::new().manager()).unwrap();
+    assert_eq!(pool.status().to_string(), "AssertionPool");
+}

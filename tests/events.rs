@@ -1,0 +1,100 @@
+//! SQLAlchemy checklist K: pool events.
+mod common;
+
+use common::{builder, Db, EventLog, FakeConn};
+use poolscope::{ConnectionRecord, ListenerError, PoolListener};
+use std::sync::{Arc, Mutex};
+
+/// K56 (`test_checkin_event`, `test_reset_event`): checkout fires only `checkout`; the return
+/// fires `[reset, checkin]`.
+#[test]
+fn k56_return_fires_reset_then_checkin() {
+    let log = EventLog::default();
+    let pool = builder().listener(log.clone()).build(Db::new().manager()).unwrap();
+    let c = pool.get().unwrap();
+    let id = c.id;
+    assert_eq!(log.take(), vec![format!("first_connect:{id}"), format!("connect:{id}"), format!("checkout:{id}")]);
+    drop(c);
+    assert_eq!(log.take(), vec![format!("reset:{id}:return"), format!("checkin:{id}")]);
+}
+
+/// K57: `connect` once per new connection, `first_connect` once per pool, `checkout` on every
+/// checkout.
+#[test]
+fn k57_connect_first_connect_and_checkout_counts() {
+    let log = EventLog::default();
+    let pool = builder().listener(log.clone()).build(Db::new().manager()).unwrap();
+    let (a, b) = (pool.get().unwrap(), pool.get().unwrap());
+    drop((a, b));
+    drop(pool.get().unwrap());
+    let names = log.names();
+    let count = |n: &str| names.iter().filter(|e| *e == n).count();
+    assert_eq!((count("first_connect"), count("connect"), count("checkout")), (1, 2, 3));
+}
+
+/// K58 (`test_connect_insert_event`): `listener_first` runs first: `[two, one, three]`.
+#[test]
+fn k58_listener_first_runs_before_the_others() {
+    struct Named(&'static str, Arc<Mutex<Vec<&'static str>>>);
+    impl PoolListener<FakeConn> for Named {
+        fn connect(&self, _: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+            self.1.lock().unwrap().push(self.0);
+            Ok(())
+        }
+    }
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let pool = builder()
+        .listener(Named("one", Arc::clone(&order)))
+        .listener_first(Named("two", Arc::clone(&order)))
+        .listener(Named("three", Arc::clone(&order)))
+        .build(Db::new().manager())
+        .unwrap();
+    drop(pool.get().unwrap());
+    assert_eq!(*order.lock().unwrap(), vec!["two", "one", "three"]);
+}
+
+// K59 (`test_listen_targets_per_subclass`: listeners on the Pool / QueuePool classes) does not
+// apply: there are no pool subclasses to listen on; listeners belong to one pool, and carry
+// over to `recreate()` (J55). Registration order is firing order (K58).
+
+/// K60 (`test_checkin_event_gc`): a guard dropped without close gives `[reset, checkin]` and
+/// the connection stays pooled; an invalidated one gives only `checkin(None)` and is closed.
+#[test]
+fn k60_drop_returns_and_invalidated_drop_checks_in_none() {
+    let db = Db::new();
+    let log = EventLog::default();
+    let pool = builder().listener(log.clone()).build(db.manager()).unwrap();
+    let c = pool.get().unwrap();
+    let id = c.id;
+    log.take();
+    drop(c);
+    assert_eq!(log.take(), vec![format!("reset:{id}:return"), format!("checkin:{id}")]);
+    assert_eq!(db.open(), 1);
+    let c = pool.get().unwrap();
+    log.take();
+    c.invalidate();
+    assert_eq!(log.take(), vec![format!("invalidate:{id}"), format!("close:{id}"), "checkin:none".to_owned()]);
+    assert_eq!(db.open(), 0);
+}
+
+// K61 (`test_no_double_checkin`, "Double checkin attempted") does not apply: a guard is
+// returned by Drop or by a method that consumes it, so a second checkin cannot be written.
+
+/// K62 (`test_raw_connection_context`): the guard returns the connection at scope exit, also
+/// when the scope unwinds.
+#[test]
+fn k62_scope_exit_returns_even_on_panic() {
+    let pool = builder().build(Db::new().manager()).unwrap();
+    {
+        let _c = pool.get().unwrap();
+        assert_eq!(pool.status().checked_out, 1);
+    }
+    assert_eq!(pool.status().checked_out, 0);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _c = pool.get().unwrap();
+        panic!("user code failed");
+    }));
+    assert!(result.is_err());
+    assert_eq!(pool.status().checked_out, 0);
+    assert_eq!(pool.status().checked_in, 1);
+}
