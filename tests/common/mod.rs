@@ -29,6 +29,7 @@ struct DbState {
     connect_delay_ms: AtomicU64,
     fail_reset: AtomicBool,
     panic_reset: AtomicBool,
+    panic_connect: AtomicBool,
     calls: Mutex<HashMap<usize, Vec<&'static str>>>,
 }
 
@@ -80,6 +81,9 @@ impl Db {
     pub fn fail_resets(&self, fail: bool) {
         self.inner.fail_reset.store(fail, Ordering::SeqCst);
     }
+    pub fn panic_connects(&self, panic: bool) {
+        self.inner.panic_connect.store(panic, Ordering::SeqCst);
+    }
     pub fn panic_resets(&self, panic: bool) {
         self.inner.panic_reset.store(panic, Ordering::SeqCst);
     }
@@ -103,6 +107,9 @@ impl Db {
             .push(call);
     }
     fn open_connection(&self) -> Result<FakeConn, FakeError> {
+        if self.inner.panic_connect.load(Ordering::SeqCst) {
+            panic!("the driver panicked while connecting");
+        }
         if self.inner.down.load(Ordering::SeqCst) {
             return Err(FakeError("database is stopped".into()));
         }

@@ -1,0 +1,114 @@
+//! Faults never leak a slot: a panicking holder, a failing or panicking connect, a failing or
+//! panicking reset. After each, the pool's counts are whole and it keeps working.
+mod common;
+
+use common::{builder, Db, EventLog};
+use poolscope::Error;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+fn assert_whole<M: r2d2::ManageConnection>(pool: &poolscope::Pool<M>, checked_in: usize) {
+    let s = pool.status();
+    assert_eq!((s.checked_out, s.checked_in, s.waiting), (0, checked_in, 0), "{s}");
+}
+
+#[test]
+fn panicking_holders_on_many_threads_return_every_slot() {
+    let db = Db::new();
+    let pool = builder().pool_size(2).max_overflow(0).pool_timeout(Duration::from_secs(5)).build(db.manager()).unwrap();
+    std::thread::scope(|s| {
+        for i in 0..8 {
+            let pool = &pool;
+            s.spawn(move || {
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    let mut c = pool.get().unwrap();
+                    c.begin();
+                    if i % 2 == 0 {
+                        panic!("holder {i} failed");
+                    }
+                }));
+                assert_eq!(result.is_err(), i % 2 == 0);
+            });
+        }
+    });
+    assert_whole(&pool, 2);
+    assert!(!pool.get().unwrap().in_transaction, "rolled back while unwinding");
+}
+
+#[test]
+fn a_panicking_connect_gives_the_slot_back() {
+    let db = Db::new();
+    let pool = builder().pool_size(1).max_overflow(0).pool_timeout(Duration::ZERO).build(db.manager()).unwrap();
+    db.panic_connects(true);
+    assert!(catch_unwind(AssertUnwindSafe(|| pool.get())).is_err());
+    assert_eq!(pool.status().checked_out, 0);
+    db.panic_connects(false);
+    assert!(pool.get().is_ok(), "the only slot is free again");
+}
+
+#[test]
+fn a_failing_connect_gives_the_slot_back_to_a_waiter() {
+    let db = Db::new();
+    let pool = builder().pool_size(1).max_overflow(0).pool_timeout(Duration::from_secs(5)).build(db.manager()).unwrap();
+    let held = pool.get().unwrap();
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| pool.get().map(|c| c.id));
+        while pool.status().waiting == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // The held connection is invalidated while the database is down: the waiter gets the
+        // empty slot, fails to reconnect, and the slot still comes back.
+        db.stop();
+        held.invalidate();
+        assert!(matches!(waiter.join().unwrap(), Err(Error::Connect(_))));
+    });
+    db.start();
+    assert_whole(&pool, 1);
+    assert!(pool.get().is_ok());
+}
+
+#[test]
+fn a_failing_reset_invalidates_the_connection_and_frees_the_slot() {
+    let db = Db::new();
+    let log = EventLog::default();
+    let pool = builder().pool_size(1).max_overflow(0).listener(log.clone()).build(db.manager()).unwrap();
+    let c = pool.get().unwrap();
+    let id = c.id;
+    db.fail_resets(true);
+    log.take();
+    drop(c);
+    assert_eq!(db.calls(id), vec!["rollback", "close"]);
+    assert_eq!(
+        log.take(),
+        vec![format!("reset:{id}:return"), format!("invalidate:{id}"), format!("close:{id}"), "checkin:none".into()]
+    );
+    db.fail_resets(false);
+    assert_whole(&pool, 1);
+    assert_ne!(pool.get().unwrap().id, id, "a new connection on the freed slot");
+}
+
+#[test]
+fn a_panicking_reset_is_treated_as_a_failed_reset() {
+    let db = Db::new();
+    let pool = builder().pool_size(1).max_overflow(0).build(db.manager()).unwrap();
+    let c = pool.get().unwrap();
+    let id = c.id;
+    db.panic_resets(true);
+    drop(c);
+    db.panic_resets(false);
+    assert!(db.calls(id).contains(&"close"));
+    assert_whole(&pool, 1);
+    assert!(pool.get().is_ok());
+}
+
+#[test]
+fn a_broken_connection_is_closed_on_return_not_pooled() {
+    let db = Db::new();
+    let pool = builder().pool_size(1).build(db.manager()).unwrap();
+    let mut c = pool.get().unwrap();
+    let id = c.id;
+    c.broken = true;
+    drop(c);
+    assert_eq!(db.calls(id), vec!["close"], "no reset on a broken connection");
+    assert_whole(&pool, 1);
+}
