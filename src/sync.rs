@@ -1,11 +1,11 @@
 //! The synchronisation primitives the accounting core uses.
 //!
-//! Under `--cfg loom` they are loom's model-checked twins, so `tests/loom_accounting_core.rs`
+//! Under `--cfg poolscope_loom` they are loom's model-checked twins, so `core::loom_model`
 //! explores every interleaving of the real core code.
 
-#[cfg(loom)]
+#[cfg(poolscope_loom)]
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
-#[cfg(not(loom))]
+#[cfg(not(poolscope_loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// Locks `mutex`, ignoring poisoning: the core never runs user code while it holds a lock, so

@@ -570,3 +570,6 @@ impl<C> Core<C> {
         self.listeners.try_each(|l| l.connect(conn, record))
     }
 }
+
+#[cfg(all(test, poolscope_loom))]
+mod loom_model;
