@@ -1,0 +1,79 @@
+//! echo_pool: SQLAlchemy's pool log lines as `tracing` events under target `poolscope::pool`,
+//! captured through an ordinary subscriber (as L:`PoolLoggingTest` does).
+mod common;
+
+use common::{builder, Db};
+use poolscope::EchoPool;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture(echo: EchoPool, scenario: impl FnOnce(EchoPool)) -> Vec<String> {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .without_time()
+        .with_ansi(false)
+        .with_target(true)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || scenario(echo));
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    text.lines().map(str::to_owned).collect()
+}
+
+fn scenario(echo: EchoPool) {
+    let pool = builder().name("orders").echo_pool(echo).build(Db::new().manager()).unwrap();
+    drop(pool.get().unwrap());
+    drop(pool.get().unwrap());
+    pool.get().unwrap().invalidate();
+    pool.dispose();
+}
+
+#[test]
+fn debug_logs_every_checkout_return_and_reset_in_sqlalchemy_words() {
+    let lines = capture(EchoPool::Debug, scenario);
+    let expected = [
+        "DEBUG poolscope::pool: Created new connection 1 pool=orders",
+        "DEBUG poolscope::pool: Connection 1 checked out from pool pool=orders",
+        "DEBUG poolscope::pool: Connection 1 being returned to pool pool=orders",
+        "DEBUG poolscope::pool: Connection 1 rollback-on-return pool=orders",
+        "DEBUG poolscope::pool: Connection 1 checked out from pool pool=orders",
+        "DEBUG poolscope::pool: Connection 1 being returned to pool pool=orders",
+        "DEBUG poolscope::pool: Connection 1 rollback-on-return pool=orders",
+        "DEBUG poolscope::pool: Connection 1 checked out from pool pool=orders",
+        " INFO poolscope::pool: Invalidate connection 1 (reason: requested) pool=orders",
+        "DEBUG poolscope::pool: Closing connection 1 pool=orders",
+        " INFO poolscope::pool: Pool disposed. Pool size: 5  Connections in pool: 0 Current Overflow: -5 Current Checked out connections: 0 pool=orders",
+    ];
+    // Connection ids are process-wide: normalise the first one seen to 1.
+    let first = lines[0].split_whitespace().nth(5).unwrap().to_owned();
+    let lines: Vec<String> = lines.iter().map(|l| l.replace(&format!("connection {first} "), "connection 1 ").replace(&format!("Connection {first} "), "Connection 1 ")).collect();
+    assert_eq!(lines, expected);
+}
+
+#[test]
+fn info_logs_only_invalidations_and_dispose() {
+    let lines = capture(EchoPool::Info, scenario);
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(lines[0].contains("Invalidate connection"));
+    assert!(lines[1].contains("Pool disposed."));
+}
+
+#[test]
+fn off_logs_nothing() {
+    assert!(capture(EchoPool::Off, scenario).is_empty());
+}
