@@ -8,7 +8,9 @@
 use std::error::Error;
 use std::time::Duration;
 
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager, TransactionManagerStatus};
+use diesel::connection::{
+    AnsiTransactionManager, SimpleConnection, TransactionManager, TransactionManagerStatus,
+};
 use diesel::r2d2::ConnectionManager;
 use diesel::sql_types::BigInt;
 use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};
@@ -59,7 +61,9 @@ struct Count {
 }
 
 fn notes(conn: &mut SqliteConnection) -> Result<i64, diesel::result::Error> {
-    Ok(diesel::sql_query("SELECT COUNT(*) AS n FROM notes").get_result::<Count>(conn)?.n)
+    Ok(diesel::sql_query("SELECT COUNT(*) AS n FROM notes")
+        .get_result::<Count>(conn)?
+        .n)
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -94,7 +98,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         conn.batch_execute("INSERT INTO notes (body) VALUES ('never committed')")?;
         println!("inside the transaction: {} note(s)", notes(&mut conn)?);
     } // returned mid-transaction: rolled back, kept idle
-    println!("after rollback-on-return: {} note(s)", notes(&mut *pool.get()?)?);
+    println!(
+        "after rollback-on-return: {} note(s)",
+        notes(&mut *pool.get()?)?
+    );
 
     let held: Vec<_> = (0..3).map(|_| pool.get()).collect::<Result<_, _>>()?;
     println!("three checked out (one overflow): {}", pool.status());

@@ -85,7 +85,10 @@ macro_rules! option_setters {
         }
 
         /// Adds a listener in front of those already added (SQLAlchemy's `insert=True`).
-        pub fn listener_first(mut self, listener: impl $crate::PoolListener<$conn> + 'static) -> Self {
+        pub fn listener_first(
+            mut self,
+            listener: impl $crate::PoolListener<$conn> + 'static,
+        ) -> Self {
             self.listeners.push_front(std::sync::Arc::new(listener));
             self
         }

@@ -177,11 +177,19 @@ impl Options {
             }
         };
         use PoolClass::*;
-        applies("pool_size", self.pool_size.is_some(), &[Queue, SingletonThread])?;
+        applies(
+            "pool_size",
+            self.pool_size.is_some(),
+            &[Queue, SingletonThread],
+        )?;
         applies("max_overflow", self.max_overflow.is_some(), &[Queue])?;
         applies("pool_timeout", self.timeout.is_some(), &[Queue, Static])?;
         applies("use_lifo", self.use_lifo.is_some(), &[Queue])?;
-        applies("store_traceback", self.store_traceback.is_some(), &[Assertion])?;
+        applies(
+            "store_traceback",
+            self.store_traceback.is_some(),
+            &[Assertion],
+        )?;
 
         let pool_size = self.pool_size.unwrap_or(DEFAULT_POOL_SIZE);
         if class == SingletonThread && pool_size == 0 {

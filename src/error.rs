@@ -167,7 +167,9 @@ impl AlreadyCheckedOut {
 impl fmt::Display for AlreadyCheckedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.class {
-            PoolClass::Assertion => write!(f, "connection is already checked out at:\n{}", self.site),
+            PoolClass::Assertion => {
+                write!(f, "connection is already checked out at:\n{}", self.site)
+            }
             class => write!(
                 f,
                 "connection is already checked out at:\n{}\n({class}: this thread holds the pool's \
@@ -261,7 +263,9 @@ impl ListenerError {
 impl fmt::Display for ListenerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            ListenerErrorKind::Disconnect => write!(f, "a pool listener reported a disconnect: {}", self.source),
+            ListenerErrorKind::Disconnect => {
+                write!(f, "a pool listener reported a disconnect: {}", self.source)
+            }
             ListenerErrorKind::Fatal => write!(f, "a pool listener failed: {}", self.source),
         }
     }

@@ -40,7 +40,11 @@ pub struct ResetState {
 pub trait PoolListener<C>: Send + Sync {
     /// The first connection the pool ever opens, before its `connect` event. Other new
     /// connections wait until it has run; if it fails, the next new connection runs it again.
-    fn first_connect(&self, conn: &mut C, record: &mut ConnectionRecord) -> Result<(), ListenerError> {
+    fn first_connect(
+        &self,
+        conn: &mut C,
+        record: &mut ConnectionRecord,
+    ) -> Result<(), ListenerError> {
         Ok(())
     }
     /// A new connection was opened. An error closes it and fails the checkout; the slot is
@@ -60,7 +64,13 @@ pub trait PoolListener<C>: Send + Sync {
     /// A connection is invalidated and is about to be closed.
     fn invalidate(&self, conn: &mut C, record: &mut ConnectionRecord, reason: &InvalidateReason) {}
     /// A connection is soft-invalidated: it is replaced at its next checkout.
-    fn soft_invalidate(&self, conn: &mut C, record: &mut ConnectionRecord, reason: &InvalidateReason) {}
+    fn soft_invalidate(
+        &self,
+        conn: &mut C,
+        record: &mut ConnectionRecord,
+        reason: &InvalidateReason,
+    ) {
+    }
     /// A pooled connection is about to be closed.
     fn close(&self, conn: &mut C, record: &mut ConnectionRecord) {}
     /// A connection is detached from the pool.
@@ -108,8 +118,8 @@ impl<C> Listeners<C> {
     /// Runs a fallible event on every listener, stopping at the first error.
     pub(crate) fn try_each(
         &self,
-        mut event: impl FnMut(&dyn PoolListener<C>) -> Result<(), ListenerError>,
+        event: impl FnMut(&dyn PoolListener<C>) -> Result<(), ListenerError>,
     ) -> Result<(), ListenerError> {
-        self.iter().try_for_each(|l| event(l))
+        self.iter().try_for_each(event)
     }
 }

@@ -47,7 +47,9 @@ impl Limits {
             PoolClass::Queue if pool_size == 0 => (None, None),
             PoolClass::Queue => match config.max_overflow {
                 Overflow::Unlimited => (None, Some(pool_size)),
-                Overflow::Limited(extra) => (Some(pool_size.saturating_add(extra)), Some(pool_size)),
+                Overflow::Limited(extra) => {
+                    (Some(pool_size.saturating_add(extra)), Some(pool_size))
+                }
             },
             PoolClass::Null => (None, Some(0)),
             PoolClass::Static | PoolClass::Assertion => (Some(1), Some(1)),

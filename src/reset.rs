@@ -46,5 +46,9 @@ where
 /// Rolls back or commits an async connection on return.
 pub trait AsyncReset<C>: Send + Sync + 'static {
     /// Performs `action` on `conn`.
-    fn reset<'a>(&'a self, conn: &'a mut C, action: ResetAction) -> BoxFuture<'a, Result<(), BoxError>>;
+    fn reset<'a>(
+        &'a self,
+        conn: &'a mut C,
+        action: ResetAction,
+    ) -> BoxFuture<'a, Result<(), BoxError>>;
 }

@@ -11,5 +11,7 @@ pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 /// Locks `mutex`, ignoring poisoning: the core never runs user code while it holds a lock, so
 /// a poisoned lock still guards consistent state.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

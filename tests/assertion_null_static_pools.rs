@@ -8,15 +8,26 @@ use poolscope::{Error, PoolClass};
 /// once naming where the first was taken; sequential checkouts are fine.
 #[test]
 fn m65_assertion_pool_refuses_a_second_checkout_naming_the_first() {
-    let pool = builder().pool_class(PoolClass::Assertion).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .pool_class(PoolClass::Assertion)
+        .build(Db::new().manager())
+        .unwrap();
     for _ in 0..5 {
         drop(pool.get().unwrap());
     }
     let first = pool.get().unwrap();
     let line = line!() - 1;
-    let err = std::thread::scope(|s| s.spawn(|| pool.get().map(|_| ()).unwrap_err()).join().unwrap());
+    let err = std::thread::scope(|s| {
+        s.spawn(|| pool.get().map(|_| ()).unwrap_err())
+            .join()
+            .unwrap()
+    });
     let text = err.to_string();
-    let expected = format!("connection is already checked out at:\n{}:{}:", file!(), line);
+    let expected = format!(
+        "connection is already checked out at:\n{}:{}:",
+        file!(),
+        line
+    );
     assert!(text.starts_with(&expected), "{text}");
     assert!(matches!(err, Error::AlreadyCheckedOut(_)));
     drop(first);
@@ -34,7 +45,14 @@ fn assertion_pool_text_without_backtrace() {
     let _first = pool.get().unwrap();
     let line = line!() - 1;
     let err = pool.get().unwrap_err();
-    assert_eq!(err.to_string(), format!("connection is already checked out at:\n{}:{}:23", file!(), line));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "connection is already checked out at:\n{}:{}:23",
+            file!(),
+            line
+        )
+    );
 }
 
 /// M66 (`NullPoolTest.test_reconnect`, with the real count): every checkout opens, every
@@ -42,7 +60,10 @@ fn assertion_pool_text_without_backtrace() {
 #[test]
 fn m66_null_pool_opens_and_closes_every_time() {
     let db = Db::new();
-    let pool = builder().pool_class(PoolClass::Null).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_class(PoolClass::Null)
+        .build(db.manager())
+        .unwrap();
     let c = pool.get().unwrap();
     let id = c.id;
     drop(c);
@@ -59,7 +80,10 @@ fn m66_null_pool_opens_and_closes_every_time() {
 #[test]
 fn m67_static_pool_is_one_connection_for_life() {
     let db = Db::new();
-    let pool = builder().pool_class(PoolClass::Static).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_class(PoolClass::Static)
+        .build(db.manager())
+        .unwrap();
     let ids: Vec<_> = (0..5).map(|_| pool.get().unwrap().id).collect();
     assert_eq!(ids, vec![1; 5]);
     assert_eq!((db.connects(), db.closes()), (1, 0));
@@ -80,7 +104,10 @@ fn static_pool_nested_checkout_fails_at_once() {
     let line = line!() - 1;
     let start = std::time::Instant::now();
     let err = pool.get().unwrap_err();
-    assert!(start.elapsed() < std::time::Duration::from_secs(1), "no wait for itself");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(1),
+        "no wait for itself"
+    );
     match err {
         Error::AlreadyCheckedOut(e) => assert_eq!(e.site().location().line(), line),
         other => panic!("{other:?}"),
@@ -91,7 +118,10 @@ fn static_pool_nested_checkout_fails_at_once() {
 #[test]
 fn static_pool_reconnects_after_invalidation() {
     let db = Db::new();
-    let pool = builder().pool_class(PoolClass::Static).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_class(PoolClass::Static)
+        .build(db.manager())
+        .unwrap();
     pool.get().unwrap().invalidate();
     assert_eq!(pool.get().unwrap().id, 2);
     assert_eq!(pool.status().to_string(), "StaticPool");
@@ -99,6 +129,9 @@ fn static_pool_reconnects_after_invalidation() {
 
 #[test]
 fn assertion_pool_status_text() {
-    let pool = builder().pool_class(PoolClass::Assertion).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .pool_class(PoolClass::Assertion)
+        .build(Db::new().manager())
+        .unwrap();
     assert_eq!(pool.status().to_string(), "AssertionPool");
 }

@@ -12,7 +12,13 @@ fn builder() -> AsyncBuilder<FakeManager> {
 
 #[tokio::test(start_paused = true)]
 async fn cancelled_while_waiting() {
-    let pool = builder().pool_size(1).max_overflow(0).pool_timeout(None).build(Db::new().manager()).await.unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .pool_timeout(None)
+        .build(Db::new().manager())
+        .await
+        .unwrap();
     let held = pool.get().await.unwrap();
     let cancelled = tokio::time::timeout(Duration::from_millis(10), pool.get()).await;
     assert!(cancelled.is_err());
@@ -24,7 +30,13 @@ async fn cancelled_while_waiting() {
 
 #[tokio::test(start_paused = true)]
 async fn cancelled_after_the_grant_arrived_but_before_it_was_polled() {
-    let pool = builder().pool_size(1).max_overflow(0).pool_timeout(None).build(Db::new().manager()).await.unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .pool_timeout(None)
+        .build(Db::new().manager())
+        .await
+        .unwrap();
     let held = pool.get().await.unwrap();
     let mut waiting = Box::pin(pool.get());
     assert!(futures_poll_once(waiting.as_mut()).await.is_none());
@@ -39,7 +51,12 @@ async fn cancelled_after_the_grant_arrived_but_before_it_was_polled() {
 async fn cancelled_while_connecting() {
     let db = Db::new();
     db.set_connect_delay(Duration::from_secs(5));
-    let pool = builder().pool_size(1).max_overflow(0).build(db.manager()).await.unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .build(db.manager())
+        .await
+        .unwrap();
     let cancelled = tokio::time::timeout(Duration::from_secs(1), pool.get()).await;
     assert!(cancelled.is_err());
     assert_eq!(pool.status().checked_out, 0);
@@ -51,13 +68,23 @@ async fn cancelled_while_connecting() {
 #[tokio::test(start_paused = true)]
 async fn cancelled_while_reconnecting_a_pooled_slot() {
     let db = Db::new();
-    let pool = builder().pool_size(1).max_overflow(0).pre_ping(true).build(db.manager()).await.unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .pre_ping(true)
+        .build(db.manager())
+        .await
+        .unwrap();
     pool.get().await.unwrap().close().await;
     db.restart();
     db.set_connect_delay(Duration::from_secs(5));
     let cancelled = tokio::time::timeout(Duration::from_secs(1), pool.get()).await;
     assert!(cancelled.is_err());
-    assert_eq!((pool.status().checked_in, pool.status().checked_out), (1, 0), "slot back, emptied");
+    assert_eq!(
+        (pool.status().checked_in, pool.status().checked_out),
+        (1, 0),
+        "slot back, emptied"
+    );
     assert_eq!(db.open(), 0, "the dead connection was closed");
     db.set_connect_delay(Duration::ZERO);
     assert_eq!(pool.get().await.unwrap().id, 2);

@@ -18,7 +18,12 @@ async fn settle() {
 #[tokio::test]
 async fn queue_overflow_and_return_accounting() {
     let db = Db::new();
-    let pool = builder().pool_size(3).max_overflow(-1).build(db.manager()).await.unwrap();
+    let pool = builder()
+        .pool_size(3)
+        .max_overflow(-1)
+        .build(db.manager())
+        .await
+        .unwrap();
     let mut held = Vec::new();
     for _ in 0..6 {
         held.push(pool.get().await.unwrap());
@@ -67,13 +72,22 @@ async fn timeout_with_queuepool_text() {
     let start = tokio::time::Instant::now();
     let err = pool.get().await.unwrap_err();
     assert_eq!(start.elapsed(), Duration::from_secs(30));
-    assert_eq!(err.to_string(), "QueuePool limit of size 1 overflow 0 reached, connection timed out, timeout 30.00");
+    assert_eq!(
+        err.to_string(),
+        "QueuePool limit of size 1 overflow 0 reached, connection timed out, timeout 30.00"
+    );
     assert_eq!(pool.status().waiting, 0);
 }
 
 #[tokio::test]
 async fn waiters_are_served_in_order_with_the_returned_connection() {
-    let pool = builder().pool_size(1).max_overflow(0).pool_timeout(None).build(Db::new().manager()).await.unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .pool_timeout(None)
+        .build(Db::new().manager())
+        .await
+        .unwrap();
     let held = pool.get().await.unwrap();
     let id = held.id;
     let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -127,14 +141,24 @@ async fn static_pool_refuses_a_nested_checkout_in_the_same_task_and_shares_acros
 #[tokio::test]
 async fn assertion_and_null_pools() {
     let db = Db::new();
-    let pool = builder().pool_class(PoolClass::Assertion).build(db.manager()).await.unwrap();
+    let pool = builder()
+        .pool_class(PoolClass::Assertion)
+        .build(db.manager())
+        .await
+        .unwrap();
     let first = pool.get().await.unwrap();
     let err = pool.get().await.map(|_| ()).unwrap_err();
-    assert!(err.to_string().starts_with("connection is already checked out at:\n"));
+    assert!(err
+        .to_string()
+        .starts_with("connection is already checked out at:\n"));
     first.close().await;
 
     let db = Db::new();
-    let pool = builder().pool_class(PoolClass::Null).build(db.manager()).await.unwrap();
+    let pool = builder()
+        .pool_class(PoolClass::Null)
+        .build(db.manager())
+        .await
+        .unwrap();
     pool.get().await.unwrap().close().await;
     pool.get().await.unwrap().close().await;
     assert_eq!((db.connects(), db.closes()), (2, 2));
@@ -145,7 +169,13 @@ async fn assertion_and_null_pools() {
 async fn pre_ping_and_events_match_the_blocking_pool() {
     let db = Db::new();
     let log = EventLog::default();
-    let pool = builder().pool_size(1).pre_ping(true).listener(log.clone()).build(db.manager()).await.unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .pre_ping(true)
+        .listener(log.clone())
+        .build(db.manager())
+        .await
+        .unwrap();
     pool.get().await.unwrap().close().await;
     db.restart();
     let c = pool.get().await.unwrap();
@@ -155,7 +185,15 @@ async fn pre_ping_and_events_match_the_blocking_pool() {
     assert_eq!(
         names,
         vec![
-            "first_connect", "connect", "checkout", "reset", "checkin", "invalidate", "close", "connect", "checkout"
+            "first_connect",
+            "connect",
+            "checkout",
+            "reset",
+            "checkin",
+            "invalidate",
+            "close",
+            "connect",
+            "checkout"
         ]
     );
 }
@@ -163,7 +201,11 @@ async fn pre_ping_and_events_match_the_blocking_pool() {
 #[tokio::test]
 async fn reset_none_returns_synchronously_on_drop() {
     let db = Db::new();
-    let pool = AsyncPool::builder().reset_on_return(ResetOnReturn::None).build(db.manager()).await.unwrap();
+    let pool = AsyncPool::builder()
+        .reset_on_return(ResetOnReturn::None)
+        .build(db.manager())
+        .await
+        .unwrap();
     drop(pool.get().await.unwrap());
     assert_eq!(pool.status().checked_in, 1, "no task needed");
 }
@@ -171,7 +213,12 @@ async fn reset_none_returns_synchronously_on_drop() {
 #[tokio::test]
 async fn failing_async_reset_invalidates_and_frees_the_slot() {
     let db = Db::new();
-    let pool = builder().pool_size(1).max_overflow(0).build(db.manager()).await.unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .build(db.manager())
+        .await
+        .unwrap();
     let c = pool.get().await.unwrap();
     db.fail_resets(true);
     c.close().await;
@@ -184,7 +231,12 @@ async fn failing_async_reset_invalidates_and_frees_the_slot() {
 #[tokio::test]
 async fn panicking_async_reset_invalidates_and_frees_the_slot() {
     let db = Db::new();
-    let pool = builder().pool_size(1).max_overflow(0).build(db.manager()).await.unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .build(db.manager())
+        .await
+        .unwrap();
     let c = pool.get().await.unwrap();
     db.panic_resets(true);
     c.close().await;
@@ -196,7 +248,10 @@ async fn panicking_async_reset_invalidates_and_frees_the_slot() {
 #[test]
 fn dropped_outside_a_runtime_the_connection_is_closed_and_the_slot_freed() {
     let db = Db::new();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let (pool, conn) = rt.block_on(async {
         let pool = builder().pool_size(1).build(db.manager()).await.unwrap();
         let conn = pool.get().await.unwrap();

@@ -5,6 +5,8 @@ use common::{builder, Db, FakeManager};
 use poolscope::{AsyncPool, BuildError, Pool, PoolClass, ResetOnReturn};
 use std::time::Duration;
 
+type Setter = fn(poolscope::Builder<FakeManager>) -> poolscope::Builder<FakeManager>;
+
 fn refused(b: poolscope::Builder<FakeManager>) -> BuildError {
     let db = Db::new();
     let err = b.build(db.manager()).unwrap_err();
@@ -16,18 +18,29 @@ fn refused(b: poolscope::Builder<FakeManager>) -> BuildError {
 fn max_overflow_below_minus_one_is_refused() {
     let err = refused(builder().max_overflow(-2));
     assert_eq!(err, BuildError::MaxOverflowOutOfRange(-2));
-    assert_eq!(err.to_string(), "max_overflow must be -1 (no limit) or at least 0, got -2");
+    assert_eq!(
+        err.to_string(),
+        "max_overflow must be -1 (no limit) or at least 0, got -2"
+    );
 }
 
 #[test]
 fn options_a_class_would_ignore_are_refused() {
-    let cases: [(PoolClass, fn(poolscope::Builder<FakeManager>) -> poolscope::Builder<FakeManager>, &str); 6] = [
+    let cases: [(PoolClass, Setter, &str); 6] = [
         (PoolClass::Null, |b| b.pool_size(3), "pool_size"),
         (PoolClass::Static, |b| b.max_overflow(3), "max_overflow"),
-        (PoolClass::Assertion, |b| b.pool_timeout(Duration::from_secs(1)), "pool_timeout"),
+        (
+            PoolClass::Assertion,
+            |b| b.pool_timeout(Duration::from_secs(1)),
+            "pool_timeout",
+        ),
         (PoolClass::SingletonThread, |b| b.use_lifo(true), "use_lifo"),
         (PoolClass::Null, |b| b.pool_timeout(None), "pool_timeout"),
-        (PoolClass::Queue, |b| b.store_traceback(false), "store_traceback"),
+        (
+            PoolClass::Queue,
+            |b| b.store_traceback(false),
+            "store_traceback",
+        ),
     ];
     for (class, set, option) in cases {
         let err = refused(set(builder().pool_class(class)));
@@ -42,10 +55,18 @@ fn options_a_class_would_ignore_are_refused() {
 #[test]
 fn zero_sized_singleton_and_zero_recycle_and_blank_name_are_refused() {
     assert_eq!(
-        refused(builder().pool_class(PoolClass::SingletonThread).pool_size(0)).to_string(),
+        refused(
+            builder()
+                .pool_class(PoolClass::SingletonThread)
+                .pool_size(0)
+        )
+        .to_string(),
         "pool_size must be at least 1 for SingletonThreadPool"
     );
-    assert_eq!(refused(builder().pool_recycle(Duration::ZERO)), BuildError::ZeroRecycle);
+    assert_eq!(
+        refused(builder().pool_recycle(Duration::ZERO)),
+        BuildError::ZeroRecycle
+    );
     assert_eq!(refused(builder().name("  ")), BuildError::EmptyName);
 }
 
@@ -53,11 +74,22 @@ fn zero_sized_singleton_and_zero_recycle_and_blank_name_are_refused() {
 fn rollback_without_a_reset_function_is_refused_not_ignored() {
     let db = Db::new();
     let err = Pool::builder().build(db.manager()).unwrap_err();
-    assert_eq!(err, BuildError::ResetUnsupported { requested: ResetOnReturn::Rollback });
+    assert_eq!(
+        err,
+        BuildError::ResetUnsupported {
+            requested: ResetOnReturn::Rollback
+        }
+    );
     assert!(err.to_string().contains("reset_with"), "{err}");
-    let err = Pool::builder().reset_on_return(ResetOnReturn::Commit).build(db.manager()).unwrap_err();
+    let err = Pool::builder()
+        .reset_on_return(ResetOnReturn::Commit)
+        .build(db.manager())
+        .unwrap_err();
     assert!(err.to_string().contains("commit"), "{err}");
-    assert!(Pool::builder().reset_on_return(ResetOnReturn::None).build(db.manager()).is_ok());
+    assert!(Pool::builder()
+        .reset_on_return(ResetOnReturn::None)
+        .build(db.manager())
+        .is_ok());
 }
 
 #[tokio::test]
@@ -68,8 +100,15 @@ async fn async_pool_refuses_singleton_thread() {
         .build(Db::new().manager())
         .await
         .unwrap_err();
-    assert_eq!(err, BuildError::ClassNotSupported { class: PoolClass::SingletonThread });
-    assert!(err.to_string().starts_with("SingletonThreadPool is not available on the async pool"));
+    assert_eq!(
+        err,
+        BuildError::ClassNotSupported {
+            class: PoolClass::SingletonThread
+        }
+    );
+    assert!(err
+        .to_string()
+        .starts_with("SingletonThreadPool is not available on the async pool"));
 }
 
 #[test]

@@ -60,7 +60,11 @@ fn g41_listener_errors_while_db_is_down_leak_nothing() {
 fn g42_listener_disconnect_for_one_connection_replaces_it() {
     struct RejectFirst;
     impl PoolListener<FakeConn> for RejectFirst {
-        fn checkout(&self, c: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+        fn checkout(
+            &self,
+            c: &mut FakeConn,
+            _: &mut ConnectionRecord,
+        ) -> Result<(), ListenerError> {
             if c.id == 1 && c.calls().contains(&"rollback") {
                 Err(ListenerError::disconnect("bad connection"))
             } else {
@@ -69,7 +73,11 @@ fn g42_listener_disconnect_for_one_connection_replaces_it() {
         }
     }
     let db = Db::new();
-    let pool = builder().pool_size(1).listener(RejectFirst).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .listener(RejectFirst)
+        .build(db.manager())
+        .unwrap();
     drop(pool.get().unwrap());
     let c = pool.get().unwrap();
     assert_eq!(c.id, 2);
@@ -89,14 +97,23 @@ fn g42_listener_disconnect_for_one_connection_replaces_it() {
 fn always_disconnecting_listener_exhausts_attempts() {
     struct Always(Arc<AtomicUsize>);
     impl PoolListener<FakeConn> for Always {
-        fn checkout(&self, _: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+        fn checkout(
+            &self,
+            _: &mut FakeConn,
+            _: &mut ConnectionRecord,
+        ) -> Result<(), ListenerError> {
             self.0.fetch_add(1, Ordering::SeqCst);
             Err(ListenerError::disconnect("always"))
         }
     }
     let runs = Arc::new(AtomicUsize::new(0));
     let db = Db::new();
-    let pool = builder().pool_size(1).max_overflow(0).listener(Always(Arc::clone(&runs))).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .listener(Always(Arc::clone(&runs)))
+        .build(db.manager())
+        .unwrap();
     let err = pool.get().unwrap_err();
     assert!(matches!(err, Error::ReconnectAttemptsExhausted));
     assert_eq!(err.to_string(), "This connection is closed");

@@ -8,7 +8,11 @@ use common::{builder, Db, EventLog};
 #[test]
 fn i48_detach_frees_the_slot_and_closes_on_drop() {
     let db = Db::new();
-    let pool = builder().pool_size(1).max_overflow(0).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .build(db.manager())
+        .unwrap();
     let c1 = pool.get().unwrap().detach();
     let c2 = pool.get().unwrap();
     assert_eq!(db.connects(), 2);
@@ -24,7 +28,10 @@ fn i48_detach_frees_the_slot_and_closes_on_drop() {
 #[test]
 fn i49_detach_and_close_detached_events_without_checkin() {
     let log = EventLog::default();
-    let pool = builder().listener(log.clone()).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .listener(log.clone())
+        .build(Db::new().manager())
+        .unwrap();
     let c = pool.get().unwrap();
     let id = c.id;
     log.take();
@@ -32,7 +39,13 @@ fn i49_detach_and_close_detached_events_without_checkin() {
     assert_eq!(log.take(), vec![format!("detach:{id}")]);
     drop(d);
     let events = log.take();
-    assert_eq!(events, vec![format!("reset:{id}:terminate"), format!("close_detached:{id}")]);
+    assert_eq!(
+        events,
+        vec![
+            format!("reset:{id}:terminate"),
+            format!("close_detached:{id}")
+        ]
+    );
 }
 
 /// I50 (`test_info`, `test_rec_info`): the detached handle carries the connection's info
@@ -42,7 +55,11 @@ fn i49_detach_and_close_detached_events_without_checkin() {
 fn i50_detached_handle_keeps_info_and_the_slot_keeps_record_info() {
     struct Foo2;
     struct RecordMark;
-    let pool = builder().pool_size(1).max_overflow(0).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .build(Db::new().manager())
+        .unwrap();
     let mut c = pool.get().unwrap();
     let slot = c.record().slot_id();
     c.record_mut().info_mut().insert(Foo2);

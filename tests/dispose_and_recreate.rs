@@ -10,7 +10,11 @@ use std::time::Duration;
 #[test]
 fn j51_dispose_closes_idle_only() {
     let db = Db::new();
-    let pool = builder().pool_size(2).max_overflow(0).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(2)
+        .max_overflow(0)
+        .build(db.manager())
+        .unwrap();
     let c1 = pool.get().unwrap();
     let c2 = pool.get().unwrap();
     let (id1, id2) = (c1.id, c2.id);
@@ -27,7 +31,12 @@ fn j51_dispose_closes_idle_only() {
 /// connections are out, so capacity never exceeds pool_size + max_overflow.
 #[test]
 fn dispose_keeps_counting_checked_out_connections() {
-    let pool = builder().pool_size(2).max_overflow(0).pool_timeout(Duration::ZERO).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .pool_size(2)
+        .max_overflow(0)
+        .pool_timeout(Duration::ZERO)
+        .build(Db::new().manager())
+        .unwrap();
     let a = pool.get().unwrap();
     let b = pool.get().unwrap();
     pool.dispose();
@@ -41,7 +50,10 @@ fn dispose_keeps_counting_checked_out_connections() {
 #[test]
 fn j52_close_event_fires_on_dispose_not_on_return() {
     let log = EventLog::default();
-    let pool = builder().listener(log.clone()).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .listener(log.clone())
+        .build(Db::new().manager())
+        .unwrap();
     let c = pool.get().unwrap();
     let id = c.id;
     drop(c);
@@ -54,14 +66,24 @@ fn j52_close_event_fires_on_dispose_not_on_return() {
 /// NullPool closes on every return; the others keep theirs until dispose.
 #[test]
 fn j53_connect_close_sequence_per_class() {
-    for class in [PoolClass::Queue, PoolClass::Assertion, PoolClass::SingletonThread, PoolClass::Static, PoolClass::Null] {
+    for class in [
+        PoolClass::Queue,
+        PoolClass::Assertion,
+        PoolClass::SingletonThread,
+        PoolClass::Static,
+        PoolClass::Null,
+    ] {
         let db = Db::new();
         let pool = builder().pool_class(class).build(db.manager()).unwrap();
         drop(pool.get().unwrap());
         pool.dispose();
         let _again = pool.recreate().unwrap();
         drop(pool.get().unwrap());
-        let expected = if class == PoolClass::Null { (2, 2) } else { (2, 1) };
+        let expected = if class == PoolClass::Null {
+            (2, 2)
+        } else {
+            (2, 1)
+        };
         assert_eq!((db.connects(), db.closes()), expected, "{class}");
     }
 }
@@ -94,15 +116,25 @@ fn j54_recreate_keeps_every_option() {
     drop((a, b));
     let c = again.get().unwrap();
     assert_eq!(c.id, b_id, "LIFO");
-    assert_eq!(db.calls(b_id), vec!["commit", "ping"], "commit-on-return and pre-ping");
-    assert!(std::ptr::eq(pool.manager(), again.manager()), "same manager");
+    assert_eq!(
+        db.calls(b_id),
+        vec!["commit", "ping"],
+        "commit-on-return and pre-ping"
+    );
+    assert!(
+        std::ptr::eq(pool.manager(), again.manager()),
+        "same manager"
+    );
 }
 
 /// J55: listeners carry over; first_connect fires once per pool.
 #[test]
 fn j55_listeners_carry_over_and_first_connect_is_per_pool() {
     let log = EventLog::default();
-    let pool = builder().listener(log.clone()).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .listener(log.clone())
+        .build(Db::new().manager())
+        .unwrap();
     drop(pool.get().unwrap());
     let again = pool.recreate().unwrap();
     drop(again.get().unwrap());

@@ -36,7 +36,11 @@ fn capture(echo: EchoPool, scenario: impl FnOnce(EchoPool)) -> Vec<String> {
 }
 
 fn scenario(echo: EchoPool) {
-    let pool = builder().name("orders").echo_pool(echo).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .name("orders")
+        .echo_pool(echo)
+        .build(Db::new().manager())
+        .unwrap();
     drop(pool.get().unwrap());
     drop(pool.get().unwrap());
     pool.get().unwrap().invalidate();
@@ -61,7 +65,13 @@ fn debug_logs_every_checkout_return_and_reset_in_sqlalchemy_words() {
     ];
     // Connection ids are process-wide: normalise the first one seen to 1.
     let first = lines[0].split_whitespace().nth(5).unwrap().to_owned();
-    let lines: Vec<String> = lines.iter().map(|l| l.replace(&format!("connection {first} "), "connection 1 ").replace(&format!("Connection {first} "), "Connection 1 ")).collect();
+    let lines: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            l.replace(&format!("connection {first} "), "connection 1 ")
+                .replace(&format!("Connection {first} "), "Connection 1 ")
+        })
+        .collect();
     assert_eq!(lines, expected);
 }
 

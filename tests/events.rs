@@ -10,12 +10,25 @@ use std::sync::{Arc, Mutex};
 #[test]
 fn k56_return_fires_reset_then_checkin() {
     let log = EventLog::default();
-    let pool = builder().listener(log.clone()).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .listener(log.clone())
+        .build(Db::new().manager())
+        .unwrap();
     let c = pool.get().unwrap();
     let id = c.id;
-    assert_eq!(log.take(), vec![format!("first_connect:{id}"), format!("connect:{id}"), format!("checkout:{id}")]);
+    assert_eq!(
+        log.take(),
+        vec![
+            format!("first_connect:{id}"),
+            format!("connect:{id}"),
+            format!("checkout:{id}")
+        ]
+    );
     drop(c);
-    assert_eq!(log.take(), vec![format!("reset:{id}:return"), format!("checkin:{id}")]);
+    assert_eq!(
+        log.take(),
+        vec![format!("reset:{id}:return"), format!("checkin:{id}")]
+    );
 }
 
 /// K57: `connect` once per new connection, `first_connect` once per pool, `checkout` on every
@@ -23,13 +36,19 @@ fn k56_return_fires_reset_then_checkin() {
 #[test]
 fn k57_connect_first_connect_and_checkout_counts() {
     let log = EventLog::default();
-    let pool = builder().listener(log.clone()).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .listener(log.clone())
+        .build(Db::new().manager())
+        .unwrap();
     let (a, b) = (pool.get().unwrap(), pool.get().unwrap());
     drop((a, b));
     drop(pool.get().unwrap());
     let names = log.names();
     let count = |n: &str| names.iter().filter(|e| *e == n).count();
-    assert_eq!((count("first_connect"), count("connect"), count("checkout")), (1, 2, 3));
+    assert_eq!(
+        (count("first_connect"), count("connect"), count("checkout")),
+        (1, 2, 3)
+    );
 }
 
 /// K58 (`test_connect_insert_event`): `listener_first` runs first: `[two, one, three]`.
@@ -68,12 +87,22 @@ fn k60_drop_returns_and_invalidated_drop_checks_in_none() {
     let id = c.id;
     log.take();
     drop(c);
-    assert_eq!(log.take(), vec![format!("reset:{id}:return"), format!("checkin:{id}")]);
+    assert_eq!(
+        log.take(),
+        vec![format!("reset:{id}:return"), format!("checkin:{id}")]
+    );
     assert_eq!(db.open(), 1);
     let c = pool.get().unwrap();
     log.take();
     c.invalidate();
-    assert_eq!(log.take(), vec![format!("invalidate:{id}"), format!("close:{id}"), "checkin:none".to_owned()]);
+    assert_eq!(
+        log.take(),
+        vec![
+            format!("invalidate:{id}"),
+            format!("close:{id}"),
+            "checkin:none".to_owned()
+        ]
+    );
     assert_eq!(db.open(), 0);
 }
 

@@ -9,13 +9,22 @@ use std::time::Duration;
 
 fn assert_whole<M: r2d2::ManageConnection>(pool: &poolscope::Pool<M>, checked_in: usize) {
     let s = pool.status();
-    assert_eq!((s.checked_out, s.checked_in, s.waiting), (0, checked_in, 0), "{s}");
+    assert_eq!(
+        (s.checked_out, s.checked_in, s.waiting),
+        (0, checked_in, 0),
+        "{s}"
+    );
 }
 
 #[test]
 fn panicking_holders_on_many_threads_return_every_slot() {
     let db = Db::new();
-    let pool = builder().pool_size(2).max_overflow(0).pool_timeout(Duration::from_secs(5)).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(2)
+        .max_overflow(0)
+        .pool_timeout(Duration::from_secs(5))
+        .build(db.manager())
+        .unwrap();
     std::thread::scope(|s| {
         for i in 0..8 {
             let pool = &pool;
@@ -32,13 +41,21 @@ fn panicking_holders_on_many_threads_return_every_slot() {
         }
     });
     assert_whole(&pool, 2);
-    assert!(!pool.get().unwrap().in_transaction, "rolled back while unwinding");
+    assert!(
+        !pool.get().unwrap().in_transaction,
+        "rolled back while unwinding"
+    );
 }
 
 #[test]
 fn a_panicking_connect_gives_the_slot_back() {
     let db = Db::new();
-    let pool = builder().pool_size(1).max_overflow(0).pool_timeout(Duration::ZERO).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .pool_timeout(Duration::ZERO)
+        .build(db.manager())
+        .unwrap();
     db.panic_connects(true);
     assert!(catch_unwind(AssertUnwindSafe(|| pool.get())).is_err());
     assert_eq!(pool.status().checked_out, 0);
@@ -49,7 +66,12 @@ fn a_panicking_connect_gives_the_slot_back() {
 #[test]
 fn a_failing_connect_gives_the_slot_back_to_a_waiter() {
     let db = Db::new();
-    let pool = builder().pool_size(1).max_overflow(0).pool_timeout(Duration::from_secs(5)).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .pool_timeout(Duration::from_secs(5))
+        .build(db.manager())
+        .unwrap();
     let held = pool.get().unwrap();
     std::thread::scope(|s| {
         let waiter = s.spawn(|| pool.get().map(|c| c.id));
@@ -71,7 +93,12 @@ fn a_failing_connect_gives_the_slot_back_to_a_waiter() {
 fn a_failing_reset_invalidates_the_connection_and_frees_the_slot() {
     let db = Db::new();
     let log = EventLog::default();
-    let pool = builder().pool_size(1).max_overflow(0).listener(log.clone()).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .listener(log.clone())
+        .build(db.manager())
+        .unwrap();
     let c = pool.get().unwrap();
     let id = c.id;
     db.fail_resets(true);
@@ -80,17 +107,30 @@ fn a_failing_reset_invalidates_the_connection_and_frees_the_slot() {
     assert_eq!(db.calls(id), vec!["rollback", "close"]);
     assert_eq!(
         log.take(),
-        vec![format!("reset:{id}:return"), format!("invalidate:{id}"), format!("close:{id}"), "checkin:none".into()]
+        vec![
+            format!("reset:{id}:return"),
+            format!("invalidate:{id}"),
+            format!("close:{id}"),
+            "checkin:none".into()
+        ]
     );
     db.fail_resets(false);
     assert_whole(&pool, 1);
-    assert_ne!(pool.get().unwrap().id, id, "a new connection on the freed slot");
+    assert_ne!(
+        pool.get().unwrap().id,
+        id,
+        "a new connection on the freed slot"
+    );
 }
 
 #[test]
 fn a_panicking_reset_is_treated_as_a_failed_reset() {
     let db = Db::new();
-    let pool = builder().pool_size(1).max_overflow(0).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .build(db.manager())
+        .unwrap();
     let c = pool.get().unwrap();
     let id = c.id;
     db.panic_resets(true);
@@ -109,6 +149,10 @@ fn a_broken_connection_is_closed_on_return_not_pooled() {
     let id = c.id;
     c.broken = true;
     drop(c);
-    assert_eq!(db.calls(id), vec!["close"], "no reset on a broken connection");
+    assert_eq!(
+        db.calls(id),
+        vec!["close"],
+        "no reset on a broken connection"
+    );
     assert_whole(&pool, 1);
 }

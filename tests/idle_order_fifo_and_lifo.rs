@@ -7,7 +7,11 @@ use common::{builder, Db};
 #[test]
 fn c19_fifo_hands_out_the_longest_idle_first() {
     let pool = builder().pool_size(3).build(Db::new().manager()).unwrap();
-    let (c1, c2, c3) = (pool.get().unwrap(), pool.get().unwrap(), pool.get().unwrap());
+    let (c1, c2, c3) = (
+        pool.get().unwrap(),
+        pool.get().unwrap(),
+        pool.get().unwrap(),
+    );
     let ids = (c1.id, c2.id, c3.id);
     drop(c1);
     drop(c2);
@@ -29,8 +33,16 @@ fn c19_fifo_hands_out_the_longest_idle_first() {
 /// C20 (`test_lifo`): five identical rounds.
 #[test]
 fn c20_lifo_hands_out_the_most_recently_returned_first() {
-    let pool = builder().pool_size(3).use_lifo(true).build(Db::new().manager()).unwrap();
-    let (c1, c2, c3) = (pool.get().unwrap(), pool.get().unwrap(), pool.get().unwrap());
+    let pool = builder()
+        .pool_size(3)
+        .use_lifo(true)
+        .build(Db::new().manager())
+        .unwrap();
+    let (c1, c2, c3) = (
+        pool.get().unwrap(),
+        pool.get().unwrap(),
+        pool.get().unwrap(),
+    );
     let (i1, i2, i3) = (c1.id, c2.id, c3.id);
     drop(c1);
     drop(c2);

@@ -46,7 +46,10 @@ fn e25_pool_invalidation_replaces_returned_connections_at_next_checkout() {
     let id = c2.id;
     pool.invalidate_all();
     drop(c2);
-    assert!(!db.calls(id).contains(&"close"), "a checked-out connection is not closed on return");
+    assert!(
+        !db.calls(id).contains(&"close"),
+        "a checked-out connection is not closed on return"
+    );
     let next = pool.get().unwrap();
     assert_ne!(next.id, id);
     assert!(db.calls(id).contains(&"close"));
@@ -74,7 +77,10 @@ fn e26_soft_invalidate_replaces_on_the_same_slot_after_return() {
 #[test]
 fn e27_invalidate_events_fire_only_on_invalidation() {
     let log = EventLog::default();
-    let pool = builder().listener(log.clone()).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .listener(log.clone())
+        .build(Db::new().manager())
+        .unwrap();
     drop(pool.get().unwrap());
     assert!(!log.names().iter().any(|e| e.contains("invalidate")));
     let mut c = pool.get().unwrap();
@@ -125,7 +131,11 @@ fn e29_failing_connect_listener_does_not_leak_the_slot() {
     struct Flag;
     struct Important;
     impl PoolListener<FakeConn> for Flag {
-        fn connect(&self, _: &mut FakeConn, record: &mut ConnectionRecord) -> Result<(), ListenerError> {
+        fn connect(
+            &self,
+            _: &mut FakeConn,
+            record: &mut ConnectionRecord,
+        ) -> Result<(), ListenerError> {
             record.info_mut().insert(Important);
             Ok(())
         }
@@ -162,17 +172,29 @@ fn e29_failing_connect_listener_does_not_leak_the_slot() {
 fn e30_failed_reconnect_fires_no_connect_or_checkout() {
     let db = Db::new();
     let log = EventLog::default();
-    let pool = builder().pool_size(2).max_overflow(2).listener(log.clone()).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(2)
+        .max_overflow(2)
+        .listener(log.clone())
+        .build(db.manager())
+        .unwrap();
     drop(pool.get().unwrap());
     pool.invalidate_all();
     db.stop();
     log.take();
     assert!(pool.get().is_err());
-    assert!(!log.names().iter().any(|e| e == "connect" || e == "checkout"));
+    assert!(!log
+        .names()
+        .iter()
+        .any(|e| e == "connect" || e == "checkout"));
     db.start();
     drop(pool.get().unwrap());
     let names = log.names();
-    let interesting: Vec<_> = names.iter().filter(|e| *e == "connect" || *e == "checkout").cloned().collect();
+    let interesting: Vec<_> = names
+        .iter()
+        .filter(|e| *e == "connect" || *e == "checkout")
+        .cloned()
+        .collect();
     assert_eq!(interesting, vec!["connect", "checkout"]);
 }
 
@@ -190,13 +212,22 @@ fn e31_connect_info_is_visible_to_checkout_after_reconnect() {
         }
     }
     impl PoolListener<FakeConn> for Seen {
-        fn checkout(&self, _: &mut FakeConn, r: &mut ConnectionRecord) -> Result<(), ListenerError> {
-            self.0.store(r.info().get::<Mark>().is_some(), Ordering::SeqCst);
+        fn checkout(
+            &self,
+            _: &mut FakeConn,
+            r: &mut ConnectionRecord,
+        ) -> Result<(), ListenerError> {
+            self.0
+                .store(r.info().get::<Mark>().is_some(), Ordering::SeqCst);
             Ok(())
         }
     }
     let seen = Arc::new(AtomicBool::new(false));
-    let pool = builder().listener(Writes).listener(Seen(Arc::clone(&seen))).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .listener(Writes)
+        .listener(Seen(Arc::clone(&seen)))
+        .build(Db::new().manager())
+        .unwrap();
     pool.get().unwrap().invalidate();
     seen.store(false, Ordering::SeqCst);
     let _c = pool.get().unwrap();
@@ -207,7 +238,11 @@ fn e31_connect_info_is_visible_to_checkout_after_reconnect() {
 /// checkout never errors; the handle can still be returned.
 #[test]
 fn e32_invalidation_during_checkouts_never_errors() {
-    let pool = builder().pool_size(2).pool_timeout(Duration::from_secs(10)).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .pool_size(2)
+        .pool_timeout(Duration::from_secs(10))
+        .build(Db::new().manager())
+        .unwrap();
     std::thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| {
@@ -232,7 +267,11 @@ fn e32_invalidation_during_checkouts_never_errors() {
 #[test]
 fn e33_concurrent_invalidations_close_each_connection_once() {
     let db = Db::new();
-    let pool = builder().pool_size(15).max_overflow(0).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(15)
+        .max_overflow(0)
+        .build(db.manager())
+        .unwrap();
     let held: Vec<_> = (0..15).map(|_| pool.get().unwrap()).collect();
     std::thread::scope(|s| {
         for c in held {

@@ -9,7 +9,11 @@ use poolscope::Error;
 #[test]
 fn f34_fresh_connections_are_not_pinged_later_checkouts_are() {
     let db = Db::new();
-    let pool = builder().pool_size(1).pre_ping(true).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .pre_ping(true)
+        .build(db.manager())
+        .unwrap();
     let c = pool.get().unwrap();
     let id = c.id;
     assert_eq!(db.calls(id), Vec::<&str>::new());
@@ -19,7 +23,10 @@ fn f34_fresh_connections_are_not_pinged_later_checkouts_are() {
     assert_eq!(db.calls(id), vec!["rollback", "ping"]);
     drop(c);
     drop(pool.get().unwrap());
-    assert_eq!(db.calls(id), vec!["rollback", "ping", "rollback", "ping", "rollback"]);
+    assert_eq!(
+        db.calls(id),
+        vec!["rollback", "ping", "rollback", "ping", "rollback"]
+    );
 }
 
 /// F35 (R:`test_ping_not_on_reconnect`): after invalidate, the same slot reconnects and the
@@ -27,7 +34,11 @@ fn f34_fresh_connections_are_not_pinged_later_checkouts_are() {
 #[test]
 fn f35_reconnect_after_invalidate_is_not_pinged() {
     let db = Db::new();
-    let pool = builder().pool_size(1).pre_ping(true).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .pre_ping(true)
+        .build(db.manager())
+        .unwrap();
     let c = pool.get().unwrap();
     let slot = c.record().slot_id();
     c.invalidate();
@@ -41,7 +52,11 @@ fn f35_reconnect_after_invalidate_is_not_pinged() {
 #[test]
 fn f36_dead_connection_is_replaced_transparently_after_restart() {
     let db = Db::new();
-    let pool = builder().pool_size(2).pre_ping(true).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(2)
+        .pre_ping(true)
+        .build(db.manager())
+        .unwrap();
     let (a, b) = (pool.get().unwrap(), pool.get().unwrap());
     let (a_id, b_id) = (a.id, b.id);
     drop((a, b));
@@ -49,7 +64,11 @@ fn f36_dead_connection_is_replaced_transparently_after_restart() {
     let mut c = pool.get().unwrap();
     assert!(c.id > b_id);
     c.execute().unwrap();
-    assert_eq!(db.calls(a_id), vec!["rollback", "ping", "close"], "failed ping closes without reset");
+    assert_eq!(
+        db.calls(a_id),
+        vec!["rollback", "ping", "close"],
+        "failed ping closes without reset"
+    );
     drop(c);
     // The other idle connection predates the failure: replaced lazily at its next checkout,
     // without a ping ("invalidated due to pool invalidation").
@@ -91,14 +110,21 @@ fn f38_without_pre_ping_the_stale_connection_fails_on_use() {
 #[test]
 fn f39_failed_ping_closes_without_reset_and_the_replacement_is_reset_on_drop() {
     let db = Db::new();
-    let pool = builder().pool_size(1).pre_ping(true).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .pre_ping(true)
+        .build(db.manager())
+        .unwrap();
     drop(pool.get().unwrap());
     drop(pool.get().unwrap());
     db.restart();
     let c = pool.get().unwrap();
     let new_id = c.id;
     drop(c);
-    assert_eq!(db.calls(1), vec!["rollback", "ping", "rollback", "ping", "close"]);
+    assert_eq!(
+        db.calls(1),
+        vec!["rollback", "ping", "rollback", "ping", "close"]
+    );
     assert_eq!(db.calls(new_id), vec!["rollback"]);
 }
 

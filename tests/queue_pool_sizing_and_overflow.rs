@@ -11,9 +11,20 @@ use std::time::Duration;
 #[test]
 fn a1_a2_checkouts_grow_overflow_and_returns_fill_then_close() {
     let db = Db::new();
-    let pool = builder().pool_size(3).max_overflow(-1).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(3)
+        .max_overflow(-1)
+        .build(db.manager())
+        .unwrap();
     let mut held = Vec::new();
-    let expected = [(3, 0, -2, 1), (3, 0, -1, 2), (3, 0, 0, 3), (3, 0, 1, 4), (3, 0, 2, 5), (3, 0, 3, 6)];
+    let expected = [
+        (3, 0, -2, 1),
+        (3, 0, -1, 2),
+        (3, 0, 0, 3),
+        (3, 0, 1, 4),
+        (3, 0, 2, 5),
+        (3, 0, 3, 6),
+    ];
     for want in expected {
         held.push(pool.get().unwrap());
         assert_eq!(counts(&pool), want);
@@ -37,7 +48,11 @@ fn a1_a2_checkouts_grow_overflow_and_returns_fill_then_close() {
 fn a3_drop_and_close_return_alike() {
     let run = |explicit: bool| {
         let db = Db::new();
-        let pool = builder().pool_size(3).max_overflow(-1).build(db.manager()).unwrap();
+        let pool = builder()
+            .pool_size(3)
+            .max_overflow(-1)
+            .build(db.manager())
+            .unwrap();
         let mut seen = Vec::new();
         let held: Vec<_> = (0..6).map(|_| pool.get().unwrap()).collect();
         for conn in held {
@@ -59,15 +74,23 @@ fn a3_drop_and_close_return_alike() {
 #[test]
 fn a4_overflow_churn_opens_twelve_closes_ten_each_once() {
     let db = Db::new();
-    let pool = builder().pool_size(2).max_overflow(2).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(2)
+        .max_overflow(2)
+        .build(db.manager())
+        .unwrap();
     for _ in 0..5 {
         let held: Vec<_> = (0..4).map(|_| pool.get().unwrap()).collect();
         drop(held);
     }
     assert_eq!(db.connects(), 12);
     assert_eq!(db.closes(), 10);
-    let closed_once = (1..=12).filter(|id| db.calls(*id).iter().filter(|c| **c == "close").count() == 1).count();
-    let never_closed = (1..=12).filter(|id| !db.calls(*id).contains(&"close")).count();
+    let closed_once = (1..=12)
+        .filter(|id| db.calls(*id).iter().filter(|c| **c == "close").count() == 1)
+        .count();
+    let never_closed = (1..=12)
+        .filter(|id| !db.calls(*id).contains(&"close"))
+        .count();
     assert_eq!((closed_once, never_closed), (10, 2));
 }
 
@@ -77,7 +100,11 @@ fn a4_overflow_churn_opens_twelve_closes_ten_each_once() {
 fn a5_pool_size_zero_is_unlimited_with_zero_overflow() {
     for max_overflow in [42, 0, -1, 1] {
         let db = Db::new();
-        let pool = builder().pool_size(0).max_overflow(max_overflow).build(db.manager()).unwrap();
+        let pool = builder()
+            .pool_size(0)
+            .max_overflow(max_overflow)
+            .build(db.manager())
+            .unwrap();
         assert_eq!(pool.status().overflow, 0);
         let c1 = pool.get().unwrap();
         let c2 = pool.get().unwrap();
@@ -132,7 +159,11 @@ fn a6_threads_never_exceed_max_overflow() {
 #[test]
 fn a7_failed_connect_leaves_overflow_unchanged() {
     let db = Db::new();
-    let pool = builder().pool_size(2).max_overflow(3).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(2)
+        .max_overflow(3)
+        .build(db.manager())
+        .unwrap();
     let _held: Vec<_> = (0..3).map(|_| pool.get().unwrap()).collect();
     assert_eq!(pool.status().overflow, 1);
     db.stop();
@@ -158,7 +189,13 @@ fn a8_default_pool_counts() {
 /// every class, even when connecting always fails, and after one connect/close.
 #[test]
 fn a9_build_dispose_recreate_never_connect() {
-    for class in [PoolClass::Queue, PoolClass::Null, PoolClass::SingletonThread, PoolClass::Static, PoolClass::Assertion] {
+    for class in [
+        PoolClass::Queue,
+        PoolClass::Null,
+        PoolClass::SingletonThread,
+        PoolClass::Static,
+        PoolClass::Assertion,
+    ] {
         let db = Db::new();
         db.stop();
         let pool = builder().pool_class(class).build(db.manager()).unwrap();
@@ -179,8 +216,14 @@ fn a9_build_dispose_recreate_never_connect() {
 /// A10 (`test_timeout_accessor`).
 #[test]
 fn a10_timeout_accessor_returns_the_configured_value() {
-    let pool = builder().pool_timeout(Duration::from_secs(123)).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .pool_timeout(Duration::from_secs(123))
+        .build(Db::new().manager())
+        .unwrap();
     assert_eq!(pool.timeout(), Some(Duration::from_secs(123)));
-    let forever = builder().pool_timeout(None).build(Db::new().manager()).unwrap();
+    let forever = builder()
+        .pool_timeout(None)
+        .build(Db::new().manager())
+        .unwrap();
     assert_eq!(forever.timeout(), None);
 }

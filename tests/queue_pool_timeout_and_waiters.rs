@@ -20,7 +20,10 @@ fn b11_fourth_checkout_times_out_with_queuepool_text() {
     let start = Instant::now();
     let err = pool.get().unwrap_err();
     let waited = start.elapsed();
-    assert!(waited >= Duration::from_millis(400) && waited < Duration::from_secs(3), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
     assert!(matches!(err, Error::Timeout(_)));
     assert_eq!(
         err.to_string(),
@@ -77,7 +80,10 @@ fn b13_losers_of_the_race_wait_the_full_timeout() {
     let timeouts = timeouts.into_inner().unwrap();
     assert!(!timeouts.is_empty());
     for waited in timeouts {
-        assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(3), "{waited:?}");
+        assert!(
+            waited >= Duration::from_millis(300) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
     }
 }
 
@@ -86,7 +92,12 @@ fn b13_losers_of_the_race_wait_the_full_timeout() {
 #[test]
 fn b14_invalidation_serves_every_waiter_with_one_reconnect() {
     let db = Db::new();
-    let pool = builder().pool_size(1).max_overflow(0).pool_timeout(None).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .pool_timeout(None)
+        .build(db.manager())
+        .unwrap();
     let c1 = pool.get().unwrap();
     let served = Arc::new(Mutex::new(Vec::new()));
     std::thread::scope(|s| {
@@ -138,7 +149,11 @@ fn b15_waiters_are_all_served_for_every_setting() {
                 c2.invalidate();
             });
             drop(c1);
-            assert_eq!(*ok.lock().unwrap(), 2, "timeout {timeout:?} max_overflow {max_overflow}");
+            assert_eq!(
+                *ok.lock().unwrap(),
+                2,
+                "timeout {timeout:?} max_overflow {max_overflow}"
+            );
         }
     }
 }
@@ -148,7 +163,11 @@ fn b15_waiters_are_all_served_for_every_setting() {
 #[test]
 fn b16_a_hanging_connect_does_not_block_other_checkouts() {
     let db = Db::new();
-    let pool = builder().pool_size(2).max_overflow(3).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(2)
+        .max_overflow(3)
+        .build(db.manager())
+        .unwrap();
     let warm: Vec<_> = (0..2).map(|_| pool.get().unwrap()).collect();
     drop(warm);
     db.set_connect_delay(Duration::from_secs(2));
@@ -160,7 +179,10 @@ fn b16_a_hanging_connect_does_not_block_other_checkouts() {
         let start = Instant::now();
         let a = pool.get().unwrap();
         let b = pool.get().unwrap();
-        assert!(start.elapsed() < Duration::from_millis(500), "idle connections served at once");
+        assert!(
+            start.elapsed() < Duration::from_millis(500),
+            "idle connections served at once"
+        );
         drop((a, b));
     });
 }
@@ -171,7 +193,11 @@ fn b16_a_hanging_connect_does_not_block_other_checkouts() {
 fn b17_first_connect_runs_once_before_every_other_connect() {
     struct SlowFirst(Arc<Mutex<Vec<&'static str>>>);
     impl PoolListener<FakeConn> for SlowFirst {
-        fn first_connect(&self, _: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+        fn first_connect(
+            &self,
+            _: &mut FakeConn,
+            _: &mut ConnectionRecord,
+        ) -> Result<(), ListenerError> {
             std::thread::sleep(Duration::from_millis(300));
             self.0.lock().unwrap().push("first_connect");
             Ok(())
@@ -196,7 +222,10 @@ fn b17_first_connect_runs_once_before_every_other_connect() {
             });
         }
     });
-    assert_eq!(*log.lock().unwrap(), vec!["first_connect", "connect", "connect", "connect"]);
+    assert_eq!(
+        *log.lock().unwrap(),
+        vec!["first_connect", "connect", "connect", "connect"]
+    );
 }
 
 /// B18 [code]: a caller waits only at the limit; timeout 0 fails at once; a waiter receives
@@ -204,7 +233,12 @@ fn b17_first_connect_runs_once_before_every_other_connect() {
 #[test]
 fn b18_wait_only_at_the_limit_and_receive_the_returned_connection() {
     let db = Db::new();
-    let pool = builder().pool_size(1).max_overflow(1).pool_timeout(Duration::ZERO).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(1)
+        .pool_timeout(Duration::ZERO)
+        .build(db.manager())
+        .unwrap();
     let a = pool.get().unwrap();
     let b = pool.get().unwrap(); // overflow: no wait
     let start = Instant::now();
@@ -212,7 +246,12 @@ fn b18_wait_only_at_the_limit_and_receive_the_returned_connection() {
     assert!(start.elapsed() < Duration::from_millis(100));
     drop((a, b));
 
-    let pool = builder().pool_size(1).max_overflow(0).pool_timeout(Duration::from_secs(5)).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .pool_timeout(Duration::from_secs(5))
+        .build(db.manager())
+        .unwrap();
     let held = pool.get().unwrap();
     let held_id = held.id;
     std::thread::scope(|s| {
@@ -226,7 +265,12 @@ fn b18_wait_only_at_the_limit_and_receive_the_returned_connection() {
 /// Waiters are served first come, first served.
 #[test]
 fn waiters_are_served_in_arrival_order() {
-    let pool = builder().pool_size(1).max_overflow(0).pool_timeout(None).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .pool_timeout(None)
+        .build(Db::new().manager())
+        .unwrap();
     let held = pool.get().unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
     std::thread::scope(|s| {
@@ -259,8 +303,14 @@ fn static_pool_threads_take_turns() {
         .unwrap();
     let held = pool.get().unwrap();
     std::thread::scope(|s| {
-        let err = s.spawn(|| pool.get().map(|_| ()).unwrap_err().to_string()).join().unwrap();
-        assert_eq!(err, "StaticPool connection is checked out elsewhere, connection timed out, timeout 0.20");
+        let err = s
+            .spawn(|| pool.get().map(|_| ()).unwrap_err().to_string())
+            .join()
+            .unwrap();
+        assert_eq!(
+            err,
+            "StaticPool connection is checked out elsewhere, connection timed out, timeout 0.20"
+        );
         let turn = s.spawn(|| pool.get().unwrap().id);
         std::thread::sleep(Duration::from_millis(50));
         drop(held);

@@ -21,7 +21,11 @@ fn d21_recycle_replaces_connections_older_than_the_limit() {
     clock.advance(Duration::from_secs(1));
     assert_eq!(pool.get().unwrap().id, first);
     clock.advance(Duration::from_secs(29));
-    assert_eq!(pool.get().unwrap().id, first, "exactly 30 s old is not older than 30 s");
+    assert_eq!(
+        pool.get().unwrap().id,
+        first,
+        "exactly 30 s old is not older than 30 s"
+    );
     clock.advance(Duration::from_millis(500));
     let replaced = pool.get().unwrap();
     assert_ne!(replaced.id, first);

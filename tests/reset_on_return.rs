@@ -27,7 +27,10 @@ fn h44_reset_event_precedes_the_rollback() {
     let id = c.id;
     log.take();
     drop(c);
-    assert_eq!(log.take(), vec![format!("reset:{id}:return"), format!("checkin:{id}")]);
+    assert_eq!(
+        log.take(),
+        vec![format!("reset:{id}:return"), format!("checkin:{id}")]
+    );
     assert_eq!(db.calls(id), vec!["rollback"]);
 }
 
@@ -35,18 +38,27 @@ fn h44_reset_event_precedes_the_rollback() {
 #[test]
 fn h45_commit_commits_only_and_none_does_neither() {
     let db = Db::new();
-    let pool = builder().reset_on_return(ResetOnReturn::Commit).build(db.manager()).unwrap();
+    let pool = builder()
+        .reset_on_return(ResetOnReturn::Commit)
+        .build(db.manager())
+        .unwrap();
     let id = pool.get().unwrap().id;
     assert_eq!(db.calls(id), vec!["commit"]);
 
     let db = Db::new();
-    let pool = poolscope::Pool::builder().reset_on_return(ResetOnReturn::None).build(db.manager()).unwrap();
+    let pool = poolscope::Pool::builder()
+        .reset_on_return(ResetOnReturn::None)
+        .build(db.manager())
+        .unwrap();
     let mut c = pool.get().unwrap();
     c.begin();
     let id = c.id;
     drop(c);
     assert_eq!(db.calls(id), Vec::<&str>::new());
-    assert!(pool.get().unwrap().in_transaction, "None leaves the transaction open, as documented");
+    assert!(
+        pool.get().unwrap().in_transaction,
+        "None leaves the transaction open, as documented"
+    );
 }
 
 /// H46 (`test_custom[return|detach|invalidate]`): with `None` and a listener: a return fires
@@ -65,12 +77,21 @@ fn h46_reset_events_for_return_detach_and_invalidate() {
     let id = c.id;
     log.take();
     drop(c);
-    assert_eq!(log.take(), vec![format!("reset:{id}:return"), format!("checkin:{id}")]);
+    assert_eq!(
+        log.take(),
+        vec![format!("reset:{id}:return"), format!("checkin:{id}")]
+    );
 
     let d = pool.get().unwrap().detach();
     log.take();
     drop(d);
-    assert_eq!(log.take(), vec![format!("reset:{id}:terminate"), format!("close_detached:{id}")]);
+    assert_eq!(
+        log.take(),
+        vec![
+            format!("reset:{id}:terminate"),
+            format!("close_detached:{id}")
+        ]
+    );
     assert_eq!(db.calls(id), vec!["close"]);
 
     let c = pool.get().unwrap();

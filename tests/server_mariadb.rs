@@ -42,7 +42,10 @@ fn url(test: &str) -> Option<(String, MutexGuard<'static, ()>)> {
     match std::env::var("POOLSCOPE_MYSQL_URL") {
         Ok(url) if !url.is_empty() => Some((url, SERIAL.lock().unwrap_or_else(|p| p.into_inner()))),
         _ => {
-            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: POOLSCOPE_MYSQL_URL is not set");
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: POOLSCOPE_MYSQL_URL is not set"
+            );
             None
         }
     }
@@ -53,7 +56,8 @@ fn manager(url: &str) -> MysqlManager {
 }
 
 fn admin(url: &str) -> mysql::Conn {
-    mysql::Conn::new(manager(url).0).expect("POOLSCOPE_MYSQL_URL is set but the server cannot be reached")
+    mysql::Conn::new(manager(url).0)
+        .expect("POOLSCOPE_MYSQL_URL is set but the server cannot be reached")
 }
 
 /// Other connections to the server right now, once the count settles on `expected` (a closed
@@ -82,9 +86,15 @@ fn builder() -> poolscope::Builder<MysqlManager> {
 
 #[test]
 fn queue_pool_keeps_one_then_five_and_times_out_at_sixteen() {
-    let Some((url, _serial)) = url("queue_pool_keeps_one_then_five_and_times_out_at_sixteen") else { return };
+    let Some((url, _serial)) = url("queue_pool_keeps_one_then_five_and_times_out_at_sixteen")
+    else {
+        return;
+    };
     let base = settled_connections(&url, 0);
-    let pool = builder().pool_timeout(Duration::from_millis(500)).build(manager(&url)).unwrap();
+    let pool = builder()
+        .pool_timeout(Duration::from_millis(500))
+        .build(manager(&url))
+        .unwrap();
     drop(pool.get().unwrap());
     assert_eq!(settled_connections(&url, base + 1), base + 1);
     let six: Vec<_> = (0..6).map(|_| pool.get().unwrap()).collect();
@@ -94,7 +104,10 @@ fn queue_pool_keeps_one_then_five_and_times_out_at_sixteen() {
     let fifteen: Vec<_> = (0..15).map(|_| pool.get().unwrap()).collect();
     let err = pool.get().unwrap_err();
     assert!(matches!(err, Error::Timeout(_)));
-    assert_eq!(err.to_string(), "QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 0.50");
+    assert_eq!(
+        err.to_string(),
+        "QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 0.50"
+    );
     assert_eq!(settled_connections(&url, base + 15), base + 15);
     drop(fifteen);
     pool.dispose();
@@ -103,13 +116,21 @@ fn queue_pool_keeps_one_then_five_and_times_out_at_sixteen() {
 
 #[test]
 fn null_static_and_singleton_thread_pools() {
-    let Some((url, _serial)) = url("null_static_and_singleton_thread_pools") else { return };
+    let Some((url, _serial)) = url("null_static_and_singleton_thread_pools") else {
+        return;
+    };
     let base = settled_connections(&url, 0);
-    let null = builder().pool_class(PoolClass::Null).build(manager(&url)).unwrap();
+    let null = builder()
+        .pool_class(PoolClass::Null)
+        .build(manager(&url))
+        .unwrap();
     drop(null.get().unwrap());
     assert_eq!(settled_connections(&url, base), base);
 
-    let stat = builder().pool_class(PoolClass::Static).build(manager(&url)).unwrap();
+    let stat = builder()
+        .pool_class(PoolClass::Static)
+        .build(manager(&url))
+        .unwrap();
     std::thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| drop(stat.get().unwrap()));
@@ -118,7 +139,10 @@ fn null_static_and_singleton_thread_pools() {
     assert_eq!(settled_connections(&url, base + 1), base + 1);
     drop(stat);
 
-    let single = builder().pool_class(PoolClass::SingletonThread).build(manager(&url)).unwrap();
+    let single = builder()
+        .pool_class(PoolClass::SingletonThread)
+        .build(manager(&url))
+        .unwrap();
     std::thread::scope(|s| {
         for _ in 0..3 {
             s.spawn(|| {
@@ -132,40 +156,74 @@ fn null_static_and_singleton_thread_pools() {
 
 #[test]
 fn rollback_and_commit_on_return() {
-    let Some((url, _serial)) = url("rollback_and_commit_on_return") else { return };
+    let Some((url, _serial)) = url("rollback_and_commit_on_return") else {
+        return;
+    };
     let pool = builder().pool_size(1).build(manager(&url)).unwrap();
     let table = "poolscope_rollback_probe";
     pool.get()
         .unwrap()
-        .query_drop(format!("CREATE TABLE IF NOT EXISTS {table} (n INT) ENGINE=InnoDB"))
+        .query_drop(format!(
+            "CREATE TABLE IF NOT EXISTS {table} (n INT) ENGINE=InnoDB"
+        ))
         .unwrap();
-    pool.get().unwrap().query_drop(format!("DELETE FROM {table}")).unwrap();
+    pool.get()
+        .unwrap()
+        .query_drop(format!("DELETE FROM {table}"))
+        .unwrap();
     let id = {
         let mut c = pool.get().unwrap();
         c.query_drop("BEGIN").unwrap();
-        c.query_drop(format!("INSERT INTO {table} VALUES (1)")).unwrap();
+        c.query_drop(format!("INSERT INTO {table} VALUES (1)"))
+            .unwrap();
         c.connection_id()
     };
     let mut c = pool.get().unwrap();
-    let rows: u64 = c.query_first(format!("SELECT COUNT(*) FROM {table}")).unwrap().unwrap();
-    assert_eq!((c.connection_id(), rows), (id, 0), "same server connection, insert rolled back");
+    let rows: u64 = c
+        .query_first(format!("SELECT COUNT(*) FROM {table}"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (c.connection_id(), rows),
+        (id, 0),
+        "same server connection, insert rolled back"
+    );
     drop(c);
 
-    let commit = builder().pool_size(1).reset_on_return(ResetOnReturn::Commit).build(manager(&url)).unwrap();
+    let commit = builder()
+        .pool_size(1)
+        .reset_on_return(ResetOnReturn::Commit)
+        .build(manager(&url))
+        .unwrap();
     {
         let mut c = commit.get().unwrap();
         c.query_drop("BEGIN").unwrap();
-        c.query_drop(format!("INSERT INTO {table} VALUES (1)")).unwrap();
+        c.query_drop(format!("INSERT INTO {table} VALUES (1)"))
+            .unwrap();
     }
-    let rows: u64 = pool.get().unwrap().query_first(format!("SELECT COUNT(*) FROM {table}")).unwrap().unwrap();
+    let rows: u64 = pool
+        .get()
+        .unwrap()
+        .query_first(format!("SELECT COUNT(*) FROM {table}"))
+        .unwrap()
+        .unwrap();
     assert_eq!(rows, 1);
-    pool.get().unwrap().query_drop(format!("DROP TABLE {table}")).unwrap();
+    pool.get()
+        .unwrap()
+        .query_drop(format!("DROP TABLE {table}"))
+        .unwrap();
 }
 
 #[test]
 fn pre_ping_replaces_a_connection_killed_on_the_server() {
-    let Some((url, _serial)) = url("pre_ping_replaces_a_connection_killed_on_the_server") else { return };
-    let pool = builder().pool_size(1).pre_ping(true).build(manager(&url)).unwrap();
+    let Some((url, _serial)) = url("pre_ping_replaces_a_connection_killed_on_the_server") else {
+        return;
+    };
+    let pool = builder()
+        .pool_size(1)
+        .pre_ping(true)
+        .build(manager(&url))
+        .unwrap();
     let id = pool.get().unwrap().connection_id();
     admin(&url).query_drop(format!("KILL {id}")).unwrap();
     std::thread::sleep(Duration::from_millis(200));
@@ -177,9 +235,17 @@ fn pre_ping_replaces_a_connection_killed_on_the_server() {
 
 #[test]
 fn assertion_pool_refuses_the_second_checkout() {
-    let Some((url, _serial)) = url("assertion_pool_refuses_the_second_checkout") else { return };
-    let pool = builder().pool_class(PoolClass::Assertion).build(manager(&url)).unwrap();
+    let Some((url, _serial)) = url("assertion_pool_refuses_the_second_checkout") else {
+        return;
+    };
+    let pool = builder()
+        .pool_class(PoolClass::Assertion)
+        .build(manager(&url))
+        .unwrap();
     let _first = pool.get().unwrap();
     let err = pool.get().unwrap_err().to_string();
-    assert!(err.starts_with("connection is already checked out at:\n"), "{err}");
+    assert!(
+        err.starts_with("connection is already checked out at:\n"),
+        "{err}"
+    );
 }

@@ -39,7 +39,10 @@ fn url(test: &str) -> Option<String> {
     match std::env::var("POOLSCOPE_PG_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: POOLSCOPE_PG_URL is not set");
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: POOLSCOPE_PG_URL is not set"
+            );
             None
         }
     }
@@ -59,7 +62,10 @@ fn server_connections(url: &str, app: &str) -> i64 {
         .connect(postgres::NoTls)
         .expect("POOLSCOPE_PG_URL is set but PostgreSQL cannot be reached");
     admin
-        .query_one("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1", &[&app])
+        .query_one(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&app],
+        )
         .unwrap()
         .get(0)
 }
@@ -84,9 +90,14 @@ fn pool(url: &str, app: &str) -> poolscope::Builder<PgManager> {
 
 #[test]
 fn queue_pool_keeps_one_then_five_and_times_out_at_sixteen() {
-    let Some(url) = url("queue_pool_keeps_one_then_five_and_times_out_at_sixteen") else { return };
+    let Some(url) = url("queue_pool_keeps_one_then_five_and_times_out_at_sixteen") else {
+        return;
+    };
     let app = "poolscope-queue";
-    let pool = pool(&url, app).pool_timeout(Duration::from_millis(500)).build(manager(&url, app)).unwrap();
+    let pool = pool(&url, app)
+        .pool_timeout(Duration::from_millis(500))
+        .build(manager(&url, app))
+        .unwrap();
     drop(pool.get().unwrap());
     assert_eq!(settled_connections(&url, app, 1), 1);
     let six: Vec<_> = (0..6).map(|_| pool.get().unwrap()).collect();
@@ -97,7 +108,10 @@ fn queue_pool_keeps_one_then_five_and_times_out_at_sixteen() {
     assert_eq!(settled_connections(&url, app, 15), 15);
     let err = pool.get().unwrap_err();
     assert!(matches!(err, Error::Timeout(_)));
-    assert_eq!(err.to_string(), "QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 0.50");
+    assert_eq!(
+        err.to_string(),
+        "QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 0.50"
+    );
     drop(fifteen);
     assert_eq!(settled_connections(&url, app, 5), 5);
     pool.dispose();
@@ -106,9 +120,14 @@ fn queue_pool_keeps_one_then_five_and_times_out_at_sixteen() {
 
 #[test]
 fn null_pool_leaves_nothing_open() {
-    let Some(url) = url("null_pool_leaves_nothing_open") else { return };
+    let Some(url) = url("null_pool_leaves_nothing_open") else {
+        return;
+    };
     let app = "poolscope-null";
-    let pool = pool(&url, app).pool_class(PoolClass::Null).build(manager(&url, app)).unwrap();
+    let pool = pool(&url, app)
+        .pool_class(PoolClass::Null)
+        .build(manager(&url, app))
+        .unwrap();
     let a = pool.get().unwrap();
     let b = pool.get().unwrap();
     assert_eq!(settled_connections(&url, app, 2), 2);
@@ -118,9 +137,14 @@ fn null_pool_leaves_nothing_open() {
 
 #[test]
 fn static_and_singleton_thread_pools_hold_one_and_one_per_thread() {
-    let Some(url) = url("static_and_singleton_thread_pools_hold_one_and_one_per_thread") else { return };
+    let Some(url) = url("static_and_singleton_thread_pools_hold_one_and_one_per_thread") else {
+        return;
+    };
     let app = "poolscope-static";
-    let pool = pool(&url, app).pool_class(PoolClass::Static).build(manager(&url, app)).unwrap();
+    let pool = pool(&url, app)
+        .pool_class(PoolClass::Static)
+        .build(manager(&url, app))
+        .unwrap();
     std::thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| drop(pool.get().unwrap()));
@@ -129,7 +153,10 @@ fn static_and_singleton_thread_pools_hold_one_and_one_per_thread() {
     assert_eq!(settled_connections(&url, app, 1), 1);
 
     let app = "poolscope-singleton";
-    let pool = self::pool(&url, app).pool_class(PoolClass::SingletonThread).build(manager(&url, app)).unwrap();
+    let pool = self::pool(&url, app)
+        .pool_class(PoolClass::SingletonThread)
+        .build(manager(&url, app))
+        .unwrap();
     std::thread::scope(|s| {
         for _ in 0..3 {
             s.spawn(|| {
@@ -143,41 +170,85 @@ fn static_and_singleton_thread_pools_hold_one_and_one_per_thread() {
 
 #[test]
 fn rollback_on_return_hides_the_uncommitted_insert_and_keeps_the_connection() {
-    let Some(url) = url("rollback_on_return_hides_the_uncommitted_insert_and_keeps_the_connection") else { return };
+    let Some(url) = url("rollback_on_return_hides_the_uncommitted_insert_and_keeps_the_connection")
+    else {
+        return;
+    };
     let app = "poolscope-rollback";
-    let pool = pool(&url, app).pool_size(1).build(manager(&url, app)).unwrap();
+    let pool = pool(&url, app)
+        .pool_size(1)
+        .build(manager(&url, app))
+        .unwrap();
     let table = "poolscope_rollback_probe";
     {
         let mut c = pool.get().unwrap();
-        c.batch_execute(&format!("DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (n int)")).unwrap();
+        c.batch_execute(&format!(
+            "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (n int)"
+        ))
+        .unwrap();
     }
     let pid: i32 = {
         let mut c = pool.get().unwrap();
-        c.batch_execute(&format!("BEGIN; INSERT INTO {table} VALUES (1)")).unwrap();
+        c.batch_execute(&format!("BEGIN; INSERT INTO {table} VALUES (1)"))
+            .unwrap();
         c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0)
     };
     let mut c = pool.get().unwrap();
     let same_pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
-    let rows: i64 = c.query_one(&format!("SELECT COUNT(*) FROM {table}"), &[]).unwrap().get(0);
+    let rows: i64 = c
+        .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+        .unwrap()
+        .get(0);
     assert_eq!((same_pid, rows), (pid, 0));
     drop(c);
 
     let app = "poolscope-commit";
-    let pool = self::pool(&url, app).pool_size(1).reset_on_return(ResetOnReturn::Commit).build(manager(&url, app)).unwrap();
-    pool.get().unwrap().batch_execute(&format!("BEGIN; INSERT INTO {table} VALUES (1)")).unwrap();
-    let rows: i64 = pool.get().unwrap().query_one(&format!("SELECT COUNT(*) FROM {table}"), &[]).unwrap().get(0);
+    let pool = self::pool(&url, app)
+        .pool_size(1)
+        .reset_on_return(ResetOnReturn::Commit)
+        .build(manager(&url, app))
+        .unwrap();
+    pool.get()
+        .unwrap()
+        .batch_execute(&format!("BEGIN; INSERT INTO {table} VALUES (1)"))
+        .unwrap();
+    let rows: i64 = pool
+        .get()
+        .unwrap()
+        .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+        .unwrap()
+        .get(0);
     assert_eq!(rows, 1);
-    pool.get().unwrap().batch_execute(&format!("DROP TABLE {table}")).unwrap();
+    pool.get()
+        .unwrap()
+        .batch_execute(&format!("DROP TABLE {table}"))
+        .unwrap();
 }
 
 #[test]
 fn pre_ping_replaces_a_backend_killed_on_the_server() {
-    let Some(url) = url("pre_ping_replaces_a_backend_killed_on_the_server") else { return };
+    let Some(url) = url("pre_ping_replaces_a_backend_killed_on_the_server") else {
+        return;
+    };
     let app = "poolscope-preping";
-    let pool = pool(&url, app).pool_size(1).pre_ping(true).build(manager(&url, app)).unwrap();
-    let pid: i32 = pool.get().unwrap().query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
-    let mut admin = manager(&url, "poolscope-admin").0.connect(postgres::NoTls).unwrap();
-    admin.execute("SELECT pg_terminate_backend($1)", &[&pid]).unwrap();
+    let pool = pool(&url, app)
+        .pool_size(1)
+        .pre_ping(true)
+        .build(manager(&url, app))
+        .unwrap();
+    let pid: i32 = pool
+        .get()
+        .unwrap()
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let mut admin = manager(&url, "poolscope-admin")
+        .0
+        .connect(postgres::NoTls)
+        .unwrap();
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let mut c = pool.get().unwrap();
     let new_pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
@@ -189,12 +260,20 @@ fn pre_ping_replaces_a_backend_killed_on_the_server() {
 
 #[test]
 fn assertion_pool_refuses_the_second_checkout() {
-    let Some(url) = url("assertion_pool_refuses_the_second_checkout") else { return };
+    let Some(url) = url("assertion_pool_refuses_the_second_checkout") else {
+        return;
+    };
     let app = "poolscope-assertion";
-    let pool = pool(&url, app).pool_class(PoolClass::Assertion).build(manager(&url, app)).unwrap();
+    let pool = pool(&url, app)
+        .pool_class(PoolClass::Assertion)
+        .build(manager(&url, app))
+        .unwrap();
     let _first = pool.get().unwrap();
     let err = pool.get().unwrap_err().to_string();
-    assert!(err.starts_with("connection is already checked out at:\n"), "{err}");
+    assert!(
+        err.starts_with("connection is already checked out at:\n"),
+        "{err}"
+    );
     assert!(err.contains(file!()), "{err}");
     assert_eq!(settled_connections(&url, app, 1), 1);
 }

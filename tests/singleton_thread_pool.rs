@@ -17,14 +17,21 @@ use std::sync::Mutex;
 #[test]
 fn l63_nested_checkout_on_the_same_thread_is_refused_and_reuse_is_shared() {
     let db = Db::new();
-    let pool = builder().pool_class(PoolClass::SingletonThread).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_class(PoolClass::SingletonThread)
+        .build(db.manager())
+        .unwrap();
     let outer = pool.get().unwrap();
     let line = line!() - 1;
     let id = outer.id;
     match pool.get() {
         Err(Error::AlreadyCheckedOut(e)) => {
             assert_eq!(e.site().location().line(), line);
-            assert!(e.to_string().starts_with("connection is already checked out at:\n"), "{e}");
+            assert!(
+                e.to_string()
+                    .starts_with("connection is already checked out at:\n"),
+                "{e}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -39,7 +46,10 @@ fn l63_nested_checkout_on_the_same_thread_is_refused_and_reuse_is_shared() {
 #[test]
 fn one_connection_per_thread() {
     let db = Db::new();
-    let pool = builder().pool_class(PoolClass::SingletonThread).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_class(PoolClass::SingletonThread)
+        .build(db.manager())
+        .unwrap();
     let ids = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..3 {
@@ -53,7 +63,10 @@ fn one_connection_per_thread() {
     });
     let distinct: HashSet<_> = ids.into_inner().unwrap().into_iter().collect();
     assert_eq!(distinct.len(), 3);
-    assert_eq!(pool.status().to_string(), format!("SingletonThreadPool id:{} size: 3", pool.status().pool_id));
+    assert_eq!(
+        pool.status().to_string(),
+        format!("SingletonThreadPool id:{} size: 3", pool.status().pool_id)
+    );
 }
 
 /// L64 (`test_cleanup`, strengthened): pool_size 3, 10 threads × 10 checkouts: afterwards
@@ -61,7 +74,11 @@ fn one_connection_per_thread() {
 #[test]
 fn l64_at_most_pool_size_thread_connections_are_kept() {
     let db = Db::new();
-    let pool = builder().pool_class(PoolClass::SingletonThread).pool_size(3).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_class(PoolClass::SingletonThread)
+        .pool_size(3)
+        .build(db.manager())
+        .unwrap();
     std::thread::scope(|s| {
         for _ in 0..10 {
             s.spawn(|| {
@@ -82,7 +99,11 @@ fn l64_at_most_pool_size_thread_connections_are_kept() {
 #[test]
 fn evicted_in_use_connection_closes_on_return() {
     let db = Db::new();
-    let pool = builder().pool_class(PoolClass::SingletonThread).pool_size(1).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_class(PoolClass::SingletonThread)
+        .pool_size(1)
+        .build(db.manager())
+        .unwrap();
     let mine = pool.get().unwrap();
     let my_id = mine.id;
     std::thread::scope(|s| {
@@ -98,7 +119,10 @@ fn evicted_in_use_connection_closes_on_return() {
 #[test]
 fn dispose_closes_thread_connections() {
     let db = Db::new();
-    let pool = builder().pool_class(PoolClass::SingletonThread).build(db.manager()).unwrap();
+    let pool = builder()
+        .pool_class(PoolClass::SingletonThread)
+        .build(db.manager())
+        .unwrap();
     std::thread::scope(|s| {
         for _ in 0..3 {
             s.spawn(|| drop(pool.get().unwrap()));

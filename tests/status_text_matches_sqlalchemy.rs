@@ -30,12 +30,24 @@ fn other_classes_status_texts() {
         (PoolClass::Static, "StaticPool"),
         (PoolClass::Assertion, "AssertionPool"),
     ] {
-        let pool = builder().pool_class(class).build(Db::new().manager()).unwrap();
+        let pool = builder()
+            .pool_class(class)
+            .build(Db::new().manager())
+            .unwrap();
         assert_eq!(pool.status().to_string(), text);
     }
-    let pool = builder().pool_class(PoolClass::SingletonThread).build(Db::new().manager()).unwrap();
+    let pool = builder()
+        .pool_class(PoolClass::SingletonThread)
+        .build(Db::new().manager())
+        .unwrap();
     let id = pool.status().pool_id;
-    assert_eq!(pool.status().to_string(), format!("SingletonThreadPool id:{id} size: 0"));
+    assert_eq!(
+        pool.status().to_string(),
+        format!("SingletonThreadPool id:{id} size: 0")
+    );
     let _c = pool.get().unwrap();
-    assert_eq!(pool.status().to_string(), format!("SingletonThreadPool id:{id} size: 1"));
+    assert_eq!(
+        pool.status().to_string(),
+        format!("SingletonThreadPool id:{id} size: 1")
+    );
 }

@@ -62,7 +62,12 @@ impl<M: r2d2::ManageConnection> Builder<M> {
             .options
             .clone()
             .validate(FrontEnd::Blocking, self.reset.is_some(), id)?;
-        let core = Arc::new(Core::new(id, config, self.listeners.clone(), Arc::clone(&self.clock)));
+        let core = Arc::new(Core::new(
+            id,
+            config,
+            self.listeners.clone(),
+            Arc::clone(&self.clock),
+        ));
         Ok(Pool {
             shared: Arc::new(Shared {
                 core,

@@ -45,7 +45,11 @@ impl<M: r2d2::ManageConnection> Drop for DetachedConnection<M> {
         };
         if let Some(action) = self.closing(&mut conn) {
             if let Err(message) = self.shared.run_reset(&mut conn, action) {
-                crate::echo::echo_error!(self.shared.core, "Exception during reset or similar: {}", message);
+                crate::echo::echo_error!(
+                    self.shared.core,
+                    "Exception during reset or similar: {}",
+                    message
+                );
             }
         }
         self.closed(&mut conn);

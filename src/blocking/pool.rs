@@ -197,7 +197,11 @@ impl<M: r2d2::ManageConnection> Shared<M> {
     }
 
     /// Runs the reset function; an error or a panic in it becomes an error message.
-    pub(super) fn run_reset(&self, conn: &mut M::Connection, action: crate::ResetAction) -> Result<(), String> {
+    pub(super) fn run_reset(
+        &self,
+        conn: &mut M::Connection,
+        action: crate::ResetAction,
+    ) -> Result<(), String> {
         let Some(reset) = self.builder.reset.as_ref() else {
             return Err("no reset function".to_owned());
         };

@@ -21,12 +21,21 @@ fn core(pool_size: usize, max_overflow: i64, wait: bool) -> Arc<Core<u32>> {
     let options = Options {
         pool_size: Some(pool_size),
         max_overflow: Some(max_overflow),
-        timeout: Some(if wait { None } else { Some(std::time::Duration::ZERO) }),
+        timeout: Some(if wait {
+            None
+        } else {
+            Some(std::time::Duration::ZERO)
+        }),
         reset_on_return: crate::ResetOnReturn::None,
         ..Options::default()
     };
     let config = options.validate(FrontEnd::Blocking, false, 1).unwrap();
-    Arc::new(Core::new(1, config, Listeners::default(), Arc::new(SystemClock)))
+    Arc::new(Core::new(
+        1,
+        config,
+        Listeners::default(),
+        Arc::new(SystemClock),
+    ))
 }
 
 fn drive(mut reservation: super::Reservation<u32>) -> Checked<u32> {
@@ -58,7 +67,11 @@ fn checkin(core: &Core<u32>, checked: Checked<u32>) {
 
 fn assert_whole(core: &Core<u32>, idle: usize) {
     let s = core.status();
-    assert_eq!((s.checked_out, s.waiting, s.checked_in), (0, 0, idle), "{s}");
+    assert_eq!(
+        (s.checked_out, s.waiting, s.checked_in),
+        (0, 0, idle),
+        "{s}"
+    );
 }
 
 #[test]
@@ -142,6 +155,9 @@ fn overflow_never_exceeds_its_limit() {
         }
         let s = core.status();
         assert_eq!((s.checked_out, s.waiting), (0, 0));
-        assert!(s.checked_in <= 1, "overflow connections are closed on return");
+        assert!(
+            s.checked_in <= 1,
+            "overflow connections are closed on return"
+        );
     });
 }

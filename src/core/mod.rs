@@ -224,7 +224,10 @@ impl<C> Core<C> {
                 slot,
                 new_capacity: false,
             },
-            Some(ThreadConn::Out { slot_id, site: held }) => {
+            Some(ThreadConn::Out {
+                slot_id,
+                site: held,
+            }) => {
                 st.threads.insert(
                     site.owner,
                     ThreadConn::Out {
@@ -284,7 +287,11 @@ impl<C> Core<C> {
     }
 
     /// Wraps a grant a waiter received.
-    pub(crate) fn reservation_for(self: &Arc<Self>, waiter: &Waiter<C>, grant: Grant<C>) -> Reservation<C> {
+    pub(crate) fn reservation_for(
+        self: &Arc<Self>,
+        waiter: &Waiter<C>,
+        grant: Grant<C>,
+    ) -> Reservation<C> {
         Reservation::new(Arc::clone(self), grant, waiter.site.owner)
     }
 
@@ -405,7 +412,11 @@ impl<C> Core<C> {
         for l in self.listeners.iter() {
             l.close(&mut conn, record);
         }
-        echo_debug!(self, "Closing connection {}", record.connection_id.unwrap_or(0));
+        echo_debug!(
+            self,
+            "Closing connection {}",
+            record.connection_id.unwrap_or(0)
+        );
         drop(conn);
         record.clear_connection();
     }
@@ -421,7 +432,12 @@ impl<C> Core<C> {
         for l in self.listeners.iter() {
             l.invalidate(&mut conn, &mut record, &reason);
         }
-        echo_info!(self, "Invalidate connection {} (reason: {})", record.connection_id.unwrap_or(0), reason);
+        echo_info!(
+            self,
+            "Invalidate connection {} (reason: {})",
+            record.connection_id.unwrap_or(0),
+            reason
+        );
         self.close_connection(conn, &mut record);
         for l in self.listeners.iter() {
             l.checkin(None, &mut record);
@@ -436,12 +452,22 @@ impl<C> Core<C> {
         for l in self.listeners.iter() {
             l.soft_invalidate(conn, record, &reason);
         }
-        echo_info!(self, "Soft invalidate connection {} (reason: {})", record.connection_id.unwrap_or(0), reason);
+        echo_info!(
+            self,
+            "Soft invalidate connection {} (reason: {})",
+            record.connection_id.unwrap_or(0),
+            reason
+        );
     }
 
     /// Detaches a checked-out connection: `detach` fires, and its emptied slot returns to the
     /// pool; the caller keeps the connection.
-    pub(crate) fn detach(&self, conn: &mut C, mut record: ConnectionRecord, owner: Owner) -> crate::record::Extensions {
+    pub(crate) fn detach(
+        &self,
+        conn: &mut C,
+        mut record: ConnectionRecord,
+        owner: Owner,
+    ) -> crate::record::Extensions {
         for l in self.listeners.iter() {
             l.detach(conn, &mut record);
         }
@@ -452,8 +478,17 @@ impl<C> Core<C> {
     }
 
     /// First half of a return: the echo line, the broken check's outcome, the `reset` event.
-    pub(crate) fn start_return(&self, conn: &mut C, record: &mut ConnectionRecord, broken: bool) -> ReturnStep {
-        echo_debug!(self, "Connection {} being returned to pool", record.connection_id.unwrap_or(0));
+    pub(crate) fn start_return(
+        &self,
+        conn: &mut C,
+        record: &mut ConnectionRecord,
+        broken: bool,
+    ) -> ReturnStep {
+        echo_debug!(
+            self,
+            "Connection {} being returned to pool",
+            record.connection_id.unwrap_or(0)
+        );
         if broken {
             return ReturnStep::Invalidate(InvalidateReason::Broken);
         }
@@ -467,7 +502,12 @@ impl<C> Core<C> {
         }
         match action {
             Some(action) => {
-                echo_debug!(self, "Connection {} {}-on-return", record.connection_id.unwrap_or(0), action.as_str());
+                echo_debug!(
+                    self,
+                    "Connection {} {}-on-return",
+                    record.connection_id.unwrap_or(0),
+                    action.as_str()
+                );
                 ReturnStep::Reset(action)
             }
             None => ReturnStep::CheckIn,
@@ -485,8 +525,18 @@ impl<C> Core<C> {
         for l in self.listeners.iter() {
             l.checkin(Some(&mut checked.conn), &mut checked.record);
         }
-        let Checked { conn, record, owner } = checked;
-        self.check_in(Slot { record, conn: Some(conn) }, owner);
+        let Checked {
+            conn,
+            record,
+            owner,
+        } = checked;
+        self.check_in(
+            Slot {
+                record,
+                conn: Some(conn),
+            },
+            owner,
+        );
     }
 
     /// Marks every connection opened before now for replacement at its next checkout.
@@ -547,7 +597,10 @@ impl<C> Core<C> {
                 return Some("exceeded timeout");
             }
         }
-        if lock(&self.state).invalidated_at.is_some_and(|at| at > created) {
+        if lock(&self.state)
+            .invalidated_at
+            .is_some_and(|at| at > created)
+        {
             return Some("invalidated due to pool invalidation");
         }
         if record.soft_invalidated {
@@ -557,7 +610,11 @@ impl<C> Core<C> {
     }
 
     /// Runs `first_connect` (once per pool, serialized) and `connect` listeners.
-    fn run_connect_listeners(&self, conn: &mut C, record: &mut ConnectionRecord) -> Result<(), crate::ListenerError> {
+    fn run_connect_listeners(
+        &self,
+        conn: &mut C,
+        record: &mut ConnectionRecord,
+    ) -> Result<(), crate::ListenerError> {
         if !self.first_connect_done.load(Ordering::Acquire) {
             let mut done = lock(&self.first_connect);
             if !*done {

@@ -85,7 +85,12 @@ impl<C> Reservation<C> {
             for l in core.listeners.iter() {
                 l.invalidate(conn, record, &reason);
             }
-            echo_info!(core, "Invalidate connection {} (reason: {})", record.connection_id.unwrap_or(0), reason);
+            echo_info!(
+                core,
+                "Invalidate connection {} (reason: {})",
+                record.connection_id.unwrap_or(0),
+                reason
+            );
         }
         self.close_conn();
     }
@@ -102,7 +107,12 @@ impl<C> Reservation<C> {
                 if !self.fresh {
                     let record = &self.slot().record;
                     if let Some(why) = core.stale_reason(record) {
-                        echo_info!(core, "Connection {} {}; recycling", record.connection_id.unwrap_or(0), why);
+                        echo_info!(
+                            core,
+                            "Connection {} {}; recycling",
+                            record.connection_id.unwrap_or(0),
+                            why
+                        );
                         self.close_conn();
                         continue;
                     }
@@ -124,7 +134,11 @@ impl<C> Reservation<C> {
             };
             match core.listeners.try_each(|l| l.checkout(conn, record)) {
                 Ok(()) => {
-                    echo_debug!(core, "Connection {} checked out from pool", record.connection_id.unwrap_or(0));
+                    echo_debug!(
+                        core,
+                        "Connection {} checked out from pool",
+                        record.connection_id.unwrap_or(0)
+                    );
                     return Step::Ready;
                 }
                 Err(e) if e.kind() == ListenerErrorKind::Disconnect => {
@@ -186,7 +200,11 @@ impl<C> Reservation<C> {
     pub(crate) fn ping_failed(&mut self, message: String) {
         let core = Arc::clone(&self.core);
         let id = self.slot().record.connection_id.unwrap_or(0);
-        echo_debug!(core, "Pool pre-ping on connection {} failed, will invalidate pool", id);
+        echo_debug!(
+            core,
+            "Pool pre-ping on connection {} failed, will invalidate pool",
+            id
+        );
         echo_info!(
             core,
             "Disconnection detected on checkout, invalidating all pooled connections prior to current timestamp (reason: {})",
@@ -206,7 +224,11 @@ impl<C> Reservation<C> {
         else {
             unreachable!("finish() is called only after Step::Ready, which needs a connection")
         };
-        Checked { conn, record, owner }
+        Checked {
+            conn,
+            record,
+            owner,
+        }
     }
 }
 
@@ -219,7 +241,8 @@ impl<C> Drop for Reservation<C> {
             self.core.close_connection(conn, &mut slot.record);
         }
         if self.new_capacity {
-            self.core.release_new_capacity(slot.record.slot_id, self.owner);
+            self.core
+                .release_new_capacity(slot.record.slot_id, self.owner);
         } else {
             self.core.check_in(slot, self.owner);
         }

@@ -75,7 +75,12 @@ impl<M: bb8::ManageConnection> AsyncBuilder<M> {
             .options
             .clone()
             .validate(FrontEnd::Async, self.reset.is_some(), id)?;
-        let core = Arc::new(Core::new(id, config, self.listeners.clone(), Arc::clone(&self.clock)));
+        let core = Arc::new(Core::new(
+            id,
+            config,
+            self.listeners.clone(),
+            Arc::clone(&self.clock),
+        ));
         Ok(AsyncPool {
             shared: Arc::new(Shared {
                 core,

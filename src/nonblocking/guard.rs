@@ -24,7 +24,11 @@ pub struct AsyncDetachedConnection<M: bb8::ManageConnection> {
     info: Extensions,
 }
 
-guard_common!(AsyncPooledConnection, AsyncDetachedConnection, bb8::ManageConnection);
+guard_common!(
+    AsyncPooledConnection,
+    AsyncDetachedConnection,
+    bb8::ManageConnection
+);
 
 impl<M: bb8::ManageConnection> AsyncPooledConnection<M> {
     /// Returns the connection to the pool now, running its reset inline: when this returns,

@@ -143,7 +143,10 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         }
     }
 
-    async fn wait(&self, waiter: Arc<Waiter<M::Connection>>) -> Result<Reservation<M::Connection>, PoolFailure> {
+    async fn wait(
+        &self,
+        waiter: Arc<Waiter<M::Connection>>,
+    ) -> Result<Reservation<M::Connection>, PoolFailure> {
         let core = &self.shared.core;
         let mut cancel = CancelWait {
             core,

@@ -149,7 +149,9 @@ impl FakeConn {
         if self.alive() {
             Ok(())
         } else {
-            Err(FakeError("server closed the connection unexpectedly".into()))
+            Err(FakeError(
+                "server closed the connection unexpectedly".into(),
+            ))
         }
     }
     pub fn begin(&mut self) {
@@ -275,7 +277,11 @@ impl EventLog {
 }
 
 impl PoolListener<FakeConn> for EventLog {
-    fn first_connect(&self, c: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+    fn first_connect(
+        &self,
+        c: &mut FakeConn,
+        _: &mut ConnectionRecord,
+    ) -> Result<(), ListenerError> {
         self.push(format!("first_connect:{}", c.id));
         Ok(())
     }
@@ -294,7 +300,11 @@ impl PoolListener<FakeConn> for EventLog {
         }
     }
     fn reset(&self, c: &mut FakeConn, _: &mut ConnectionRecord, state: ResetState) {
-        let kind = if state.terminate_only { "terminate" } else { "return" };
+        let kind = if state.terminate_only {
+            "terminate"
+        } else {
+            "return"
+        };
         self.push(format!("reset:{}:{kind}", c.id));
     }
     fn invalidate(&self, c: &mut FakeConn, _: &mut ConnectionRecord, _: &InvalidateReason) {
