@@ -60,6 +60,7 @@ mod guard_common;
 mod nonblocking;
 mod owner;
 mod policy;
+mod pool_common;
 mod record;
 mod reset;
 mod status;

@@ -1,16 +1,14 @@
-use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::builder::Builder;
 use super::guard::PooledConnection;
-use crate::config::PoolClass;
 use crate::core::{Begin, Checked, Core, ReturnStep, Step};
-use crate::error::{BuildError, Error};
+use crate::error::Error;
 use crate::owner::Owner;
+use crate::pool_common::pool_common;
 use crate::record::InvalidateReason;
-use crate::status::Status;
 
 /// A blocking connection pool with SQLAlchemy's semantics over an `r2d2::ManageConnection`.
 ///
@@ -49,28 +47,13 @@ pub struct Pool<M: r2d2::ManageConnection> {
     pub(super) shared: Arc<Shared<M>>,
 }
 
+pool_common!(Pool, r2d2::ManageConnection);
+
 pub(super) struct Shared<M: r2d2::ManageConnection> {
     pub(super) core: Arc<Core<M::Connection>>,
     pub(super) manager: Arc<M>,
     /// Kept to `recreate()` the pool with the same options, listeners and reset.
     pub(super) builder: Builder<M>,
-}
-
-impl<M: r2d2::ManageConnection> Clone for Pool<M> {
-    fn clone(&self) -> Self {
-        Pool {
-            shared: Arc::clone(&self.shared),
-        }
-    }
-}
-
-impl<M: r2d2::ManageConnection> fmt::Debug for Pool<M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pool")
-            .field("name", &self.name())
-            .field("status", &self.status())
-            .finish()
-    }
 }
 
 impl<M: r2d2::ManageConnection> Pool<M> {
@@ -132,52 +115,6 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                 Step::Fail(failure) => return Err(failure.into()),
             }
         }
-    }
-
-    /// The pool's counts; `Display` gives SQLAlchemy's `status()` text.
-    pub fn status(&self) -> Status {
-        self.shared.core.status()
-    }
-
-    /// Closes the idle connections. Checked-out connections are left alone and return to the
-    /// pool normally.
-    pub fn dispose(&self) {
-        self.shared.core.dispose();
-    }
-
-    /// A new, empty pool with the same options, listeners, reset function and manager
-    /// (SQLAlchemy's `recreate()`). This pool is left as it is.
-    pub fn recreate(&self) -> Result<Pool<M>, BuildError> {
-        self.shared
-            .builder
-            .clone()
-            .build_shared(Arc::clone(&self.shared.manager))
-    }
-
-    /// Marks every connection opened before now to be replaced at its next checkout (what a
-    /// failed pre-ping does). Checked-out connections finish their work first.
-    pub fn invalidate_all(&self) {
-        self.shared.core.invalidate_all();
-    }
-
-    /// `pool_timeout`; `None` waits forever.
-    pub fn timeout(&self) -> Option<Duration> {
-        self.shared.core.config.timeout
-    }
-
-    /// The pool's name.
-    pub fn name(&self) -> &str {
-        &self.shared.core.config.name
-    }
-
-    /// The pool's class.
-    pub fn class(&self) -> PoolClass {
-        self.shared.core.config.class
-    }
-
-    /// The connection manager.
-    pub fn manager(&self) -> &M {
-        &self.shared.manager
     }
 }
 

@@ -111,6 +111,24 @@ pub(crate) struct Core<C> {
 }
 
 impl<C> Core<C> {
+    /// Validates the options for a front end and makes the pool's core.
+    pub(crate) fn build(
+        options: &crate::config::Options,
+        front: crate::config::FrontEnd,
+        can_reset: bool,
+        listeners: &Listeners<C>,
+        clock: &Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, crate::BuildError> {
+        let id = next_pool_id();
+        let config = options.clone().validate(front, can_reset, id)?;
+        Ok(Arc::new(Core::new(
+            id,
+            config,
+            listeners.clone(),
+            Arc::clone(clock),
+        )))
+    }
+
     pub(crate) fn new(
         id: u64,
         config: Config,
@@ -421,6 +439,24 @@ impl<C> Core<C> {
         record.clear_connection();
     }
 
+    /// Fires `invalidate` and logs it; the caller closes the connection next.
+    pub(crate) fn announce_invalidate(
+        &self,
+        conn: &mut C,
+        record: &mut ConnectionRecord,
+        reason: &InvalidateReason,
+    ) {
+        for l in self.listeners.iter() {
+            l.invalidate(conn, record, reason);
+        }
+        echo_info!(
+            self,
+            "Invalidate connection {} (reason: {})",
+            record.connection_id.unwrap_or(0),
+            reason
+        );
+    }
+
     /// Invalidates a checked-out connection: `invalidate`, close, `checkin(None)`, and the
     /// emptied slot goes back to the pool at once.
     pub(crate) fn invalidate(&self, checked: Checked<C>, reason: InvalidateReason) {
@@ -429,15 +465,7 @@ impl<C> Core<C> {
             mut record,
             owner,
         } = checked;
-        for l in self.listeners.iter() {
-            l.invalidate(&mut conn, &mut record, &reason);
-        }
-        echo_info!(
-            self,
-            "Invalidate connection {} (reason: {})",
-            record.connection_id.unwrap_or(0),
-            reason
-        );
+        self.announce_invalidate(&mut conn, &mut record, &reason);
         self.close_connection(conn, &mut record);
         for l in self.listeners.iter() {
             l.checkin(None, &mut record);

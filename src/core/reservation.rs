@@ -82,15 +82,7 @@ impl<C> Reservation<C> {
         let core = Arc::clone(&self.core);
         let Slot { record, conn } = self.slot();
         if let Some(conn) = conn.as_mut() {
-            for l in core.listeners.iter() {
-                l.invalidate(conn, record, &reason);
-            }
-            echo_info!(
-                core,
-                "Invalidate connection {} (reason: {})",
-                record.connection_id.unwrap_or(0),
-                reason
-            );
+            core.announce_invalidate(conn, record, &reason);
         }
         self.close_conn();
     }

@@ -5,7 +5,7 @@ use super::pool::{AsyncPool, Shared};
 use crate::builder_options::option_setters;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{FrontEnd, Options};
-use crate::core::{next_pool_id, Core};
+use crate::core::Core;
 use crate::error::BuildError;
 use crate::events::Listeners;
 use crate::reset::AsyncReset;
@@ -70,17 +70,13 @@ impl<M: bb8::ManageConnection> AsyncBuilder<M> {
     }
 
     pub(super) fn build_shared(self, manager: Arc<M>) -> Result<AsyncPool<M>, BuildError> {
-        let id = next_pool_id();
-        let config = self
-            .options
-            .clone()
-            .validate(FrontEnd::Async, self.reset.is_some(), id)?;
-        let core = Arc::new(Core::new(
-            id,
-            config,
-            self.listeners.clone(),
-            Arc::clone(&self.clock),
-        ));
+        let core = Core::build(
+            &self.options,
+            FrontEnd::Async,
+            self.reset.is_some(),
+            &self.listeners,
+            &self.clock,
+        )?;
         Ok(AsyncPool {
             shared: Arc::new(Shared {
                 core,

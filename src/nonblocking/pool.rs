@@ -1,18 +1,16 @@
-use std::fmt;
 use std::future::{poll_fn, Future};
 use std::panic::Location;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::builder::AsyncBuilder;
 use super::catch_unwind::CatchUnwind;
 use super::guard::AsyncPooledConnection;
-use crate::config::{PoolClass, ResetAction};
+use crate::config::ResetAction;
 use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Step, Waiter};
-use crate::error::{BuildError, Error, PoolFailure};
+use crate::error::{Error, PoolFailure};
 use crate::owner::Owner;
+use crate::pool_common::pool_common;
 use crate::record::InvalidateReason;
-use crate::status::Status;
 
 /// An async connection pool with SQLAlchemy's semantics over a `bb8::ManageConnection`, on
 /// Tokio. Cloning is cheap and shares the pool.
@@ -45,27 +43,12 @@ pub struct AsyncPool<M: bb8::ManageConnection> {
     pub(super) shared: Arc<Shared<M>>,
 }
 
+pool_common!(AsyncPool, bb8::ManageConnection);
+
 pub(super) struct Shared<M: bb8::ManageConnection> {
     pub(super) core: Arc<Core<M::Connection>>,
     pub(super) manager: Arc<M>,
     pub(super) builder: AsyncBuilder<M>,
-}
-
-impl<M: bb8::ManageConnection> Clone for AsyncPool<M> {
-    fn clone(&self) -> Self {
-        AsyncPool {
-            shared: Arc::clone(&self.shared),
-        }
-    }
-}
-
-impl<M: bb8::ManageConnection> fmt::Debug for AsyncPool<M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsyncPool")
-            .field("name", &self.name())
-            .field("status", &self.status())
-            .finish()
-    }
 }
 
 /// Removes a waiter from the queue if the waiting future is dropped (cancelled), and gives
@@ -164,50 +147,6 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                 .cancel_wait(&waiter)
                 .ok_or_else(|| PoolFailure::Timeout(core.timeout_error())),
         }
-    }
-
-    /// The pool's counts; `Display` gives SQLAlchemy's `status()` text.
-    pub fn status(&self) -> Status {
-        self.shared.core.status()
-    }
-
-    /// Closes the idle connections. Checked-out connections are left alone and return to the
-    /// pool normally.
-    pub fn dispose(&self) {
-        self.shared.core.dispose();
-    }
-
-    /// A new, empty pool with the same options, listeners, reset function and manager.
-    pub fn recreate(&self) -> Result<AsyncPool<M>, BuildError> {
-        self.shared
-            .builder
-            .clone()
-            .build_shared(Arc::clone(&self.shared.manager))
-    }
-
-    /// Marks every connection opened before now to be replaced at its next checkout.
-    pub fn invalidate_all(&self) {
-        self.shared.core.invalidate_all();
-    }
-
-    /// `pool_timeout`; `None` waits forever.
-    pub fn timeout(&self) -> Option<Duration> {
-        self.shared.core.config.timeout
-    }
-
-    /// The pool's name.
-    pub fn name(&self) -> &str {
-        &self.shared.core.config.name
-    }
-
-    /// The pool's class.
-    pub fn class(&self) -> PoolClass {
-        self.shared.core.config.class
-    }
-
-    /// The connection manager.
-    pub fn manager(&self) -> &M {
-        &self.shared.manager
     }
 }
 
