@@ -156,3 +156,49 @@ fn a_broken_connection_is_closed_on_return_not_pooled() {
     );
     assert_whole(&pool, 1);
 }
+
+/// Items 29 and 41's `BaseException` variants, in Rust terms: a `connect` or `checkout`
+/// listener that panics unwinds out of `get()`, and the slot still comes back.
+#[test]
+fn a_panicking_connect_or_checkout_listener_gives_the_slot_back() {
+    use common::FakeConn;
+    use poolscope::{ConnectionRecord, ListenerError, PoolListener};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    struct PanicWhile(Arc<AtomicBool>, bool);
+    impl PoolListener<FakeConn> for PanicWhile {
+        fn connect(&self, _: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+            if self.1 && self.0.load(Ordering::SeqCst) {
+                panic!("connect listener panicked");
+            }
+            Ok(())
+        }
+        fn checkout(
+            &self,
+            _: &mut FakeConn,
+            _: &mut ConnectionRecord,
+        ) -> Result<(), ListenerError> {
+            if !self.1 && self.0.load(Ordering::SeqCst) {
+                panic!("checkout listener panicked");
+            }
+            Ok(())
+        }
+    }
+    for in_connect in [true, false] {
+        let db = Db::new();
+        let armed = Arc::new(AtomicBool::new(true));
+        let pool = builder()
+            .pool_size(1)
+            .max_overflow(0)
+            .pool_timeout(Duration::ZERO)
+            .listener(PanicWhile(Arc::clone(&armed), in_connect))
+            .build(db.manager())
+            .unwrap();
+        assert!(catch_unwind(AssertUnwindSafe(|| pool.get())).is_err());
+        assert_eq!(pool.status().checked_out, 0, "in_connect={in_connect}");
+        assert_eq!(db.open(), 0, "the connection was closed while unwinding");
+        armed.store(false, Ordering::SeqCst);
+        assert!(pool.get().is_ok());
+    }
+}
