@@ -202,3 +202,55 @@ fn a_panicking_connect_or_checkout_listener_gives_the_slot_back() {
         assert!(pool.get().is_ok());
     }
 }
+
+/// A listener that panics while a connection is being returned (its `reset`, `checkin` or
+/// `invalidate` callback): the panic carries on to the caller, the connection is closed, and
+/// its slot is back in the pool.
+#[test]
+fn a_listener_panicking_during_a_return_leaks_nothing() {
+    use common::FakeConn;
+    use poolscope::{ConnectionRecord, InvalidateReason, PoolListener, ResetState};
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum At {
+        Reset,
+        Checkin,
+        Invalidate,
+    }
+    struct PanicAt(At);
+    impl PoolListener<FakeConn> for PanicAt {
+        fn reset(&self, _: &mut FakeConn, _: &mut ConnectionRecord, _: ResetState) {
+            assert!(self.0 != At::Reset, "reset listener panicked");
+        }
+        fn checkin(&self, _: Option<&mut FakeConn>, _: &mut ConnectionRecord) {
+            assert!(self.0 != At::Checkin, "checkin listener panicked");
+        }
+        fn invalidate(&self, _: &mut FakeConn, _: &mut ConnectionRecord, _: &InvalidateReason) {
+            assert!(self.0 != At::Invalidate, "invalidate listener panicked");
+        }
+    }
+    for at in [At::Reset, At::Checkin, At::Invalidate] {
+        let db = Db::new();
+        let pool = builder()
+            .pool_size(1)
+            .max_overflow(0)
+            .pool_timeout(Duration::ZERO)
+            .listener(PanicAt(at))
+            .build(db.manager())
+            .unwrap();
+        let conn = pool.get().unwrap();
+        let unwound = catch_unwind(AssertUnwindSafe(|| {
+            if at == At::Invalidate {
+                conn.invalidate();
+            } else {
+                drop(conn);
+            }
+        }));
+        assert!(unwound.is_err(), "the panic reaches the caller");
+        assert_whole(&pool, 1);
+        assert_eq!(db.open(), 0);
+        let again = pool.get();
+        assert!(again.is_ok(), "the slot is usable again");
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(again)));
+    }
+}

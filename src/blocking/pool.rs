@@ -120,10 +120,12 @@ impl<M: r2d2::ManageConnection> Pool<M> {
 
 impl<M: r2d2::ManageConnection> Shared<M> {
     /// Returns a connection: broken check, reset per policy, then keep or close.
-    pub(super) fn give_back(&self, mut checked: Checked<M::Connection>) {
+    pub(super) fn give_back(&self, checked: Checked<M::Connection>) {
         let core = &self.core;
+        let mut checked = checked;
         let broken = self.manager.has_broken(&mut checked.conn);
-        match core.start_return(&mut checked.conn, &mut checked.record, broken) {
+        let (mut checked, step) = core.start_return(checked, broken);
+        match step {
             ReturnStep::Invalidate(reason) => core.invalidate(checked, reason),
             ReturnStep::CheckIn => core.end_return(checked, Ok(())),
             ReturnStep::Reset(action) => {

@@ -12,6 +12,7 @@ mod reservation;
 mod waiter;
 
 use std::collections::{HashMap, VecDeque};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -461,16 +462,24 @@ impl<C> Core<C> {
     /// emptied slot goes back to the pool at once.
     pub(crate) fn invalidate(&self, checked: Checked<C>, reason: InvalidateReason) {
         let Checked {
-            mut conn,
+            conn,
             mut record,
             owner,
         } = checked;
-        self.announce_invalidate(&mut conn, &mut record, &reason);
-        self.close_connection(conn, &mut record);
-        for l in self.listeners.iter() {
-            l.checkin(None, &mut record);
-        }
+        // Listeners may panic: the slot goes back before the panic carries on.
+        let fired = catch_unwind(AssertUnwindSafe(|| {
+            let mut conn = conn;
+            self.announce_invalidate(&mut conn, &mut record, &reason);
+            self.close_connection(conn, &mut record);
+            for l in self.listeners.iter() {
+                l.checkin(None, &mut record);
+            }
+        }));
+        record.clear_connection();
         self.check_in(Slot { record, conn: None }, owner);
+        if let Err(panic) = fired {
+            resume_unwind(panic);
+        }
     }
 
     /// Marks a checked-out connection for replacement at its next checkout.
@@ -508,38 +517,48 @@ impl<C> Core<C> {
     /// First half of a return: the echo line, the broken check's outcome, the `reset` event.
     pub(crate) fn start_return(
         &self,
-        conn: &mut C,
-        record: &mut ConnectionRecord,
+        mut checked: Checked<C>,
         broken: bool,
-    ) -> ReturnStep {
-        echo_debug!(
-            self,
-            "Connection {} being returned to pool",
-            record.connection_id.unwrap_or(0)
-        );
+    ) -> (Checked<C>, ReturnStep) {
+        let id = checked.record.connection_id.unwrap_or(0);
+        echo_debug!(self, "Connection {} being returned to pool", id);
         if broken {
-            return ReturnStep::Invalidate(InvalidateReason::Broken);
+            return (checked, ReturnStep::Invalidate(InvalidateReason::Broken));
         }
         let action = self.config.reset_on_return.action();
         let state = ResetState {
             action,
             terminate_only: false,
         };
-        for l in self.listeners.iter() {
-            l.reset(conn, record, state);
+        let fired = catch_unwind(AssertUnwindSafe(|| {
+            for l in self.listeners.iter() {
+                l.reset(&mut checked.conn, &mut checked.record, state);
+            }
+        }));
+        if let Err(panic) = fired {
+            self.release_after_panic(checked, panic);
         }
         match action {
             Some(action) => {
-                echo_debug!(
-                    self,
-                    "Connection {} {}-on-return",
-                    record.connection_id.unwrap_or(0),
-                    action.as_str()
-                );
-                ReturnStep::Reset(action)
+                echo_debug!(self, "Connection {} {}-on-return", id, action.as_str());
+                (checked, ReturnStep::Reset(action))
             }
-            None => ReturnStep::CheckIn,
+            None => (checked, ReturnStep::CheckIn),
         }
+    }
+
+    /// A listener panicked during a return: the connection is closed, its slot goes back
+    /// emptied so the books stay straight, and the panic carries on.
+    fn release_after_panic(&self, checked: Checked<C>, panic: Box<dyn std::any::Any + Send>) -> ! {
+        let Checked {
+            conn,
+            mut record,
+            owner,
+        } = checked;
+        drop(conn);
+        record.clear_connection();
+        self.check_in(Slot { record, conn: None }, owner);
+        resume_unwind(panic)
     }
 
     /// Second half of a return, after the reset (if any) ran: `checkin`, then the pool keeps
@@ -550,8 +569,13 @@ impl<C> Core<C> {
             self.invalidate(checked, InvalidateReason::ResetFailed(message));
             return;
         }
-        for l in self.listeners.iter() {
-            l.checkin(Some(&mut checked.conn), &mut checked.record);
+        let fired = catch_unwind(AssertUnwindSafe(|| {
+            for l in self.listeners.iter() {
+                l.checkin(Some(&mut checked.conn), &mut checked.record);
+            }
+        }));
+        if let Err(panic) = fired {
+            self.release_after_panic(checked, panic);
         }
         let Checked {
             conn,

@@ -164,10 +164,12 @@ impl<M: bb8::ManageConnection> Shared<M> {
     }
 
     /// Returns a connection, running the reset inline.
-    pub(super) async fn give_back_async(&self, mut checked: Checked<M::Connection>) {
+    pub(super) async fn give_back_async(&self, checked: Checked<M::Connection>) {
         let core = &self.core;
+        let mut checked = checked;
         let broken = self.manager.has_broken(&mut checked.conn);
-        match core.start_return(&mut checked.conn, &mut checked.record, broken) {
+        let (mut checked, step) = core.start_return(checked, broken);
+        match step {
             ReturnStep::Invalidate(reason) => core.invalidate(checked, reason),
             ReturnStep::CheckIn => core.end_return(checked, Ok(())),
             ReturnStep::Reset(action) => {
@@ -180,10 +182,12 @@ impl<M: bb8::ManageConnection> Shared<M> {
     /// Returns a connection from `Drop`: without a reset to await it is done at once;
     /// otherwise the reset runs on a spawned Tokio task, the slot counted as checked out
     /// until it finishes. Outside a Tokio runtime the connection is invalidated instead.
-    pub(super) fn give_back(self: &Arc<Self>, mut checked: Checked<M::Connection>) {
+    pub(super) fn give_back(self: &Arc<Self>, checked: Checked<M::Connection>) {
         let core = &self.core;
+        let mut checked = checked;
         let broken = self.manager.has_broken(&mut checked.conn);
-        match core.start_return(&mut checked.conn, &mut checked.record, broken) {
+        let (mut checked, step) = core.start_return(checked, broken);
+        match step {
             ReturnStep::Invalidate(reason) => core.invalidate(checked, reason),
             ReturnStep::CheckIn => core.end_return(checked, Ok(())),
             ReturnStep::Reset(action) => match tokio::runtime::Handle::try_current() {
