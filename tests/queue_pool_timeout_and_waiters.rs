@@ -318,3 +318,47 @@ fn static_pool_threads_take_turns() {
     });
     assert_eq!(db.connects(), 1);
 }
+
+/// A timeout too long to represent as a deadline waits like `None` instead of panicking.
+#[test]
+fn an_enormous_timeout_waits_instead_of_overflowing() {
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .pool_timeout(Duration::MAX)
+        .build(Db::new().manager())
+        .unwrap();
+    let held = pool.get().unwrap();
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| pool.get().map(|c| c.id).unwrap());
+        while pool.status().waiting == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let id = held.id;
+        drop(held);
+        assert_eq!(waiter.join().unwrap(), id);
+    });
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_enormous_timeout_waits_on_the_async_pool_too() {
+    let pool = poolscope::AsyncPool::builder()
+        .reset_on_return(poolscope::ResetOnReturn::None)
+        .pool_size(1)
+        .max_overflow(0)
+        .pool_timeout(Duration::MAX)
+        .build(Db::new().manager())
+        .await
+        .unwrap();
+    let held = pool.get().await.unwrap();
+    let waiter = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.get().await.map(|c| c.id).unwrap() }
+    });
+    while pool.status().waiting == 0 {
+        tokio::task::yield_now().await;
+    }
+    let id = held.id;
+    drop(held);
+    assert_eq!(waiter.await.unwrap(), id);
+}

@@ -79,7 +79,11 @@ impl<M: r2d2::ManageConnection> Pool<M> {
             Begin::Reserved(reservation) => reservation,
             Begin::Refused(failure) => return Err(failure.into()),
             Begin::Wait(waiter) => {
-                let deadline = core.config.timeout.map(|t| Instant::now() + t);
+                // A deadline too far to represent is no deadline.
+                let deadline = core
+                    .config
+                    .timeout
+                    .and_then(|t| Instant::now().checked_add(t));
                 match waiter.wait_blocking(deadline) {
                     Some(grant) => core.reservation_for(&waiter, grant),
                     None => match core.cancel_wait(&waiter) {
