@@ -78,6 +78,21 @@ macro_rules! option_setters {
             self
         }
 
+        /// `db.system.name` on the pool's spans, as OpenTelemetry names database systems
+        /// (`postgresql`, `mysql`, `mariadb`, `sqlite`, ...). Adapters set it from the URL.
+        pub fn db_system_name(mut self, system: impl Into<String>) -> Self {
+            self.options.db_system = Some(system.into());
+            self
+        }
+
+        /// The OpenTelemetry meter for this pool's metrics (default: the global meter provider's
+        /// `poolscope` meter, as it is when the pool is built).
+        #[cfg(feature = "opentelemetry")]
+        pub fn otel_meter(mut self, meter: opentelemetry::metrics::Meter) -> Self {
+            self.instruments.meter = Some(meter);
+            self
+        }
+
         /// Adds a listener for the pool's events, after those already added.
         pub fn listener(mut self, listener: impl $crate::PoolListener<$conn> + 'static) -> Self {
             self.listeners.push(std::sync::Arc::new(listener));

@@ -134,6 +134,7 @@ pub(crate) struct Options {
     pub(crate) echo: EchoPool,
     pub(crate) name: Option<String>,
     pub(crate) store_traceback: Option<bool>,
+    pub(crate) db_system: Option<String>,
 }
 
 /// Validated configuration. Everything in it makes sense for its pool class.
@@ -150,6 +151,8 @@ pub(crate) struct Config {
     pub(crate) echo: EchoPool,
     pub(crate) name: Arc<str>,
     pub(crate) store_traceback: bool,
+    /// `db.system.name` for spans (`postgresql`, `mysql`, `sqlite`, ...).
+    pub(crate) db_system: Option<Arc<str>>,
 }
 
 pub(crate) const DEFAULT_POOL_SIZE: usize = 5;
@@ -225,6 +228,7 @@ impl Options {
             echo: self.echo,
             name,
             store_traceback: self.store_traceback.unwrap_or(true),
+            db_system: self.db_system.map(Into::into),
         })
     }
 }

@@ -294,6 +294,20 @@ pub enum Error<E> {
     ReconnectAttemptsExhausted,
 }
 
+impl<E> Error<E> {
+    /// A short, stable name for the failure, as spans record it in `error.type`:
+    /// `timeout`, `already_checked_out`, `connect`, `listener`, `reconnect_attempts_exhausted`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Error::Timeout(_) => "timeout",
+            Error::AlreadyCheckedOut(_) => "already_checked_out",
+            Error::Connect(_) => "connect",
+            Error::Listener(_) => "listener",
+            Error::ReconnectAttemptsExhausted => "reconnect_attempts_exhausted",
+        }
+    }
+}
+
 impl<E: fmt::Display> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

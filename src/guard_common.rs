@@ -65,6 +65,7 @@ macro_rules! guard_common {
                     mut conn,
                     record,
                     owner,
+                    ..
                 } = self.checked.take().expect(HELD);
                 let info = self.shared.core.detach(&mut conn, record, owner);
                 $detached {

@@ -57,12 +57,14 @@ mod echo;
 mod error;
 mod events;
 mod guard_common;
+mod instrument;
 mod nonblocking;
 mod owner;
 mod policy;
 mod pool_common;
 mod record;
 mod reset;
+mod spans;
 mod status;
 mod sync;
 
@@ -74,6 +76,7 @@ pub use error::{
     TimeoutError,
 };
 pub use events::{PoolListener, ResetState};
+pub use instrument::names as metric_names;
 pub use nonblocking::{AsyncBuilder, AsyncDetachedConnection, AsyncPool, AsyncPooledConnection};
 pub use record::{ConnectionRecord, Extensions, InvalidateReason};
 pub use reset::{AsyncReset, BoxFuture, Reset};

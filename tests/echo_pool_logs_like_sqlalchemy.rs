@@ -4,35 +4,49 @@ mod common;
 
 use common::{builder, Db};
 use poolscope::EchoPool;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
+use tracing_subscriber::layer::{Layer, SubscriberExt};
 
+/// Records each event as `LEVEL target: message pool=<name>`, the way a plain log line reads.
 #[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
+struct Lines(Arc<Mutex<Vec<String>>>);
 
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
+#[derive(Default)]
+struct Fields {
+    message: String,
+    pool: String,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "pool" => self.pool = format!("{value:?}"),
+            _ => {}
+        }
     }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+}
+
+impl<S: tracing::Subscriber> Layer<S> for Lines {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let level = format!("{:>5}", event.metadata().level().to_string());
+        self.0.lock().unwrap().push(format!(
+            "{level} {}: {} pool={}",
+            event.metadata().target(),
+            fields.message,
+            fields.pool
+        ));
     }
 }
 
 fn capture(echo: EchoPool, scenario: impl FnOnce(EchoPool)) -> Vec<String> {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .without_time()
-        .with_ansi(false)
-        .with_target(true)
-        .with_writer(move || writer.clone())
-        .finish();
+    let lines = Lines::default();
+    let subscriber = tracing_subscriber::registry().with(lines.clone());
     tracing::subscriber::with_default(subscriber, || scenario(echo));
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-    text.lines().map(str::to_owned).collect()
+    let captured = lines.0.lock().unwrap().clone();
+    captured
 }
 
 fn scenario(echo: EchoPool) {

@@ -8,6 +8,7 @@ use crate::config::{FrontEnd, Options};
 use crate::core::Core;
 use crate::error::BuildError;
 use crate::events::Listeners;
+use crate::instrument::InstrumentOptions;
 use crate::reset::Reset;
 
 /// Builds a blocking [`Pool`]. Obtained from [`Pool::builder`].
@@ -15,6 +16,7 @@ pub struct Builder<M: r2d2::ManageConnection> {
     pub(super) options: Options,
     pub(super) listeners: Listeners<M::Connection>,
     pub(super) clock: Arc<dyn Clock>,
+    pub(super) instruments: InstrumentOptions,
     pub(super) reset: Option<Arc<dyn Reset<M::Connection>>>,
 }
 
@@ -24,6 +26,7 @@ impl<M: r2d2::ManageConnection> Default for Builder<M> {
             options: Options::default(),
             listeners: Listeners::default(),
             clock: Arc::new(SystemClock),
+            instruments: InstrumentOptions::default(),
             reset: None,
         }
     }
@@ -63,6 +66,7 @@ impl<M: r2d2::ManageConnection> Builder<M> {
             self.reset.is_some(),
             &self.listeners,
             &self.clock,
+            &self.instruments,
         )?;
         Ok(Pool {
             shared: Arc::new(Shared {
@@ -80,6 +84,7 @@ impl<M: r2d2::ManageConnection> Clone for Builder<M> {
             options: self.options.clone(),
             listeners: self.listeners.clone(),
             clock: Arc::clone(&self.clock),
+            instruments: self.instruments.clone(),
             reset: self.reset.clone(),
         }
     }

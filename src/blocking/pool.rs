@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::owner::Owner;
 use crate::pool_common::pool_common;
 use crate::record::InvalidateReason;
+use crate::spans::{connect_span, fail, reset_span, CheckoutTrace, ConnectTimer};
 
 /// A blocking connection pool with SQLAlchemy's semantics over an `r2d2::ManageConnection`.
 ///
@@ -73,6 +74,20 @@ impl<M: r2d2::ManageConnection> Pool<M> {
     #[track_caller]
     pub fn get(&self) -> Result<PooledConnection<M>, Error<M::Error>> {
         let location = Location::caller();
+        let trace = CheckoutTrace::start(&self.shared.core.config);
+        let _entered = trace.span.enter();
+        let result = self.checkout(location, &trace);
+        if let Err(e) = &result {
+            trace.failed(e.error_type());
+        }
+        result
+    }
+
+    fn checkout(
+        &self,
+        location: &'static Location<'static>,
+        trace: &CheckoutTrace,
+    ) -> Result<PooledConnection<M>, Error<M::Error>> {
         let core = &self.shared.core;
         let site = core.site(location, Owner::current_thread());
         let mut reservation = match core.begin(&site) {
@@ -96,13 +111,19 @@ impl<M: r2d2::ManageConnection> Pool<M> {
         let manager = &self.shared.manager;
         loop {
             match reservation.next_step() {
-                Step::Connect => match manager.connect() {
-                    Ok(conn) => reservation.connected(conn)?,
-                    Err(e) => {
-                        reservation.connect_failed(&e);
-                        return Err(Error::Connect(e));
+                Step::Connect => {
+                    let span = connect_span(&core.config);
+                    let timer = ConnectTimer::start();
+                    let connected = span.in_scope(|| manager.connect());
+                    timer.done(core, &span, &connected);
+                    match connected {
+                        Ok(conn) => reservation.connected(conn)?,
+                        Err(e) => {
+                            reservation.connect_failed(&e);
+                            return Err(Error::Connect(e));
+                        }
                     }
-                },
+                }
                 Step::Ping => {
                     let outcome = reservation.conn_mut().map(|conn| manager.is_valid(conn));
                     if let Some(Err(e)) = outcome {
@@ -110,11 +131,12 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                     }
                 }
                 Step::Ready => {
+                    let at = trace.ready(core, &reservation);
                     return Ok(PooledConnection::new(
                         Arc::clone(&self.shared),
-                        reservation.finish(),
+                        reservation.finish(at),
                         location,
-                    ))
+                    ));
                 }
                 Step::Fail(failure) => return Err(failure.into()),
             }
@@ -131,10 +153,14 @@ impl<M: r2d2::ManageConnection> Shared<M> {
         let (mut checked, step) = core.start_return(checked, broken);
         match step {
             ReturnStep::Invalidate(reason) => core.invalidate(checked, reason),
-            ReturnStep::CheckIn => core.end_return(checked, Ok(())),
+            ReturnStep::CheckIn => core.end_return(checked, None, Ok(())),
             ReturnStep::Reset(action) => {
-                let outcome = self.run_reset(&mut checked.conn, action);
-                core.end_return(checked, outcome);
+                let span = reset_span(&core.config, action);
+                let outcome = span.in_scope(|| self.run_reset(&mut checked.conn, action));
+                if outcome.is_err() {
+                    fail(&span, "reset");
+                }
+                core.end_return(checked, Some(action), outcome);
             }
         }
     }

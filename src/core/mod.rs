@@ -14,7 +14,7 @@ mod waiter;
 use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 pub(crate) use reservation::{Reservation, Step};
@@ -25,6 +25,9 @@ use crate::config::{Config, PoolClass, ResetAction};
 use crate::echo::{echo_debug, echo_info};
 use crate::error::{AlreadyCheckedOut, CheckoutSite, PoolFailure, TimeoutError};
 use crate::events::{Listeners, ResetState};
+use crate::instrument::{
+    CloseReason, GaugeSource, Gauges, InstrumentOptions, Instruments, RecycleReason,
+};
 use crate::owner::Owner;
 use crate::policy::{Checkout, Limits, Return};
 use crate::record::{ConnectionRecord, InvalidateReason};
@@ -54,12 +57,16 @@ pub(crate) struct Checked<C> {
     pub(crate) record: ConnectionRecord,
     /// The thread that checked it out (SingletonThreadPool keys by it).
     pub(crate) owner: Owner,
+    /// When it was handed out, if the pool times uses.
+    pub(crate) checked_out_at: Option<Instant>,
 }
 
 /// What a checkout is handed: a pooled slot, or a new slot on freshly reserved capacity.
 pub(crate) struct Grant<C> {
     pub(crate) slot: Slot<C>,
     pub(crate) new_capacity: bool,
+    /// New capacity beyond `pool_size` (QueuePool overflow).
+    pub(crate) overflow: bool,
 }
 
 /// SingletonThreadPool: a thread's connection, kept or out.
@@ -105,41 +112,61 @@ pub(crate) struct Core<C> {
     pub(crate) limits: Limits,
     pub(crate) listeners: Listeners<C>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) instruments: Instruments,
     state: Mutex<State<C>>,
     /// Held while the first connection's `first_connect` and `connect` listeners run.
     first_connect: Mutex<bool>,
     first_connect_done: AtomicBool,
 }
 
-impl<C> Core<C> {
-    /// Validates the options for a front end and makes the pool's core.
+impl<C: Send + 'static> Core<C> {
+    /// Validates the options for a front end and makes the pool's core, its instruments
+    /// registered once.
     pub(crate) fn build(
         options: &crate::config::Options,
         front: crate::config::FrontEnd,
         can_reset: bool,
         listeners: &Listeners<C>,
         clock: &Arc<dyn Clock>,
+        instrument_options: &InstrumentOptions,
     ) -> Result<Arc<Self>, crate::BuildError> {
         let id = next_pool_id();
         let config = options.clone().validate(front, can_reset, id)?;
-        Ok(Arc::new(Core::new(
-            id,
-            config,
-            listeners.clone(),
-            Arc::clone(clock),
-        )))
+        let limits = Limits::for_config(&config);
+        Ok(Arc::new_cyclic(|weak: &Weak<Core<C>>| {
+            let source: Weak<dyn GaugeSource> = weak.clone();
+            let instruments =
+                Instruments::register(instrument_options, &config.name, &limits, source);
+            Core::new(
+                id,
+                config,
+                listeners.clone(),
+                Arc::clone(clock),
+                instruments,
+            )
+        }))
     }
+}
 
-    pub(crate) fn new(
+impl<C: Send + 'static> GaugeSource for Core<C> {
+    fn gauges(&self) -> Gauges {
+        self.gauges_locked(&lock(&self.state))
+    }
+}
+
+impl<C> Core<C> {
+    fn new(
         id: u64,
         config: Config,
         listeners: Listeners<C>,
         clock: Arc<dyn Clock>,
+        instruments: Instruments,
     ) -> Self {
         Core {
             id,
             limits: Limits::for_config(&config),
             config,
+            instruments,
             first_connect_done: AtomicBool::new(listeners.is_empty()),
             listeners,
             clock,
@@ -197,6 +224,7 @@ impl<C> Core<C> {
                     Some(slot) => Grant {
                         slot,
                         new_capacity: false,
+                        overflow: false,
                     },
                     None => unreachable!("the policy takes an idle slot only when one is there"),
                 }
@@ -206,6 +234,7 @@ impl<C> Core<C> {
                 Grant {
                     slot: Self::new_slot(&mut st),
                     new_capacity: true,
+                    overflow: self.limits.overflow(st.open) > 0,
                 }
             }
             Checkout::Wait => {
@@ -214,6 +243,7 @@ impl<C> Core<C> {
                 }
                 let waiter = Arc::new(Waiter::new(site.clone()));
                 st.waiters.push_back(Arc::clone(&waiter));
+                self.publish(&st);
                 return Begin::Wait(waiter);
             }
             Checkout::RefuseAlreadyCheckedOut => {
@@ -227,6 +257,7 @@ impl<C> Core<C> {
         if self.single_connection_class() {
             st.holder = Some(site.clone());
         }
+        self.publish(&st);
         drop(st);
         Begin::Reserved(Reservation::new(Arc::clone(self), grant, site.owner))
     }
@@ -242,6 +273,7 @@ impl<C> Core<C> {
             Some(ThreadConn::Idle(slot)) => Grant {
                 slot,
                 new_capacity: false,
+                overflow: false,
             },
             Some(ThreadConn::Out {
                 slot_id,
@@ -280,15 +312,17 @@ impl<C> Core<C> {
                 Grant {
                     slot: Self::new_slot(&mut st),
                     new_capacity: true,
+                    overflow: false,
                 }
             }
         };
         if let Some(ThreadConn::Out { slot_id, .. }) = st.threads.get_mut(&site.owner) {
             *slot_id = grant.slot.record.slot_id;
         }
+        self.publish(&st);
         drop(st);
         for slot in evicted {
-            self.close_slot(slot);
+            self.close_slot(slot, CloseReason::Evicted);
         }
         Begin::Reserved(Reservation::new(Arc::clone(self), grant, site.owner))
     }
@@ -298,6 +332,7 @@ impl<C> Core<C> {
         let mut st = lock(&self.state);
         if let Some(pos) = st.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)) {
             st.waiters.remove(pos);
+            self.publish(&st);
             return None;
         }
         let grant = waiter.take_grant();
@@ -319,7 +354,9 @@ impl<C> Core<C> {
         self.timeout_error_locked(&st)
     }
 
+    /// The timeout error for now, counted once.
     fn timeout_error_locked(&self, st: &State<C>) -> TimeoutError {
+        self.instruments.timeout();
         TimeoutError {
             class: self.config.class,
             size: self.limits.pool_size,
@@ -344,7 +381,12 @@ impl<C> Core<C> {
 
     /// Returns a slot (connected or empty) to the pool under the class's return policy.
     /// Gives back the slot when it must be closed instead.
-    fn check_in_locked(&self, st: &mut State<C>, slot: Slot<C>, owner: Owner) -> Option<Slot<C>> {
+    fn check_in_locked(
+        &self,
+        st: &mut State<C>,
+        slot: Slot<C>,
+        owner: Owner,
+    ) -> Option<(Slot<C>, CloseReason)> {
         if self.single_connection_class() {
             st.holder = None;
         }
@@ -356,7 +398,7 @@ impl<C> Core<C> {
                 }
                 _ => {
                     st.open -= 1;
-                    Some(slot)
+                    Some((slot, CloseReason::Evicted))
                 }
             };
         }
@@ -365,6 +407,7 @@ impl<C> Core<C> {
                 let grant = Grant {
                     slot,
                     new_capacity: false,
+                    overflow: false,
                 };
                 if let Some(grant) = self.hand_to_waiter(st, grant) {
                     st.idle.push_back(grant.slot);
@@ -373,7 +416,13 @@ impl<C> Core<C> {
             }
             Return::Close => {
                 self.free_capacity_locked(st, owner, None);
-                Some(slot)
+                let reason = if self.config.class == PoolClass::Null {
+                    CloseReason::NoPooling
+                } else {
+                    self.instruments.overflow_closed();
+                    CloseReason::Overflow
+                };
+                Some((slot, reason))
             }
         }
     }
@@ -398,6 +447,7 @@ impl<C> Core<C> {
             let grant = Grant {
                 slot: Self::new_slot(st),
                 new_capacity: true,
+                overflow: self.limits.overflow(st.open) > 0,
             };
             let _none = self.hand_to_waiter(st, grant);
         }
@@ -407,9 +457,10 @@ impl<C> Core<C> {
     pub(crate) fn check_in(&self, slot: Slot<C>, owner: Owner) {
         let mut st = lock(&self.state);
         let to_close = self.check_in_locked(&mut st, slot, owner);
+        self.publish(&st);
         drop(st);
-        if let Some(slot) = to_close {
-            self.close_slot(slot);
+        if let Some((slot, reason)) = to_close {
+            self.close_slot(slot, reason);
         }
     }
 
@@ -417,17 +468,24 @@ impl<C> Core<C> {
     pub(crate) fn release_new_capacity(&self, slot_id: u64, owner: Owner) {
         let mut st = lock(&self.state);
         self.free_capacity_locked(&mut st, owner, Some(slot_id));
+        self.publish(&st);
     }
 
     /// Closes a slot's connection, if it has one, firing `close`.
-    pub(crate) fn close_slot(&self, mut slot: Slot<C>) {
+    pub(crate) fn close_slot(&self, mut slot: Slot<C>, reason: CloseReason) {
         if let Some(conn) = slot.conn.take() {
-            self.close_connection(conn, &mut slot.record);
+            self.close_connection(conn, &mut slot.record, reason);
         }
     }
 
     /// Closes a connection: the `close` event, the echo line, then drop.
-    pub(crate) fn close_connection(&self, mut conn: C, record: &mut ConnectionRecord) {
+    pub(crate) fn close_connection(
+        &self,
+        mut conn: C,
+        record: &mut ConnectionRecord,
+        reason: CloseReason,
+    ) {
+        self.instruments.closed(reason);
         for l in self.listeners.iter() {
             l.close(&mut conn, record);
         }
@@ -447,6 +505,7 @@ impl<C> Core<C> {
         record: &mut ConnectionRecord,
         reason: &InvalidateReason,
     ) {
+        self.instruments.invalidated(reason);
         for l in self.listeners.iter() {
             l.invalidate(conn, record, reason);
         }
@@ -465,12 +524,13 @@ impl<C> Core<C> {
             conn,
             mut record,
             owner,
+            ..
         } = checked;
         // Listeners may panic: the slot goes back before the panic carries on.
         let fired = catch_unwind(AssertUnwindSafe(|| {
             let mut conn = conn;
             self.announce_invalidate(&mut conn, &mut record, &reason);
-            self.close_connection(conn, &mut record);
+            self.close_connection(conn, &mut record, CloseReason::Invalidated);
             for l in self.listeners.iter() {
                 l.checkin(None, &mut record);
             }
@@ -521,6 +581,9 @@ impl<C> Core<C> {
         broken: bool,
     ) -> (Checked<C>, ReturnStep) {
         let id = checked.record.connection_id.unwrap_or(0);
+        if let Some(at) = checked.checked_out_at {
+            self.instruments.used_for(at.elapsed());
+        }
         echo_debug!(self, "Connection {} being returned to pool", id);
         if broken {
             return (checked, ReturnStep::Invalidate(InvalidateReason::Broken));
@@ -554,6 +617,7 @@ impl<C> Core<C> {
             conn,
             mut record,
             owner,
+            ..
         } = checked;
         drop(conn);
         record.clear_connection();
@@ -563,7 +627,15 @@ impl<C> Core<C> {
 
     /// Second half of a return, after the reset (if any) ran: `checkin`, then the pool keeps
     /// or closes it. A failed reset invalidates the connection instead.
-    pub(crate) fn end_return(&self, mut checked: Checked<C>, reset: Result<(), String>) {
+    pub(crate) fn end_return(
+        &self,
+        mut checked: Checked<C>,
+        action: Option<ResetAction>,
+        reset: Result<(), String>,
+    ) {
+        if let Some(action) = action {
+            self.instruments.reset(action, reset.is_ok());
+        }
         if let Err(message) = reset {
             crate::echo::echo_error!(self, "Exception during reset or similar: {}", message);
             self.invalidate(checked, InvalidateReason::ResetFailed(message));
@@ -581,6 +653,7 @@ impl<C> Core<C> {
             conn,
             record,
             owner,
+            ..
         } = checked;
         self.check_in(
             Slot {
@@ -610,18 +683,18 @@ impl<C> Core<C> {
             // Threads still using theirs lost their entries: those close on return.
         }
         st.open -= closing.len();
+        self.publish(&st);
         drop(st);
         for slot in closing {
-            self.close_slot(slot);
+            self.close_slot(slot, CloseReason::Dispose);
         }
         if self.config.class == PoolClass::Queue {
             echo_info!(self, "Pool disposed. {}", self.status());
         }
     }
 
-    pub(crate) fn status(&self) -> Status {
-        let st = lock(&self.state);
-        let checked_in = match self.config.class {
+    fn gauges_locked(&self, st: &State<C>) -> Gauges {
+        let idle = match self.config.class {
             PoolClass::SingletonThread => st
                 .threads
                 .values()
@@ -629,34 +702,50 @@ impl<C> Core<C> {
                 .count(),
             _ => st.idle.len(),
         };
+        Gauges {
+            idle,
+            used: st.open - idle,
+            pending: st.waiters.len(),
+            leaks: 0,
+        }
+    }
+
+    /// Publishes the counts; called under the lock after every change.
+    fn publish(&self, st: &State<C>) {
+        self.instruments.counts(self.gauges_locked(st));
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        let st = lock(&self.state);
+        let gauges = self.gauges_locked(&st);
         Status {
             class: self.config.class,
             pool_id: self.id,
             size: self.limits.pool_size,
-            checked_in,
+            checked_in: gauges.idle,
             overflow: self.limits.overflow(st.open),
-            checked_out: st.open - checked_in,
-            waiting: st.waiters.len(),
+            checked_out: gauges.used,
+            waiting: gauges.pending,
         }
     }
 
     /// Why a pooled connection must be replaced before it is handed out, if it must: SQLAlchemy's
     /// order is age (`pool_recycle`), pool invalidation, soft invalidation.
-    fn stale_reason(&self, record: &ConnectionRecord) -> Option<&'static str> {
+    fn stale_reason(&self, record: &ConnectionRecord) -> Option<RecycleReason> {
         let created = record.created_at?;
         if let Some(recycle) = self.config.recycle {
             if self.clock.now().saturating_duration_since(created) > recycle {
-                return Some("exceeded timeout");
+                return Some(RecycleReason::Age);
             }
         }
         if lock(&self.state)
             .invalidated_at
             .is_some_and(|at| at > created)
         {
-            return Some("invalidated due to pool invalidation");
+            return Some(RecycleReason::PoolInvalidated);
         }
         if record.soft_invalidated {
-            return Some("invalidated due to local soft invalidation");
+            return Some(RecycleReason::SoftInvalidated);
         }
         None
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::{next_connection_id, Checked, Core, Grant, Slot};
 use crate::echo::{echo_debug, echo_info};
 use crate::error::{ListenerErrorKind, PoolFailure};
+use crate::instrument::CloseReason;
 use crate::owner::Owner;
 use crate::record::InvalidateReason;
 
@@ -36,6 +37,10 @@ pub(crate) struct Reservation<C> {
     owner: Owner,
     /// The slot was created for this checkout and has never held a working connection.
     new_capacity: bool,
+    /// The new capacity is beyond `pool_size` (QueuePool overflow).
+    overflow: bool,
+    /// A connection was opened on new capacity by this checkout.
+    opened_new: bool,
     stale_checked: bool,
     /// The connection was opened by this checkout (so it is not pinged).
     fresh: bool,
@@ -50,6 +55,8 @@ impl<C> Reservation<C> {
             slot: Some(grant.slot),
             owner,
             new_capacity: grant.new_capacity,
+            overflow: grant.overflow,
+            opened_new: false,
             stale_checked: false,
             fresh: false,
             pinged: false,
@@ -69,11 +76,11 @@ impl<C> Reservation<C> {
     }
 
     /// Closes the slot's connection, if any (the slot stays reserved).
-    fn close_conn(&mut self) {
+    fn close_conn(&mut self, reason: CloseReason) {
         let core = Arc::clone(&self.core);
         let slot = self.slot();
         if let Some(conn) = slot.conn.take() {
-            core.close_connection(conn, &mut slot.record);
+            core.close_connection(conn, &mut slot.record, reason);
         }
     }
 
@@ -84,7 +91,7 @@ impl<C> Reservation<C> {
         if let Some(conn) = conn.as_mut() {
             core.announce_invalidate(conn, record, &reason);
         }
-        self.close_conn();
+        self.close_conn(CloseReason::Invalidated);
     }
 
     /// Decides the next step.
@@ -99,13 +106,10 @@ impl<C> Reservation<C> {
                 if !self.fresh {
                     let record = &self.slot().record;
                     if let Some(why) = core.stale_reason(record) {
-                        echo_info!(
-                            core,
-                            "Connection {} {}; recycling",
-                            record.connection_id.unwrap_or(0),
-                            why
-                        );
-                        self.close_conn();
+                        let id = record.connection_id.unwrap_or(0);
+                        echo_info!(core, "Connection {} {}; recycling", id, why.log_text());
+                        core.instruments.recycled(why);
+                        self.close_conn(CloseReason::Recycled);
                         continue;
                     }
                 }
@@ -172,11 +176,17 @@ impl<C> Reservation<C> {
         echo_debug!(core, "Created new connection {}", id);
         match core.run_connect_listeners(conn, record) {
             Ok(()) => {
-                self.new_capacity = false;
+                if self.new_capacity {
+                    self.new_capacity = false;
+                    self.opened_new = true;
+                    if self.overflow {
+                        core.instruments.overflow_opened();
+                    }
+                }
                 Ok(())
             }
             Err(e) => {
-                self.close_conn();
+                self.close_conn(CloseReason::CheckoutFailed);
                 Err(PoolFailure::Listener(e))
             }
         }
@@ -202,12 +212,23 @@ impl<C> Reservation<C> {
             "Disconnection detected on checkout, invalidating all pooled connections prior to current timestamp (reason: {})",
             message
         );
+        core.instruments.pre_ping_failed();
         self.invalidate_conn(InvalidateReason::PingFailed(message));
         core.invalidate_all();
     }
 
-    /// Hands the connection out.
-    pub(crate) fn finish(mut self) -> Checked<C> {
+    /// The span outcome: `idle` (a pooled connection), `new` (opened within `pool_size`) or
+    /// `overflow` (opened beyond it).
+    pub(crate) fn outcome(&self) -> &'static str {
+        match (self.opened_new, self.overflow) {
+            (false, _) => "idle",
+            (true, false) => "new",
+            (true, true) => "overflow",
+        }
+    }
+
+    /// Hands the connection out; `at` is when (for use_time and leak detection).
+    pub(crate) fn finish(mut self, at: Option<std::time::Instant>) -> Checked<C> {
         let owner = self.owner;
         let Some(Slot {
             conn: Some(conn),
@@ -220,6 +241,7 @@ impl<C> Reservation<C> {
             conn,
             record,
             owner,
+            checked_out_at: at,
         }
     }
 }
@@ -230,7 +252,8 @@ impl<C> Drop for Reservation<C> {
             return;
         };
         if let Some(conn) = slot.conn.take() {
-            self.core.close_connection(conn, &mut slot.record);
+            self.core
+                .close_connection(conn, &mut slot.record, CloseReason::CheckoutFailed);
         }
         if self.new_capacity {
             self.core

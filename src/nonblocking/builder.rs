@@ -8,6 +8,7 @@ use crate::config::{FrontEnd, Options};
 use crate::core::Core;
 use crate::error::BuildError;
 use crate::events::Listeners;
+use crate::instrument::InstrumentOptions;
 use crate::reset::AsyncReset;
 
 /// Builds an [`AsyncPool`]. Obtained from [`AsyncPool::builder`].
@@ -15,6 +16,7 @@ pub struct AsyncBuilder<M: bb8::ManageConnection> {
     pub(super) options: Options,
     pub(super) listeners: Listeners<M::Connection>,
     pub(super) clock: Arc<dyn Clock>,
+    pub(super) instruments: InstrumentOptions,
     pub(super) reset: Option<Arc<dyn AsyncReset<M::Connection>>>,
 }
 
@@ -24,6 +26,7 @@ impl<M: bb8::ManageConnection> Default for AsyncBuilder<M> {
             options: Options::default(),
             listeners: Listeners::default(),
             clock: Arc::new(SystemClock),
+            instruments: InstrumentOptions::default(),
             reset: None,
         }
     }
@@ -35,6 +38,7 @@ impl<M: bb8::ManageConnection> Clone for AsyncBuilder<M> {
             options: self.options.clone(),
             listeners: self.listeners.clone(),
             clock: Arc::clone(&self.clock),
+            instruments: self.instruments.clone(),
             reset: self.reset.clone(),
         }
     }
@@ -76,6 +80,7 @@ impl<M: bb8::ManageConnection> AsyncBuilder<M> {
             self.reset.is_some(),
             &self.listeners,
             &self.clock,
+            &self.instruments,
         )?;
         Ok(AsyncPool {
             shared: Arc::new(Shared {

@@ -11,6 +11,8 @@ use crate::error::{Error, PoolFailure};
 use crate::owner::Owner;
 use crate::pool_common::pool_common;
 use crate::record::InvalidateReason;
+use crate::spans::{connect_span, fail, reset_span, CheckoutTrace, ConnectTimer};
+use tracing::Instrument;
 
 /// An async connection pool with SQLAlchemy's semantics over a `bb8::ManageConnection`, on
 /// Tokio. Cloning is cheap and shares the pool.
@@ -83,12 +85,22 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         &self,
     ) -> impl Future<Output = Result<AsyncPooledConnection<M>, Error<M::Error>>> + Send + '_ {
         let location = Location::caller();
-        self.get_at(location)
+        let trace = CheckoutTrace::start(&self.shared.core.config);
+        let span = trace.span.clone();
+        async move {
+            let result = self.checkout(location, &trace).await;
+            if let Err(e) = &result {
+                trace.failed(e.error_type());
+            }
+            result
+        }
+        .instrument(span)
     }
 
-    async fn get_at(
+    async fn checkout(
         &self,
         location: &'static Location<'static>,
+        trace: &CheckoutTrace,
     ) -> Result<AsyncPooledConnection<M>, Error<M::Error>> {
         let core = &self.shared.core;
         let site = core.site(location, Owner::current_task());
@@ -100,13 +112,19 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         let manager = &self.shared.manager;
         loop {
             match reservation.next_step() {
-                Step::Connect => match manager.connect().await {
-                    Ok(conn) => reservation.connected(conn)?,
-                    Err(e) => {
-                        reservation.connect_failed(&e);
-                        return Err(Error::Connect(e));
+                Step::Connect => {
+                    let span = connect_span(&core.config);
+                    let timer = ConnectTimer::start();
+                    let connected = manager.connect().instrument(span.clone()).await;
+                    timer.done(core, &span, &connected);
+                    match connected {
+                        Ok(conn) => reservation.connected(conn)?,
+                        Err(e) => {
+                            reservation.connect_failed(&e);
+                            return Err(Error::Connect(e));
+                        }
                     }
-                },
+                }
                 Step::Ping => {
                     if let Some(conn) = reservation.conn_mut() {
                         if let Err(e) = manager.is_valid(conn).await {
@@ -115,11 +133,12 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                     }
                 }
                 Step::Ready => {
+                    let at = trace.ready(core, &reservation);
                     return Ok(AsyncPooledConnection::new(
                         Arc::clone(&self.shared),
-                        reservation.finish(),
+                        reservation.finish(at),
                         location,
-                    ))
+                    ));
                 }
                 Step::Fail(failure) => return Err(failure.into()),
             }
@@ -156,11 +175,19 @@ impl<M: bb8::ManageConnection> Shared<M> {
         let Some(reset) = self.builder.reset.as_ref() else {
             return Err("no reset function".to_owned());
         };
-        match CatchUnwind::new(reset.reset(conn, action)).await {
+        let span = reset_span(&self.core.config, action);
+        let outcome = match CatchUnwind::new(reset.reset(conn, action))
+            .instrument(span.clone())
+            .await
+        {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(()) => Err(format!("the {} function panicked", action.as_str())),
+        };
+        if outcome.is_err() {
+            fail(&span, "reset");
         }
+        outcome
     }
 
     /// Returns a connection, running the reset inline.
@@ -171,10 +198,10 @@ impl<M: bb8::ManageConnection> Shared<M> {
         let (mut checked, step) = core.start_return(checked, broken);
         match step {
             ReturnStep::Invalidate(reason) => core.invalidate(checked, reason),
-            ReturnStep::CheckIn => core.end_return(checked, Ok(())),
+            ReturnStep::CheckIn => core.end_return(checked, None, Ok(())),
             ReturnStep::Reset(action) => {
                 let outcome = self.run_reset(&mut checked.conn, action).await;
-                core.end_return(checked, outcome);
+                core.end_return(checked, Some(action), outcome);
             }
         }
     }
@@ -189,17 +216,18 @@ impl<M: bb8::ManageConnection> Shared<M> {
         let (mut checked, step) = core.start_return(checked, broken);
         match step {
             ReturnStep::Invalidate(reason) => core.invalidate(checked, reason),
-            ReturnStep::CheckIn => core.end_return(checked, Ok(())),
+            ReturnStep::CheckIn => core.end_return(checked, None, Ok(())),
             ReturnStep::Reset(action) => match tokio::runtime::Handle::try_current() {
                 Ok(handle) => {
                     let shared = Arc::clone(self);
                     handle.spawn(async move {
                         let outcome = shared.run_reset(&mut checked.conn, action).await;
-                        shared.core.end_return(checked, outcome);
+                        shared.core.end_return(checked, Some(action), outcome);
                     });
                 }
                 Err(_) => core.end_return(
                     checked,
+                    Some(action),
                     Err(format!(
                         "no Tokio runtime to run the {} on; the connection is closed instead",
                         action.as_str()

@@ -1,0 +1,176 @@
+//! Metrics through the `metrics` facade: handles registered once per pool, with whatever
+//! recorder is installed when the pool is built (install it first).
+
+use std::time::Duration;
+
+use metrics::{Counter, Gauge, Histogram, Unit};
+
+use super::kinds::{CloseReason, RecycleReason, INVALIDATE_REASONS, RESET_ACTIONS};
+use super::names::*;
+use super::Limits;
+
+pub(super) struct Handles {
+    idle: Gauge,
+    used: Gauge,
+    pending: Gauge,
+    leaks_current: Gauge,
+    timeouts: Counter,
+    create_time: Histogram,
+    wait_time: Histogram,
+    use_time: Histogram,
+    overflow_opened: Counter,
+    overflow_closed: Counter,
+    /// [action][ok = 0, error = 1]
+    resets: [[Counter; 2]; 2],
+    recycles: [Counter; 3],
+    invalidations: [Counter; 5],
+    pre_ping_failures: Counter,
+    closes: [Counter; 7],
+    leaks_suspected: Counter,
+}
+
+fn describe() {
+    metrics::describe_gauge!(CONNECTION_COUNT, "Open connections by state (idle, used).");
+    metrics::describe_gauge!(
+        CONNECTION_MAX,
+        "Most connections the pool may open at once."
+    );
+    metrics::describe_gauge!(IDLE_MAX, "Most idle connections the pool keeps.");
+    metrics::describe_gauge!(IDLE_MIN, "Idle connections the pool keeps at least.");
+    metrics::describe_gauge!(PENDING_REQUESTS, "Callers waiting for a connection.");
+    metrics::describe_counter!(
+        TIMEOUTS,
+        "Checkouts that timed out waiting for a connection."
+    );
+    metrics::describe_histogram!(CREATE_TIME, Unit::Seconds, "Time to open a connection.");
+    metrics::describe_histogram!(
+        WAIT_TIME,
+        Unit::Seconds,
+        "Time to obtain a connection from the pool."
+    );
+    metrics::describe_histogram!(USE_TIME, Unit::Seconds, "Time between checkout and return.");
+    metrics::describe_counter!(OVERFLOW_OPENED, "Connections opened beyond pool_size.");
+    metrics::describe_counter!(OVERFLOW_CLOSED, "Overflow connections closed on return.");
+    metrics::describe_counter!(RESETS, "Resets on return, by action and outcome.");
+    metrics::describe_counter!(
+        RECYCLES,
+        "Pooled connections replaced at checkout, by reason."
+    );
+    metrics::describe_counter!(INVALIDATIONS, "Connections invalidated, by reason.");
+    metrics::describe_counter!(PRE_PING_FAILURES, "Pre-pings that found a dead connection.");
+    metrics::describe_counter!(CLOSES, "Connections closed, by reason.");
+    metrics::describe_counter!(
+        LEAKS_SUSPECTED,
+        "Connections held longer than the leak threshold."
+    );
+    metrics::describe_gauge!(
+        LEAKS_CURRENT,
+        "Connections held longer than the leak threshold now."
+    );
+}
+
+impl Handles {
+    pub(super) fn register(name: &str, limits: &Limits) -> Self {
+        describe();
+        let pool = name.to_owned();
+        let gauge_state = |state: &'static str| metrics::gauge!(CONNECTION_COUNT, POOL_NAME => pool.clone(), STATE => state);
+        let counter = |metric: &'static str| metrics::counter!(metric, POOL_NAME => pool.clone());
+        let labelled = |metric: &'static str, key: &'static str, value: &'static str| metrics::counter!(metric, POOL_NAME => pool.clone(), key => value);
+        if let Some(max) = limits.max_open {
+            metrics::gauge!(CONNECTION_MAX, POOL_NAME => pool.clone()).set(max as f64);
+        }
+        if let Some(max) = limits.max_idle {
+            metrics::gauge!(IDLE_MAX, POOL_NAME => pool.clone()).set(max as f64);
+        }
+        metrics::gauge!(IDLE_MIN, POOL_NAME => pool.clone()).set(0.0);
+        let reset = |action: usize, outcome: &'static str| {
+            metrics::counter!(
+                RESETS,
+                POOL_NAME => pool.clone(),
+                RESET_ACTION => RESET_ACTIONS[action].as_str(),
+                RESET_OUTCOME => outcome
+            )
+        };
+        Handles {
+            idle: gauge_state("idle"),
+            used: gauge_state("used"),
+            pending: metrics::gauge!(PENDING_REQUESTS, POOL_NAME => pool.clone()),
+            leaks_current: metrics::gauge!(LEAKS_CURRENT, POOL_NAME => pool.clone()),
+            timeouts: counter(TIMEOUTS),
+            create_time: metrics::histogram!(CREATE_TIME, POOL_NAME => pool.clone()),
+            wait_time: metrics::histogram!(WAIT_TIME, POOL_NAME => pool.clone()),
+            use_time: metrics::histogram!(USE_TIME, POOL_NAME => pool.clone()),
+            overflow_opened: counter(OVERFLOW_OPENED),
+            overflow_closed: counter(OVERFLOW_CLOSED),
+            resets: [
+                [reset(0, "ok"), reset(0, "error")],
+                [reset(1, "ok"), reset(1, "error")],
+            ],
+            recycles: RecycleReason::ALL.map(|r| labelled(RECYCLES, RECYCLE_REASON, r.as_str())),
+            invalidations: INVALIDATE_REASONS
+                .map(|r| labelled(INVALIDATIONS, INVALIDATE_REASON, r)),
+            pre_ping_failures: counter(PRE_PING_FAILURES),
+            closes: CloseReason::ALL.map(|r| labelled(CLOSES, CLOSE_REASON, r.as_str())),
+            leaks_suspected: counter(LEAKS_SUSPECTED),
+        }
+    }
+
+    pub(super) fn counts(&self, idle: usize, used: usize, pending: usize) {
+        self.idle.set(idle as f64);
+        self.used.set(used as f64);
+        self.pending.set(pending as f64);
+    }
+
+    pub(super) fn timeout(&self) {
+        self.timeouts.increment(1);
+    }
+
+    pub(super) fn created(&self, took: Duration) {
+        self.create_time.record(took.as_secs_f64());
+    }
+
+    pub(super) fn waited(&self, took: Duration) {
+        self.wait_time.record(took.as_secs_f64());
+    }
+
+    pub(super) fn used_for(&self, took: Duration) {
+        self.use_time.record(took.as_secs_f64());
+    }
+
+    pub(super) fn overflow_opened(&self) {
+        self.overflow_opened.increment(1);
+    }
+
+    pub(super) fn overflow_closed(&self) {
+        self.overflow_closed.increment(1);
+    }
+
+    pub(super) fn reset(&self, action: usize, ok: bool) {
+        self.resets[action][usize::from(!ok)].increment(1);
+    }
+
+    pub(super) fn recycled(&self, reason: usize) {
+        self.recycles[reason].increment(1);
+    }
+
+    pub(super) fn invalidated(&self, reason: usize) {
+        self.invalidations[reason].increment(1);
+    }
+
+    pub(super) fn pre_ping_failed(&self) {
+        self.pre_ping_failures.increment(1);
+    }
+
+    pub(super) fn closed(&self, reason: usize) {
+        self.closes[reason].increment(1);
+    }
+
+    pub(super) fn leak_suspected(&self, current: usize) {
+        self.leaks_suspected.increment(1);
+        self.leaks_current.set(current as f64);
+    }
+
+    pub(super) fn leaks_now(&self, current: usize) {
+        self.leaks_current.set(current as f64);
+    }
+}

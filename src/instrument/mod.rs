@@ -1,0 +1,199 @@
+//! Metrics for every pool decision, through the `metrics` facade (feature `metrics`, on by
+//! default) and the OpenTelemetry metrics API (feature `opentelemetry`). Both paths use the
+//! names in [`names`], so their Prometheus output is the same.
+//!
+//! Without either feature every method here is empty and compiles away.
+
+mod kinds;
+pub mod names;
+
+#[cfg(feature = "metrics")]
+mod facade;
+#[cfg(feature = "opentelemetry")]
+mod otel;
+
+use std::sync::Weak;
+use std::time::Duration;
+
+pub(crate) use kinds::{CloseReason, RecycleReason};
+
+use crate::config::ResetAction;
+use crate::policy::Limits;
+use crate::record::InvalidateReason;
+
+/// The pool's gauges at one moment.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Gauges {
+    pub(crate) idle: usize,
+    pub(crate) used: usize,
+    pub(crate) pending: usize,
+    pub(crate) leaks: usize,
+}
+
+/// Where observed (pulled) instruments read the pool's gauges.
+pub(crate) trait GaugeSource: Send + Sync {
+    fn gauges(&self) -> Gauges;
+}
+
+/// Where instruments go: which meter the OpenTelemetry path uses.
+#[derive(Clone, Default)]
+pub(crate) struct InstrumentOptions {
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) meter: Option<opentelemetry::metrics::Meter>,
+}
+
+impl std::fmt::Debug for InstrumentOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstrumentOptions").finish_non_exhaustive()
+    }
+}
+
+/// One pool's registered instruments.
+pub(crate) struct Instruments {
+    #[cfg(feature = "metrics")]
+    facade: facade::Handles,
+    #[cfg(feature = "opentelemetry")]
+    otel: otel::Handles,
+}
+
+#[allow(unused_variables)]
+impl Instruments {
+    pub(crate) fn register(
+        options: &InstrumentOptions,
+        name: &str,
+        limits: &Limits,
+        source: Weak<dyn GaugeSource>,
+    ) -> Self {
+        Instruments {
+            #[cfg(feature = "metrics")]
+            facade: facade::Handles::register(name, limits),
+            #[cfg(feature = "opentelemetry")]
+            otel: {
+                let meter = options
+                    .meter
+                    .clone()
+                    .unwrap_or_else(|| opentelemetry::global::meter("poolscope"));
+                otel::Handles::register(&meter, name, limits, source)
+            },
+        }
+    }
+
+    /// Whether any instrument wants durations (so the pool reads the clock).
+    #[inline]
+    pub(crate) const fn timed() -> bool {
+        cfg!(any(feature = "metrics", feature = "opentelemetry"))
+    }
+
+    /// The counts changed (called under the pool's lock, so the gauges never go back in time).
+    #[inline]
+    pub(crate) fn counts(&self, gauges: Gauges) {
+        #[cfg(feature = "metrics")]
+        self.facade.counts(gauges.idle, gauges.used, gauges.pending);
+    }
+
+    #[inline]
+    pub(crate) fn timeout(&self) {
+        #[cfg(feature = "metrics")]
+        self.facade.timeout();
+        #[cfg(feature = "opentelemetry")]
+        self.otel.timeout();
+    }
+
+    #[inline]
+    pub(crate) fn created(&self, took: Duration) {
+        #[cfg(feature = "metrics")]
+        self.facade.created(took);
+        #[cfg(feature = "opentelemetry")]
+        self.otel.created(took);
+    }
+
+    #[inline]
+    pub(crate) fn waited(&self, took: Duration) {
+        #[cfg(feature = "metrics")]
+        self.facade.waited(took);
+        #[cfg(feature = "opentelemetry")]
+        self.otel.waited(took);
+    }
+
+    #[inline]
+    pub(crate) fn used_for(&self, took: Duration) {
+        #[cfg(feature = "metrics")]
+        self.facade.used_for(took);
+        #[cfg(feature = "opentelemetry")]
+        self.otel.used_for(took);
+    }
+
+    #[inline]
+    pub(crate) fn overflow_opened(&self) {
+        #[cfg(feature = "metrics")]
+        self.facade.overflow_opened();
+        #[cfg(feature = "opentelemetry")]
+        self.otel.overflow_opened();
+    }
+
+    #[inline]
+    pub(crate) fn overflow_closed(&self) {
+        #[cfg(feature = "metrics")]
+        self.facade.overflow_closed();
+        #[cfg(feature = "opentelemetry")]
+        self.otel.overflow_closed();
+    }
+
+    #[inline]
+    pub(crate) fn reset(&self, action: ResetAction, ok: bool) {
+        let action = kinds::reset_index(action);
+        #[cfg(feature = "metrics")]
+        self.facade.reset(action, ok);
+        #[cfg(feature = "opentelemetry")]
+        self.otel.reset(action, ok);
+    }
+
+    #[inline]
+    pub(crate) fn recycled(&self, reason: RecycleReason) {
+        #[cfg(feature = "metrics")]
+        self.facade.recycled(reason.index());
+        #[cfg(feature = "opentelemetry")]
+        self.otel.recycled(reason.index());
+    }
+
+    #[inline]
+    pub(crate) fn invalidated(&self, reason: &InvalidateReason) {
+        let reason = kinds::invalidate_index(reason);
+        #[cfg(feature = "metrics")]
+        self.facade.invalidated(reason);
+        #[cfg(feature = "opentelemetry")]
+        self.otel.invalidated(reason);
+    }
+
+    #[inline]
+    pub(crate) fn pre_ping_failed(&self) {
+        #[cfg(feature = "metrics")]
+        self.facade.pre_ping_failed();
+        #[cfg(feature = "opentelemetry")]
+        self.otel.pre_ping_failed();
+    }
+
+    #[inline]
+    pub(crate) fn closed(&self, reason: CloseReason) {
+        #[cfg(feature = "metrics")]
+        self.facade.closed(reason.index());
+        #[cfg(feature = "opentelemetry")]
+        self.otel.closed(reason.index());
+    }
+
+    /// A connection just passed the leak threshold; `current` are past it now.
+    #[inline]
+    pub(crate) fn leak_suspected(&self, current: usize) {
+        #[cfg(feature = "metrics")]
+        self.facade.leak_suspected(current);
+        #[cfg(feature = "opentelemetry")]
+        self.otel.leak_suspected();
+    }
+
+    /// A suspected leak was returned; `current` are past the threshold now.
+    #[inline]
+    pub(crate) fn leaks_now(&self, current: usize) {
+        #[cfg(feature = "metrics")]
+        self.facade.leaks_now(current);
+    }
+}

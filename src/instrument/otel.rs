@@ -1,0 +1,240 @@
+//! Metrics through the OpenTelemetry metrics API. Counts are observed from the pool at
+//! collection time (no hot-path cost); counters and histograms are recorded as they happen,
+//! with their attribute sets built once per pool.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry::KeyValue;
+
+use super::kinds::{CloseReason, RecycleReason, INVALIDATE_REASONS, RESET_ACTIONS};
+use super::names::*;
+use super::{GaugeSource, Limits};
+
+pub(super) struct Handles {
+    pool: Arc<[KeyValue]>,
+    timeouts: Counter<u64>,
+    create_time: Histogram<f64>,
+    wait_time: Histogram<f64>,
+    use_time: Histogram<f64>,
+    overflow_opened: Counter<u64>,
+    overflow_closed: Counter<u64>,
+    resets: Counter<u64>,
+    reset_attrs: [[Vec<KeyValue>; 2]; 2],
+    recycles: Counter<u64>,
+    recycle_attrs: [Vec<KeyValue>; 3],
+    invalidations: Counter<u64>,
+    invalidate_attrs: [Vec<KeyValue>; 5],
+    pre_ping_failures: Counter<u64>,
+    closes: Counter<u64>,
+    close_attrs: [Vec<KeyValue>; 7],
+    leaks_suspected: Counter<u64>,
+}
+
+fn with(pool: &[KeyValue], key: &'static str, value: &'static str) -> Vec<KeyValue> {
+    let mut attrs = pool.to_vec();
+    attrs.push(KeyValue::new(key, value));
+    attrs
+}
+
+fn observed<T>(source: &Weak<dyn GaugeSource>, read: impl Fn(&super::Gauges) -> T) -> Option<T> {
+    source.upgrade().map(|s| read(&s.gauges()))
+}
+
+impl Handles {
+    pub(super) fn register(
+        meter: &Meter,
+        name: &str,
+        limits: &Limits,
+        source: Weak<dyn GaugeSource>,
+    ) -> Self {
+        let pool: Arc<[KeyValue]> = Arc::new([KeyValue::new(POOL_NAME, name.to_owned())]);
+        let idle_attrs = with(&pool, STATE, "idle");
+        let used_attrs = with(&pool, STATE, "used");
+        let src = source.clone();
+        meter
+            .i64_observable_up_down_counter(CONNECTION_COUNT)
+            .with_unit("{connection}")
+            .with_description("Open connections by state (idle, used).")
+            .with_callback(move |obs| {
+                if let Some(g) = observed(&src, |g| (g.idle, g.used)) {
+                    obs.observe(g.0 as i64, &idle_attrs);
+                    obs.observe(g.1 as i64, &used_attrs);
+                }
+            })
+            .build();
+        let src = source.clone();
+        let attrs = pool.clone();
+        meter
+            .i64_observable_up_down_counter(PENDING_REQUESTS)
+            .with_unit("{request}")
+            .with_description("Callers waiting for a connection.")
+            .with_callback(move |obs| {
+                if let Some(pending) = observed(&src, |g| g.pending) {
+                    obs.observe(pending as i64, &attrs);
+                }
+            })
+            .build();
+        let src = source;
+        let attrs = pool.clone();
+        meter
+            .i64_observable_up_down_counter(LEAKS_CURRENT)
+            .with_unit("{connection}")
+            .with_description("Connections held longer than the leak threshold now.")
+            .with_callback(move |obs| {
+                if let Some(leaks) = observed(&src, |g| g.leaks) {
+                    obs.observe(leaks as i64, &attrs);
+                }
+            })
+            .build();
+        let fixed = [
+            (
+                CONNECTION_MAX,
+                limits.max_open,
+                "Most connections the pool may open at once.",
+            ),
+            (
+                IDLE_MAX,
+                limits.max_idle,
+                "Most idle connections the pool keeps.",
+            ),
+            (
+                IDLE_MIN,
+                Some(0),
+                "Idle connections the pool keeps at least.",
+            ),
+        ];
+        for (metric, value, description) in fixed {
+            let Some(value) = value else { continue };
+            let attrs = pool.clone();
+            meter
+                .i64_observable_up_down_counter(metric)
+                .with_unit("{connection}")
+                .with_description(description)
+                .with_callback(move |obs| obs.observe(value as i64, &attrs))
+                .build();
+        }
+        let counter = |metric: &'static str, unit: &'static str, description: &'static str| {
+            meter
+                .u64_counter(metric)
+                .with_unit(unit)
+                .with_description(description)
+                .build()
+        };
+        let seconds = |metric: &'static str, description: &'static str| {
+            meter
+                .f64_histogram(metric)
+                .with_unit("s")
+                .with_description(description)
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build()
+        };
+        Handles {
+            timeouts: counter(
+                TIMEOUTS,
+                "{timeout}",
+                "Checkouts that timed out waiting for a connection.",
+            ),
+            create_time: seconds(CREATE_TIME, "Time to open a connection."),
+            wait_time: seconds(WAIT_TIME, "Time to obtain a connection from the pool."),
+            use_time: seconds(USE_TIME, "Time between checkout and return."),
+            overflow_opened: counter(
+                OVERFLOW_OPENED,
+                "{connection}",
+                "Connections opened beyond pool_size.",
+            ),
+            overflow_closed: counter(
+                OVERFLOW_CLOSED,
+                "{connection}",
+                "Overflow connections closed on return.",
+            ),
+            resets: counter(
+                RESETS,
+                "{reset}",
+                "Resets on return, by action and outcome.",
+            ),
+            reset_attrs: RESET_ACTIONS.map(|action| {
+                ["ok", "error"].map(|outcome| {
+                    let mut attrs = with(&pool, RESET_ACTION, action.as_str());
+                    attrs.push(KeyValue::new(RESET_OUTCOME, outcome));
+                    attrs
+                })
+            }),
+            recycles: counter(
+                RECYCLES,
+                "{connection}",
+                "Pooled connections replaced at checkout, by reason.",
+            ),
+            recycle_attrs: RecycleReason::ALL.map(|r| with(&pool, RECYCLE_REASON, r.as_str())),
+            invalidations: counter(
+                INVALIDATIONS,
+                "{connection}",
+                "Connections invalidated, by reason.",
+            ),
+            invalidate_attrs: INVALIDATE_REASONS.map(|r| with(&pool, INVALIDATE_REASON, r)),
+            pre_ping_failures: counter(
+                PRE_PING_FAILURES,
+                "{ping}",
+                "Pre-pings that found a dead connection.",
+            ),
+            closes: counter(CLOSES, "{connection}", "Connections closed, by reason."),
+            close_attrs: CloseReason::ALL.map(|r| with(&pool, CLOSE_REASON, r.as_str())),
+            leaks_suspected: counter(
+                LEAKS_SUSPECTED,
+                "{connection}",
+                "Connections held longer than the leak threshold.",
+            ),
+            pool,
+        }
+    }
+
+    pub(super) fn timeout(&self) {
+        self.timeouts.add(1, &self.pool);
+    }
+
+    pub(super) fn created(&self, took: Duration) {
+        self.create_time.record(took.as_secs_f64(), &self.pool);
+    }
+
+    pub(super) fn waited(&self, took: Duration) {
+        self.wait_time.record(took.as_secs_f64(), &self.pool);
+    }
+
+    pub(super) fn used_for(&self, took: Duration) {
+        self.use_time.record(took.as_secs_f64(), &self.pool);
+    }
+
+    pub(super) fn overflow_opened(&self) {
+        self.overflow_opened.add(1, &self.pool);
+    }
+
+    pub(super) fn overflow_closed(&self) {
+        self.overflow_closed.add(1, &self.pool);
+    }
+
+    pub(super) fn reset(&self, action: usize, ok: bool) {
+        self.resets
+            .add(1, &self.reset_attrs[action][usize::from(!ok)]);
+    }
+
+    pub(super) fn recycled(&self, reason: usize) {
+        self.recycles.add(1, &self.recycle_attrs[reason]);
+    }
+
+    pub(super) fn invalidated(&self, reason: usize) {
+        self.invalidations.add(1, &self.invalidate_attrs[reason]);
+    }
+
+    pub(super) fn pre_ping_failed(&self) {
+        self.pre_ping_failures.add(1, &self.pool);
+    }
+
+    pub(super) fn closed(&self, reason: usize) {
+        self.closes.add(1, &self.close_attrs[reason]);
+    }
+
+    pub(super) fn leak_suspected(&self) {
+        self.leaks_suspected.add(1, &self.pool);
+    }
+}

@@ -1,0 +1,116 @@
+//! `tracing` spans for checkout, connect and reset, with OpenTelemetry attribute names
+//! (bridge them with `tracing-opentelemetry`). OpenTelemetry has no convention for pool spans
+//! yet; these are poolscope's:
+//!
+//! | span | attributes |
+//! |---|---|
+//! | `poolscope.checkout`: from `get()` to a usable connection (waiting, connecting, pre-ping) | `db.client.connection.pool.name`, `db.system.name` (when set), `poolscope.pool.class`, `poolscope.checkout.outcome` = `idle` / `new` / `overflow` / `timeout`, and on failure `error.type` and `otel.status_code` = `ERROR` |
+//! | `poolscope.connect`: the manager opening a connection (child of the checkout) | `db.client.connection.pool.name`, `db.system.name`, `error.type` on failure |
+//! | `poolscope.reset`: the rollback or commit on return | `db.client.connection.pool.name`, `db.system.name`, `poolscope.reset.action`, `error.type` on failure |
+//!
+//! All three are INFO spans under target `poolscope::pool`.
+
+use std::time::Instant;
+
+use tracing::field::Empty;
+use tracing::Span;
+
+use crate::config::{Config, ResetAction};
+use crate::core::{Core, Reservation};
+use crate::instrument::Instruments;
+
+fn system(config: &Config) -> &str {
+    config.db_system.as_deref().unwrap_or("")
+}
+
+pub(crate) fn connect_span(config: &Config) -> Span {
+    tracing::info_span!(
+        target: "poolscope::pool",
+        "poolscope.connect",
+        "db.client.connection.pool.name" = %config.name,
+        "db.system.name" = system(config),
+        "error.type" = Empty,
+        "otel.status_code" = Empty,
+    )
+}
+
+pub(crate) fn reset_span(config: &Config, action: ResetAction) -> Span {
+    tracing::info_span!(
+        target: "poolscope::pool",
+        "poolscope.reset",
+        "db.client.connection.pool.name" = %config.name,
+        "db.system.name" = system(config),
+        "poolscope.reset.action" = action.as_str(),
+        "error.type" = Empty,
+        "otel.status_code" = Empty,
+    )
+}
+
+/// Marks a span failed with `error_type`.
+pub(crate) fn fail(span: &Span, error_type: &'static str) {
+    span.record("error.type", error_type);
+    span.record("otel.status_code", "ERROR");
+}
+
+/// One checkout's span and clock.
+pub(crate) struct CheckoutTrace {
+    pub(crate) span: Span,
+    started: Option<Instant>,
+}
+
+impl CheckoutTrace {
+    pub(crate) fn start(config: &Config) -> Self {
+        let span = tracing::info_span!(
+            target: "poolscope::pool",
+            "poolscope.checkout",
+            "db.client.connection.pool.name" = %config.name,
+            "db.system.name" = system(config),
+            "poolscope.pool.class" = config.class.sqlalchemy_name(),
+            "poolscope.checkout.outcome" = Empty,
+            "error.type" = Empty,
+            "otel.status_code" = Empty,
+        );
+        CheckoutTrace {
+            span,
+            started: Instruments::timed().then(Instant::now),
+        }
+    }
+
+    /// The checkout succeeded: records the outcome and the wait; returns the checkout time.
+    pub(crate) fn ready<C>(&self, core: &Core<C>, reservation: &Reservation<C>) -> Option<Instant> {
+        self.span
+            .record("poolscope.checkout.outcome", reservation.outcome());
+        let started = self.started?;
+        let now = Instant::now();
+        core.instruments.waited(now - started);
+        Some(now)
+    }
+
+    /// The checkout failed with `error_type`.
+    pub(crate) fn failed(&self, error_type: &'static str) {
+        if error_type == "timeout" {
+            self.span.record("poolscope.checkout.outcome", "timeout");
+        }
+        fail(&self.span, error_type);
+    }
+}
+
+/// Times a connect for `create_time` (successful connects only).
+pub(crate) struct ConnectTimer(Option<Instant>);
+
+impl ConnectTimer {
+    pub(crate) fn start() -> Self {
+        ConnectTimer(Instruments::timed().then(Instant::now))
+    }
+
+    pub(crate) fn done<C, E>(self, core: &Core<C>, span: &Span, result: &Result<C, E>) {
+        match result {
+            Ok(_) => {
+                if let Some(started) = self.0 {
+                    core.instruments.created(started.elapsed());
+                }
+            }
+            Err(_) => fail(span, "connect"),
+        }
+    }
+}
