@@ -86,8 +86,11 @@ impl CheckoutTrace {
         Some(now)
     }
 
-    /// The checkout failed with `error_type`.
-    pub(crate) fn failed(&self, error_type: &'static str) {
+    /// The checkout failed with `error_type`; the time it waited still counts in wait_time.
+    pub(crate) fn failed<C>(&self, core: &Core<C>, error_type: &'static str) {
+        if let Some(started) = self.started {
+            core.instruments.waited(started.elapsed());
+        }
         if error_type == "timeout" {
             self.span.record("poolscope.checkout.outcome", "timeout");
         }

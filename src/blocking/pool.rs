@@ -78,7 +78,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
         let _entered = trace.span.enter();
         let result = self.checkout(location, &trace);
         if let Err(e) = &result {
-            trace.failed(e.error_type());
+            trace.failed(&self.shared.core, e.error_type());
         }
         result
     }

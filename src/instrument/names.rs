@@ -24,7 +24,8 @@ pub const TIMEOUTS: &str = "db.client.connection.timeouts";
 /// `db.client.connection.create_time` (histogram, seconds): opening a connection.
 pub const CREATE_TIME: &str = "db.client.connection.create_time";
 /// `db.client.connection.wait_time` (histogram, seconds): from `get()` to a usable
-/// connection, waiting, connecting and pinging included; one per successful checkout.
+/// connection, waiting, connecting and pinging included; one sample per `get()`, also when it
+/// fails (a timeout records the time it waited).
 pub const WAIT_TIME: &str = "db.client.connection.wait_time";
 /// `db.client.connection.use_time` (histogram, seconds): from checkout to return.
 pub const USE_TIME: &str = "db.client.connection.use_time";

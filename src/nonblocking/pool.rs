@@ -90,7 +90,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         async move {
             let result = self.checkout(location, &trace).await;
             if let Err(e) = &result {
-                trace.failed(e.error_type());
+                trace.failed(&self.shared.core, e.error_type());
             }
             result
         }
