@@ -19,31 +19,37 @@ use crate::config::{Config, ResetAction};
 use crate::core::{Core, Reservation};
 use crate::instrument::Instruments;
 
-fn system(config: &Config) -> &str {
-    config.db_system.as_deref().unwrap_or("")
+/// Records `db.system.name` when the pool has one (an empty attribute would be noise).
+fn with_system(span: Span, config: &Config) -> Span {
+    if let Some(system) = config.db_system.as_deref() {
+        span.record("db.system.name", system);
+    }
+    span
 }
 
 pub(crate) fn connect_span(config: &Config) -> Span {
-    tracing::info_span!(
+    let span = tracing::info_span!(
         target: "poolscope::pool",
         "poolscope.connect",
         "db.client.connection.pool.name" = %config.name,
-        "db.system.name" = system(config),
+        "db.system.name" = Empty,
         "error.type" = Empty,
         "otel.status_code" = Empty,
-    )
+    );
+    with_system(span, config)
 }
 
 pub(crate) fn reset_span(config: &Config, action: ResetAction) -> Span {
-    tracing::info_span!(
+    let span = tracing::info_span!(
         target: "poolscope::pool",
         "poolscope.reset",
         "db.client.connection.pool.name" = %config.name,
-        "db.system.name" = system(config),
+        "db.system.name" = Empty,
         "poolscope.reset.action" = action.as_str(),
         "error.type" = Empty,
         "otel.status_code" = Empty,
-    )
+    );
+    with_system(span, config)
 }
 
 /// Marks a span failed with `error_type`.
@@ -64,14 +70,14 @@ impl CheckoutTrace {
             target: "poolscope::pool",
             "poolscope.checkout",
             "db.client.connection.pool.name" = %config.name,
-            "db.system.name" = system(config),
+            "db.system.name" = Empty,
             "poolscope.pool.class" = config.class.sqlalchemy_name(),
             "poolscope.checkout.outcome" = Empty,
             "error.type" = Empty,
             "otel.status_code" = Empty,
         );
         CheckoutTrace {
-            span,
+            span: with_system(span, config),
             started: Instruments::timed().then(Instant::now),
         }
     }
