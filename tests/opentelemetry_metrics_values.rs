@@ -1,0 +1,111 @@
+//! The OpenTelemetry metrics path, collected by the SDK's in-memory exporter: exact values
+//! after the same scripted scenario as the `metrics` facade test.
+#![cfg(feature = "opentelemetry")]
+mod common;
+
+use common::{builder, Db};
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use poolscope::metric_names as m;
+use std::time::Duration;
+
+struct Collected(Vec<ResourceMetrics>);
+
+impl Collected {
+    /// The newest data point of `name` whose attributes, pool name aside, are `labels`.
+    fn point(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let rm = self.0.last()?;
+        let wanted = |attrs: Vec<(String, String)>| {
+            let mut attrs: Vec<_> = attrs.into_iter().filter(|(k, _)| k != m::POOL_NAME).collect();
+            attrs.sort();
+            let mut want: Vec<_> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            want.sort();
+            attrs == want
+        };
+        let kv = |it: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| -> Vec<(String, String)> {
+            it.map(|kv| (kv.key.to_string(), kv.value.to_string())).collect()
+        };
+        for metric in rm.scope_metrics().flat_map(|sm| sm.metrics()).filter(|x| x.name() == name) {
+            let found = match metric.data() {
+                AggregatedMetrics::U64(MetricData::Sum(sum)) => sum
+                    .data_points()
+                    .find(|p| wanted(kv(&mut p.attributes())))
+                    .map(|p| p.value() as f64),
+                AggregatedMetrics::I64(MetricData::Sum(sum)) => sum
+                    .data_points()
+                    .find(|p| wanted(kv(&mut p.attributes())))
+                    .map(|p| p.value() as f64),
+                AggregatedMetrics::F64(MetricData::Histogram(h)) => h
+                    .data_points()
+                    .find(|p| wanted(kv(&mut p.attributes())))
+                    .map(|p| p.count() as f64),
+                other => panic!("{name}: unexpected {other:?}"),
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+
+    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.point(name, labels).unwrap_or_else(|| panic!("no {name} {labels:?}"))
+    }
+}
+
+/// Runs `scenario`, keeping what it returns alive until the metrics are collected.
+fn collect<T>(scenario: impl FnOnce(opentelemetry::metrics::Meter) -> T) -> Collected {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let alive = scenario(provider.meter("poolscope"));
+    provider.force_flush().unwrap();
+    drop(alive);
+    Collected(exporter.get_finished_metrics().unwrap())
+}
+
+#[test]
+fn three_checkouts_one_timeout_all_returned() {
+    let got = collect(|meter| {
+        let pool = builder()
+            .name("otel-scenario")
+            .otel_meter(meter)
+            .pool_size(2)
+            .max_overflow(1)
+            .pool_timeout(Duration::from_millis(50))
+            .build(Db::new().manager())
+            .unwrap();
+        let held: Vec<_> = (0..3).map(|_| pool.get().unwrap()).collect();
+        assert!(pool.get().is_err());
+        drop(held);
+        pool // alive at collection, so its counts are observed
+    });
+    assert_eq!(got.value(m::CONNECTION_COUNT, &[(m::STATE, "used")]), 0.0);
+    assert_eq!(got.value(m::CONNECTION_COUNT, &[(m::STATE, "idle")]), 2.0);
+    assert_eq!(got.value(m::PENDING_REQUESTS, &[]), 0.0);
+    assert_eq!(got.value(m::CONNECTION_MAX, &[]), 3.0);
+    assert_eq!(got.value(m::IDLE_MAX, &[]), 2.0);
+    assert_eq!(got.value(m::IDLE_MIN, &[]), 0.0);
+    assert_eq!(got.value(m::TIMEOUTS, &[]), 1.0);
+    assert_eq!(got.value(m::OVERFLOW_OPENED, &[]), 1.0);
+    assert_eq!(got.value(m::OVERFLOW_CLOSED, &[]), 1.0);
+    assert_eq!(got.value(m::CLOSES, &[(m::CLOSE_REASON, "overflow")]), 1.0);
+    assert_eq!(got.value(m::RESETS, &[(m::RESET_ACTION, "rollback"), (m::RESET_OUTCOME, "ok")]), 3.0);
+    assert_eq!(got.value(m::CREATE_TIME, &[]), 3.0, "histogram count");
+    assert_eq!(got.value(m::WAIT_TIME, &[]), 4.0, "three checkouts and the timeout");
+    assert_eq!(got.value(m::USE_TIME, &[]), 3.0);
+    assert_eq!(got.point(m::RESETS, &[(m::RESET_ACTION, "rollback"), (m::RESET_OUTCOME, "error")]), None, "never recorded");
+}
+
+#[test]
+fn a_dropped_pool_stops_reporting_counts() {
+    let got = collect(|meter| {
+        let pool = builder().name("otel-dropped").otel_meter(meter).build(Db::new().manager()).unwrap();
+        drop(pool.get().unwrap());
+        drop(pool);
+    });
+    assert_eq!(got.point(m::CONNECTION_COUNT, &[(m::STATE, "idle")]), None);
+    assert_eq!(got.value(m::WAIT_TIME, &[]), 1.0, "what it recorded stays");
+}
