@@ -93,6 +93,18 @@ macro_rules! option_setters {
             self
         }
 
+        /// Reports a connection held longer than `threshold` once at WARN (pool name, how long,
+        /// the `file:line` of its checkout), and its later return at INFO; counts them in
+        /// `poolscope.leaks.suspected` / `poolscope.leaks.current` (default off, like
+        /// HikariCP's `leakDetectionThreshold`). A watcher thread per pool does the looking.
+        pub fn leak_detection_threshold(
+            mut self,
+            threshold: impl Into<Option<std::time::Duration>>,
+        ) -> Self {
+            self.options.leak_threshold = threshold.into();
+            self
+        }
+
         /// Adds a listener for the pool's events, after those already added.
         pub fn listener(mut self, listener: impl $crate::PoolListener<$conn> + 'static) -> Self {
             self.listeners.push(std::sync::Arc::new(listener));

@@ -135,6 +135,7 @@ pub(crate) struct Options {
     pub(crate) name: Option<String>,
     pub(crate) store_traceback: Option<bool>,
     pub(crate) db_system: Option<String>,
+    pub(crate) leak_threshold: Option<Duration>,
 }
 
 /// Validated configuration. Everything in it makes sense for its pool class.
@@ -153,6 +154,8 @@ pub(crate) struct Config {
     pub(crate) store_traceback: bool,
     /// `db.system.name` for spans (`postgresql`, `mysql`, `sqlite`, ...).
     pub(crate) db_system: Option<Arc<str>>,
+    /// Report connections held longer than this.
+    pub(crate) leak_threshold: Option<Duration>,
 }
 
 pub(crate) const DEFAULT_POOL_SIZE: usize = 5;
@@ -206,6 +209,9 @@ impl Options {
         if self.recycle == Some(Duration::ZERO) {
             return Err(BuildError::ZeroRecycle);
         }
+        if self.leak_threshold == Some(Duration::ZERO) {
+            return Err(BuildError::ZeroLeakThreshold);
+        }
         if self.reset_on_return != ResetOnReturn::None && !can_reset {
             return Err(BuildError::ResetUnsupported {
                 requested: self.reset_on_return,
@@ -229,6 +235,7 @@ impl Options {
             name,
             store_traceback: self.store_traceback.unwrap_or(true),
             db_system: self.db_system.map(Into::into),
+            leak_threshold: self.leak_threshold,
         })
     }
 }

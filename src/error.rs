@@ -45,6 +45,8 @@ pub enum BuildError {
     },
     /// An empty or blank pool name.
     EmptyName,
+    /// A leak detection threshold of zero, which would report every checkout.
+    ZeroLeakThreshold,
 }
 
 impl fmt::Display for BuildError {
@@ -83,6 +85,9 @@ impl fmt::Display for BuildError {
                  PoolClass::Static"
             ),
             BuildError::EmptyName => f.write_str("the pool name must not be empty"),
+            BuildError::ZeroLeakThreshold => f.write_str(
+                "leak_detection_threshold must be longer than zero; pass None to turn leak detection off",
+            ),
         }
     }
 }

@@ -11,6 +11,12 @@ macro_rules! guard_common {
                 checked: $crate::core::Checked<M::Connection>,
                 location: &'static std::panic::Location<'static>,
             ) -> Self {
+                shared.core.track_checkout(
+                    checked.record.slot_id,
+                    checked.record.connection_id.unwrap_or(0),
+                    checked.checked_out_at,
+                    location,
+                );
                 $guard {
                     shared,
                     checked: Some(checked),

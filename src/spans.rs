@@ -78,7 +78,7 @@ impl CheckoutTrace {
         );
         CheckoutTrace {
             span: with_system(span, config),
-            started: Instruments::timed().then(Instant::now),
+            started: (Instruments::timed() || config.leak_threshold.is_some()).then(Instant::now),
         }
     }
 

@@ -31,6 +31,8 @@ pub struct Status {
     pub checked_out: usize,
     /// Callers waiting for a connection.
     pub waiting: usize,
+    /// Connections held longer than the leak detection threshold right now (0 when off).
+    pub suspected_leaks: usize,
 }
 
 impl fmt::Display for Status {

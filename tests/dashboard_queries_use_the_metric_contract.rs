@@ -7,7 +7,14 @@ use poolscope::metric_names as m;
 /// The Prometheus name of each instrument: dots become underscores, counters end in
 /// `_total`, durations in `_seconds`.
 fn contract() -> Vec<String> {
-    let gauges = [m::CONNECTION_COUNT, m::CONNECTION_MAX, m::IDLE_MAX, m::IDLE_MIN, m::PENDING_REQUESTS, m::LEAKS_CURRENT];
+    let gauges = [
+        m::CONNECTION_COUNT,
+        m::CONNECTION_MAX,
+        m::IDLE_MAX,
+        m::IDLE_MIN,
+        m::PENDING_REQUESTS,
+        m::LEAKS_CURRENT,
+    ];
     let counters = [
         m::TIMEOUTS,
         m::OVERFLOW_OPENED,
@@ -30,11 +37,19 @@ fn contract() -> Vec<String> {
 }
 
 fn label_keys() -> BTreeSet<String> {
-    [m::POOL_NAME, m::STATE, m::RESET_ACTION, m::RESET_OUTCOME, m::RECYCLE_REASON, m::INVALIDATE_REASON, m::CLOSE_REASON]
-        .iter()
-        .map(|k| k.replace('.', "_"))
-        .chain(["le".to_owned()])
-        .collect()
+    [
+        m::POOL_NAME,
+        m::STATE,
+        m::RESET_ACTION,
+        m::RESET_OUTCOME,
+        m::RECYCLE_REASON,
+        m::INVALIDATE_REASON,
+        m::CLOSE_REASON,
+    ]
+    .iter()
+    .map(|k| k.replace('.', "_"))
+    .chain(["le".to_owned()])
+    .collect()
 }
 
 fn exprs(value: &serde_json::Value, out: &mut Vec<String>) {
@@ -62,7 +77,11 @@ fn tokens(expr: &str) -> Vec<String> {
 
 #[test]
 fn every_query_uses_contract_names_and_every_series_is_shown() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards/poolscope.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/dashboards/poolscope.json"
+    ))
+    .unwrap();
     let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
     let mut all = Vec::new();
     exprs(&dashboard, &mut all);
@@ -75,7 +94,11 @@ fn every_query_uses_contract_names_and_every_series_is_shown() {
             if token.starts_with("db_client_connection_") || token.starts_with("poolscope_") {
                 let series = ["_bucket", "_sum", "_count"]
                     .iter()
-                    .find_map(|s| token.strip_suffix(s).filter(|f| contract.iter().any(|c| c == f)))
+                    .find_map(|s| {
+                        token
+                            .strip_suffix(s)
+                            .filter(|f| contract.iter().any(|c| c == f))
+                    })
                     .unwrap_or(&token)
                     .to_owned();
                 assert!(
@@ -89,5 +112,8 @@ fn every_query_uses_contract_names_and_every_series_is_shown() {
         }
     }
     let missing: Vec<_> = contract.iter().filter(|c| !shown.contains(*c)).collect();
-    assert!(missing.is_empty(), "series the dashboard does not show: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "series the dashboard does not show: {missing:?}"
+    );
 }

@@ -7,7 +7,8 @@ use poolscope::EchoPool;
 use std::sync::{Arc, Mutex};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 
-/// Records each event as `LEVEL target: message pool=<name>`, the way a plain log line reads.
+/// Records each `poolscope::pool` event as `LEVEL target: message pool=<name>`, the way a
+/// plain log line reads.
 #[derive(Clone, Default)]
 struct Lines(Arc<Mutex<Vec<String>>>);
 
@@ -29,6 +30,9 @@ impl tracing::field::Visit for Fields {
 
 impl<S: tracing::Subscriber> Layer<S> for Lines {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != "poolscope::pool" {
+            return; // other libraries' lines (OpenTelemetry's own diagnostics, say)
+        }
         let mut fields = Fields::default();
         event.record(&mut fields);
         let level = format!("{:>5}", event.metadata().level().to_string());

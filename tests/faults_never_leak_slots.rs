@@ -40,7 +40,10 @@ fn panicking_holders_on_many_threads_return_every_slot() {
             });
         }
     });
-    assert_whole(&pool, 2);
+    // However the threads interleaved (one connection may have served them all), every
+    // connection opened is back and idle, and no more than pool_size were opened.
+    assert!((1..=2).contains(&db.open()), "{}", db.open());
+    assert_whole(&pool, db.open());
     assert!(
         !pool.get().unwrap().in_transaction,
         "rolled back while unwinding"

@@ -10,13 +10,20 @@ use metrics_util::MetricKind;
 use poolscope::metric_names as m;
 use std::time::Duration;
 
+/// One series: kind, name, labels other than the pool name, value.
+type Series = (MetricKind, String, Vec<(String, String)>, DebugValue);
+
 /// Every series of one pool: (kind, name, labels other than the pool name, value).
-fn series(snapshotter: &Snapshotter, pool: &str) -> Vec<(MetricKind, String, Vec<(String, String)>, DebugValue)> {
+fn series(snapshotter: &Snapshotter, pool: &str) -> Vec<Series> {
     let mut out: Vec<_> = snapshotter
         .snapshot()
         .into_vec()
         .into_iter()
-        .filter(|(key, ..)| key.key().labels().any(|l| l.key() == m::POOL_NAME && l.value() == pool))
+        .filter(|(key, ..)| {
+            key.key()
+                .labels()
+                .any(|l| l.key() == m::POOL_NAME && l.value() == pool)
+        })
         .map(|(key, _, _, value)| {
             let labels = key
                 .key()
@@ -31,29 +38,32 @@ fn series(snapshotter: &Snapshotter, pool: &str) -> Vec<(MetricKind, String, Vec
     out
 }
 
-fn value<'a>(all: &'a [(MetricKind, String, Vec<(String, String)>, DebugValue)], name: &str, labels: &[(&str, &str)]) -> &'a DebugValue {
-    let labels: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+fn value<'a>(all: &'a [Series], name: &str, labels: &[(&str, &str)]) -> &'a DebugValue {
+    let labels: Vec<(String, String)> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     all.iter()
         .find(|(_, n, l, _)| n == name && *l == labels)
         .map(|(.., v)| v)
         .unwrap_or_else(|| panic!("no series {name} {labels:?} in {all:#?}"))
 }
 
-fn counter(all: &[(MetricKind, String, Vec<(String, String)>, DebugValue)], name: &str, labels: &[(&str, &str)]) -> u64 {
+fn counter(all: &[Series], name: &str, labels: &[(&str, &str)]) -> u64 {
     match value(all, name, labels) {
         DebugValue::Counter(n) => *n,
         other => panic!("{name} is {other:?}"),
     }
 }
 
-fn gauge(all: &[(MetricKind, String, Vec<(String, String)>, DebugValue)], name: &str, labels: &[(&str, &str)]) -> f64 {
+fn gauge(all: &[Series], name: &str, labels: &[(&str, &str)]) -> f64 {
     match value(all, name, labels) {
         DebugValue::Gauge(v) => v.into_inner(),
         other => panic!("{name} is {other:?}"),
     }
 }
 
-fn samples(all: &[(MetricKind, String, Vec<(String, String)>, DebugValue)], name: &str) -> Vec<f64> {
+fn samples(all: &[Series], name: &str) -> Vec<f64> {
     match value(all, name, &[]) {
         DebugValue::Histogram(v) => v.iter().map(|x| x.into_inner()).collect(),
         other => panic!("{name} is {other:?}"),
@@ -88,18 +98,52 @@ fn three_checkouts_one_timeout_all_returned() {
     assert_eq!(counter(&all, m::TIMEOUTS, &[]), 1);
     assert_eq!(counter(&all, m::OVERFLOW_OPENED, &[]), 1);
     assert_eq!(counter(&all, m::OVERFLOW_CLOSED, &[]), 1);
-    assert_eq!(counter(&all, m::CLOSES, &[(m::CLOSE_REASON, "overflow")]), 1);
-    assert_eq!(counter(&all, m::RESETS, &[(m::RESET_ACTION, "rollback"), (m::RESET_OUTCOME, "ok")]), 3);
-    assert_eq!(counter(&all, m::RESETS, &[(m::RESET_ACTION, "rollback"), (m::RESET_OUTCOME, "error")]), 0);
+    assert_eq!(
+        counter(&all, m::CLOSES, &[(m::CLOSE_REASON, "overflow")]),
+        1
+    );
+    assert_eq!(
+        counter(
+            &all,
+            m::RESETS,
+            &[(m::RESET_ACTION, "rollback"), (m::RESET_OUTCOME, "ok")]
+        ),
+        3
+    );
+    assert_eq!(
+        counter(
+            &all,
+            m::RESETS,
+            &[(m::RESET_ACTION, "rollback"), (m::RESET_OUTCOME, "error")]
+        ),
+        0
+    );
     assert_eq!(samples(&all, m::CREATE_TIME).len(), 3);
     let waits = samples(&all, m::WAIT_TIME);
     assert_eq!(waits.len(), 4, "three checkouts and the timeout");
-    assert!(waits.iter().any(|w| *w >= 0.05), "the timeout waited its 50 ms: {waits:?}");
+    assert!(
+        waits.iter().any(|w| *w >= 0.05),
+        "the timeout waited its 50 ms: {waits:?}"
+    );
     let uses = samples(&all, m::USE_TIME);
     assert_eq!(uses.len(), 3);
-    assert!(uses.iter().all(|u| *u >= 0.05), "held across the 50 ms timeout: {uses:?}");
-    for reason in ["no_pooling", "dispose", "invalidated", "recycled", "evicted", "checkout_failed"] {
-        assert_eq!(counter(&all, m::CLOSES, &[(m::CLOSE_REASON, reason)]), 0, "{reason}");
+    assert!(
+        uses.iter().all(|u| *u >= 0.05),
+        "held across the 50 ms timeout: {uses:?}"
+    );
+    for reason in [
+        "no_pooling",
+        "dispose",
+        "invalidated",
+        "recycled",
+        "evicted",
+        "checkout_failed",
+    ] {
+        assert_eq!(
+            counter(&all, m::CLOSES, &[(m::CLOSE_REASON, reason)]),
+            0,
+            "{reason}"
+        );
     }
 }
 
@@ -136,15 +180,63 @@ fn recycles_invalidations_pre_ping_failures_reset_errors_and_dispose() {
     });
     let all = series(&snapshotter, "facade-counters");
     assert_eq!(counter(&all, m::RECYCLES, &[(m::RECYCLE_REASON, "age")]), 1);
-    assert_eq!(counter(&all, m::RECYCLES, &[(m::RECYCLE_REASON, "soft_invalidated")]), 1);
-    assert_eq!(counter(&all, m::RECYCLES, &[(m::RECYCLE_REASON, "pool_invalidated")]), 0);
-    assert_eq!(counter(&all, m::INVALIDATIONS, &[(m::INVALIDATE_REASON, "requested")]), 1);
-    assert_eq!(counter(&all, m::INVALIDATIONS, &[(m::INVALIDATE_REASON, "ping_failed")]), 1);
-    assert_eq!(counter(&all, m::INVALIDATIONS, &[(m::INVALIDATE_REASON, "reset_failed")]), 1);
+    assert_eq!(
+        counter(
+            &all,
+            m::RECYCLES,
+            &[(m::RECYCLE_REASON, "soft_invalidated")]
+        ),
+        1
+    );
+    assert_eq!(
+        counter(
+            &all,
+            m::RECYCLES,
+            &[(m::RECYCLE_REASON, "pool_invalidated")]
+        ),
+        0
+    );
+    assert_eq!(
+        counter(
+            &all,
+            m::INVALIDATIONS,
+            &[(m::INVALIDATE_REASON, "requested")]
+        ),
+        1
+    );
+    assert_eq!(
+        counter(
+            &all,
+            m::INVALIDATIONS,
+            &[(m::INVALIDATE_REASON, "ping_failed")]
+        ),
+        1
+    );
+    assert_eq!(
+        counter(
+            &all,
+            m::INVALIDATIONS,
+            &[(m::INVALIDATE_REASON, "reset_failed")]
+        ),
+        1
+    );
     assert_eq!(counter(&all, m::PRE_PING_FAILURES, &[]), 1);
-    assert_eq!(counter(&all, m::RESETS, &[(m::RESET_ACTION, "rollback"), (m::RESET_OUTCOME, "error")]), 1);
-    assert_eq!(counter(&all, m::CLOSES, &[(m::CLOSE_REASON, "recycled")]), 2);
-    assert_eq!(counter(&all, m::CLOSES, &[(m::CLOSE_REASON, "invalidated")]), 3);
+    assert_eq!(
+        counter(
+            &all,
+            m::RESETS,
+            &[(m::RESET_ACTION, "rollback"), (m::RESET_OUTCOME, "error")]
+        ),
+        1
+    );
+    assert_eq!(
+        counter(&all, m::CLOSES, &[(m::CLOSE_REASON, "recycled")]),
+        2
+    );
+    assert_eq!(
+        counter(&all, m::CLOSES, &[(m::CLOSE_REASON, "invalidated")]),
+        3
+    );
     assert_eq!(counter(&all, m::CLOSES, &[(m::CLOSE_REASON, "dispose")]), 1);
     assert_eq!(gauge(&all, m::CONNECTION_COUNT, &[(m::STATE, "idle")]), 0.0);
     assert_eq!(db.open(), 0);
@@ -164,6 +256,12 @@ fn null_pool_and_waiting_callers_show_in_their_series() {
         drop(pool.get().unwrap());
     });
     let all = series(&snapshotter, "facade-null");
-    assert_eq!(counter(&all, m::CLOSES, &[(m::CLOSE_REASON, "no_pooling")]), 2);
-    assert!(all.iter().all(|(_, n, ..)| n != m::CONNECTION_MAX), "no limit: no max series");
+    assert_eq!(
+        counter(&all, m::CLOSES, &[(m::CLOSE_REASON, "no_pooling")]),
+        2
+    );
+    assert!(
+        all.iter().all(|(_, n, ..)| n != m::CONNECTION_MAX),
+        "no limit: no max series"
+    );
 }

@@ -17,16 +17,27 @@ impl Collected {
     fn point(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         let rm = self.0.last()?;
         let wanted = |attrs: Vec<(String, String)>| {
-            let mut attrs: Vec<_> = attrs.into_iter().filter(|(k, _)| k != m::POOL_NAME).collect();
+            let mut attrs: Vec<_> = attrs
+                .into_iter()
+                .filter(|(k, _)| k != m::POOL_NAME)
+                .collect();
             attrs.sort();
-            let mut want: Vec<_> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let mut want: Vec<_> = labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
             want.sort();
             attrs == want
         };
         let kv = |it: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| -> Vec<(String, String)> {
-            it.map(|kv| (kv.key.to_string(), kv.value.to_string())).collect()
+            it.map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                .collect()
         };
-        for metric in rm.scope_metrics().flat_map(|sm| sm.metrics()).filter(|x| x.name() == name) {
+        for metric in rm
+            .scope_metrics()
+            .flat_map(|sm| sm.metrics())
+            .filter(|x| x.name() == name)
+        {
             let found = match metric.data() {
                 AggregatedMetrics::U64(MetricData::Sum(sum)) => sum
                     .data_points()
@@ -50,7 +61,8 @@ impl Collected {
     }
 
     fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.point(name, labels).unwrap_or_else(|| panic!("no {name} {labels:?}"))
+        self.point(name, labels)
+            .unwrap_or_else(|| panic!("no {name} {labels:?}"))
     }
 }
 
@@ -92,17 +104,38 @@ fn three_checkouts_one_timeout_all_returned() {
     assert_eq!(got.value(m::OVERFLOW_OPENED, &[]), 1.0);
     assert_eq!(got.value(m::OVERFLOW_CLOSED, &[]), 1.0);
     assert_eq!(got.value(m::CLOSES, &[(m::CLOSE_REASON, "overflow")]), 1.0);
-    assert_eq!(got.value(m::RESETS, &[(m::RESET_ACTION, "rollback"), (m::RESET_OUTCOME, "ok")]), 3.0);
+    assert_eq!(
+        got.value(
+            m::RESETS,
+            &[(m::RESET_ACTION, "rollback"), (m::RESET_OUTCOME, "ok")]
+        ),
+        3.0
+    );
     assert_eq!(got.value(m::CREATE_TIME, &[]), 3.0, "histogram count");
-    assert_eq!(got.value(m::WAIT_TIME, &[]), 4.0, "three checkouts and the timeout");
+    assert_eq!(
+        got.value(m::WAIT_TIME, &[]),
+        4.0,
+        "three checkouts and the timeout"
+    );
     assert_eq!(got.value(m::USE_TIME, &[]), 3.0);
-    assert_eq!(got.point(m::RESETS, &[(m::RESET_ACTION, "rollback"), (m::RESET_OUTCOME, "error")]), None, "never recorded");
+    assert_eq!(
+        got.point(
+            m::RESETS,
+            &[(m::RESET_ACTION, "rollback"), (m::RESET_OUTCOME, "error")]
+        ),
+        None,
+        "never recorded"
+    );
 }
 
 #[test]
 fn a_dropped_pool_stops_reporting_counts() {
     let got = collect(|meter| {
-        let pool = builder().name("otel-dropped").otel_meter(meter).build(Db::new().manager()).unwrap();
+        let pool = builder()
+            .name("otel-dropped")
+            .otel_meter(meter)
+            .build(Db::new().manager())
+            .unwrap();
         drop(pool.get().unwrap());
         drop(pool);
     });

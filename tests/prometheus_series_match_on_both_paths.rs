@@ -26,13 +26,18 @@ fn families(text: &str, pool: &str) -> Families {
         .filter_map(|l| l.strip_suffix(" histogram"))
         .collect();
     let mut values: BTreeMap<String, Vec<(Vec<String>, f64)>> = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let (series, value) = line.rsplit_once(' ').unwrap();
         let (name, labels) = match series.split_once('{') {
             Some((name, rest)) => (name, rest.trim_end_matches('}')),
             None => (series, ""),
         };
-        if name == "target_info" || !labels.contains(&format!("db_client_connection_pool_name=\"{pool}\"")) {
+        if name == "target_info"
+            || !labels.contains(&format!("db_client_connection_pool_name=\"{pool}\""))
+        {
             continue;
         }
         let mut keys: Vec<String> = labels
@@ -54,13 +59,18 @@ fn families(text: &str, pool: &str) -> Families {
     }
     values
         .into_iter()
-        .filter(|(name, series)| !(name.ends_with("_total") && series.iter().all(|(_, v)| *v == 0.0)))
+        .filter(|(name, series)| {
+            !(name.ends_with("_total") && series.iter().all(|(_, v)| *v == 0.0))
+        })
         .map(|(name, series)| (name, series.into_iter().map(|(k, _)| k).collect()))
         .collect()
 }
 
 /// A scenario that makes every family count at least once.
-fn scenario(builder: poolscope::Builder<common::FakeManager>, db: &Db) -> poolscope::Pool<common::FakeManager> {
+fn scenario(
+    builder: poolscope::Builder<common::FakeManager>,
+    db: &Db,
+) -> poolscope::Pool<common::FakeManager> {
     let clock = poolscope::ManualClock::new();
     let pool = builder
         .pool_size(1)
@@ -68,6 +78,7 @@ fn scenario(builder: poolscope::Builder<common::FakeManager>, db: &Db) -> poolsc
         .pre_ping(true)
         .pool_recycle(Duration::from_secs(60))
         .pool_timeout(Duration::from_millis(20))
+        .leak_detection_threshold(Duration::from_millis(10))
         .clock(clock.clone())
         .build(db.manager())
         .unwrap();
@@ -83,6 +94,11 @@ fn scenario(builder: poolscope::Builder<common::FakeManager>, db: &Db) -> poolsc
     db.fail_resets(true);
     drop(pool.get().unwrap()); // reset error
     db.fail_resets(false);
+    let held = pool.get().unwrap();
+    while pool.status().suspected_leaks == 0 {
+        std::thread::sleep(Duration::from_millis(5)); // leak suspected, then returned
+    }
+    drop(held);
     pool
 }
 
@@ -95,7 +111,8 @@ fn both_exporters_render_the_same_series_and_label_keys() {
         .build_recorder();
     let handle = facade.handle();
     let db = Db::new();
-    let _pool = metrics::with_local_recorder(&facade, || scenario(builder().name("prom-facade"), &db));
+    let _pool =
+        metrics::with_local_recorder(&facade, || scenario(builder().name("prom-facade"), &db));
     let facade_text = handle.render();
 
     let registry = prometheus::Registry::new();
@@ -107,7 +124,12 @@ fn both_exporters_render_the_same_series_and_label_keys() {
         .with_reader(exporter)
         .build();
     let db = Db::new();
-    let _pool = scenario(builder().name("prom-otel").otel_meter(provider.meter("poolscope")), &db);
+    let _pool = scenario(
+        builder()
+            .name("prom-otel")
+            .otel_meter(provider.meter("poolscope")),
+        &db,
+    );
     let mut otel_text = Vec::new();
     prometheus::TextEncoder::new()
         .encode(&registry.gather(), &mut otel_text)
@@ -141,7 +163,11 @@ fn both_exporters_render_the_same_series_and_label_keys() {
         "poolscope_pre_ping_failures_total",
         "poolscope_closes_total",
         "poolscope_leaks_current",
+        "poolscope_leaks_suspected_total",
     ] {
-        assert!(from_facade.contains_key(family), "{family} missing:\n{facade_text}");
+        assert!(
+            from_facade.contains_key(family),
+            "{family} missing:\n{facade_text}"
+        );
     }
 }

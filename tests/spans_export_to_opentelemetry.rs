@@ -54,32 +54,61 @@ fn checkout_connect_and_reset_spans_with_outcomes_and_parentage() {
         drop(pool.get().unwrap()); // idle
     });
     let checkouts = named(&spans, "poolscope.checkout");
-    let outcomes: Vec<_> = checkouts.iter().map(|s| attr(s, "poolscope.checkout.outcome").unwrap()).collect();
+    let outcomes: Vec<_> = checkouts
+        .iter()
+        .map(|s| attr(s, "poolscope.checkout.outcome").unwrap())
+        .collect();
     assert_eq!(outcomes, ["new", "overflow", "timeout", "idle"]);
     for span in &checkouts {
-        assert_eq!(attr(span, "db.client.connection.pool.name").as_deref(), Some("spans"));
+        assert_eq!(
+            attr(span, "db.client.connection.pool.name").as_deref(),
+            Some("spans")
+        );
         assert_eq!(attr(span, "db.system.name").as_deref(), Some("postgresql"));
-        assert_eq!(attr(span, "poolscope.pool.class").as_deref(), Some("QueuePool"));
+        assert_eq!(
+            attr(span, "poolscope.pool.class").as_deref(),
+            Some("QueuePool")
+        );
     }
     let timeout = checkouts[2];
     assert_eq!(attr(timeout, "error.type").as_deref(), Some("timeout"));
-    assert!(matches!(timeout.status, Status::Error { .. }), "{:?}", timeout.status);
+    assert!(
+        matches!(timeout.status, Status::Error { .. }),
+        "{:?}",
+        timeout.status
+    );
     assert_eq!(attr(checkouts[0], "error.type"), None);
     assert_eq!(checkouts[0].status, Status::Unset);
 
     let connects = named(&spans, "poolscope.connect");
     assert_eq!(connects.len(), 2, "one per new connection");
     for (connect, checkout) in connects.iter().zip(&checkouts[..2]) {
-        assert_eq!(connect.parent_span_id, checkout.span_context.span_id(), "connect is a child of its checkout");
-        assert_eq!(connect.span_context.trace_id(), checkout.span_context.trace_id());
-        assert_eq!(attr(connect, "db.system.name").as_deref(), Some("postgresql"));
+        assert_eq!(
+            connect.parent_span_id,
+            checkout.span_context.span_id(),
+            "connect is a child of its checkout"
+        );
+        assert_eq!(
+            connect.span_context.trace_id(),
+            checkout.span_context.trace_id()
+        );
+        assert_eq!(
+            attr(connect, "db.system.name").as_deref(),
+            Some("postgresql")
+        );
     }
 
     let resets = named(&spans, "poolscope.reset");
     assert_eq!(resets.len(), 3, "one per return");
     for reset in resets {
-        assert_eq!(attr(reset, "poolscope.reset.action").as_deref(), Some("rollback"));
-        assert_eq!(attr(reset, "db.client.connection.pool.name").as_deref(), Some("spans"));
+        assert_eq!(
+            attr(reset, "poolscope.reset.action").as_deref(),
+            Some("rollback")
+        );
+        assert_eq!(
+            attr(reset, "db.client.connection.pool.name").as_deref(),
+            Some("spans")
+        );
     }
 }
 
@@ -87,7 +116,11 @@ fn checkout_connect_and_reset_spans_with_outcomes_and_parentage() {
 fn failures_carry_error_type_and_error_status() {
     let db = Db::new();
     let spans = export(|| {
-        let pool = builder().name("spans-errors").pool_size(1).build(db.manager()).unwrap();
+        let pool = builder()
+            .name("spans-errors")
+            .pool_size(1)
+            .build(db.manager())
+            .unwrap();
         db.stop();
         assert!(pool.get().is_err());
         db.start();
@@ -105,7 +138,12 @@ fn failures_carry_error_type_and_error_status() {
     let reset = named(&spans, "poolscope.reset")[0];
     assert_eq!(attr(reset, "error.type").as_deref(), Some("reset"));
     assert!(matches!(reset.status, Status::Error { .. }));
-    assert!(named(&spans, "poolscope.checkout").iter().all(|s| attr(s, "db.system.name").is_none()), "no system set, no attribute");
+    assert!(
+        named(&spans, "poolscope.checkout")
+            .iter()
+            .all(|s| attr(s, "db.system.name").is_none()),
+        "no system set, no attribute"
+    );
 }
 
 #[tokio::test]
@@ -131,9 +169,16 @@ async fn async_pool_spans_have_the_same_shape() {
     provider.force_flush().unwrap();
     let spans = exporter.get_finished_spans().unwrap();
     let checkouts = named(&spans, "poolscope.checkout");
-    let outcomes: Vec<_> = checkouts.iter().map(|s| attr(s, "poolscope.checkout.outcome").unwrap()).collect();
+    let outcomes: Vec<_> = checkouts
+        .iter()
+        .map(|s| attr(s, "poolscope.checkout.outcome").unwrap())
+        .collect();
     assert_eq!(outcomes, ["new", "idle"]);
     let connect = named(&spans, "poolscope.connect")[0];
     assert_eq!(connect.parent_span_id, checkouts[0].span_context.span_id());
-    assert_eq!(named(&spans, "poolscope.reset").len(), 2, "inline (close) and spawned (drop)");
+    assert_eq!(
+        named(&spans, "poolscope.reset").len(),
+        2,
+        "inline (close) and spawned (drop)"
+    );
 }

@@ -8,6 +8,7 @@
 //! its I/O outside it. The [`Reservation`] gives the slot back if the checkout fails, panics or
 //! is cancelled, so no path can leak capacity.
 
+mod leaks;
 mod reservation;
 mod waiter;
 
@@ -114,6 +115,8 @@ pub(crate) struct Core<C> {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) instruments: Instruments,
     state: Mutex<State<C>>,
+    /// Checkouts watched for leaks (only with a leak threshold).
+    leaks: Mutex<leaks::Tracked>,
     /// Held while the first connection's `first_connect` and `connect` listeners run.
     first_connect: Mutex<bool>,
     first_connect_done: AtomicBool,
@@ -180,6 +183,7 @@ impl<C> Core<C> {
                 next_slot_id: 1,
             }),
             first_connect: Mutex::new(false),
+            leaks: Mutex::new(leaks::Tracked::default()),
         }
     }
 
@@ -455,6 +459,7 @@ impl<C> Core<C> {
 
     /// Returns a slot that was checked out; closes its connection if the policy says so.
     pub(crate) fn check_in(&self, slot: Slot<C>, owner: Owner) {
+        self.untrack(slot.record.slot_id);
         let mut st = lock(&self.state);
         let to_close = self.check_in_locked(&mut st, slot, owner);
         self.publish(&st);
@@ -706,7 +711,7 @@ impl<C> Core<C> {
             idle,
             used: st.open - idle,
             pending: st.waiters.len(),
-            leaks: 0,
+            leaks: self.leaks_now(),
         }
     }
 
@@ -726,6 +731,7 @@ impl<C> Core<C> {
             overflow: self.limits.overflow(st.open),
             checked_out: gauges.used,
             waiting: gauges.pending,
+            suspected_leaks: gauges.leaks,
         }
     }
 
