@@ -71,6 +71,12 @@ macro_rules! option_setters {
             self
         }
 
+        /// Names the pool after a database URL without its credentials (see
+        /// [`pool_name_from_url`](crate::pool_name_from_url)).
+        pub fn name_from_url(self, url: &str) -> Self {
+            self.name(crate::pool_name_from_url(url))
+        }
+
         /// AssertionPool: capture a backtrace at each checkout, shown when a second checkout is
         /// refused (default on; `RUST_BACKTRACE` must enable backtraces too).
         pub fn store_traceback(mut self, store: bool) -> Self {

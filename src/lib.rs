@@ -67,6 +67,7 @@ mod reset;
 mod spans;
 mod status;
 mod sync;
+mod url_name;
 
 pub use blocking::{Builder, DetachedConnection, Pool, PooledConnection};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -81,3 +82,4 @@ pub use nonblocking::{AsyncBuilder, AsyncDetachedConnection, AsyncPool, AsyncPoo
 pub use record::{ConnectionRecord, Extensions, InvalidateReason};
 pub use reset::{AsyncReset, BoxFuture, Reset};
 pub use status::Status;
+pub use url_name::pool_name_from_url;
