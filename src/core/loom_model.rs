@@ -29,20 +29,23 @@ fn core(pool_size: usize, max_overflow: i64, wait: bool) -> Arc<Core<u32>> {
         reset_on_return: crate::ResetOnReturn::None,
         ..Options::default()
     };
-    let config = options.validate(FrontEnd::Blocking, false, 1).unwrap();
-    Arc::new(Core::new(
-        1,
-        config,
-        Listeners::default(),
-        Arc::new(SystemClock),
-    ))
+    let clock: Arc<dyn crate::clock::Clock> = Arc::new(SystemClock);
+    Core::build(
+        &options,
+        FrontEnd::Blocking,
+        false,
+        &Listeners::default(),
+        &clock,
+        &crate::instrument::InstrumentOptions::default(),
+    )
+    .unwrap()
 }
 
 fn drive(mut reservation: super::Reservation<u32>) -> Checked<u32> {
     loop {
         match reservation.next_step() {
             Step::Connect => reservation.connected(7).unwrap(),
-            Step::Ready => return reservation.finish(),
+            Step::Ready => return reservation.finish(None),
             other => panic!("unexpected step {other:?}"),
         }
     }
@@ -62,7 +65,7 @@ fn checkout(core: &Arc<Core<u32>>) -> Option<Checked<u32>> {
 }
 
 fn checkin(core: &Core<u32>, checked: Checked<u32>) {
-    core.end_return(checked, Ok(()));
+    core.end_return(checked, None, Ok(()));
 }
 
 fn assert_whole(core: &Core<u32>, idle: usize) {
