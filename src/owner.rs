@@ -17,7 +17,11 @@ pub(crate) enum Owner {
 
 impl Owner {
     pub(crate) fn current_thread() -> Self {
-        Owner::Thread(std::thread::current().id())
+        thread_local! {
+            // `thread::current()` clones an `Arc` each time; the id never changes.
+            static ID: ThreadId = std::thread::current().id();
+        }
+        Owner::Thread(ID.with(|id| *id))
     }
 
     pub(crate) fn current_task() -> Self {

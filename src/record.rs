@@ -19,7 +19,11 @@ use std::time::Instant;
 /// ```
 #[derive(Default)]
 pub struct Extensions {
-    map: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    /// Allocated on first insert: most pools never use `info`, and a record moves through
+    /// the pool on every checkout, so it stays one pointer wide (measured: moving 48-byte
+    /// maps inline cost about a third of a checkout + return cycle).
+    #[allow(clippy::box_collection)]
+    map: Option<Box<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
 }
 
 impl Extensions {
@@ -31,42 +35,47 @@ impl Extensions {
     /// Stores `value`, returning the previous value of that type.
     pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
         self.map
+            .get_or_insert_with(Default::default)
             .insert(TypeId::of::<T>(), Box::new(value))
             .and_then(|old| old.downcast().ok().map(|boxed| *boxed))
     }
 
     /// The value of type `T`, if any.
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.map.get(&TypeId::of::<T>())?.downcast_ref()
+        self.map.as_ref()?.get(&TypeId::of::<T>())?.downcast_ref()
     }
 
     /// The value of type `T`, mutably, if any.
     pub fn get_mut<T: Send + Sync + 'static>(&mut self) -> Option<&mut T> {
-        self.map.get_mut(&TypeId::of::<T>())?.downcast_mut()
+        self.map
+            .as_mut()?
+            .get_mut(&TypeId::of::<T>())?
+            .downcast_mut()
     }
 
     /// Removes and returns the value of type `T`.
     pub fn remove<T: Send + Sync + 'static>(&mut self) -> Option<T> {
         self.map
+            .as_mut()?
             .remove(&TypeId::of::<T>())
             .and_then(|old| old.downcast().ok().map(|boxed| *boxed))
     }
 
     /// Whether nothing is stored.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.as_ref().is_none_or(|m| m.is_empty())
     }
 
     /// Removes everything.
     pub fn clear(&mut self) {
-        self.map.clear();
+        self.map = None;
     }
 }
 
 impl fmt::Debug for Extensions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Extensions")
-            .field("len", &self.map.len())
+            .field("len", &self.map.as_ref().map_or(0, |m| m.len()))
             .finish()
     }
 }

@@ -10,7 +10,7 @@
 //!
 //! All three are INFO spans under target `poolscope::pool`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::field::Empty;
 use tracing::Span;
@@ -58,9 +58,11 @@ pub(crate) fn fail(span: &Span, error_type: &'static str) {
     span.record("otel.status_code", "ERROR");
 }
 
-/// One checkout's span and clock.
+/// One checkout's span and clock. The clock starts only when the checkout has to wait or do
+/// I/O: an idle connection handed out at once records a wait of zero without reading it.
 pub(crate) struct CheckoutTrace {
     pub(crate) span: Span,
+    timed: bool,
     started: Option<Instant>,
 }
 
@@ -78,7 +80,15 @@ impl CheckoutTrace {
         );
         CheckoutTrace {
             span: with_system(span, config),
-            started: (Instruments::timed() || config.leak_threshold.is_some()).then(Instant::now),
+            timed: Instruments::timed() || config.leak_threshold.is_some(),
+            started: None,
+        }
+    }
+
+    /// The checkout is about to wait or do I/O: start the clock (once).
+    pub(crate) fn mark(&mut self) {
+        if self.timed && self.started.is_none() {
+            self.started = Some(Instant::now());
         }
     }
 
@@ -86,16 +96,20 @@ impl CheckoutTrace {
     pub(crate) fn ready<C>(&self, core: &Core<C>, reservation: &Reservation<C>) -> Option<Instant> {
         self.span
             .record("poolscope.checkout.outcome", reservation.outcome());
-        let started = self.started?;
+        if !self.timed {
+            return None;
+        }
         let now = Instant::now();
-        core.instruments.waited(now - started);
+        let waited = self.started.map_or(Duration::ZERO, |started| now - started);
+        core.instruments.waited(waited);
         Some(now)
     }
 
     /// The checkout failed with `error_type`; the time it waited still counts in wait_time.
     pub(crate) fn failed<C>(&self, core: &Core<C>, error_type: &'static str) {
-        if let Some(started) = self.started {
-            core.instruments.waited(started.elapsed());
+        if self.timed {
+            let waited = self.started.map_or(Duration::ZERO, |s| s.elapsed());
+            core.instruments.waited(waited);
         }
         if error_type == "timeout" {
             self.span.record("poolscope.checkout.outcome", "timeout");

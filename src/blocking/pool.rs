@@ -74,9 +74,10 @@ impl<M: r2d2::ManageConnection> Pool<M> {
     #[track_caller]
     pub fn get(&self) -> Result<PooledConnection<M>, Error<M::Error>> {
         let location = Location::caller();
-        let trace = CheckoutTrace::start(&self.shared.core.config);
-        let _entered = trace.span.enter();
-        let result = self.checkout(location, &trace);
+        let mut trace = CheckoutTrace::start(&self.shared.core.config);
+        let span = trace.span.clone();
+        let _entered = span.enter();
+        let result = self.checkout(location, &mut trace);
         if let Err(e) = &result {
             trace.failed(&self.shared.core, e.error_type());
         }
@@ -86,7 +87,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
     fn checkout(
         &self,
         location: &'static Location<'static>,
-        trace: &CheckoutTrace,
+        trace: &mut CheckoutTrace,
     ) -> Result<PooledConnection<M>, Error<M::Error>> {
         let core = &self.shared.core;
         let site = core.site(location, Owner::current_thread());
@@ -94,6 +95,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
             Begin::Reserved(reservation) => reservation,
             Begin::Refused(failure) => return Err(failure.into()),
             Begin::Wait(waiter) => {
+                trace.mark();
                 // A deadline too far to represent is no deadline.
                 let deadline = core
                     .config
@@ -112,6 +114,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
         loop {
             match reservation.next_step() {
                 Step::Connect => {
+                    trace.mark();
                     let span = connect_span(&core.config);
                     let timer = ConnectTimer::start();
                     let connected = span.in_scope(|| manager.connect());
@@ -125,6 +128,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                     }
                 }
                 Step::Ping => {
+                    trace.mark();
                     let outcome = reservation.conn_mut().map(|conn| manager.is_valid(conn));
                     if let Some(Err(e)) = outcome {
                         reservation.ping_failed(e.to_string());

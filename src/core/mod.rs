@@ -120,6 +120,8 @@ pub(crate) struct Core<C> {
     /// Held while the first connection's `first_connect` and `connect` listeners run.
     first_connect: Mutex<bool>,
     first_connect_done: AtomicBool,
+    /// Set once the pool was ever invalidated, so checkouts skip the lock until then.
+    ever_invalidated: AtomicBool,
 }
 
 impl<C: Send + 'static> Core<C> {
@@ -183,6 +185,7 @@ impl<C> Core<C> {
                 next_slot_id: 1,
             }),
             first_connect: Mutex::new(false),
+            ever_invalidated: AtomicBool::new(false),
             leaks: Mutex::new(leaks::Tracked::default()),
         }
     }
@@ -673,6 +676,7 @@ impl<C> Core<C> {
     pub(crate) fn invalidate_all(&self) {
         let now = self.clock.now();
         lock(&self.state).invalidated_at = Some(now);
+        self.ever_invalidated.store(true, Ordering::Release);
     }
 
     /// Closes the idle connections. Checked-out ones are untouched and come back normally.
@@ -744,9 +748,10 @@ impl<C> Core<C> {
                 return Some(RecycleReason::Age);
             }
         }
-        if lock(&self.state)
-            .invalidated_at
-            .is_some_and(|at| at > created)
+        if self.ever_invalidated.load(Ordering::Acquire)
+            && lock(&self.state)
+                .invalidated_at
+                .is_some_and(|at| at > created)
         {
             return Some(RecycleReason::PoolInvalidated);
         }

@@ -1,6 +1,7 @@
 //! Metrics through the `metrics` facade: handles registered once per pool, with whatever
 //! recorder is installed when the pool is built (install it first).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Unit};
@@ -13,6 +14,9 @@ pub(super) struct Handles {
     idle: Gauge,
     used: Gauge,
     pending: Gauge,
+    /// The counts last published (idle, used, pending), so only changes are set: a gauge set
+    /// is an atomic read-modify-write in most recorders. Written under the pool's lock.
+    published: [AtomicUsize; 3],
     leaks_current: Gauge,
     timeouts: Counter,
     create_time: Histogram,
@@ -95,6 +99,7 @@ impl Handles {
             idle: gauge_state("idle"),
             used: gauge_state("used"),
             pending: metrics::gauge!(PENDING_REQUESTS, POOL_NAME => pool.clone()),
+            published: [usize::MAX, usize::MAX, usize::MAX].map(AtomicUsize::new),
             leaks_current: metrics::gauge!(LEAKS_CURRENT, POOL_NAME => pool.clone()),
             timeouts: counter(TIMEOUTS),
             create_time: metrics::histogram!(CREATE_TIME, POOL_NAME => pool.clone()),
@@ -116,9 +121,17 @@ impl Handles {
     }
 
     pub(super) fn counts(&self, idle: usize, used: usize, pending: usize) {
-        self.idle.set(idle as f64);
-        self.used.set(used as f64);
-        self.pending.set(pending as f64);
+        for ((gauge, last), value) in [&self.idle, &self.used, &self.pending]
+            .into_iter()
+            .zip(&self.published)
+            .zip([idle, used, pending])
+        {
+            // Callers hold the pool's lock: a plain load and store cannot race.
+            if last.load(Ordering::Relaxed) != value {
+                last.store(value, Ordering::Relaxed);
+                gauge.set(value as f64);
+            }
+        }
     }
 
     pub(super) fn timeout(&self) {

@@ -85,10 +85,10 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         &self,
     ) -> impl Future<Output = Result<AsyncPooledConnection<M>, Error<M::Error>>> + Send + '_ {
         let location = Location::caller();
-        let trace = CheckoutTrace::start(&self.shared.core.config);
+        let mut trace = CheckoutTrace::start(&self.shared.core.config);
         let span = trace.span.clone();
         async move {
-            let result = self.checkout(location, &trace).await;
+            let result = self.checkout(location, &mut trace).await;
             if let Err(e) = &result {
                 trace.failed(&self.shared.core, e.error_type());
             }
@@ -100,19 +100,23 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
     async fn checkout(
         &self,
         location: &'static Location<'static>,
-        trace: &CheckoutTrace,
+        trace: &mut CheckoutTrace,
     ) -> Result<AsyncPooledConnection<M>, Error<M::Error>> {
         let core = &self.shared.core;
         let site = core.site(location, Owner::current_task());
         let mut reservation = match core.begin(&site) {
             Begin::Reserved(reservation) => reservation,
             Begin::Refused(failure) => return Err(failure.into()),
-            Begin::Wait(waiter) => self.wait(waiter).await?,
+            Begin::Wait(waiter) => {
+                trace.mark();
+                self.wait(waiter).await?
+            }
         };
         let manager = &self.shared.manager;
         loop {
             match reservation.next_step() {
                 Step::Connect => {
+                    trace.mark();
                     let span = connect_span(&core.config);
                     let timer = ConnectTimer::start();
                     let connected = manager.connect().instrument(span.clone()).await;
@@ -126,6 +130,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                     }
                 }
                 Step::Ping => {
+                    trace.mark();
                     if let Some(conn) = reservation.conn_mut() {
                         if let Err(e) = manager.is_valid(conn).await {
                             reservation.ping_failed(format!("{e:?}"));
