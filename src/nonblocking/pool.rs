@@ -195,19 +195,32 @@ impl<M: bb8::ManageConnection> Shared<M> {
         outcome
     }
 
+    /// The first half of a return: a broken connection is invalidated and one with nothing
+    /// to reset is checked in at once; a connection whose reset must be awaited comes back.
+    fn start_return(
+        &self,
+        mut checked: Checked<M::Connection>,
+    ) -> Option<(Checked<M::Connection>, ResetAction)> {
+        let core = &self.core;
+        let broken = self.manager.has_broken(&mut checked.conn);
+        match core.start_return(checked, broken) {
+            (checked, ReturnStep::Invalidate(reason)) => core.invalidate(checked, reason),
+            (checked, ReturnStep::CheckIn) => core.end_return(checked, None, Ok(())),
+            (checked, ReturnStep::Reset(action)) => return Some((checked, action)),
+        }
+        None
+    }
+
+    /// The second half: the awaited reset, then check-in (or invalidation if it failed).
+    async fn reset_and_check_in(&self, mut checked: Checked<M::Connection>, action: ResetAction) {
+        let outcome = self.run_reset(&mut checked.conn, action).await;
+        self.core.end_return(checked, Some(action), outcome);
+    }
+
     /// Returns a connection, running the reset inline.
     pub(super) async fn give_back_async(&self, checked: Checked<M::Connection>) {
-        let core = &self.core;
-        let mut checked = checked;
-        let broken = self.manager.has_broken(&mut checked.conn);
-        let (mut checked, step) = core.start_return(checked, broken);
-        match step {
-            ReturnStep::Invalidate(reason) => core.invalidate(checked, reason),
-            ReturnStep::CheckIn => core.end_return(checked, None, Ok(())),
-            ReturnStep::Reset(action) => {
-                let outcome = self.run_reset(&mut checked.conn, action).await;
-                core.end_return(checked, Some(action), outcome);
-            }
+        if let Some((checked, action)) = self.start_return(checked) {
+            self.reset_and_check_in(checked, action).await;
         }
     }
 
@@ -215,30 +228,22 @@ impl<M: bb8::ManageConnection> Shared<M> {
     /// otherwise the reset runs on a spawned Tokio task, the slot counted as checked out
     /// until it finishes. Outside a Tokio runtime the connection is invalidated instead.
     pub(super) fn give_back(self: &Arc<Self>, checked: Checked<M::Connection>) {
-        let core = &self.core;
-        let mut checked = checked;
-        let broken = self.manager.has_broken(&mut checked.conn);
-        let (mut checked, step) = core.start_return(checked, broken);
-        match step {
-            ReturnStep::Invalidate(reason) => core.invalidate(checked, reason),
-            ReturnStep::CheckIn => core.end_return(checked, None, Ok(())),
-            ReturnStep::Reset(action) => match tokio::runtime::Handle::try_current() {
-                Ok(handle) => {
-                    let shared = Arc::clone(self);
-                    handle.spawn(async move {
-                        let outcome = shared.run_reset(&mut checked.conn, action).await;
-                        shared.core.end_return(checked, Some(action), outcome);
-                    });
-                }
-                Err(_) => core.end_return(
-                    checked,
-                    Some(action),
-                    Err(format!(
-                        "no Tokio runtime to run the {} on; the connection is closed instead",
-                        action.as_str()
-                    )),
-                ),
-            },
+        let Some((checked, action)) = self.start_return(checked) else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                let shared = Arc::clone(self);
+                handle.spawn(async move { shared.reset_and_check_in(checked, action).await });
+            }
+            Err(_) => self.core.end_return(
+                checked,
+                Some(action),
+                Err(format!(
+                    "no Tokio runtime to run the {} on; the connection is closed instead",
+                    action.as_str()
+                )),
+            ),
         }
     }
 
