@@ -145,6 +145,7 @@ impl<C: Send + 'static> Core<C> {
             Core::new(
                 id,
                 config,
+                limits,
                 listeners.clone(),
                 Arc::clone(clock),
                 instruments,
@@ -155,7 +156,7 @@ impl<C: Send + 'static> Core<C> {
 
 impl<C: Send + 'static> GaugeSource for Core<C> {
     fn gauges(&self) -> Gauges {
-        self.gauges_locked(&lock(&self.state))
+        self.gauges_with_leaks()
     }
 }
 
@@ -163,13 +164,14 @@ impl<C> Core<C> {
     fn new(
         id: u64,
         config: Config,
+        limits: Limits,
         listeners: Listeners<C>,
         clock: Arc<dyn Clock>,
         instruments: Instruments,
     ) -> Self {
         Core {
             id,
-            limits: Limits::for_config(&config),
+            limits,
             config,
             instruments,
             first_connect_done: AtomicBool::new(listeners.is_empty()),
@@ -434,6 +436,13 @@ impl<C> Core<C> {
         }
     }
 
+    /// Returns a slot whose connection is gone (invalidated, detached, dropped in a panic):
+    /// the record forgets the connection and the emptied slot goes back at once.
+    fn check_in_empty(&self, mut record: ConnectionRecord, owner: Owner) {
+        record.clear_connection();
+        self.check_in(Slot { record, conn: None }, owner);
+    }
+
     /// A slot is gone: frees its capacity, or hands it to a waiter as permission to open.
     fn free_capacity_locked(&self, st: &mut State<C>, owner: Owner, slot_id: Option<u64>) {
         if self.single_connection_class() {
@@ -543,8 +552,7 @@ impl<C> Core<C> {
                 l.checkin(None, &mut record);
             }
         }));
-        record.clear_connection();
-        self.check_in(Slot { record, conn: None }, owner);
+        self.check_in_empty(record, owner);
         if let Err(panic) = fired {
             resume_unwind(panic);
         }
@@ -577,8 +585,7 @@ impl<C> Core<C> {
             l.detach(conn, &mut record);
         }
         let info = std::mem::take(&mut record.info);
-        record.clear_connection();
-        self.check_in(Slot { record, conn: None }, owner);
+        self.check_in_empty(record, owner);
         info
     }
 
@@ -623,13 +630,12 @@ impl<C> Core<C> {
     fn release_after_panic(&self, checked: Checked<C>, panic: Box<dyn std::any::Any + Send>) -> ! {
         let Checked {
             conn,
-            mut record,
+            record,
             owner,
             ..
         } = checked;
         drop(conn);
-        record.clear_connection();
-        self.check_in(Slot { record, conn: None }, owner);
+        self.check_in_empty(record, owner);
         resume_unwind(panic)
     }
 
@@ -715,7 +721,17 @@ impl<C> Core<C> {
             idle,
             used: st.open - idle,
             pending: st.waiters.len(),
+            leaks: 0,
+        }
+    }
+
+    /// The gauges with the suspected-leak count, for readers that pull them (status, the
+    /// OpenTelemetry callbacks); `publish` leaves it out, the leak watcher reports it itself.
+    fn gauges_with_leaks(&self) -> Gauges {
+        let gauges = self.gauges_locked(&lock(&self.state));
+        Gauges {
             leaks: self.leaks_now(),
+            ..gauges
         }
     }
 
@@ -725,14 +741,14 @@ impl<C> Core<C> {
     }
 
     pub(crate) fn status(&self) -> Status {
-        let st = lock(&self.state);
-        let gauges = self.gauges_locked(&st);
+        let gauges = self.gauges_with_leaks();
         Status {
             class: self.config.class,
             pool_id: self.id,
             size: self.limits.pool_size,
             checked_in: gauges.idle,
-            overflow: self.limits.overflow(st.open),
+            // Every open slot is idle or used, whatever the class.
+            overflow: self.limits.overflow(gauges.idle + gauges.used),
             checked_out: gauges.used,
             waiting: gauges.pending,
             suspected_leaks: gauges.leaks,
