@@ -17,7 +17,6 @@ use tracing::Span;
 
 use crate::config::{Config, ResetAction};
 use crate::core::{Core, Reservation};
-use crate::instrument::Instruments;
 
 /// Records `db.system.name` when the pool has one (an empty attribute would be noise).
 fn with_system(span: Span, config: &Config) -> Span {
@@ -67,7 +66,8 @@ pub(crate) struct CheckoutTrace {
 }
 
 impl CheckoutTrace {
-    pub(crate) fn start(config: &Config) -> Self {
+    pub(crate) fn start<C>(core: &Core<C>) -> Self {
+        let config = &core.config;
         let span = tracing::info_span!(
             target: "poolscope::pool",
             "poolscope.checkout",
@@ -80,7 +80,7 @@ impl CheckoutTrace {
         );
         CheckoutTrace {
             span: with_system(span, config),
-            timed: Instruments::timed() || config.leak_threshold.is_some(),
+            timed: core.instruments.timed() || config.leak_threshold.is_some(),
             started: None,
         }
     }
@@ -122,8 +122,8 @@ impl CheckoutTrace {
 pub(crate) struct ConnectTimer(Option<Instant>);
 
 impl ConnectTimer {
-    pub(crate) fn start() -> Self {
-        ConnectTimer(Instruments::timed().then(Instant::now))
+    pub(crate) fn start<C>(core: &Core<C>) -> Self {
+        ConnectTimer(core.instruments.timed().then(Instant::now))
     }
 
     pub(crate) fn done<C, E>(self, core: &Core<C>, span: &Span, result: &Result<C, E>) {

@@ -12,6 +12,7 @@
 /// );
 /// assert_eq!(pool_name_from_url("mysql://root:pw@127.0.0.1/test"), "mysql://127.0.0.1/test");
 /// assert_eq!(pool_name_from_url("sqlite:///var/data/app.db"), "sqlite:///var/data/app.db");
+/// assert_eq!(pool_name_from_url("file:app.db?mode=ro&cache=shared"), "file:app.db");
 /// assert_eq!(
 ///     pool_name_from_url("host=db port=5432 user=app password=s3cret dbname=orders"),
 ///     "host=db port=5432 dbname=orders"
@@ -20,7 +21,14 @@
 pub fn pool_name_from_url(url: &str) -> String {
     let url = url.trim();
     let Some((scheme, rest)) = url.split_once("://") else {
-        if url.contains('=') {
+        let conninfo = url
+            .split_whitespace()
+            .next()
+            .and_then(|pair| pair.split_once('='))
+            .is_some_and(|(key, _)| {
+                !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+        if conninfo {
             return url
                 .split_whitespace()
                 .filter(|pair| {

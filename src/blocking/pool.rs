@@ -74,7 +74,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
     #[track_caller]
     pub fn get(&self) -> Result<PooledConnection<M>, Error<M::Error>> {
         let location = Location::caller();
-        let mut trace = CheckoutTrace::start(&self.shared.core.config);
+        let mut trace = CheckoutTrace::start(&self.shared.core);
         let span = trace.span.clone();
         let _entered = span.enter();
         let result = self.checkout(location, &mut trace);
@@ -116,7 +116,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                 Step::Connect => {
                     trace.mark();
                     let span = connect_span(&core.config);
-                    let timer = ConnectTimer::start();
+                    let timer = ConnectTimer::start(&self.shared.core);
                     let connected = span.in_scope(|| manager.connect());
                     timer.done(core, &span, &connected);
                     match connected {

@@ -33,6 +33,15 @@ pub(super) struct Handles {
     leaks_suspected: Counter,
 }
 
+/// Whether a recorder is installed (globally or for this thread) as the pool is built.
+///
+/// The facade does not say so directly; its no-op recorder is the one recorder with no state
+/// at all, so a zero-sized recorder is taken for "none". (Handles are registered at build
+/// time, so a recorder installed later never sees this pool's metrics either way.)
+pub(super) fn recording() -> bool {
+    metrics::with_recorder(|recorder| std::mem::size_of_val(recorder) != 0)
+}
+
 fn describe() {
     metrics::describe_gauge!(CONNECTION_COUNT, "Open connections by state (idle, used).");
     metrics::describe_gauge!(

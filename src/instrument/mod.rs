@@ -54,6 +54,9 @@ pub(crate) struct Instruments {
     facade: facade::Handles,
     #[cfg(feature = "opentelemetry")]
     otel: otel::Handles,
+    /// Whether a recorder or meter provider was there to take durations when the pool was
+    /// built; if not, the pool never reads the clock for them.
+    timed: bool,
 }
 
 #[allow(unused_variables)]
@@ -64,24 +67,30 @@ impl Instruments {
         limits: &Limits,
         source: Weak<dyn GaugeSource>,
     ) -> Self {
+        #[cfg(feature = "opentelemetry")]
+        let meter = options
+            .meter
+            .clone()
+            .unwrap_or_else(|| opentelemetry::global::meter("poolscope"));
+        let timed = false;
+        #[cfg(feature = "metrics")]
+        let timed = timed || facade::recording();
+        #[cfg(feature = "opentelemetry")]
+        let timed = timed || otel::recording(&meter);
         Instruments {
             #[cfg(feature = "metrics")]
             facade: facade::Handles::register(name, limits),
             #[cfg(feature = "opentelemetry")]
-            otel: {
-                let meter = options
-                    .meter
-                    .clone()
-                    .unwrap_or_else(|| opentelemetry::global::meter("poolscope"));
-                otel::Handles::register(&meter, name, limits, source)
-            },
+            otel: otel::Handles::register(&meter, name, limits, source),
+            timed,
         }
     }
 
-    /// Whether any instrument wants durations (so the pool reads the clock).
+    /// Whether any instrument wants durations (so the pool reads the clock for wait_time,
+    /// use_time and create_time).
     #[inline]
-    pub(crate) const fn timed() -> bool {
-        cfg!(any(feature = "metrics", feature = "opentelemetry"))
+    pub(crate) fn timed(&self) -> bool {
+        self.timed
     }
 
     /// The counts changed (called under the pool's lock, so the gauges never go back in time).
@@ -195,5 +204,32 @@ impl Instruments {
     pub(crate) fn leaks_now(&self, current: usize) {
         #[cfg(feature = "metrics")]
         self.facade.leaks_now(current);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(feature = "metrics")]
+    #[test]
+    fn the_facade_counts_as_recording_only_with_a_recorder() {
+        assert!(!super::facade::recording(), "no recorder installed");
+        let recorder = metrics_util::debugging::DebuggingRecorder::new();
+        assert!(metrics::with_local_recorder(
+            &recorder,
+            super::facade::recording
+        ));
+    }
+
+    #[cfg(feature = "opentelemetry")]
+    #[test]
+    fn an_opentelemetry_meter_counts_as_recording_only_from_a_real_provider() {
+        use opentelemetry::metrics::MeterProvider;
+        let noop = opentelemetry::metrics::NoopMeterProvider::new().meter("poolscope");
+        assert!(!super::otel::recording(&noop));
+        assert!(!super::otel::recording(&opentelemetry::global::meter(
+            "poolscope"
+        )));
+        let sdk = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+        assert!(super::otel::recording(&sdk.meter("poolscope")));
     }
 }

@@ -32,6 +32,12 @@ pub(super) struct Handles {
     leaks_suspected: Counter<u64>,
 }
 
+/// Whether `meter` records anything: OpenTelemetry's no-op meter (what the global provider
+/// gives until one is installed) is the one instrument provider with no state at all.
+pub(super) fn recording(meter: &Meter) -> bool {
+    std::mem::size_of_val(meter.f64_histogram(USE_TIME).instrument_provider) != 0
+}
+
 fn with(pool: &[KeyValue], key: &'static str, value: &'static str) -> Vec<KeyValue> {
     let mut attrs = pool.to_vec();
     attrs.push(KeyValue::new(key, value));

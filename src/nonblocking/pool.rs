@@ -85,7 +85,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         &self,
     ) -> impl Future<Output = Result<AsyncPooledConnection<M>, Error<M::Error>>> + Send + '_ {
         let location = Location::caller();
-        let mut trace = CheckoutTrace::start(&self.shared.core.config);
+        let mut trace = CheckoutTrace::start(&self.shared.core);
         let span = trace.span.clone();
         async move {
             let result = self.checkout(location, &mut trace).await;
@@ -118,7 +118,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                 Step::Connect => {
                     trace.mark();
                     let span = connect_span(&core.config);
-                    let timer = ConnectTimer::start();
+                    let timer = ConnectTimer::start(&self.shared.core);
                     let connected = manager.connect().instrument(span.clone()).await;
                     timer.done(core, &span, &connected);
                     match connected {

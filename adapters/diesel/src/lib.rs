@@ -1,8 +1,72 @@
-//! Diesel adapter for [`poolscope`].
+//! # poolscope-diesel
 //!
-//! This crate is a placeholder in the workspace: the Diesel and diesel-async pools land in a
-//! later release (see the workspace README). It re-exports the core so that the dependency edge
-//! is real and checked by the build.
+//! A drop-in pool for [Diesel](https://diesel.rs) and
+//! [diesel-async](https://docs.rs/diesel-async) with SQLAlchemy's pool semantics: QueuePool
+//! (`pool_size` + `max_overflow`, overflow closed on return), NullPool, StaticPool,
+//! AssertionPool, SingletonThreadPool (blocking only), `pool_timeout`, `pool_recycle`,
+//! `pre_ping`, and **reset on return**: a connection given back inside a transaction (nested
+//! savepoints and a failed statement included) is rolled back through Diesel's own
+//! transaction manager, so its depth counter stays right, and is reused. Diesel's r2d2 pool
+//! throws such a connection away instead.
+//!
+//! Every checkout, return, rollback, overflow and timeout goes through poolscope's events,
+//! spans and metrics; the pool is named after the URL without its credentials, and
+//! `db.system.name` comes from the connection's backend.
+//!
+//! ```
+//! use diesel::connection::SimpleConnection;
+//! use diesel::prelude::*;
+//! use diesel::SqliteConnection;
+//! use poolscope_diesel::Pool;
+//!
+//! let pool = Pool::<SqliteConnection>::builder()
+//!     .pool_size(1)
+//!     .max_overflow(0)
+//!     .build("file:demo?mode=memory&cache=shared")?;
+//! {
+//!     let mut conn = pool.get()?;
+//!     conn.batch_execute("CREATE TABLE t (x INTEGER)")?;
+//!     // Returned inside a transaction: rolled back, the connection kept.
+//!     let _ = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+//!         conn.batch_execute("INSERT INTO t VALUES (1)")?;
+//!         Err(diesel::result::Error::RollbackTransaction)
+//!     });
+//! }
+//! assert_eq!(pool.status().checked_out, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Cargo features
+//! `sqlite`, `postgres`, `async-postgres`, `async-mysql` (default) and `mysql` (links
+//! libmysqlclient, so off by default); `metrics` and `opentelemetry` (default) pass through to
+//! poolscope.
+//!
+//! ## What `reset_on_return` sees
+//! Only transactions Diesel knows about: those opened with `conn.transaction(..)`,
+//! `begin_test_transaction` or the `TransactionManager`. A raw `BEGIN` sent with
+//! `batch_execute` is invisible to Diesel and to the pool. A test transaction is left open,
+//! as Diesel's own pool leaves it. `ResetOnReturn::Commit` commits every open level;
+//! `ResetOnReturn::None` leaves the connection as it is, open transaction included.
+//!
+//! ## Generic Diesel calls
+//! `&mut conn` coerces to `&mut PgConnection` wherever that type is expected. Diesel's
+//! `RunQueryDsl` methods are generic over the connection, so there write `&mut *conn`
+//! (Diesel allows only its own crate to implement `Connection` for a pool's guard).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+mod blocking;
+mod forward;
+#[cfg(any(feature = "async-postgres", feature = "async-mysql"))]
+mod nonblocking;
+mod reset;
+mod system;
+
+pub use blocking::{Builder, Error, Manager, Pool, PooledConnection};
+#[cfg(any(feature = "async-postgres", feature = "async-mysql"))]
+pub use nonblocking::{
+    reset_async_connection, AsyncBuilder, AsyncError, AsyncManager, AsyncPool,
+    AsyncPooledConnection, DieselAsyncReset,
+};
 pub use poolscope;
+pub use reset::reset_connection;

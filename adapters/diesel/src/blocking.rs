@@ -1,0 +1,239 @@
+//! The blocking pool: Diesel's `PgConnection`, `MysqlConnection` or `SqliteConnection` (any
+//! [`R2D2Connection`]) in a poolscope [`poolscope::Pool`].
+
+use std::fmt;
+use std::ops::Deref;
+
+use diesel::r2d2::{ConnectionManager, R2D2Connection};
+use poolscope::BuildError;
+
+use crate::forward::forward_options;
+use crate::reset::{in_error, reset_connection};
+use crate::system::system_name;
+
+/// Opens Diesel connections for a [`Pool`]: Diesel's own [`ConnectionManager`], except that a
+/// connection returned inside a transaction is not "broken" (the pool rolls it back and keeps
+/// it, where Diesel's r2d2 pool would throw it away). Only a transaction manager left in its
+/// error state by a failed ROLLBACK / COMMIT counts as broken.
+pub struct Manager<C> {
+    inner: ConnectionManager<C>,
+    url: Option<String>,
+}
+
+impl<C> Manager<C> {
+    /// A manager that opens connections to `database_url`. The pool is named after the URL,
+    /// without its credentials.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        let url = database_url.into();
+        Manager {
+            inner: ConnectionManager::new(url.clone()),
+            url: Some(url),
+        }
+    }
+
+    /// The database URL, when the manager was made from one (Diesel's `ConnectionManager`
+    /// does not tell its URL).
+    pub fn database_url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+}
+
+impl<C> From<ConnectionManager<C>> for Manager<C> {
+    /// Wraps Diesel's manager. It does not tell its URL: name the pool with
+    /// [`Builder::name`], or it is called `pool-<id>`.
+    fn from(inner: ConnectionManager<C>) -> Self {
+        Manager { inner, url: None }
+    }
+}
+
+impl<C> From<&str> for Manager<C> {
+    fn from(url: &str) -> Self {
+        Manager::new(url)
+    }
+}
+
+impl<C> From<String> for Manager<C> {
+    fn from(url: String) -> Self {
+        Manager::new(url)
+    }
+}
+
+impl<C> fmt::Debug for Manager<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the URL itself: it may hold a password.
+        f.debug_struct("Manager")
+            .field("connection", &std::any::type_name::<C>())
+            .field(
+                "database",
+                &self.url.as_deref().map(poolscope::pool_name_from_url),
+            )
+            .finish()
+    }
+}
+
+impl<C> r2d2::ManageConnection for Manager<C>
+where
+    C: R2D2Connection + Send + 'static,
+{
+    type Connection = C;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<C, Self::Error> {
+        self.inner.connect()
+    }
+
+    /// `SELECT 1` (Diesel's ping), run when `pre_ping` is on.
+    fn is_valid(&self, conn: &mut C) -> Result<(), Self::Error> {
+        self.inner.is_valid(conn)
+    }
+
+    fn has_broken(&self, conn: &mut C) -> bool {
+        in_error(conn)
+    }
+}
+
+/// A checked-out connection: `&mut conn` (or `&mut *conn` where Diesel's methods are generic
+/// over the connection) is a `&mut C`.
+pub type PooledConnection<C> = poolscope::PooledConnection<Manager<C>>;
+
+/// The error of [`Pool::get`](poolscope::Pool::get).
+pub type Error = poolscope::Error<diesel::r2d2::Error>;
+
+/// A blocking pool of Diesel connections with SQLAlchemy's semantics. It dereferences to the
+/// core [`poolscope::Pool`]: `get()`, `status()`, `dispose()` and the rest are there.
+///
+/// ```
+/// use diesel::prelude::*;
+/// use diesel::SqliteConnection;
+/// use poolscope_diesel::Pool;
+///
+/// let pool = Pool::<SqliteConnection>::builder()
+///     .pool_size(2)
+///     .max_overflow(0)
+///     .build(":memory:")?;
+/// let mut conn = pool.get()?;
+/// let one: i32 = diesel::select(1.into_sql::<diesel::sql_types::Integer>())
+///     .get_result(&mut *conn)?;
+/// assert_eq!(one, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Pool<C: R2D2Connection + Send + 'static> {
+    inner: poolscope::Pool<Manager<C>>,
+}
+
+impl<C: R2D2Connection + Send + 'static> Pool<C> {
+    /// A builder with poolscope's defaults (QueuePool, 5 + 10 overflow, 30 s timeout,
+    /// rollback on return through Diesel's transaction manager).
+    pub fn builder() -> Builder<C> {
+        Builder {
+            inner: poolscope::Pool::builder(),
+            named: false,
+            system_named: false,
+            custom_reset: false,
+        }
+    }
+
+    /// A pool with the defaults, for `manager` (a URL, a [`Manager`] or Diesel's
+    /// [`ConnectionManager`]).
+    ///
+    /// # Errors
+    /// None with the defaults; see [`Builder::build`].
+    pub fn new(manager: impl Into<Manager<C>>) -> Result<Self, BuildError> {
+        Self::builder().build(manager)
+    }
+
+    /// The core pool.
+    pub fn as_core(&self) -> &poolscope::Pool<Manager<C>> {
+        &self.inner
+    }
+
+    /// The core pool, owned.
+    pub fn into_core(self) -> poolscope::Pool<Manager<C>> {
+        self.inner
+    }
+}
+
+impl<C: R2D2Connection + Send + 'static> Deref for Pool<C> {
+    type Target = poolscope::Pool<Manager<C>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl<C: R2D2Connection + Send + 'static> Clone for Pool<C> {
+    fn clone(&self) -> Self {
+        Pool {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<C: R2D2Connection + Send + 'static> fmt::Debug for Pool<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+/// Builds a [`Pool`]: every option of the core builder, with Diesel's defaults filled in at
+/// [`build`](Builder::build) (name from the URL, `db.system.name` from the backend, reset
+/// through Diesel's transaction manager).
+pub struct Builder<C: R2D2Connection + Send + 'static> {
+    inner: poolscope::Builder<Manager<C>>,
+    named: bool,
+    system_named: bool,
+    custom_reset: bool,
+}
+
+impl<C: R2D2Connection + Send + 'static> fmt::Debug for Builder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl<C: R2D2Connection + Send + 'static> Builder<C> {
+    fn map(
+        self,
+        f: impl FnOnce(poolscope::Builder<Manager<C>>) -> poolscope::Builder<Manager<C>>,
+    ) -> Self {
+        Builder {
+            inner: f(self.inner),
+            ..self
+        }
+    }
+
+    forward_options!(C);
+
+    /// Replaces the Diesel reset (rollback or commit of every open transaction level) with
+    /// your own.
+    pub fn reset_with(mut self, reset: impl poolscope::Reset<C>) -> Self {
+        self.custom_reset = true;
+        self.map(|b| b.reset_with(reset))
+    }
+
+    /// Builds the pool for `manager`: a database URL, a [`Manager`], or Diesel's
+    /// [`ConnectionManager`]. Opens nothing: connections open on first demand.
+    ///
+    /// # Errors
+    /// [`BuildError`] for options that make no sense together, before anything is opened.
+    pub fn build(self, manager: impl Into<Manager<C>>) -> Result<Pool<C>, BuildError> {
+        let manager = manager.into();
+        let mut inner = self.inner;
+        if !self.named {
+            if let Some(url) = manager.database_url() {
+                inner = inner.name_from_url(url);
+            }
+        }
+        if !self.system_named {
+            if let Some(system) = system_name::<C::Backend>() {
+                inner = inner.db_system_name(system);
+            }
+        }
+        if !self.custom_reset {
+            inner = inner.reset_with(reset_connection::<C>);
+        }
+        Ok(Pool {
+            inner: inner.build(manager)?,
+        })
+    }
+}

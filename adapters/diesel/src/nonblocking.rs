@@ -1,0 +1,300 @@
+//! The async pool: diesel-async's `AsyncPgConnection` or `AsyncMysqlConnection` in a
+//! poolscope [`poolscope::AsyncPool`], over diesel-async's bb8 connection manager.
+
+use std::fmt;
+use std::ops::Deref;
+
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, PoolError};
+use diesel_async::{AsyncConnection, TransactionManager};
+use poolscope::{AsyncReset, BoxError, BoxFuture, BuildError, ResetAction};
+
+use crate::forward::forward_options;
+use crate::reset::Unwind;
+use crate::system::system_name;
+
+/// Opens diesel-async connections for an [`AsyncPool`]: diesel-async's own
+/// [`AsyncDieselConnectionManager`] (its `ManagerConfig`, custom setup and recycling check
+/// included), except that a connection returned inside a transaction is rolled back and kept
+/// instead of thrown away. A connection whose transaction manager is in its error state, or
+/// whose `BEGIN` was cancelled half-way, is closed.
+pub struct AsyncManager<C: AsyncConnection + 'static> {
+    inner: AsyncDieselConnectionManager<C>,
+    url: Option<String>,
+}
+
+impl<C: AsyncConnection + 'static> AsyncManager<C> {
+    /// A manager that opens connections to `database_url`; the pool is named after the URL,
+    /// without its credentials.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self::new_with_config(database_url, ManagerConfig::default())
+    }
+
+    /// As [`new`](Self::new), with diesel-async's manager configuration (custom setup, the
+    /// recycling check `pre_ping` runs).
+    pub fn new_with_config(database_url: impl Into<String>, config: ManagerConfig<C>) -> Self {
+        let url = database_url.into();
+        AsyncManager {
+            inner: AsyncDieselConnectionManager::new_with_config(url.clone(), config),
+            url: Some(url),
+        }
+    }
+
+    /// The database URL, when the manager was made from one.
+    pub fn database_url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+}
+
+impl<C: AsyncConnection + 'static> From<AsyncDieselConnectionManager<C>> for AsyncManager<C> {
+    /// Wraps diesel-async's manager. It does not tell its URL: name the pool with
+    /// [`AsyncBuilder::name`], or it is called `pool-<id>`.
+    fn from(inner: AsyncDieselConnectionManager<C>) -> Self {
+        AsyncManager { inner, url: None }
+    }
+}
+
+impl<C: AsyncConnection + 'static> From<&str> for AsyncManager<C> {
+    fn from(url: &str) -> Self {
+        AsyncManager::new(url)
+    }
+}
+
+impl<C: AsyncConnection + 'static> From<String> for AsyncManager<C> {
+    fn from(url: String) -> Self {
+        AsyncManager::new(url)
+    }
+}
+
+impl<C: AsyncConnection + 'static> fmt::Debug for AsyncManager<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncManager")
+            .field("connection", &std::any::type_name::<C>())
+            .field(
+                "database",
+                &self.url.as_deref().map(poolscope::pool_name_from_url),
+            )
+            .finish()
+    }
+}
+
+impl<C> bb8::ManageConnection for AsyncManager<C>
+where
+    C: AsyncConnection + 'static,
+    AsyncDieselConnectionManager<C>: bb8::ManageConnection<Connection = C, Error = PoolError>,
+{
+    type Connection = C;
+    type Error = PoolError;
+
+    fn connect(&self) -> impl std::future::Future<Output = Result<C, PoolError>> + Send {
+        self.inner.connect()
+    }
+
+    /// The manager's recycling check (`SELECT 1` by default), run when `pre_ping` is on.
+    fn is_valid(
+        &self,
+        conn: &mut C,
+    ) -> impl std::future::Future<Output = Result<(), PoolError>> + Send {
+        self.inner.is_valid(conn)
+    }
+
+    fn has_broken(&self, conn: &mut C) -> bool {
+        let status = C::TransactionManager::transaction_manager_status_mut(conn);
+        match status.transaction_depth() {
+            Err(_) => true,
+            // Diesel calls it broken with no transaction open: a BEGIN / COMMIT / ROLLBACK
+            // was cancelled half-way, so the server's state is unknown.
+            Ok(None) => C::TransactionManager::is_broken_transaction_manager(conn),
+            // An open transaction: the reset rolls it back.
+            Ok(Some(_)) => false,
+        }
+    }
+}
+
+/// Ends every open level of an async connection's transaction through diesel-async's
+/// transaction manager, innermost first, as `action` says.
+///
+/// # Errors
+/// Diesel's error when a ROLLBACK / COMMIT fails or the transaction manager is in its error
+/// state; the pool then closes the connection.
+pub async fn reset_async_connection<C>(conn: &mut C, action: ResetAction) -> Result<(), BoxError>
+where
+    C: AsyncConnection,
+{
+    type Tm<C> = <C as AsyncConnection>::TransactionManager;
+    let mut unwind = Unwind::default();
+    while unwind.more(
+        Tm::<C>::transaction_manager_status_mut(conn).transaction_depth(),
+        Tm::<C>::is_broken_transaction_manager(conn),
+    )? {
+        match action {
+            ResetAction::Rollback => Tm::<C>::rollback_transaction(conn).await?,
+            ResetAction::Commit => Tm::<C>::commit_transaction(conn).await?,
+        }
+    }
+    Ok(())
+}
+
+/// The [`AsyncReset`] the async builder installs: [`reset_async_connection`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DieselAsyncReset;
+
+impl<C: AsyncConnection + 'static> AsyncReset<C> for DieselAsyncReset {
+    fn reset<'a>(
+        &'a self,
+        conn: &'a mut C,
+        action: ResetAction,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(reset_async_connection(conn, action))
+    }
+}
+
+/// A checked-out async connection; `&mut *conn` is a `&mut C`.
+pub type AsyncPooledConnection<C> = poolscope::AsyncPooledConnection<AsyncManager<C>>;
+
+/// The error of [`AsyncPool::get`](poolscope::AsyncPool::get).
+pub type AsyncError = poolscope::Error<PoolError>;
+
+/// An async pool of diesel-async connections with SQLAlchemy's semantics. It dereferences to
+/// the core [`poolscope::AsyncPool`]: `get().await`, `status()`, `dispose()` and the rest.
+pub struct AsyncPool<C>
+where
+    C: AsyncConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection,
+{
+    inner: poolscope::AsyncPool<AsyncManager<C>>,
+}
+
+impl<C> AsyncPool<C>
+where
+    C: AsyncConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection<Connection = C>,
+{
+    /// A builder with poolscope's defaults (QueuePool, 5 + 10 overflow, 30 s timeout,
+    /// rollback on return through diesel-async's transaction manager).
+    pub fn builder() -> AsyncBuilder<C> {
+        AsyncBuilder {
+            inner: poolscope::AsyncPool::builder(),
+            named: false,
+            system_named: false,
+            custom_reset: false,
+        }
+    }
+
+    /// The core pool.
+    pub fn as_core(&self) -> &poolscope::AsyncPool<AsyncManager<C>> {
+        &self.inner
+    }
+}
+
+impl<C> Deref for AsyncPool<C>
+where
+    C: AsyncConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection,
+{
+    type Target = poolscope::AsyncPool<AsyncManager<C>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl<C> Clone for AsyncPool<C>
+where
+    C: AsyncConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection,
+{
+    fn clone(&self) -> Self {
+        AsyncPool {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<C> fmt::Debug for AsyncPool<C>
+where
+    C: AsyncConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+/// Builds an [`AsyncPool`]: every option of the core's async builder, with diesel-async's
+/// defaults filled in at [`build`](AsyncBuilder::build).
+pub struct AsyncBuilder<C>
+where
+    C: AsyncConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection,
+{
+    inner: poolscope::AsyncBuilder<AsyncManager<C>>,
+    named: bool,
+    system_named: bool,
+    custom_reset: bool,
+}
+
+impl<C> fmt::Debug for AsyncBuilder<C>
+where
+    C: AsyncConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl<C> AsyncBuilder<C>
+where
+    C: AsyncConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection<Connection = C>,
+{
+    fn map(
+        self,
+        f: impl FnOnce(
+            poolscope::AsyncBuilder<AsyncManager<C>>,
+        ) -> poolscope::AsyncBuilder<AsyncManager<C>>,
+    ) -> Self {
+        AsyncBuilder {
+            inner: f(self.inner),
+            ..self
+        }
+    }
+
+    forward_options!(C);
+
+    /// Replaces the diesel-async reset with your own.
+    pub fn reset_with(mut self, reset: impl AsyncReset<C>) -> Self {
+        self.custom_reset = true;
+        self.map(|b| b.reset_with(reset))
+    }
+
+    /// Builds the pool for `manager`: a database URL, an [`AsyncManager`], or diesel-async's
+    /// [`AsyncDieselConnectionManager`]. Opens nothing.
+    ///
+    /// # Errors
+    /// [`BuildError`] for options that make no sense together (SingletonThreadPool
+    /// included), before anything is opened.
+    pub async fn build(
+        self,
+        manager: impl Into<AsyncManager<C>>,
+    ) -> Result<AsyncPool<C>, BuildError> {
+        let manager = manager.into();
+        let mut inner = self.inner;
+        if !self.named {
+            if let Some(url) = manager.database_url() {
+                inner = inner.name_from_url(url);
+            }
+        }
+        if !self.system_named {
+            if let Some(system) = system_name::<C::Backend>() {
+                inner = inner.db_system_name(system);
+            }
+        }
+        if !self.custom_reset {
+            inner = inner.reset_with(DieselAsyncReset);
+        }
+        Ok(AsyncPool {
+            inner: inner.build(manager).await?,
+        })
+    }
+}
