@@ -263,3 +263,68 @@ fn dropped_outside_a_runtime_the_connection_is_closed_and_the_slot_freed() {
     assert_eq!(pool.status().checked_out, 0);
     assert_eq!(pool.status().checked_in, 1);
 }
+
+/// A reset with nothing to wait for: its future is ready at the first poll.
+struct ImmediateReset;
+
+impl poolscope::AsyncReset<common::FakeConn> for ImmediateReset {
+    fn reset<'a>(
+        &'a self,
+        conn: &'a mut common::FakeConn,
+        action: poolscope::ResetAction,
+    ) -> poolscope::BoxFuture<'a, Result<(), poolscope::BoxError>> {
+        Box::pin(std::future::ready(common::fake_reset(conn, action)))
+    }
+}
+
+#[test]
+fn a_reset_ready_at_once_is_finished_inside_drop_even_without_a_runtime() {
+    let db = Db::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (pool, conn) = rt.block_on(async {
+        let pool = AsyncPool::builder()
+            .reset_with(ImmediateReset)
+            .pool_size(1)
+            .build(db.manager())
+            .await
+            .unwrap();
+        drop(pool.get().await.unwrap());
+        assert_eq!(pool.status().checked_in, 1, "back before drop returned");
+        let conn = pool.get().await.unwrap();
+        (pool, conn)
+    });
+    drop(rt);
+    drop(conn);
+    assert_eq!(
+        db.calls(1),
+        vec!["rollback", "rollback"],
+        "reset, not closed"
+    );
+    assert_eq!(pool.status().checked_in, 1);
+}
+
+#[test]
+fn a_reset_task_dropped_with_its_runtime_closes_the_connection_and_frees_the_slot() {
+    let db = Db::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pool = rt.block_on(async {
+        let pool = builder().pool_size(1).build(db.manager()).await.unwrap();
+        drop(pool.get().await.unwrap()); // the reset yields: it goes on on a task
+        assert_eq!(
+            pool.status().checked_out,
+            1,
+            "counted out until the reset finishes"
+        );
+        pool
+    });
+    drop(rt); // the task never ran
+    assert_eq!(db.calls(1), vec!["close"]);
+    assert_eq!(pool.status().checked_out, 0);
+    assert_eq!(pool.status().checked_in, 1);
+}

@@ -7,9 +7,11 @@ use crate::guard_common::guard_common;
 use crate::record::Extensions;
 
 /// A checked-out async connection. Derefs to the connection; dropping it returns the
-/// connection to the pool. With a reset to run (`ResetOnReturn::Rollback` or `Commit`), `Drop`
-/// cannot await it, so the reset runs on a spawned Tokio task and the slot stays counted as
-/// checked out until it finishes; [`close`](Self::close) runs it inline instead.
+/// connection to the pool. `Drop` cannot await, so it polls the reset
+/// (`ResetOnReturn::Rollback` or `Commit`) once: a reset with nothing to do finishes there and
+/// the connection is back before `drop` returns; one that must wait for the server goes on
+/// on a spawned Tokio task, the slot counted as checked out until it finishes (with no
+/// runtime, the connection is closed instead). [`close`](Self::close) awaits it inline.
 pub struct AsyncPooledConnection<M: bb8::ManageConnection> {
     shared: Arc<Shared<M>>,
     checked: Option<Checked<M::Connection>>,

@@ -1,6 +1,7 @@
 use std::future::{poll_fn, Future};
 use std::panic::Location;
 use std::sync::Arc;
+use std::task::{Context, Waker};
 
 use super::builder::AsyncBuilder;
 use super::catch_unwind::CatchUnwind;
@@ -211,43 +212,81 @@ impl<M: bb8::ManageConnection> Shared<M> {
         None
     }
 
-    /// The second half: the awaited reset, then check-in (or invalidation if it failed).
-    async fn reset_and_check_in(&self, mut checked: Checked<M::Connection>, action: ResetAction) {
-        let outcome = self.run_reset(&mut checked.conn, action).await;
-        self.core.end_return(checked, Some(action), outcome);
-    }
-
-    /// Returns a connection, running the reset inline.
-    pub(super) async fn give_back_async(&self, checked: Checked<M::Connection>) {
-        if let Some((checked, action)) = self.start_return(checked) {
-            self.reset_and_check_in(checked, action).await;
+    /// The second half: the awaited reset, then check-in (or invalidation if it failed). If
+    /// this future is dropped before the reset finishes, the connection is closed.
+    async fn reset_and_check_in(
+        self: Arc<Self>,
+        checked: Checked<M::Connection>,
+        action: ResetAction,
+    ) {
+        let mut pending = PendingReturn {
+            shared: self,
+            checked: Some(checked),
+            action,
+        };
+        let Some(checked) = pending.checked.as_mut() else {
+            return;
+        };
+        let outcome = pending.shared.run_reset(&mut checked.conn, action).await;
+        if let Some(checked) = pending.checked.take() {
+            pending
+                .shared
+                .core
+                .end_return(checked, Some(action), outcome);
         }
     }
 
-    /// Returns a connection from `Drop`: without a reset to await it is done at once;
-    /// otherwise the reset runs on a spawned Tokio task, the slot counted as checked out
-    /// until it finishes. Outside a Tokio runtime the connection is invalidated instead.
+    /// Returns a connection, running the reset inline.
+    pub(super) async fn give_back_async(self: &Arc<Self>, checked: Checked<M::Connection>) {
+        if let Some((checked, action)) = self.start_return(checked) {
+            Arc::clone(self).reset_and_check_in(checked, action).await;
+        }
+    }
+
+    /// Returns a connection from `Drop`. The reset is polled once here: one that finishes at
+    /// once (nothing to roll back) is done before `drop` returns. One that must wait for the
+    /// server goes on on a spawned Tokio task, the slot counted as checked out until it
+    /// finishes; with no Tokio runtime to run it on, the connection is closed instead.
     pub(super) fn give_back(self: &Arc<Self>, checked: Checked<M::Connection>) {
         let Some((checked, action)) = self.start_return(checked) else {
             return;
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                let shared = Arc::clone(self);
-                handle.spawn(async move { shared.reset_and_check_in(checked, action).await });
-            }
-            Err(_) => self.core.end_return(
-                checked,
-                Some(action),
-                Err(format!(
-                    "no Tokio runtime to run the {} on; the connection is closed instead",
-                    action.as_str()
-                )),
-            ),
+        let mut task = Box::pin(Arc::clone(self).reset_and_check_in(checked, action));
+        let mut cx = Context::from_waker(Waker::noop());
+        if task.as_mut().poll(&mut cx).is_ready() {
+            return;
         }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(task);
+        }
+        // Otherwise dropping the task closes the connection (see `PendingReturn`).
     }
 
     pub(super) fn invalidate(&self, checked: Checked<M::Connection>) {
         self.core.invalidate(checked, InvalidateReason::Requested);
+    }
+}
+
+/// A return whose reset has not finished: dropped before it does (its task cancelled, or no
+/// runtime to run it on), it closes the connection and frees the slot rather than lose it.
+struct PendingReturn<M: bb8::ManageConnection> {
+    shared: Arc<Shared<M>>,
+    checked: Option<Checked<M::Connection>>,
+    action: ResetAction,
+}
+
+impl<M: bb8::ManageConnection> Drop for PendingReturn<M> {
+    fn drop(&mut self) {
+        if let Some(checked) = self.checked.take() {
+            self.shared.core.end_return(
+                checked,
+                Some(self.action),
+                Err(format!(
+                    "the {} did not finish (no Tokio runtime to run it on, or its task was \
+                     cancelled); the connection is closed instead",
+                    self.action.as_str()
+                )),
+            );
+        }
     }
 }

@@ -63,7 +63,11 @@ macro_rules! blocking_suite {
         #[test]
         fn six_opened_then_returned_leave_five() {
             let Some(t) = target("q6") else { return };
-            let pool = builder().pool_size(5).max_overflow(10).build(t.url.as_str()).unwrap();
+            let pool = builder()
+                .pool_size(5)
+                .max_overflow(10)
+                .build(t.url.as_str())
+                .unwrap();
             let held: Vec<_> = (0..6).map(|_| pool.get().unwrap()).collect();
             assert_eq!(t.server_connections(6), 6);
             drop(held);
@@ -74,7 +78,11 @@ macro_rules! blocking_suite {
         #[test]
         fn fifteen_at_once_work_and_the_sixteenth_times_out_with_queue_pools_message() {
             let Some(t) = target("q16") else { return };
-            let pool = builder().pool_size(5).max_overflow(10).build(t.url.as_str()).unwrap();
+            let pool = builder()
+                .pool_size(5)
+                .max_overflow(10)
+                .build(t.url.as_str())
+                .unwrap();
             let held: Vec<_> = (0..15).map(|_| pool.get().unwrap()).collect();
             assert_eq!(t.server_connections(15), 15);
             let err = pool.get().unwrap_err();
@@ -92,7 +100,10 @@ macro_rules! blocking_suite {
         #[test]
         fn null_pool_leaves_no_server_connection() {
             let Some(t) = target("null") else { return };
-            let pool = Pool::<Conn>::builder().pool_class(PoolClass::Null).build(t.url.as_str()).unwrap();
+            let pool = Pool::<Conn>::builder()
+                .pool_class(PoolClass::Null)
+                .build(t.url.as_str())
+                .unwrap();
             {
                 let _a = pool.get().unwrap();
                 let _b = pool.get().unwrap();
@@ -124,7 +135,10 @@ macro_rules! blocking_suite {
         #[test]
         fn static_pool_shares_one_connection_between_threads() {
             let Some(t) = target("static") else { return };
-            let pool = builder().pool_class(PoolClass::Static).build(t.url.as_str()).unwrap();
+            let pool = builder()
+                .pool_class(PoolClass::Static)
+                .build(t.url.as_str())
+                .unwrap();
             std::thread::scope(|s| {
                 for _ in 0..3 {
                     s.spawn(|| drop(pool.get().unwrap()));
@@ -136,7 +150,10 @@ macro_rules! blocking_suite {
         #[test]
         fn assertion_pool_refuses_a_second_checkout_naming_the_first() {
             let Some(t) = target("assert") else { return };
-            let pool = Pool::<Conn>::builder().pool_class(PoolClass::Assertion).build(t.url.as_str()).unwrap();
+            let pool = Pool::<Conn>::builder()
+                .pool_class(PoolClass::Assertion)
+                .build(t.url.as_str())
+                .unwrap();
             let first = pool.get().unwrap();
             // Inside this macro, file!() and line!() name the suite's expansion site, and so
             // does the checkout's location.
@@ -156,18 +173,31 @@ macro_rules! blocking_suite {
         #[test]
         fn rollback_on_return_hides_an_uncommitted_insert_and_keeps_the_connection() {
             let Some(t) = target("rollback") else { return };
-            let pool = builder().pool_size(1).max_overflow(0).build(t.url.as_str()).unwrap();
+            let pool = builder()
+                .pool_size(1)
+                .max_overflow(0)
+                .build(t.url.as_str())
+                .unwrap();
             fresh_table(&pool, &t.table);
             let id = {
                 let mut conn = pool.get().unwrap();
                 Tm::begin_transaction(&mut *conn).unwrap();
-                conn.batch_execute(&format!("INSERT INTO {} VALUES (1)", t.table)).unwrap();
+                conn.batch_execute(&format!("INSERT INTO {} VALUES (1)", t.table))
+                    .unwrap();
                 assert_eq!(rows(&mut conn, &t.table), 1);
                 conn.record().connection_id()
             };
             let mut conn = pool.get().unwrap();
-            assert_eq!(conn.record().connection_id(), id, "the same connection, reused");
-            assert_eq!(depth(&mut conn), 0, "Diesel's depth counter is back to zero");
+            assert_eq!(
+                conn.record().connection_id(),
+                id,
+                "the same connection, reused"
+            );
+            assert_eq!(
+                depth(&mut conn),
+                0,
+                "Diesel's depth counter is back to zero"
+            );
             assert_eq!(rows(&mut conn, &t.table), 0, "the insert was rolled back");
             drop(conn);
             assert_eq!(t.server_connections(1), 1);
@@ -176,16 +206,22 @@ macro_rules! blocking_suite {
         #[test]
         fn nested_savepoints_and_a_failed_statement_are_rolled_back_and_the_connection_reused() {
             let Some(t) = target("nested") else { return };
-            let pool = builder().pool_size(1).max_overflow(0).build(t.url.as_str()).unwrap();
+            let pool = builder()
+                .pool_size(1)
+                .max_overflow(0)
+                .build(t.url.as_str())
+                .unwrap();
             fresh_table(&pool, &t.table);
             let id = {
                 let mut conn = pool.get().unwrap();
                 Tm::begin_transaction(&mut *conn).unwrap();
-                conn.batch_execute(&format!("INSERT INTO {} VALUES (1)", t.table)).unwrap();
+                conn.batch_execute(&format!("INSERT INTO {} VALUES (1)", t.table))
+                    .unwrap();
                 Tm::begin_transaction(&mut *conn).unwrap();
                 Tm::begin_transaction(&mut *conn).unwrap();
                 assert_eq!(depth(&mut conn), 3);
-                conn.batch_execute("SELECT * FROM no_such_table_anywhere").unwrap_err();
+                conn.batch_execute("SELECT * FROM no_such_table_anywhere")
+                    .unwrap_err();
                 conn.record().connection_id()
             };
             let mut conn = pool.get().unwrap();
@@ -205,7 +241,11 @@ macro_rules! blocking_suite {
         #[test]
         fn a_panic_inside_a_diesel_transaction_is_rolled_back_on_return() {
             let Some(t) = target("panic") else { return };
-            let pool = builder().pool_size(1).max_overflow(0).build(t.url.as_str()).unwrap();
+            let pool = builder()
+                .pool_size(1)
+                .max_overflow(0)
+                .build(t.url.as_str())
+                .unwrap();
             fresh_table(&pool, &t.table);
             let table = t.table.clone();
             let pool2 = pool.clone();
@@ -238,7 +278,8 @@ macro_rules! blocking_suite {
             {
                 let mut conn = pool.get().unwrap();
                 Tm::begin_transaction(&mut *conn).unwrap();
-                conn.batch_execute(&format!("INSERT INTO {} VALUES (1)", t.table)).unwrap();
+                conn.batch_execute(&format!("INSERT INTO {} VALUES (1)", t.table))
+                    .unwrap();
             }
             // Seen from another pool's connection: really committed.
             let other = Pool::<Conn>::builder().build(t.url.as_str()).unwrap();
@@ -260,7 +301,8 @@ macro_rules! blocking_suite {
             {
                 let mut conn = pool.get().unwrap();
                 Tm::begin_transaction(&mut *conn).unwrap();
-                conn.batch_execute(&format!("INSERT INTO {} VALUES (1)", t.table)).unwrap();
+                conn.batch_execute(&format!("INSERT INTO {} VALUES (1)", t.table))
+                    .unwrap();
             }
             let mut conn = pool.get().unwrap();
             assert_eq!(depth(&mut conn), 1, "still inside the transaction");
@@ -271,12 +313,17 @@ macro_rules! blocking_suite {
         #[test]
         fn a_test_transaction_stays_open_across_returns_as_with_diesels_pool() {
             let Some(t) = target("testtx") else { return };
-            let pool = builder().pool_size(1).max_overflow(0).build(t.url.as_str()).unwrap();
+            let pool = builder()
+                .pool_size(1)
+                .max_overflow(0)
+                .build(t.url.as_str())
+                .unwrap();
             fresh_table(&pool, &t.table);
             {
                 let mut conn = pool.get().unwrap();
                 conn.begin_test_transaction().unwrap();
-                conn.batch_execute(&format!("INSERT INTO {} VALUES (1)", t.table)).unwrap();
+                conn.batch_execute(&format!("INSERT INTO {} VALUES (1)", t.table))
+                    .unwrap();
             }
             let mut conn = pool.get().unwrap();
             assert_eq!(depth(&mut conn), 1);

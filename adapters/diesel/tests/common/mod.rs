@@ -80,10 +80,8 @@ impl Target {
 
     /// A fresh SQLite file for `test`.
     pub fn sqlite(test: &str) -> Target {
-        let path = std::env::temp_dir().join(format!(
-            "poolscope-diesel-{test}-{}.db",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("poolscope-diesel-{test}-{}.db", std::process::id()));
         let _ = std::fs::remove_file(&path);
         Target {
             url: path.display().to_string(),
@@ -102,6 +100,11 @@ impl Target {
     /// connection leaves the server's list a moment later), or the last count after 3 s.
     /// `expected` itself for SQLite, which has no server.
     pub fn server_connections(&self, expected: i64) -> i64 {
+        // On a thread of its own: the blocking clients must not run on an async runtime's.
+        std::thread::scope(|s| s.spawn(|| self.count_until(expected)).join().unwrap())
+    }
+
+    fn count_until(&self, expected: i64) -> i64 {
         let deadline = Instant::now() + Duration::from_secs(3);
         loop {
             let seen = match &self.counter {

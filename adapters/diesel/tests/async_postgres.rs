@@ -1,0 +1,6 @@
+//! The async suite on PostgreSQL with diesel-async (`POOLSCOPE_PG_URL`).
+#![cfg(feature = "async-postgres")]
+mod async_suite;
+mod common;
+
+async_suite::async_suite!(diesel_async::AsyncPgConnection, common::Target::postgres);
