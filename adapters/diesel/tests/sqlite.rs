@@ -1,4 +1,5 @@
 //! The blocking suite on SQLite: always runs (a fresh file per test).
+#![cfg(feature = "sqlite")]
 mod blocking_suite;
 mod common;
 

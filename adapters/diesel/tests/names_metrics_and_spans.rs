@@ -1,0 +1,118 @@
+//! A Diesel pool is named after its URL without the credentials, carries `db.system.name`
+#![cfg(feature = "sqlite")]
+//! from its backend, and reports through the core's metrics and spans. (One test in this
+//! file: tracing's per-callsite interest cache is shared by the file's threads, and a test
+//! without a subscriber running beside it could switch the checkout span off for it.)
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use diesel::SqliteConnection;
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics_util::MetricKind;
+use poolscope::metric_names::*;
+use poolscope_diesel::Pool;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::Layer;
+
+/// Every span field recorded, as `span name / field = value`.
+#[derive(Clone, Default)]
+struct SpanFields(Arc<Mutex<Vec<String>>>);
+
+struct Visit<'a>(&'a SpanFields, &'static str);
+
+impl tracing::field::Visit for Visit<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.record_str(field, &format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        (self.0).0
+            .lock()
+            .unwrap()
+            .push(format!("{} / {} = {value}", self.1, field.name()));
+    }
+}
+
+impl<S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>> Layer<S>
+    for SpanFields
+{
+    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, _: &tracing::span::Id, _: Context<'_, S>) {
+        attrs.record(&mut Visit(self, attrs.metadata().name()));
+    }
+    fn on_record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            values.record(&mut Visit(self, span.metadata().name()));
+        }
+    }
+}
+
+#[test]
+fn a_sqlite_pool_is_named_after_its_path_and_reports_its_metrics_and_spans() {
+    let target = common::Target::sqlite("names");
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let spans = SpanFields::default();
+    let subscriber = tracing_subscriber::registry().with(spans.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        let pool = metrics::with_local_recorder(&recorder, || {
+            Pool::<SqliteConnection>::builder()
+                .pool_size(1)
+                .max_overflow(0)
+                .build(target.url.as_str())
+                .unwrap()
+        });
+        assert_eq!(pool.name(), target.url);
+        drop(pool.get().unwrap());
+        drop(pool.get().unwrap());
+    });
+
+    let spans = spans.0.lock().unwrap().clone();
+    for expected in [
+        format!("poolscope.checkout / db.client.connection.pool.name = {}", target.url),
+        "poolscope.checkout / db.system.name = sqlite".to_owned(),
+        "poolscope.checkout / poolscope.checkout.outcome = new".to_owned(),
+        "poolscope.checkout / poolscope.checkout.outcome = idle".to_owned(),
+    ] {
+        assert!(spans.contains(&expected), "{expected} not in {spans:#?}");
+    }
+
+    let snapshot = snapshotter.snapshot().into_vec();
+    let find = |kind: MetricKind, name: &str, labels: &[(&str, &str)]| {
+        snapshot
+            .iter()
+            .find(|(key, _, _, _)| {
+                key.kind() == kind
+                    && key.key().name() == name
+                    && key.key().labels().any(|l| l.key() == POOL_NAME && l.value() == target.url)
+                    && labels
+                        .iter()
+                        .all(|(k, v)| key.key().labels().any(|l| l.key() == *k && l.value() == *v))
+            })
+            .map(|(_, _, _, value)| value)
+            .unwrap_or_else(|| panic!("no {name} {labels:?}"))
+    };
+    assert_eq!(
+        find(MetricKind::Gauge, CONNECTION_COUNT, &[(STATE, "idle")]),
+        &DebugValue::Gauge(1.0.into())
+    );
+    assert_eq!(
+        find(MetricKind::Gauge, CONNECTION_COUNT, &[(STATE, "used")]),
+        &DebugValue::Gauge(0.0.into())
+    );
+    assert_eq!(
+        find(
+            MetricKind::Counter,
+            RESETS,
+            &[(RESET_ACTION, "rollback"), (RESET_OUTCOME, "ok")]
+        ),
+        &DebugValue::Counter(2)
+    );
+    match find(MetricKind::Histogram, USE_TIME, &[]) {
+        DebugValue::Histogram(values) => assert_eq!(values.len(), 2),
+        other => panic!("use_time is {other:?}"),
+    }
+    match find(MetricKind::Histogram, CREATE_TIME, &[]) {
+        DebugValue::Histogram(values) => assert_eq!(values.len(), 1),
+        other => panic!("create_time is {other:?}"),
+    }
+}
