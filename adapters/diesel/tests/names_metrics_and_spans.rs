@@ -26,7 +26,8 @@ impl tracing::field::Visit for Visit<'_> {
         self.record_str(field, &format!("{value:?}"));
     }
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        (self.0).0
+        (self.0)
+            .0
             .lock()
             .unwrap()
             .push(format!("{} / {} = {value}", self.1, field.name()));
@@ -36,10 +37,20 @@ impl tracing::field::Visit for Visit<'_> {
 impl<S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>> Layer<S>
     for SpanFields
 {
-    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, _: &tracing::span::Id, _: Context<'_, S>) {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: Context<'_, S>,
+    ) {
         attrs.record(&mut Visit(self, attrs.metadata().name()));
     }
-    fn on_record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>, ctx: Context<'_, S>) {
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: Context<'_, S>,
+    ) {
         if let Some(span) = ctx.span(id) {
             values.record(&mut Visit(self, span.metadata().name()));
         }
@@ -68,7 +79,10 @@ fn a_sqlite_pool_is_named_after_its_path_and_reports_its_metrics_and_spans() {
 
     let spans = spans.0.lock().unwrap().clone();
     for expected in [
-        format!("poolscope.checkout / db.client.connection.pool.name = {}", target.url),
+        format!(
+            "poolscope.checkout / db.client.connection.pool.name = {}",
+            target.url
+        ),
         "poolscope.checkout / db.system.name = sqlite".to_owned(),
         "poolscope.checkout / poolscope.checkout.outcome = new".to_owned(),
         "poolscope.checkout / poolscope.checkout.outcome = idle".to_owned(),
@@ -83,7 +97,10 @@ fn a_sqlite_pool_is_named_after_its_path_and_reports_its_metrics_and_spans() {
             .find(|(key, _, _, _)| {
                 key.kind() == kind
                     && key.key().name() == name
-                    && key.key().labels().any(|l| l.key() == POOL_NAME && l.value() == target.url)
+                    && key
+                        .key()
+                        .labels()
+                        .any(|l| l.key() == POOL_NAME && l.value() == target.url)
                     && labels
                         .iter()
                         .all(|(k, v)| key.key().labels().any(|l| l.key() == *k && l.value() == *v))

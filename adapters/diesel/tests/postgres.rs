@@ -11,12 +11,21 @@ fn a_postgres_pool_from_a_url_with_a_password_is_named_without_it() {
         return;
     };
     // Trust authentication ignores the password, so the URL still connects.
-    let url = target.url.replacen("://postgres@", "://postgres:hunter2@", 1);
-    assert!(url.contains("hunter2"), "POOLSCOPE_PG_URL names user postgres: {url}");
+    let url = target
+        .url
+        .replacen("://postgres@", "://postgres:hunter2@", 1);
+    assert!(
+        url.contains("hunter2"),
+        "POOLSCOPE_PG_URL names user postgres: {url}"
+    );
     let pool = poolscope_diesel::Pool::<diesel::PgConnection>::new(url.as_str()).unwrap();
     drop(pool.get().unwrap());
     assert!(!pool.name().contains("hunter2"), "{}", pool.name());
-    assert!(pool.name().starts_with("postgres://127.0.0.1"), "{}", pool.name());
+    assert!(
+        pool.name().starts_with("postgres://127.0.0.1"),
+        "{}",
+        pool.name()
+    );
     assert!(!format!("{pool:?} {:?}", pool.manager()).contains("hunter2"));
     assert_eq!(target.server_connections(1), 1);
 }
