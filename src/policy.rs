@@ -87,6 +87,14 @@ impl Limits {
         }
     }
 
+    /// Whether a returned connection goes straight to the first waiter, given how long that
+    /// waiter has waited. QueuePool lets whoever runs first take it (the waiter is nudged to
+    /// try) until the waiter has waited [`FAIR_AFTER`]; the single-connection classes always
+    /// hand over, since their one connection has an owner.
+    pub(crate) fn hand_off(&self, first_waiter_waited: std::time::Duration) -> bool {
+        self.class != PoolClass::Queue || first_waiter_waited >= FAIR_AFTER
+    }
+
     /// Decides a return, given how many connections are idle now.
     pub(crate) fn on_return(&self, idle: usize) -> Return {
         match self.max_idle {
@@ -111,6 +119,12 @@ impl Limits {
         (kept + 1).saturating_sub(self.pool_size)
     }
 }
+
+/// How long a QueuePool waiter may be overtaken by callers that find a returned connection
+/// idle before returns are handed to it directly (parking_lot's "eventual fairness"). Handing
+/// over costs a wake-up on the connection's path, which on a busy machine leaves it unused
+/// for the scheduler's latency; overtaking keeps it busy.
+pub(crate) const FAIR_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 
 #[cfg(test)]
 mod tests {
@@ -203,5 +217,21 @@ mod tests {
         assert_eq!(l.singleton_evictions(0), 0);
         assert_eq!(l.singleton_evictions(2), 0);
         assert_eq!(l.singleton_evictions(3), 1);
+    }
+
+    #[test]
+    fn queue_pool_hands_returns_over_only_to_a_waiter_kept_past_the_bound() {
+        use std::time::Duration;
+        let queue = limits(Options::default());
+        assert!(!queue.hand_off(Duration::ZERO));
+        assert!(!queue.hand_off(FAIR_AFTER - Duration::from_micros(1)));
+        assert!(queue.hand_off(FAIR_AFTER));
+        for class in [PoolClass::Static, PoolClass::Assertion] {
+            let single = limits(Options {
+                class,
+                ..Options::default()
+            });
+            assert!(single.hand_off(Duration::ZERO), "{class:?}");
+        }
     }
 }

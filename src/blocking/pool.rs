@@ -101,7 +101,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                     .config
                     .timeout
                     .and_then(|t| Instant::now().checked_add(t));
-                match waiter.wait_blocking(deadline) {
+                match core.wait_blocking(&waiter, deadline) {
                     Some(grant) => core.reservation_for(&waiter, grant),
                     None => match core.cancel_wait(&waiter) {
                         Some(reservation) => reservation,

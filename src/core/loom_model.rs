@@ -57,7 +57,7 @@ fn checkout(core: &Arc<Core<u32>>) -> Option<Checked<u32>> {
     match core.begin(&site) {
         Begin::Reserved(r) => Some(drive(r)),
         Begin::Wait(waiter) => {
-            let grant = waiter.wait_blocking(None).expect("no deadline");
+            let grant = core.wait_blocking(&waiter, None).expect("no deadline");
             Some(drive(core.reservation_for(&waiter, grant)))
         }
         Begin::Refused(_) => None,

@@ -20,6 +20,7 @@ use std::time::Instant;
 
 pub(crate) use reservation::{Reservation, Step};
 pub(crate) use waiter::Waiter;
+use waiter::Wake;
 
 use crate::clock::Clock;
 use crate::config::{Config, PoolClass, ResetAction};
@@ -81,6 +82,8 @@ struct State<C> {
     /// Slots in existence: idle, checked out, or being opened.
     open: usize,
     waiters: VecDeque<Arc<Waiter<C>>>,
+    /// A waiter handed a grant or nudged under the lock, to wake once it is released.
+    to_wake: Option<Arc<Waiter<C>>>,
     /// Connections opened before this instant are replaced at their next checkout.
     invalidated_at: Option<Instant>,
     /// Static and Assertion pools: where their one connection was checked out.
@@ -181,6 +184,7 @@ impl<C> Core<C> {
                 idle: VecDeque::new(),
                 open: 0,
                 waiters: VecDeque::new(),
+                to_wake: None,
                 invalidated_at: None,
                 holder: None,
                 threads: HashMap::new(),
@@ -341,12 +345,108 @@ impl<C> Core<C> {
         let mut st = lock(&self.state);
         if let Some(pos) = st.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)) {
             st.waiters.remove(pos);
+            // It may have been nudged for an idle connection it will not take now.
+            if !st.idle.is_empty() {
+                Self::nudge_locked(&mut st);
+            }
             self.publish(&st);
+            Self::unlock_and_wake(st);
             return None;
         }
         let grant = waiter.take_grant();
         drop(st);
         grant.map(|grant| Reservation::new(Arc::clone(self), grant, waiter.site.owner))
+    }
+
+    /// A nudged waiter tries to take an idle connection, keeping its place in the queue if
+    /// another caller got there first. A waiter no longer queued was handed a grant.
+    pub(crate) fn retry(&self, waiter: &Arc<Waiter<C>>) -> Option<Grant<C>> {
+        let mut st = lock(&self.state);
+        let Some(pos) = st.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)) else {
+            return waiter.take_grant();
+        };
+        let slot = if self.config.use_lifo {
+            st.idle.pop_back()
+        } else {
+            st.idle.pop_front()
+        }?;
+        st.waiters.remove(pos);
+        if !st.idle.is_empty() {
+            Self::nudge_locked(&mut st);
+        }
+        self.publish(&st);
+        Self::unlock_and_wake(st);
+        Some(Grant {
+            slot,
+            new_capacity: false,
+            overflow: false,
+        })
+    }
+
+    /// Nudges the first waiter not yet nudged (an idle connection is there for it).
+    fn nudge_locked(st: &mut State<C>) {
+        if let Some(waiter) = st.waiters.iter().find(|w| w.nudge()).cloned() {
+            Self::wake_later(st, waiter);
+        }
+    }
+
+    /// Wakes `waiter` once the pool's lock is released (see `unlock_and_wake`).
+    fn wake_later(st: &mut State<C>, waiter: Arc<Waiter<C>>) {
+        if let Some(earlier) = st.to_wake.replace(waiter) {
+            earlier.wake(); // never two in one locked section; if so, wake it now
+        }
+    }
+
+    /// Releases the pool's lock, then wakes the waiter handed something under it.
+    fn unlock_and_wake(mut st: crate::sync::MutexGuard<'_, State<C>>) {
+        let waiter = st.to_wake.take();
+        drop(st);
+        if let Some(waiter) = waiter {
+            waiter.wake();
+        }
+    }
+
+    /// Waits for a grant, blocking the thread, retrying when nudged; `None` when `deadline`
+    /// passed (the waiter is still queued: `cancel_wait` next).
+    pub(crate) fn wait_blocking(
+        &self,
+        waiter: &Arc<Waiter<C>>,
+        deadline: Option<std::time::Instant>,
+    ) -> Option<Grant<C>> {
+        loop {
+            match waiter.wait_blocking(deadline) {
+                Wake::Granted(grant) => return Some(grant),
+                Wake::Nudged => {
+                    if let Some(grant) = self.retry(waiter) {
+                        return Some(grant);
+                    }
+                }
+                Wake::TimedOut => return None,
+            }
+        }
+    }
+
+    /// Polls for a grant from an async task, retrying when nudged.
+    pub(crate) fn poll_wait(
+        &self,
+        waiter: &Arc<Waiter<C>>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Grant<C>> {
+        loop {
+            match waiter.poll_wake(cx) {
+                std::task::Poll::Ready(Wake::Granted(grant)) => {
+                    return std::task::Poll::Ready(grant)
+                }
+                std::task::Poll::Ready(Wake::Nudged) => {
+                    if let Some(grant) = self.retry(waiter) {
+                        return std::task::Poll::Ready(grant);
+                    }
+                }
+                std::task::Poll::Ready(Wake::TimedOut) | std::task::Poll::Pending => {
+                    return std::task::Poll::Pending
+                }
+            }
+        }
     }
 
     /// Wraps a grant a waiter received.
@@ -382,6 +482,7 @@ impl<C> Core<C> {
                     st.holder = Some(waiter.site.clone());
                 }
                 waiter.deliver(grant);
+                Self::wake_later(st, waiter);
                 None
             }
             None => Some(grant),
@@ -413,6 +514,18 @@ impl<C> Core<C> {
         }
         match self.limits.on_return(st.idle.len()) {
             Return::Keep => {
+                // A running caller may take a returned connection ahead of the sleeping
+                // waiters (no wake-up on the connection's path, as with SQLAlchemy's queue);
+                // the first waiter is nudged to try. See `Limits::hand_off`.
+                let barge = st
+                    .waiters
+                    .front()
+                    .is_some_and(|w| !self.limits.hand_off(w.waited()));
+                if barge {
+                    st.idle.push_back(slot);
+                    Self::nudge_locked(st);
+                    return None;
+                }
                 let grant = Grant {
                     slot,
                     new_capacity: false,
@@ -475,7 +588,7 @@ impl<C> Core<C> {
         let mut st = lock(&self.state);
         let to_close = self.check_in_locked(&mut st, slot, owner);
         self.publish(&st);
-        drop(st);
+        Self::unlock_and_wake(st);
         if let Some((slot, reason)) = to_close {
             self.close_slot(slot, reason);
         }
@@ -486,6 +599,7 @@ impl<C> Core<C> {
         let mut st = lock(&self.state);
         self.free_capacity_locked(&mut st, owner, Some(slot_id));
         self.publish(&st);
+        Self::unlock_and_wake(st);
     }
 
     /// Closes a slot's connection, if it has one, firing `close`.

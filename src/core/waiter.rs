@@ -4,6 +4,10 @@
 //! and a waiter that gives up removes itself under the pool's lock. So a grant is never sent
 //! to a waiter that is gone, and a waiter that finds itself no longer queued knows a grant is
 //! in its cell.
+//!
+//! A waiter can also be *nudged*: a connection was put back idle instead of handed over (see
+//! `Core::check_in_locked`), and the waiter should try to take it. It keeps its place in the
+//! queue until it does.
 
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -14,57 +18,93 @@ use crate::sync::{lock, Condvar, Mutex};
 
 pub(crate) struct Waiter<C> {
     pub(crate) site: CheckoutSite,
+    /// When it started waiting (see `Limits::hand_off`).
+    since: Instant,
     cell: Mutex<Cell<C>>,
     condvar: Condvar,
 }
 
 struct Cell<C> {
     grant: Option<Grant<C>>,
+    nudged: bool,
     waker: Option<Waker>,
+}
+
+/// What woke a waiter.
+pub(crate) enum Wake<C> {
+    /// It was handed a grant.
+    Granted(Grant<C>),
+    /// A connection went back idle: try to take it (`Core::retry`).
+    Nudged,
+    /// The deadline passed.
+    TimedOut,
 }
 
 impl<C> Waiter<C> {
     pub(crate) fn new(site: CheckoutSite) -> Self {
         Waiter {
             site,
+            since: Instant::now(),
             cell: Mutex::new(Cell {
                 grant: None,
+                nudged: false,
                 waker: None,
             }),
             condvar: Condvar::new(),
         }
     }
 
-    /// Hands the waiter its grant and wakes it (thread or task).
+    /// Puts the waiter's grant in its cell (under the pool's lock); [`wake`](Self::wake) it
+    /// once that lock is released, so that it does not wake only to block on it.
     pub(super) fn deliver(&self, grant: Grant<C>) {
-        let waker = {
-            let mut cell = lock(&self.cell);
-            cell.grant = Some(grant);
-            cell.waker.take()
-        };
+        lock(&self.cell).grant = Some(grant);
+    }
+
+    /// Wakes the waiter (thread or task) to look at its cell.
+    pub(super) fn wake(&self) {
+        let waker = lock(&self.cell).waker.take();
         self.condvar.notify_one();
         if let Some(waker) = waker {
             waker.wake();
         }
     }
 
+    /// How long it has waited.
+    pub(super) fn waited(&self) -> std::time::Duration {
+        self.since.elapsed()
+    }
+
+    /// Tells the waiter to retry (under the pool's lock; [`wake`](Self::wake) it after),
+    /// unless it already has been told or has a grant. Returns whether it was told now.
+    pub(super) fn nudge(&self) -> bool {
+        let mut cell = lock(&self.cell);
+        if cell.nudged || cell.grant.is_some() {
+            return false;
+        }
+        cell.nudged = true;
+        true
+    }
+
     pub(super) fn take_grant(&self) -> Option<Grant<C>> {
         lock(&self.cell).grant.take()
     }
 
-    /// Blocks until a grant arrives or `deadline` passes (`None`: no deadline).
-    pub(crate) fn wait_blocking(&self, deadline: Option<Instant>) -> Option<Grant<C>> {
+    /// Blocks until a grant or a nudge arrives or `deadline` passes (`None`: no deadline).
+    pub(crate) fn wait_blocking(&self, deadline: Option<Instant>) -> Wake<C> {
         let mut cell = lock(&self.cell);
         loop {
             if let Some(grant) = cell.grant.take() {
-                return Some(grant);
+                return Wake::Granted(grant);
+            }
+            if std::mem::take(&mut cell.nudged) {
+                return Wake::Nudged;
             }
             cell = match deadline {
                 None => self.condvar.wait(cell).unwrap_or_else(|p| p.into_inner()),
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
-                        return None;
+                        return Wake::TimedOut;
                     }
                     self.condvar
                         .wait_timeout(cell, deadline - now)
@@ -75,11 +115,12 @@ impl<C> Waiter<C> {
         }
     }
 
-    /// Polls for the grant from an async task.
-    pub(crate) fn poll_grant(&self, cx: &mut Context<'_>) -> Poll<Grant<C>> {
+    /// Polls for a grant or a nudge from an async task.
+    pub(crate) fn poll_wake(&self, cx: &mut Context<'_>) -> Poll<Wake<C>> {
         let mut cell = lock(&self.cell);
         match cell.grant.take() {
-            Some(grant) => Poll::Ready(grant),
+            Some(grant) => Poll::Ready(Wake::Granted(grant)),
+            None if std::mem::take(&mut cell.nudged) => Poll::Ready(Wake::Nudged),
             None => {
                 match &mut cell.waker {
                     Some(waker) if waker.will_wake(cx.waker()) => {}

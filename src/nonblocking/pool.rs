@@ -160,7 +160,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
             core,
             waiter: Some(Arc::clone(&waiter)),
         };
-        let granted = poll_fn(|cx| waiter.poll_grant(cx));
+        let granted = poll_fn(|cx| core.poll_wait(&waiter, cx));
         let outcome = match core.config.timeout {
             Some(timeout) => tokio::time::timeout(timeout, granted).await.ok(),
             None => Some(granted.await),
