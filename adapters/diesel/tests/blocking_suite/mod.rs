@@ -51,6 +51,19 @@ macro_rules! blocking_suite {
             Pool::<Conn>::builder().pool_timeout(Duration::from_millis(500))
         }
 
+        /// A one-connection pool (so the next checkout gets the same connection back) and
+        /// a fresh table.
+        fn one(t: &common::Target, reset: ResetOnReturn) -> Pool<Conn> {
+            let pool = builder()
+                .pool_size(1)
+                .max_overflow(0)
+                .reset_on_return(reset)
+                .build(t.url.as_str())
+                .unwrap();
+            fresh_table(&pool, &t.table);
+            pool
+        }
+
         #[test]
         fn queue_pool_keeps_one_server_connection_after_one_checkout() {
             let Some(t) = target("q1") else { return };
@@ -173,12 +186,7 @@ macro_rules! blocking_suite {
         #[test]
         fn rollback_on_return_hides_an_uncommitted_insert_and_keeps_the_connection() {
             let Some(t) = target("rollback") else { return };
-            let pool = builder()
-                .pool_size(1)
-                .max_overflow(0)
-                .build(t.url.as_str())
-                .unwrap();
-            fresh_table(&pool, &t.table);
+            let pool = one(&t, ResetOnReturn::Rollback);
             let id = {
                 let mut conn = pool.get().unwrap();
                 Tm::begin_transaction(&mut *conn).unwrap();
@@ -206,12 +214,7 @@ macro_rules! blocking_suite {
         #[test]
         fn nested_savepoints_and_a_failed_statement_are_rolled_back_and_the_connection_reused() {
             let Some(t) = target("nested") else { return };
-            let pool = builder()
-                .pool_size(1)
-                .max_overflow(0)
-                .build(t.url.as_str())
-                .unwrap();
-            fresh_table(&pool, &t.table);
+            let pool = one(&t, ResetOnReturn::Rollback);
             let id = {
                 let mut conn = pool.get().unwrap();
                 Tm::begin_transaction(&mut *conn).unwrap();
@@ -241,12 +244,7 @@ macro_rules! blocking_suite {
         #[test]
         fn a_panic_inside_a_diesel_transaction_is_rolled_back_on_return() {
             let Some(t) = target("panic") else { return };
-            let pool = builder()
-                .pool_size(1)
-                .max_overflow(0)
-                .build(t.url.as_str())
-                .unwrap();
-            fresh_table(&pool, &t.table);
+            let pool = one(&t, ResetOnReturn::Rollback);
             let table = t.table.clone();
             let pool2 = pool.clone();
             let result = std::thread::spawn(move || {
@@ -268,13 +266,7 @@ macro_rules! blocking_suite {
         #[test]
         fn commit_on_return_makes_the_insert_visible() {
             let Some(t) = target("commit") else { return };
-            let pool = builder()
-                .pool_size(1)
-                .max_overflow(0)
-                .reset_on_return(ResetOnReturn::Commit)
-                .build(t.url.as_str())
-                .unwrap();
-            fresh_table(&pool, &t.table);
+            let pool = one(&t, ResetOnReturn::Commit);
             {
                 let mut conn = pool.get().unwrap();
                 Tm::begin_transaction(&mut *conn).unwrap();
@@ -291,13 +283,7 @@ macro_rules! blocking_suite {
         #[test]
         fn reset_none_leaves_the_transaction_open() {
             let Some(t) = target("none") else { return };
-            let pool = builder()
-                .pool_size(1)
-                .max_overflow(0)
-                .reset_on_return(ResetOnReturn::None)
-                .build(t.url.as_str())
-                .unwrap();
-            fresh_table(&pool, &t.table);
+            let pool = one(&t, ResetOnReturn::None);
             {
                 let mut conn = pool.get().unwrap();
                 Tm::begin_transaction(&mut *conn).unwrap();
@@ -313,12 +299,7 @@ macro_rules! blocking_suite {
         #[test]
         fn a_test_transaction_stays_open_across_returns_as_with_diesels_pool() {
             let Some(t) = target("testtx") else { return };
-            let pool = builder()
-                .pool_size(1)
-                .max_overflow(0)
-                .build(t.url.as_str())
-                .unwrap();
-            fresh_table(&pool, &t.table);
+            let pool = one(&t, ResetOnReturn::Rollback);
             {
                 let mut conn = pool.get().unwrap();
                 conn.begin_test_transaction().unwrap();
