@@ -20,7 +20,7 @@ use std::time::Instant;
 
 pub(crate) use reservation::{Reservation, Step};
 pub(crate) use waiter::Waiter;
-use waiter::Wake;
+use waiter::{Nudge, Wake};
 
 use crate::clock::Clock;
 use crate::config::{Config, PoolClass, ResetAction};
@@ -383,9 +383,22 @@ impl<C> Core<C> {
         })
     }
 
-    /// Nudges the first waiter not yet nudged (an idle connection is there for it).
+    /// An idle connection is there for the waiters: makes sure one of them will look. At
+    /// most one is told at a time; it tells the next if it leaves more idle behind
+    /// (`retry`, `cancel_wait`), so the others sleep on instead of waking to find nothing.
     fn nudge_locked(st: &mut State<C>) {
-        if let Some(waiter) = st.waiters.iter().find(|w| w.nudge()).cloned() {
+        let mut told = None;
+        for waiter in &st.waiters {
+            match waiter.nudge() {
+                Nudge::Nudged => {
+                    told = Some(Arc::clone(waiter));
+                    break;
+                }
+                Nudge::AlreadyNudged => break,
+                Nudge::HasGrant => {}
+            }
+        }
+        if let Some(waiter) = told {
             Self::wake_later(st, waiter);
         }
     }

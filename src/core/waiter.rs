@@ -30,6 +30,16 @@ struct Cell<C> {
     waker: Option<Waker>,
 }
 
+/// What a nudge found.
+pub(crate) enum Nudge {
+    /// Told now: wake it.
+    Nudged,
+    /// Told before and not yet retried: it will look.
+    AlreadyNudged,
+    /// Handed a grant: it will not look at the idle queue.
+    HasGrant,
+}
+
 /// What woke a waiter.
 pub(crate) enum Wake<C> {
     /// It was handed a grant.
@@ -74,15 +84,17 @@ impl<C> Waiter<C> {
         self.since.elapsed()
     }
 
-    /// Tells the waiter to retry (under the pool's lock; [`wake`](Self::wake) it after),
-    /// unless it already has been told or has a grant. Returns whether it was told now.
-    pub(super) fn nudge(&self) -> bool {
+    /// Tells the waiter to retry (under the pool's lock; [`wake`](Self::wake) it after).
+    pub(super) fn nudge(&self) -> Nudge {
         let mut cell = lock(&self.cell);
-        if cell.nudged || cell.grant.is_some() {
-            return false;
+        if cell.grant.is_some() {
+            Nudge::HasGrant
+        } else if cell.nudged {
+            Nudge::AlreadyNudged
+        } else {
+            cell.nudged = true;
+            Nudge::Nudged
         }
-        cell.nudged = true;
-        true
     }
 
     pub(super) fn take_grant(&self) -> Option<Grant<C>> {
