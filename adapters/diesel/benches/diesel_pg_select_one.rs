@@ -1,6 +1,8 @@
 //! Diesel `PgConnection`, `SELECT 1` per checkout, 16 threads over a pool of 8: poolscope
 //! (instrumentation on, a Prometheus recorder taking its metrics) against Diesel's own r2d2
-//! pool, side by side in one run. Needs `POOLSCOPE_PG_URL`; says SKIPPED otherwise.
+//! pool, side by side in one run: poolscope LIFO (r2d2's discipline, the like-for-like
+//! ratio) and FIFO (poolscope's default, SQLAlchemy's). Needs `POOLSCOPE_PG_URL`; says
+//! SKIPPED otherwise. `BENCH_THREADS=8` runs it without waiting.
 //!
 //! ```sh
 //! POOLSCOPE_PG_URL=postgres://postgres@127.0.0.1:5432/test \
@@ -66,24 +68,35 @@ fn bench(c: &mut Criterion) {
         .unwrap()
         .build_recorder();
     let scrape = recorder.handle();
-    let poolscope_pool = metrics::with_local_recorder(&recorder, || {
-        poolscope_diesel::Pool::<PgConnection>::builder()
-            .pool_size(POOL as usize)
-            .max_overflow(0)
-            .build(url.as_str())
-            .unwrap()
-    });
+    // Both disciplines, both with the recorder: LIFO is r2d2's (like for like), FIFO is
+    // poolscope's default (SQLAlchemy's).
+    let build = |lifo: bool| {
+        metrics::with_local_recorder(&recorder, || {
+            poolscope_diesel::Pool::<PgConnection>::builder()
+                .pool_size(POOL as usize)
+                .max_overflow(0)
+                .use_lifo(lifo)
+                .build(url.as_str())
+                .unwrap()
+        })
+    };
+    let (lifo_pool, fifo_pool) = (build(true), build(false));
     // Warm: all 8 open.
-    let held: Vec<_> = (0..POOL).map(|_| poolscope_pool.get().unwrap()).collect();
-    drop(held);
+    for pool in [&lifo_pool, &fifo_pool] {
+        let held: Vec<_> = (0..POOL).map(|_| pool.get().unwrap()).collect();
+        drop(held);
+    }
 
     let mut group = c.benchmark_group("diesel_pg_select_one_16_threads_pool_8");
     group.throughput(Throughput::Elements(1));
     group.bench_function("diesel_r2d2", |b| {
         b.iter_custom(|iters| run(iters, &|| select_one(&mut r2d2_pool.get().unwrap())))
     });
-    group.bench_function("poolscope_diesel", |b| {
-        b.iter_custom(|iters| run(iters, &|| select_one(&mut poolscope_pool.get().unwrap())))
+    group.bench_function("poolscope_lifo", |b| {
+        b.iter_custom(|iters| run(iters, &|| select_one(&mut lifo_pool.get().unwrap())))
+    });
+    group.bench_function("poolscope_fifo", |b| {
+        b.iter_custom(|iters| run(iters, &|| select_one(&mut fifo_pool.get().unwrap())))
     });
     group.finish();
     assert!(
