@@ -60,9 +60,14 @@ fn a_waiter_kept_past_the_bound_is_handed_the_return_directly() {
         .build(db.manager())
         .unwrap();
     let held = pool.get().unwrap();
+    let (release, released) = std::sync::mpsc::channel::<()>();
     let waiter = {
         let pool = pool.clone();
-        std::thread::spawn(move || pool.get().map(|c| c.id))
+        std::thread::spawn(move || {
+            let conn = pool.get()?;
+            let _ = released.recv(); // holds it until the test has looked
+            Ok::<_, poolscope::Error<common::FakeError>>(conn.id)
+        })
     };
     while pool.status().waiting == 0 {
         std::thread::yield_now();
@@ -76,6 +81,7 @@ fn a_waiter_kept_past_the_bound_is_handed_the_return_directly() {
         (0, 1),
         "{status:?}"
     );
+    drop(release);
     assert_eq!(waiter.join().unwrap().unwrap(), 1);
     assert_eq!(pool.status().checked_in, 1);
 }
