@@ -20,7 +20,7 @@ use std::time::Instant;
 
 pub(crate) use reservation::{Reservation, Step};
 pub(crate) use waiter::Waiter;
-use waiter::{Nudge, Wake};
+use waiter::Wake;
 
 use crate::clock::Clock;
 use crate::config::{Config, PoolClass, ResetAction};
@@ -227,21 +227,14 @@ impl<C> Core<C> {
         let mut st = lock(&self.state);
         let holder = st.holder.as_ref().map(|h| h.owner == site.owner);
         let grant = match self.limits.checkout(st.idle.len(), st.open, holder) {
-            Checkout::TakeIdle => {
-                let slot = if self.config.use_lifo {
-                    st.idle.pop_back()
-                } else {
-                    st.idle.pop_front()
-                };
-                match slot {
-                    Some(slot) => Grant {
-                        slot,
-                        new_capacity: false,
-                        overflow: false,
-                    },
-                    None => unreachable!("the policy takes an idle slot only when one is there"),
-                }
-            }
+            Checkout::TakeIdle => match self.pop_idle(&mut st) {
+                Some(slot) => Grant {
+                    slot,
+                    new_capacity: false,
+                    overflow: false,
+                },
+                None => unreachable!("the policy takes an idle slot only when one is there"),
+            },
             Checkout::Open => {
                 st.open += 1;
                 Grant {
@@ -365,11 +358,7 @@ impl<C> Core<C> {
         let Some(pos) = st.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)) else {
             return waiter.take_grant();
         };
-        let slot = if self.config.use_lifo {
-            st.idle.pop_back()
-        } else {
-            st.idle.pop_front()
-        }?;
+        let slot = self.pop_idle(&mut st)?;
         st.waiters.remove(pos);
         if !st.idle.is_empty() {
             Self::nudge_locked(&mut st);
@@ -383,23 +372,22 @@ impl<C> Core<C> {
         })
     }
 
-    /// An idle connection is there for the waiters: makes sure one of them will look. At
-    /// most one is told at a time; it tells the next if it leaves more idle behind
-    /// (`retry`, `cancel_wait`), so the others sleep on instead of waking to find nothing.
+    /// An idle connection is there for the waiters: makes sure the first one will look. Only
+    /// the first is told; it tells the next if it leaves more idle behind (`retry`,
+    /// `cancel_wait`), so the others sleep on instead of waking to find nothing.
     fn nudge_locked(st: &mut State<C>) {
-        let mut told = None;
-        for waiter in &st.waiters {
-            match waiter.nudge() {
-                Nudge::Nudged => {
-                    told = Some(Arc::clone(waiter));
-                    break;
-                }
-                Nudge::AlreadyNudged => break,
-                Nudge::HasGrant => {}
-            }
+        if let Some(first) = st.waiters.front().filter(|w| w.nudge()).cloned() {
+            Self::wake_later(st, first);
         }
-        if let Some(waiter) = told {
-            Self::wake_later(st, waiter);
+    }
+
+    /// Takes the idle slot the pool hands out next: the newest with `use_lifo`, else the
+    /// oldest.
+    fn pop_idle(&self, st: &mut State<C>) -> Option<Slot<C>> {
+        if self.config.use_lifo {
+            st.idle.pop_back()
+        } else {
+            st.idle.pop_front()
         }
     }
 

@@ -30,16 +30,6 @@ struct Cell<C> {
     waker: Option<Waker>,
 }
 
-/// What a nudge found.
-pub(crate) enum Nudge {
-    /// Told now: wake it.
-    Nudged,
-    /// Told before and not yet retried: it will look.
-    AlreadyNudged,
-    /// Handed a grant: it will not look at the idle queue.
-    HasGrant,
-}
-
 /// What woke a waiter.
 pub(crate) enum Wake<C> {
     /// It was handed a grant.
@@ -84,17 +74,12 @@ impl<C> Waiter<C> {
         self.since.elapsed()
     }
 
-    /// Tells the waiter to retry (under the pool's lock; [`wake`](Self::wake) it after).
-    pub(super) fn nudge(&self) -> Nudge {
-        let mut cell = lock(&self.cell);
-        if cell.grant.is_some() {
-            Nudge::HasGrant
-        } else if cell.nudged {
-            Nudge::AlreadyNudged
-        } else {
-            cell.nudged = true;
-            Nudge::Nudged
-        }
+    /// Tells a queued waiter (which has no grant: grants go to waiters taken off the
+    /// queue) to retry, under the pool's lock. Returns whether it was told now, and so
+    /// must be [`wake`](Self::wake)d once the lock is released; `false` if it was told
+    /// before and has not looked yet.
+    pub(super) fn nudge(&self) -> bool {
+        !std::mem::replace(&mut lock(&self.cell).nudged, true)
     }
 
     pub(super) fn take_grant(&self) -> Option<Grant<C>> {
