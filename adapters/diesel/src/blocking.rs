@@ -9,7 +9,7 @@ use poolscope::BuildError;
 
 use crate::forward::forward_options;
 use crate::reset::{in_error, reset_connection};
-use crate::system::system_name;
+use crate::user_set::{fmt_manager, UserSet};
 
 /// Opens Diesel connections for a [`Pool`]: Diesel's own [`ConnectionManager`], except that a
 /// connection returned inside a transaction is not "broken" (the pool rolls it back and keeps
@@ -60,14 +60,12 @@ impl<C> From<String> for Manager<C> {
 
 impl<C> fmt::Debug for Manager<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never the URL itself: it may hold a password.
-        f.debug_struct("Manager")
-            .field("connection", &std::any::type_name::<C>())
-            .field(
-                "database",
-                &self.url.as_deref().map(poolscope::pool_name_from_url),
-            )
-            .finish()
+        fmt_manager(
+            f,
+            "Manager",
+            std::any::type_name::<C>(),
+            self.url.as_deref(),
+        )
     }
 }
 
@@ -127,9 +125,7 @@ impl<C: R2D2Connection + Send + 'static> Pool<C> {
     pub fn builder() -> Builder<C> {
         Builder {
             inner: poolscope::Pool::builder(),
-            named: false,
-            system_named: false,
-            custom_reset: false,
+            user_set: UserSet::default(),
         }
     }
 
@@ -180,9 +176,7 @@ impl<C: R2D2Connection + Send + 'static> fmt::Debug for Pool<C> {
 /// through Diesel's transaction manager).
 pub struct Builder<C: R2D2Connection + Send + 'static> {
     inner: poolscope::Builder<Manager<C>>,
-    named: bool,
-    system_named: bool,
-    custom_reset: bool,
+    user_set: UserSet,
 }
 
 impl<C: R2D2Connection + Send + 'static> fmt::Debug for Builder<C> {
@@ -207,7 +201,7 @@ impl<C: R2D2Connection + Send + 'static> Builder<C> {
     /// Replaces the Diesel reset (rollback or commit of every open transaction level) with
     /// your own.
     pub fn reset_with(mut self, reset: impl poolscope::Reset<C>) -> Self {
-        self.custom_reset = true;
+        self.user_set.reset = true;
         self.map(|b| b.reset_with(reset))
     }
 
@@ -219,17 +213,13 @@ impl<C: R2D2Connection + Send + 'static> Builder<C> {
     pub fn build(self, manager: impl Into<Manager<C>>) -> Result<Pool<C>, BuildError> {
         let manager = manager.into();
         let mut inner = self.inner;
-        if !self.named {
-            if let Some(url) = manager.database_url() {
-                inner = inner.name_from_url(url);
-            }
+        if let Some(url) = self.user_set.name_from(manager.database_url()) {
+            inner = inner.name_from_url(url);
         }
-        if !self.system_named {
-            if let Some(system) = system_name::<C::Backend>() {
-                inner = inner.db_system_name(system);
-            }
+        if let Some(system) = self.user_set.system::<C::Backend>() {
+            inner = inner.db_system_name(system);
         }
-        if !self.custom_reset {
+        if !self.user_set.reset {
             inner = inner.reset_with(reset_connection::<C>);
         }
         Ok(Pool {

@@ -54,7 +54,7 @@ macro_rules! forward_options {
 
         /// The pool's name in logs and metrics (default: from the URL, without credentials).
         pub fn name(mut self, name: impl Into<String>) -> Self {
-            self.named = true;
+            self.user_set.name = true;
             self.map(|b| b.name(name))
         }
 
@@ -65,7 +65,7 @@ macro_rules! forward_options {
 
         /// `db.system.name` (default: from the connection's Diesel backend).
         pub fn db_system_name(mut self, system: impl Into<String>) -> Self {
-            self.system_named = true;
+            self.user_set.system = true;
             self.map(|b| b.db_system_name(system))
         }
 

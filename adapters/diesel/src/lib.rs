@@ -61,6 +61,7 @@ mod forward;
 mod nonblocking;
 mod reset;
 mod system;
+mod user_set;
 
 pub use blocking::{Builder, Error, Manager, Pool, PooledConnection};
 #[cfg(any(feature = "async-postgres", feature = "async-mysql"))]

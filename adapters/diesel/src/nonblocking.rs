@@ -10,7 +10,7 @@ use poolscope::{AsyncReset, BoxError, BoxFuture, BuildError, ResetAction};
 
 use crate::forward::forward_options;
 use crate::reset::Unwind;
-use crate::system::system_name;
+use crate::user_set::{fmt_manager, UserSet};
 
 /// Opens diesel-async connections for an [`AsyncPool`]: diesel-async's own
 /// [`AsyncDieselConnectionManager`] (its `ManagerConfig`, custom setup and recycling check
@@ -67,13 +67,12 @@ impl<C: AsyncConnection + 'static> From<String> for AsyncManager<C> {
 
 impl<C: AsyncConnection + 'static> fmt::Debug for AsyncManager<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsyncManager")
-            .field("connection", &std::any::type_name::<C>())
-            .field(
-                "database",
-                &self.url.as_deref().map(poolscope::pool_name_from_url),
-            )
-            .finish()
+        fmt_manager(
+            f,
+            "AsyncManager",
+            std::any::type_name::<C>(),
+            self.url.as_deref(),
+        )
     }
 }
 
@@ -174,9 +173,7 @@ where
     pub fn builder() -> AsyncBuilder<C> {
         AsyncBuilder {
             inner: poolscope::AsyncPool::builder(),
-            named: false,
-            system_named: false,
-            custom_reset: false,
+            user_set: UserSet::default(),
         }
     }
 
@@ -228,9 +225,7 @@ where
     AsyncManager<C>: bb8::ManageConnection,
 {
     inner: poolscope::AsyncBuilder<AsyncManager<C>>,
-    named: bool,
-    system_named: bool,
-    custom_reset: bool,
+    user_set: UserSet,
 }
 
 impl<C> fmt::Debug for AsyncBuilder<C>
@@ -264,7 +259,7 @@ where
 
     /// Replaces the diesel-async reset with your own.
     pub fn reset_with(mut self, reset: impl AsyncReset<C>) -> Self {
-        self.custom_reset = true;
+        self.user_set.reset = true;
         self.map(|b| b.reset_with(reset))
     }
 
@@ -280,17 +275,13 @@ where
     ) -> Result<AsyncPool<C>, BuildError> {
         let manager = manager.into();
         let mut inner = self.inner;
-        if !self.named {
-            if let Some(url) = manager.database_url() {
-                inner = inner.name_from_url(url);
-            }
+        if let Some(url) = self.user_set.name_from(manager.database_url()) {
+            inner = inner.name_from_url(url);
         }
-        if !self.system_named {
-            if let Some(system) = system_name::<C::Backend>() {
-                inner = inner.db_system_name(system);
-            }
+        if let Some(system) = self.user_set.system::<C::Backend>() {
+            inner = inner.db_system_name(system);
         }
-        if !self.custom_reset {
+        if !self.user_set.reset {
             inner = inner.reset_with(DieselAsyncReset);
         }
         Ok(AsyncPool {
