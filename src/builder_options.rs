@@ -1,8 +1,9 @@
-//! The option setters both builders share, named after SQLAlchemy's `create_engine` pool
-//! parameters. Each builder has fields `options`, `listeners` and `clock`.
+//! The option setters the builders share, named after SQLAlchemy's `create_engine` pool
+//! parameters. [`policy_setters`] needs fields `options` and `instruments`; [`option_setters`]
+//! adds those of pools that hold their connections themselves (fields `listeners`, `clock`).
 
-macro_rules! option_setters {
-    ($conn:ty) => {
+macro_rules! policy_setters {
+    () => {
         /// The pool class (default [`PoolClass::Queue`](crate::PoolClass::Queue)).
         pub fn pool_class(mut self, class: $crate::PoolClass) -> Self {
             self.options.class = class;
@@ -98,6 +99,12 @@ macro_rules! option_setters {
             self.instruments.meter = Some(meter);
             self
         }
+    };
+}
+
+macro_rules! option_setters {
+    ($conn:ty) => {
+        $crate::builder_options::policy_setters!();
 
         /// Reports a connection held longer than `threshold` once at WARN (pool name, how long,
         /// the `file:line` of its checkout), and its later return at INFO; counts them in
@@ -135,4 +142,4 @@ macro_rules! option_setters {
     };
 }
 
-pub(crate) use option_setters;
+pub(crate) use {option_setters, policy_setters};

@@ -118,6 +118,8 @@ pub(crate) enum Overflow {
 pub(crate) enum FrontEnd {
     Blocking,
     Async,
+    /// Another pool holds the connections and calls [`crate::hooks::PoolHooks`].
+    Hooks,
 }
 
 /// Options as the user set them, before validation. `None` means "not set".
@@ -172,7 +174,7 @@ impl Options {
         pool_id: u64,
     ) -> Result<Config, BuildError> {
         let class = self.class;
-        if front == FrontEnd::Async && class == PoolClass::SingletonThread {
+        if front != FrontEnd::Blocking && class == PoolClass::SingletonThread {
             return Err(BuildError::ClassNotSupported { class });
         }
         let applies = |option: &'static str, set: bool, classes: &[PoolClass]| {

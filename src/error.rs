@@ -47,6 +47,14 @@ pub enum BuildError {
     EmptyName,
     /// A leak detection threshold of zero, which would report every checkout.
     ZeroLeakThreshold,
+    /// An option the pool that holds the connections cannot honour (see
+    /// [`hooks`](crate::hooks)).
+    NotHonoured {
+        /// The option's name, as the builder method is called.
+        option: &'static str,
+        /// Why not.
+        why: &'static str,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -85,6 +93,9 @@ impl fmt::Display for BuildError {
                  PoolClass::Static"
             ),
             BuildError::EmptyName => f.write_str("the pool name must not be empty"),
+            BuildError::NotHonoured { option, why } => {
+                write!(f, "{option} cannot be honoured here: {why}")
+            }
             BuildError::ZeroLeakThreshold => f.write_str(
                 "leak_detection_threshold must be longer than zero; pass None to turn leak detection off",
             ),

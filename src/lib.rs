@@ -57,6 +57,7 @@ mod echo;
 mod error;
 mod events;
 mod guard_common;
+pub mod hooks;
 mod instrument;
 mod nonblocking;
 mod owner;

@@ -65,21 +65,25 @@ pub(crate) struct CheckoutTrace {
     started: Option<Instant>,
 }
 
+pub(crate) fn checkout_span(config: &Config) -> Span {
+    let span = tracing::info_span!(
+        target: "poolscope::pool",
+        "poolscope.checkout",
+        "db.client.connection.pool.name" = %config.name,
+        "db.system.name" = Empty,
+        "poolscope.pool.class" = config.class.sqlalchemy_name(),
+        "poolscope.checkout.outcome" = Empty,
+        "error.type" = Empty,
+        "otel.status_code" = Empty,
+    );
+    with_system(span, config)
+}
+
 impl CheckoutTrace {
     pub(crate) fn start<C>(core: &Core<C>) -> Self {
         let config = &core.config;
-        let span = tracing::info_span!(
-            target: "poolscope::pool",
-            "poolscope.checkout",
-            "db.client.connection.pool.name" = %config.name,
-            "db.system.name" = Empty,
-            "poolscope.pool.class" = config.class.sqlalchemy_name(),
-            "poolscope.checkout.outcome" = Empty,
-            "error.type" = Empty,
-            "otel.status_code" = Empty,
-        );
         CheckoutTrace {
-            span: with_system(span, config),
+            span: checkout_span(config),
             timed: core.instruments.timed() || config.leak_threshold.is_some(),
             started: None,
         }

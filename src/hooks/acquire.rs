@@ -1,0 +1,110 @@
+//! The caller's side of one checkout through another pool: pending count, wait time, the
+//! checkout span, timeouts.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::Span;
+
+use super::{Counts, Inner};
+use crate::config::PoolClass;
+use crate::error::{CheckoutSite, TimeoutError};
+use crate::sync::lock;
+
+/// One checkout in progress (see [`PoolHooks::start_acquire`](super::PoolHooks::start_acquire)).
+/// Counted in `db.client.connection.pending_requests` until it is handed a connection, times
+/// out, fails, or is dropped (cancelled).
+#[must_use = "an Acquire counts as waiting until it is handed a connection or dropped"]
+pub struct Acquire {
+    inner: Arc<Inner>,
+    span: Span,
+    started: Option<Instant>,
+    /// AssertionPool: where this checkout was made.
+    site: Option<CheckoutSite>,
+    done: bool,
+}
+
+impl std::fmt::Debug for Acquire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acquire")
+            .field("pool", &self.inner.config.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Acquire {
+    pub(super) fn new(inner: Arc<Inner>, site: Option<CheckoutSite>) -> Self {
+        let span = crate::spans::checkout_span(&inner.config);
+        let started = inner.instruments.timed().then(Instant::now);
+        Acquire {
+            inner,
+            span,
+            started,
+            site,
+            done: false,
+        }
+    }
+
+    /// The `poolscope.checkout` span (enter it around the wait, so connect and ping nest in it).
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+
+    /// Records a handed-out connection with `outcome` (under the pool's lock).
+    pub(super) fn handed(acquire: Option<Acquire>, st: &mut Counts, outcome: &'static str) {
+        let Some(mut acquire) = acquire else { return };
+        acquire.done = true;
+        st.pending = st.pending.saturating_sub(1);
+        if acquire.inner.config.class == PoolClass::Assertion {
+            st.holder = acquire.site.take();
+        }
+        acquire.span.record("poolscope.checkout.outcome", outcome);
+        if let Some(started) = acquire.started {
+            acquire.inner.instruments.waited(started.elapsed());
+        }
+    }
+
+    fn finish(&mut self) {
+        self.done = true;
+        let mut st = lock(&self.inner.state);
+        st.pending = st.pending.saturating_sub(1);
+        self.inner.publish(&st);
+        drop(st);
+        if let Some(started) = self.started {
+            self.inner.instruments.waited(started.elapsed());
+        }
+    }
+
+    /// The other pool gave up waiting: counts the timeout and returns SQLAlchemy's error
+    /// (`QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00`).
+    pub fn timed_out(mut self) -> TimeoutError {
+        self.finish();
+        let inner = &self.inner;
+        inner.instruments.timeout();
+        self.span.record("poolscope.checkout.outcome", "timeout");
+        crate::spans::fail(&self.span, "timeout");
+        let open = lock(&inner.state).open;
+        TimeoutError {
+            class: inner.config.class,
+            size: inner.limits.pool_size,
+            overflow: inner.limits.overflow(open),
+            timeout: inner.config.timeout.unwrap_or(Duration::ZERO),
+        }
+    }
+
+    /// The checkout failed otherwise (`error_type` as OpenTelemetry's `error.type`, e.g.
+    /// `connect`).
+    pub fn failed(mut self, error_type: &'static str) {
+        self.finish();
+        crate::spans::fail(&self.span, error_type);
+    }
+}
+
+impl Drop for Acquire {
+    fn drop(&mut self) {
+        if !self.done {
+            self.finish();
+            crate::spans::fail(&self.span, "cancelled");
+        }
+    }
+}

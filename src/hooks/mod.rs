@@ -1,0 +1,439 @@
+//! The pool's decisions and signals for connections that live in *another* pool
+//! implementation, driven from that pool's callbacks.
+//!
+//! sqlx (and so SeaORM) owns its pool: it opens, queues and closes the connections itself and
+//! calls `after_connect`, `before_acquire` and `after_release` around them. [`PoolHooks`] is
+//! what those callbacks ask: keep this returned connection or close it, is this idle one too old,
+//! ping it first. It decides through the same class rules as [`Pool`](crate::Pool) and
+//! [`AsyncPool`](crate::AsyncPool) and emits the same echo lines, spans and metrics. The caller
+//! side of a checkout (waiting, timing out) is reported through an [`Acquire`] that the code
+//! calling the other pool holds while it waits.
+//!
+//! Adapter crates use this (`poolscope-sea-orm`); applications need not.
+//!
+//! ```
+//! use poolscope::hooks::{HooksBuilder, IdleCheck};
+//! use poolscope::PoolClass;
+//!
+//! let hooks = HooksBuilder::new()
+//!     .pool_class(PoolClass::Queue)
+//!     .pool_size(1)
+//!     .max_overflow(1)
+//!     .name("orders")
+//!     .build()?;
+//! assert_eq!(hooks.max_open(), Some(2)); // what the other pool's own limit must be
+//!
+//! // Two checkouts open two connections (the second is overflow) ...
+//! for _ in 0..2 {
+//!     let acquire = hooks.start_acquire()?;
+//!     hooks.connected(Some(acquire));
+//! }
+//! // ... and on return the first is kept, the overflow one closed.
+//! hooks.returning();
+//! assert!(hooks.check_in());
+//! hooks.returning();
+//! assert!(!hooks.check_in());
+//! assert_eq!(hooks.idle_taken(std::time::Duration::from_secs(1)), IdleCheck::Use);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod acquire;
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+pub use acquire::Acquire;
+
+use crate::builder_options::policy_setters;
+use crate::config::{FrontEnd, Options, PoolClass, ResetAction, ResetOnReturn};
+use crate::echo::{echo_debug, echo_error, echo_info};
+use crate::error::{AlreadyCheckedOut, BuildError, CheckoutSite};
+use crate::instrument::{
+    CloseReason, GaugeSource, Gauges, InstrumentOptions, Instruments, RecycleReason,
+};
+use crate::policy::{Limits, Return};
+use crate::record::InvalidateReason;
+use crate::status::Status;
+use crate::sync::{lock, Mutex};
+
+/// Builds [`PoolHooks`] from the same options as [`Builder`](crate::Builder), less those that
+/// need the pool to hold its connections (listeners, clock, leak detection).
+///
+/// `build()` refuses what another pool cannot honour: SingletonThreadPool (tasks move between
+/// threads) and `use_lifo(true)` (sqlx's idle queue is FIFO).
+#[derive(Debug, Default)]
+pub struct HooksBuilder {
+    options: Options,
+    instruments: InstrumentOptions,
+}
+
+impl HooksBuilder {
+    /// SQLAlchemy's defaults: QueuePool, pool_size 5, max_overflow 10, pool_timeout 30 s,
+    /// reset_on_return rollback.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    policy_setters!();
+
+    /// Checks the options and registers the pool's instruments.
+    pub fn build(self) -> Result<PoolHooks, BuildError> {
+        if self.options.use_lifo == Some(true) {
+            return Err(BuildError::NotHonoured {
+                option: "use_lifo",
+                why: "the pool that holds the connections hands out its idle ones oldest first",
+            });
+        }
+        let id = crate::core::next_pool_id();
+        let config = self.options.validate(FrontEnd::Hooks, true, id)?;
+        let limits = Limits::for_config(&config);
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let source: Weak<dyn GaugeSource> = weak.clone();
+            let instruments =
+                Instruments::register(&self.instruments, &config.name, &limits, source);
+            Inner {
+                id,
+                config,
+                limits,
+                instruments,
+                state: Mutex::new(Counts::default()),
+            }
+        });
+        Ok(PoolHooks(inner))
+    }
+}
+
+/// What to do with an idle connection about to be handed out (see [`PoolHooks::idle_taken`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdleCheck {
+    /// Hand it out: call [`PoolHooks::handed_idle`].
+    Use,
+    /// Test it first (pre-ping); then [`PoolHooks::handed_idle`] or [`PoolHooks::ping_failed`].
+    Ping,
+    /// Close it and take another: it is older than `pool_recycle`, or was opened before the
+    /// pool was invalidated. Already counted as closed.
+    Replace,
+}
+
+/// One pool's decisions and instruments, for a pool implementation that holds the connections
+/// itself. Cheap to clone; every clone is the same pool.
+///
+/// The counts are kept here, under one lock, from the calls the other pool's callbacks make:
+/// opened ([`connected`](Self::connected)), taken from idle ([`idle_taken`](Self::idle_taken)),
+/// returned ([`returning`](Self::returning), [`check_in`](Self::check_in)) and closed by a
+/// decision made here. A connection the other pool closes on its own, without a callback,
+/// is not seen until [`reconcile`](Self::reconcile) is told the other pool's counts.
+#[derive(Clone)]
+pub struct PoolHooks(Arc<Inner>);
+
+struct Inner {
+    id: u64,
+    config: crate::config::Config,
+    limits: Limits,
+    instruments: Instruments,
+    state: Mutex<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    /// Connections open: idle, handed out, or on their way back.
+    open: usize,
+    idle: usize,
+    used: usize,
+    /// Checkouts waiting (between `start_acquire` and a connection or a failure).
+    pending: usize,
+    /// Connections opened before this are replaced at their next checkout.
+    invalidated_at: Option<Instant>,
+    /// AssertionPool: where its one connection was checked out.
+    holder: Option<CheckoutSite>,
+}
+
+impl Counts {
+    fn gauges(&self) -> Gauges {
+        Gauges {
+            idle: self.idle,
+            used: self.used,
+            pending: self.pending,
+            leaks: 0,
+        }
+    }
+}
+
+impl GaugeSource for Inner {
+    fn gauges(&self) -> Gauges {
+        lock(&self.state).gauges()
+    }
+}
+
+impl Inner {
+    /// The counts changed: publish them (under the lock, so gauges never go back in time).
+    fn publish(&self, st: &Counts) {
+        self.instruments.counts(st.gauges());
+    }
+
+    fn close_one(&self, st: &mut Counts, reason: CloseReason) {
+        st.open = st.open.saturating_sub(1);
+        self.instruments.closed(reason);
+    }
+}
+
+impl std::fmt::Debug for PoolHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolHooks")
+            .field("name", &self.0.config.name)
+            .field("class", &self.0.config.class)
+            .field("status", &self.status().to_string())
+            .finish()
+    }
+}
+
+impl PoolHooks {
+    /// The pool's name, as in logs and metrics.
+    pub fn name(&self) -> &str {
+        &self.0.config.name
+    }
+
+    /// The pool class.
+    pub fn class(&self) -> PoolClass {
+        self.0.config.class
+    }
+
+    /// Most connections open at once, which the other pool must enforce (`None`: no limit).
+    pub fn max_open(&self) -> Option<usize> {
+        self.0.limits.max_open
+    }
+
+    /// How long a checkout may wait (`None`: forever), which the other pool must enforce.
+    pub fn pool_timeout(&self) -> Option<Duration> {
+        self.0.config.timeout
+    }
+
+    /// The reset-on-return policy.
+    pub fn reset_on_return(&self) -> ResetOnReturn {
+        self.0.config.reset_on_return
+    }
+
+    /// Whether `pre_ping` is on.
+    pub fn pre_ping(&self) -> bool {
+        self.0.config.pre_ping
+    }
+
+    /// SQLAlchemy's `status()` for the counts kept here.
+    pub fn status(&self) -> Status {
+        let st = lock(&self.0.state);
+        Status {
+            class: self.0.config.class,
+            pool_id: self.0.id,
+            size: self.0.limits.pool_size,
+            checked_in: st.idle,
+            overflow: self.0.limits.overflow(st.open),
+            checked_out: st.used,
+            waiting: st.pending,
+            suspected_leaks: 0,
+        }
+    }
+
+    /// A checkout begins (before the other pool is asked). Hold the [`Acquire`] while waiting;
+    /// hand it to [`connected`](Self::connected) / [`handed_idle`](Self::handed_idle), or end it
+    /// with [`Acquire::timed_out`] / [`Acquire::failed`]. Dropping it counts as cancelled.
+    ///
+    /// AssertionPool refuses at once while its connection is out, naming where it was taken.
+    #[track_caller]
+    pub fn start_acquire(&self) -> Result<Acquire, AlreadyCheckedOut> {
+        let inner = &self.0;
+        let site = (inner.config.class == PoolClass::Assertion).then(|| {
+            CheckoutSite::here(
+                std::panic::Location::caller(),
+                crate::owner::Owner::current_task(),
+                inner.config.store_traceback,
+            )
+        });
+        let mut st = lock(&inner.state);
+        if let Some(holder) = &st.holder {
+            return Err(AlreadyCheckedOut {
+                class: inner.config.class,
+                site: holder.clone(),
+            });
+        }
+        st.pending += 1;
+        inner.publish(&st);
+        drop(st);
+        Ok(Acquire::new(Arc::clone(inner), site))
+    }
+
+    /// `after_connect`: a new connection was opened for a checkout (`acquire`, when the caller
+    /// side is known).
+    pub fn connected(&self, acquire: Option<Acquire>) {
+        let inner = &self.0;
+        let mut st = lock(&inner.state);
+        st.open += 1;
+        st.used += 1;
+        let overflow = inner.limits.overflow(st.open) > 0;
+        if overflow {
+            inner.instruments.overflow_opened();
+        }
+        let outcome = if overflow { "overflow" } else { "new" };
+        echo_debug!(inner, "Created new connection ({outcome})");
+        Acquire::handed(acquire, &mut st, outcome);
+        inner.publish(&st);
+    }
+
+    /// `before_acquire`: an idle connection, opened `age` ago, was taken from the idle queue.
+    pub fn idle_taken(&self, age: Duration) -> IdleCheck {
+        let inner = &self.0;
+        let now = Instant::now();
+        let mut st = lock(&inner.state);
+        st.idle = st.idle.saturating_sub(1);
+        let created = now.checked_sub(age);
+        let stale = if inner.config.recycle.is_some_and(|recycle| age > recycle) {
+            Some(RecycleReason::Age)
+        } else if st
+            .invalidated_at
+            .zip(created)
+            .is_some_and(|(at, created)| at > created)
+        {
+            Some(RecycleReason::PoolInvalidated)
+        } else {
+            None
+        };
+        if let Some(why) = stale {
+            echo_info!(inner, "Connection {}; recycling", why.log_text());
+            inner.instruments.recycled(why);
+            inner.close_one(&mut st, CloseReason::Recycled);
+            inner.publish(&st);
+            return IdleCheck::Replace;
+        }
+        inner.publish(&st);
+        if inner.config.pre_ping {
+            echo_debug!(inner, "Pool pre-ping on connection");
+            IdleCheck::Ping
+        } else {
+            IdleCheck::Use
+        }
+    }
+
+    /// The pre-ping of a taken idle connection failed: it is closed, and every connection opened
+    /// before now is replaced at its next checkout (SQLAlchemy's pool invalidation).
+    pub fn ping_failed(&self, error: &dyn std::error::Error) {
+        let inner = &self.0;
+        echo_info!(
+            inner,
+            "Disconnection detected on checkout, invalidating all pooled connections prior to current timestamp (reason: {error})"
+        );
+        inner.instruments.pre_ping_failed();
+        inner
+            .instruments
+            .invalidated(&InvalidateReason::PingFailed(error.to_string()));
+        let mut st = lock(&inner.state);
+        st.invalidated_at = Some(Instant::now());
+        inner.close_one(&mut st, CloseReason::Invalidated);
+        inner.publish(&st);
+    }
+
+    /// `before_acquire` hands the taken idle connection out.
+    pub fn handed_idle(&self, acquire: Option<Acquire>) {
+        let inner = &self.0;
+        echo_debug!(inner, "Connection checked out from pool");
+        let mut st = lock(&inner.state);
+        st.used += 1;
+        Acquire::handed(acquire, &mut st, "idle");
+        inner.publish(&st);
+    }
+
+    /// `after_release`: a connection comes back. Returns the reset the policy asks for; run it
+    /// when the connection has a transaction open, report it with [`reset_done`](Self::reset_done),
+    /// then ask [`check_in`](Self::check_in).
+    pub fn returning(&self) -> Option<ResetAction> {
+        let inner = &self.0;
+        echo_debug!(inner, "Connection being returned to pool");
+        let mut st = lock(&inner.state);
+        st.used = st.used.saturating_sub(1);
+        st.holder = None;
+        inner.publish(&st);
+        inner.config.reset_on_return.action()
+    }
+
+    /// The `poolscope.reset` span for a reset about to run (enter it around the reset).
+    pub fn reset_span(&self, action: ResetAction) -> tracing::Span {
+        echo_debug!(self.0, "Connection {}-on-return", action.as_str());
+        crate::spans::reset_span(&self.0.config, action)
+    }
+
+    /// A reset ran. On failure the connection must be closed (it is counted closed here), as
+    /// SQLAlchemy invalidates a connection whose reset raised.
+    pub fn reset_done(&self, action: ResetAction, result: Result<(), &dyn std::error::Error>) {
+        let inner = &self.0;
+        inner.instruments.reset(action, result.is_ok());
+        if let Err(error) = result {
+            echo_error!(inner, "Exception during reset or similar: {error}");
+            let reason = InvalidateReason::ResetFailed(error.to_string());
+            echo_info!(inner, "Invalidate connection (reason: {reason})");
+            inner.instruments.invalidated(&reason);
+            let mut st = lock(&inner.state);
+            inner.close_one(&mut st, CloseReason::Invalidated);
+            inner.publish(&st);
+        }
+    }
+
+    /// Whether the returned connection is kept idle (`true`) or closed (`false`, counted closed
+    /// here): QueuePool keeps at most `pool_size`, NullPool none.
+    pub fn check_in(&self) -> bool {
+        let inner = &self.0;
+        let mut st = lock(&inner.state);
+        let keep = inner.limits.on_return(st.idle) == Return::Keep;
+        if keep {
+            st.idle += 1;
+        } else {
+            let overflow = inner.limits.overflow(st.open) > 0;
+            let reason = if overflow {
+                inner.instruments.overflow_closed();
+                CloseReason::Overflow
+            } else {
+                CloseReason::NoPooling
+            };
+            echo_debug!(inner, "Closing connection ({})", reason.as_str());
+            inner.close_one(&mut st, reason);
+        }
+        inner.publish(&st);
+        keep
+    }
+
+    /// Tells the hooks the other pool's own counts, so that connections it closed without a
+    /// callback (a failed test on release, say) stop counting. Only applied when nothing is
+    /// checked out or waiting here, when the two must agree; returns whether it was applied.
+    pub fn reconcile(&self, open: usize, idle: usize) -> bool {
+        let inner = &self.0;
+        let mut st = lock(&inner.state);
+        if st.used != 0 || st.pending != 0 {
+            return false;
+        }
+        if st.open != open || st.idle != idle {
+            echo_debug!(
+                inner,
+                "Counts reconciled: {} open, {} idle (were {}, {})",
+                open,
+                idle,
+                st.open,
+                st.idle
+            );
+            st.open = open;
+            st.idle = idle;
+            inner.publish(&st);
+        }
+        true
+    }
+
+    /// The other pool was closed: its idle connections are gone.
+    pub fn disposed(&self) {
+        let inner = &self.0;
+        let mut st = lock(&inner.state);
+        for _ in 0..st.idle {
+            inner.close_one(&mut st, CloseReason::Dispose);
+        }
+        st.idle = 0;
+        inner.publish(&st);
+        drop(st);
+        echo_info!(inner, "Pool disposed. {}", self.status());
+    }
+}
