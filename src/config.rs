@@ -65,7 +65,7 @@ pub enum ResetOnReturn {
 
 impl ResetOnReturn {
     /// The reset this policy asks the reset function for, if any.
-    pub(crate) fn action(self) -> Option<ResetAction> {
+    pub fn action(self) -> Option<ResetAction> {
         match self {
             ResetOnReturn::Rollback => Some(ResetAction::Rollback),
             ResetOnReturn::Commit => Some(ResetAction::Commit),

@@ -123,7 +123,7 @@ pub enum IdleCheck {
 /// opened ([`connected`](Self::connected)), taken from idle ([`idle_taken`](Self::idle_taken)),
 /// returned ([`returning`](Self::returning), [`check_in`](Self::check_in)) and closed by a
 /// decision made here. A connection the other pool closes on its own, without a callback,
-/// is not seen until [`reconcile`](Self::reconcile) is told the other pool's counts.
+/// is not seen until [`reconcile`](Self::reconcile) reads the other pool's count.
 #[derive(Clone)]
 pub struct PoolHooks(Arc<Inner>);
 
@@ -399,29 +399,28 @@ impl PoolHooks {
         keep
     }
 
-    /// Tells the hooks the other pool's own counts, so that connections it closed without a
-    /// callback (a failed test on release, say) stop counting. Only applied when nothing is
-    /// checked out or waiting here, when the two must agree; returns whether it was applied.
-    pub fn reconcile(&self, open: usize, idle: usize) -> bool {
+    /// Catches up with connections the other pool closed without a callback (sqlx closes a
+    /// returned connection that fails its own test after `after_release` said keep, and closes
+    /// idle ones when it is closed). `open_now` reads the other pool's count of open
+    /// connections; it is called under this pool's lock, where no connection can be counted
+    /// here without being counted there, so any excess here was closed there. Those are taken
+    /// off the idle count. Returns how many there were.
+    pub fn reconcile(&self, open_now: impl FnOnce() -> usize) -> usize {
         let inner = &self.0;
         let mut st = lock(&inner.state);
-        if st.used != 0 || st.pending != 0 {
-            return false;
-        }
-        if st.open != open || st.idle != idle {
-            echo_debug!(
-                inner,
-                "Counts reconciled: {} open, {} idle (were {}, {})",
-                open,
-                idle,
-                st.open,
-                st.idle
-            );
-            st.open = open;
-            st.idle = idle;
+        let lost = st.open.saturating_sub(open_now());
+        if lost > 0 {
+            for _ in 0..lost {
+                inner.close_one(&mut st, CloseReason::Invalidated);
+            }
+            st.idle = st.idle.saturating_sub(lost);
             inner.publish(&st);
+            echo_info!(
+                inner,
+                "{lost} connection(s) closed by the underlying pool without a callback"
+            );
         }
-        true
+        lost
     }
 
     /// The other pool was closed: its idle connections are gone.

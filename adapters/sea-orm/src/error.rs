@@ -1,0 +1,53 @@
+//! What building a pool can fail with.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+/// Building a [`DatabasePool`](crate::DatabasePool) failed; nothing was opened.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The options were refused (see [`poolscope::BuildError`]).
+    Build(poolscope::BuildError),
+    /// The URL's scheme names no backend compiled in (features `postgres`, `mysql`, `sqlite`).
+    UnsupportedUrl {
+        /// The scheme, as given.
+        scheme: String,
+    },
+    /// sqlx could not parse the URL (its text carries no password).
+    InvalidUrl(sea_orm::sqlx::Error),
+    /// The first connection (`connect`) failed.
+    Connect(sea_orm::DbErr),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Build(e) => write!(f, "invalid pool options: {e}"),
+            Error::UnsupportedUrl { scheme } => write!(
+                f,
+                "no backend for URL scheme `{scheme}`: use postgres://, mysql://, mariadb:// or \
+                 sqlite: with the matching cargo feature"
+            ),
+            Error::InvalidUrl(e) => write!(f, "invalid database URL: {e}"),
+            Error::Connect(e) => write!(f, "could not connect: {e}"),
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Error::Build(e) => Some(e),
+            Error::UnsupportedUrl { .. } => None,
+            Error::InvalidUrl(e) => Some(e),
+            Error::Connect(e) => Some(e),
+        }
+    }
+}
+
+impl From<poolscope::BuildError> for Error {
+    fn from(e: poolscope::BuildError) -> Self {
+        Error::Build(e)
+    }
+}

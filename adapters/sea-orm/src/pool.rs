@@ -1,0 +1,276 @@
+//! [`DatabasePool`]: SeaORM's connection, every checkout observed by poolscope.
+
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+
+use poolscope::hooks::PoolHooks;
+use sea_orm::{
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    ExecResult, IsolationLevel, QueryResult, Statement, TransactionError, TransactionOptions,
+    TransactionTrait,
+};
+
+use crate::raw_transaction::{opens_transaction, run_then_reset};
+use crate::scope::{acquire_failed, observed, take_acquire};
+
+/// A SeaORM connection whose sqlx pool obeys poolscope's policy.
+///
+/// Use it where SeaORM takes `&impl ConnectionTrait` or `&impl TransactionTrait` (every query,
+/// insert, update, `begin()`, `transaction(..)`): those checkouts are counted while they wait,
+/// timed, and a pool timeout comes back as SQLAlchemy's `QueuePool limit of size ..` error.
+/// Where an API wants `&DatabaseConnection` itself, `&*pool` (or
+/// [`connection`](Self::connection)) gives it; checkouts made through it still obey the policy
+/// and emit every connect / checkout / return / reset signal, but their wait and timeouts are
+/// not seen (sqlx waits before any callback runs) and a timeout keeps SeaORM's error.
+///
+/// Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct DatabasePool {
+    db: DatabaseConnection,
+    hooks: PoolHooks,
+}
+
+impl std::fmt::Debug for DatabasePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabasePool")
+            .field("hooks", &self.hooks)
+            .finish()
+    }
+}
+
+impl Deref for DatabasePool {
+    type Target = DatabaseConnection;
+
+    fn deref(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+impl DatabasePool {
+    pub(crate) fn new(db: DatabaseConnection, hooks: PoolHooks) -> Self {
+        DatabasePool { db, hooks }
+    }
+
+    /// SeaORM's connection (the same pool), for APIs that want `&DatabaseConnection`.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// SeaORM's connection, giving up the observed wrapper.
+    pub fn into_connection(self) -> DatabaseConnection {
+        self.db
+    }
+
+    /// The pool's name in logs and metrics.
+    pub fn name(&self) -> &str {
+        self.hooks.name()
+    }
+
+    /// SQLAlchemy's `status()`:
+    /// `Pool size: 5  Connections in pool: 1 Current Overflow: -4 Current Checked out connections: 0`.
+    pub fn status(&self) -> poolscope::Status {
+        self.reconcile();
+        self.hooks.status()
+    }
+
+    /// Checks a connection out and pings the server.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.observe(self.db.ping()).await
+    }
+
+    /// Closes the pool: idle connections now, the others as they come back.
+    pub async fn close(self) -> Result<(), DbErr> {
+        let result = self.db.close_by_ref().await;
+        self.hooks.disposed();
+        result
+    }
+
+    /// Connections sqlx has open (idle, out, being opened or closed).
+    fn sqlx_open(&self) -> usize {
+        match &self.db.inner {
+            #[cfg(feature = "postgres")]
+            sea_orm::DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
+                self.db.get_postgres_connection_pool().size() as usize
+            }
+            #[cfg(feature = "mysql")]
+            sea_orm::DatabaseConnectionType::SqlxMySqlPoolConnection(_) => {
+                self.db.get_mysql_connection_pool().size() as usize
+            }
+            #[cfg(feature = "sqlite")]
+            sea_orm::DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
+                self.db.get_sqlite_connection_pool().size() as usize
+            }
+            #[allow(unreachable_patterns)]
+            _ => usize::MAX,
+        }
+    }
+
+    /// Stops counting connections sqlx closed without telling (see
+    /// [`PoolHooks::reconcile`]).
+    fn reconcile(&self) {
+        self.hooks.reconcile(|| self.sqlx_open());
+    }
+
+    async fn observe<T>(&self, call: impl Future<Output = Result<T, DbErr>>) -> Result<T, DbErr> {
+        self.reconcile();
+        observed(&self.hooks, call).await
+    }
+
+    /// A statement that opens a transaction in SQL text: run where its connection can be reset
+    /// before it goes back (see `raw_transaction`).
+    async fn execute_then_reset(&self, sql: &str) -> Option<Result<ExecResult, DbErr>> {
+        let action = self.hooks.reset_on_return().action()?;
+        if !opens_transaction(sql) {
+            return None;
+        }
+        let hooks = &self.hooks;
+        let run = async {
+            match &self.db.inner {
+                #[cfg(feature = "postgres")]
+                sea_orm::DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
+                    run_then_reset(self.db.get_postgres_connection_pool(), hooks, action, sql).await
+                }
+                #[cfg(feature = "mysql")]
+                sea_orm::DatabaseConnectionType::SqlxMySqlPoolConnection(_) => {
+                    run_then_reset(self.db.get_mysql_connection_pool(), hooks, action, sql).await
+                }
+                #[cfg(feature = "sqlite")]
+                sea_orm::DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
+                    run_then_reset(self.db.get_sqlite_connection_pool(), hooks, action, sql).await
+                }
+                #[allow(unreachable_patterns)]
+                _ => self.db.execute_unprepared(sql).await,
+            }
+        };
+        Some(self.observe(run).await)
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for DatabasePool {
+    fn get_database_backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        if stmt.values.is_none() {
+            if let Some(result) = self.execute_then_reset(&stmt.sql).await {
+                return result;
+            }
+        }
+        self.observe(self.db.execute_raw(stmt)).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        if let Some(result) = self.execute_then_reset(sql).await {
+            return result;
+        }
+        self.observe(self.db.execute_unprepared(sql)).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.observe(self.db.query_one_raw(stmt)).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.observe(self.db.query_all_raw(stmt)).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.db.support_returning()
+    }
+}
+
+#[async_trait::async_trait]
+impl TransactionTrait for DatabasePool {
+    type Transaction = DatabaseTransaction;
+
+    async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.observe(self.db.begin()).await
+    }
+
+    async fn begin_with_config(
+        &self,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<DatabaseTransaction, DbErr> {
+        self.observe(self.db.begin_with_config(isolation_level, access_mode))
+            .await
+    }
+
+    async fn begin_with_options(
+        &self,
+        options: TransactionOptions,
+    ) -> Result<DatabaseTransaction, DbErr> {
+        self.observe(self.db.begin_with_options(options)).await
+    }
+
+    async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c DatabaseTransaction,
+            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
+            + Send,
+        T: Send,
+        E: std::fmt::Display + std::fmt::Debug + Send,
+    {
+        self.observe_transaction(self.db.transaction(callback))
+            .await
+    }
+
+    async fn transaction_with_config<F, T, E>(
+        &self,
+        callback: F,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<T, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c DatabaseTransaction,
+            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
+            + Send,
+        T: Send,
+        E: std::fmt::Display + std::fmt::Debug + Send,
+    {
+        self.observe_transaction(self.db.transaction_with_config(
+            callback,
+            isolation_level,
+            access_mode,
+        ))
+        .await
+    }
+}
+
+impl DatabasePool {
+    /// [`observe`](Self::observe) for `transaction(..)`, whose checkout errors come wrapped in
+    /// `TransactionError::Connection`.
+    async fn observe_transaction<T, E>(
+        &self,
+        call: impl Future<Output = Result<T, TransactionError<E>>>,
+    ) -> Result<T, TransactionError<E>>
+    where
+        E: std::fmt::Display + std::fmt::Debug,
+    {
+        let mut failed = None;
+        let result = self
+            .observe(async {
+                let result = call.await;
+                if let Err(TransactionError::Connection(_)) = &result {
+                    // Let `observed` see the checkout error; keep the rest for the caller.
+                    if let Some(acquire) = take_acquire() {
+                        failed = Some(acquire);
+                    }
+                }
+                Ok(result)
+            })
+            .await;
+        match (result, failed) {
+            (Ok(Err(TransactionError::Connection(error))), Some(acquire)) => {
+                Err(TransactionError::Connection(acquire_failed(acquire, error)))
+            }
+            (Ok(result), _) => result,
+            (Err(refused), _) => Err(TransactionError::Connection(refused)),
+        }
+    }
+}

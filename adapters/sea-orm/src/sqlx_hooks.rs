@@ -1,0 +1,100 @@
+//! sqlx's pool callbacks, wired to [`PoolHooks`]: sqlx keeps the connections, poolscope decides.
+//!
+//! | sqlx callback | poolscope |
+//! |---|---|
+//! | `after_connect` | a new connection is handed out (outcome `new` or `overflow`) |
+//! | `before_acquire` | an idle one is taken: replaced if older than `pool_recycle` or opened before the pool was invalidated, pinged first with `pre_ping` |
+//! | `after_release` | reset-on-return of a transaction sqlx knows is open, then keep idle (at most `pool_size`) or close |
+
+use std::time::Duration;
+
+use poolscope::hooks::{IdleCheck, PoolHooks};
+use poolscope::ResetAction;
+use sea_orm::sqlx::pool::PoolOptions;
+use sea_orm::sqlx::{Connection, Database};
+use sqlx_core::transaction::TransactionManager;
+use tracing::Instrument;
+
+use crate::scope::take_acquire;
+
+/// The most connections sqlx may open when poolscope sets no limit (NullPool, unlimited
+/// overflow, `pool_size` 0). sqlx sizes its idle queue by its limit up front, so "none" must
+/// still be a number; this one is far above any server's connection limit.
+pub const UNLIMITED_CONNECTIONS: u32 = 4096;
+
+/// How long "wait forever" (`pool_timeout(None)`) is for sqlx, which needs a deadline.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// sqlx pool options that enforce `hooks`' limits and report to them.
+pub(crate) fn pool_options<DB: Database>(hooks: &PoolHooks) -> PoolOptions<DB> {
+    let max = hooks.max_open().map_or(UNLIMITED_CONNECTIONS, |n| {
+        u32::try_from(n)
+            .unwrap_or(u32::MAX)
+            .min(UNLIMITED_CONNECTIONS)
+    });
+    let connected = hooks.clone();
+    let taken = hooks.clone();
+    let released = hooks.clone();
+    PoolOptions::<DB>::new()
+        .max_connections(max)
+        .min_connections(0)
+        .acquire_timeout(hooks.pool_timeout().unwrap_or(FOREVER))
+        // poolscope replaces old connections at checkout (pool_recycle) and tests them
+        // (pre_ping); sqlx's own reaper and test would decide behind its back.
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .test_before_acquire(false)
+        .after_connect(move |_conn, _meta| {
+            connected.connected(take_acquire());
+            Box::pin(async { Ok(()) })
+        })
+        .before_acquire(move |conn, meta| {
+            let hooks = taken.clone();
+            Box::pin(async move {
+                match hooks.idle_taken(meta.age) {
+                    IdleCheck::Replace => return Ok(false),
+                    IdleCheck::Ping => {
+                        if let Err(error) = conn.ping().await {
+                            hooks.ping_failed(&error);
+                            return Ok(false);
+                        }
+                    }
+                    _ => {}
+                }
+                hooks.handed_idle(take_acquire());
+                Ok(true)
+            })
+        })
+        .after_release(move |conn, _meta| {
+            let hooks = released.clone();
+            Box::pin(async move {
+                if let Some(action) = hooks.returning() {
+                    if conn.is_in_transaction() {
+                        let span = hooks.reset_span(action);
+                        let result = end_transaction::<DB>(conn, action).instrument(span).await;
+                        let failed = result.is_err();
+                        hooks.reset_done(action, result.as_ref().map_err(|e| e as _).copied());
+                        if failed {
+                            return Ok(false);
+                        }
+                    }
+                }
+                Ok(hooks.check_in())
+            })
+        })
+}
+
+/// Rolls back (or commits) every level sqlx has open, innermost first, through sqlx's
+/// transaction manager so that its depth counter ends at 0.
+async fn end_transaction<DB: Database>(
+    conn: &mut DB::Connection,
+    action: ResetAction,
+) -> Result<(), sea_orm::sqlx::Error> {
+    while conn.is_in_transaction() {
+        match action {
+            ResetAction::Commit => DB::TransactionManager::commit(conn).await?,
+            _ => DB::TransactionManager::rollback(conn).await?,
+        }
+    }
+    Ok(())
+}
