@@ -4,58 +4,16 @@
 //! file: tracing's per-callsite interest cache is shared by the file's threads, and a test
 //! without a subscriber running beside it could switch the checkout span off for it.)
 mod common;
-
-use std::sync::{Arc, Mutex};
+#[path = "common/span_fields.rs"]
+mod span_fields;
 
 use diesel::SqliteConnection;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use metrics_util::MetricKind;
 use poolscope::metric_names::*;
 use poolscope_diesel::Pool;
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::Layer;
-
-/// Every span field recorded, as `span name / field = value`.
-#[derive(Clone, Default)]
-struct SpanFields(Arc<Mutex<Vec<String>>>);
-
-struct Visit<'a>(&'a SpanFields, &'static str);
-
-impl tracing::field::Visit for Visit<'_> {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.record_str(field, &format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        (self.0)
-            .0
-            .lock()
-            .unwrap()
-            .push(format!("{} / {} = {value}", self.1, field.name()));
-    }
-}
-
-impl<S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>> Layer<S>
-    for SpanFields
-{
-    fn on_new_span(
-        &self,
-        attrs: &tracing::span::Attributes<'_>,
-        _: &tracing::span::Id,
-        _: Context<'_, S>,
-    ) {
-        attrs.record(&mut Visit(self, attrs.metadata().name()));
-    }
-    fn on_record(
-        &self,
-        id: &tracing::span::Id,
-        values: &tracing::span::Record<'_>,
-        ctx: Context<'_, S>,
-    ) {
-        if let Some(span) = ctx.span(id) {
-            values.record(&mut Visit(self, span.metadata().name()));
-        }
-    }
-}
+use span_fields::SpanFields;
+use tracing_subscriber::layer::SubscriberExt;
 
 #[test]
 fn a_sqlite_pool_is_named_after_its_path_and_reports_its_metrics_and_spans() {
