@@ -2,6 +2,7 @@
 //! span names and fields, metric names and labels (both paths), error texts, `Debug` output.
 //! The pool is named from the URL, the manager's own `Debug` carries the URL, and the scenario
 //! goes through every event, span and counter the pool has.
+#![cfg(all(feature = "metrics", feature = "opentelemetry"))]
 mod common;
 
 use common::{Db, FakeConn, FakeError, FakeManager};

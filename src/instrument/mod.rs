@@ -4,6 +4,11 @@
 //!
 //! Without either feature every method here is empty and compiles away.
 
+// The label sets and the gauge source are read only by the metric paths.
+#[cfg_attr(
+    not(any(feature = "metrics", feature = "opentelemetry")),
+    allow(dead_code)
+)]
 mod kinds;
 pub mod names;
 
@@ -32,6 +37,7 @@ pub(crate) struct Gauges {
 
 /// Where observed (pulled) instruments read the pool's gauges.
 pub(crate) trait GaugeSource: Send + Sync {
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
     fn gauges(&self) -> Gauges;
 }
 
