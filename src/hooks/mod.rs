@@ -150,6 +150,12 @@ struct Counts {
 }
 
 impl Counts {
+    /// A connection handed out is back (checked in or closed).
+    fn returned(&mut self) {
+        self.used = self.used.saturating_sub(1);
+        self.holder = None;
+    }
+
     fn gauges(&self) -> Gauges {
         Gauges {
             idle: self.idle,
@@ -343,14 +349,12 @@ impl PoolHooks {
 
     /// `after_release`: a connection comes back. Returns the reset the policy asks for; run it
     /// when the connection has a transaction open, report it with [`reset_done`](Self::reset_done),
-    /// then ask [`check_in`](Self::check_in).
+    /// then ask [`check_in`](Self::check_in). It counts as checked out until one of those two
+    /// closes or keeps it.
     pub fn returning(&self) -> Option<ResetAction> {
         let inner = &self.0;
         echo_debug!(inner, "Connection being returned to pool");
-        let mut st = lock(&inner.state);
-        st.used = st.used.saturating_sub(1);
-        st.holder = None;
-        inner.publish(&st);
+        // Still counted checked out until it is checked in or closed, as in SQLAlchemy.
         inner.config.reset_on_return.action()
     }
 
@@ -371,6 +375,7 @@ impl PoolHooks {
             echo_info!(inner, "Invalidate connection (reason: {reason})");
             inner.instruments.invalidated(&reason);
             let mut st = lock(&inner.state);
+            st.returned();
             inner.close_one(&mut st, CloseReason::Invalidated);
             inner.publish(&st);
         }
@@ -381,6 +386,7 @@ impl PoolHooks {
     pub fn check_in(&self) -> bool {
         let inner = &self.0;
         let mut st = lock(&inner.state);
+        st.returned();
         let keep = inner.limits.on_return(st.idle) == Return::Keep;
         if keep {
             st.idle += 1;
