@@ -45,11 +45,6 @@ impl Acquire {
         }
     }
 
-    /// The `poolscope.checkout` span (enter it around the wait, so connect and ping nest in it).
-    pub fn span(&self) -> &Span {
-        &self.span
-    }
-
     /// Records a handed-out connection with `outcome` (under the pool's lock).
     pub(super) fn handed(acquire: Option<Acquire>, st: &mut Counts, outcome: &'static str) {
         let Some(mut acquire) = acquire else { return };
