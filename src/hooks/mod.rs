@@ -39,6 +39,7 @@
 
 mod acquire;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -97,6 +98,7 @@ impl HooksBuilder {
                 limits,
                 instruments,
                 state: Mutex::new(Counts::default()),
+                open_hint: AtomicUsize::new(0),
             }
         });
         Ok(PoolHooks(inner))
@@ -133,6 +135,8 @@ struct Inner {
     limits: Limits,
     instruments: Instruments,
     state: Mutex<Counts>,
+    /// `Counts::open` as last published, read without the lock by `reconcile`'s fast path.
+    open_hint: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -175,6 +179,7 @@ impl GaugeSource for Inner {
 impl Inner {
     /// The counts changed: publish them (under the lock, so gauges never go back in time).
     fn publish(&self, st: &Counts) {
+        self.open_hint.store(st.open, Ordering::Relaxed);
         self.instruments.counts(st.gauges());
     }
 
@@ -410,9 +415,13 @@ impl PoolHooks {
     /// idle ones when it is closed). `open_now` reads the other pool's count of open
     /// connections; it is called under this pool's lock, where no connection can be counted
     /// here without being counted there, so any excess here was closed there. Those are taken
-    /// off the idle count. Returns how many there were.
-    pub fn reconcile(&self, open_now: impl FnOnce() -> usize) -> usize {
+    /// off the idle count. Returns how many there were. Without the lock when nothing is
+    /// counted beyond the other pool's count (the usual case).
+    pub fn reconcile(&self, open_now: impl Fn() -> usize) -> usize {
         let inner = &self.0;
+        if inner.open_hint.load(Ordering::Relaxed) <= open_now() {
+            return 0;
+        }
         let mut st = lock(&inner.state);
         let lost = st.open.saturating_sub(open_now());
         if lost > 0 {

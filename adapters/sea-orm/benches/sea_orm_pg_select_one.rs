@@ -8,7 +8,8 @@
 //!     cargo bench -p poolscope-sea-orm --bench sea_orm_pg_select_one
 //! ```
 //!
-//! Every pool is warmed to 8 connections. Stock SeaORM runs twice: with its defaults (sqlx
+//! Every pool is warmed to 8 connections by use (none sets a minimum, which would have sqlx
+//! run a maintenance task on every return). Stock SeaORM runs twice: with its defaults (sqlx
 //! pings each idle connection before handing it out) and with that test off, which is what
 //! poolscope's default `pre_ping(false)` does (the like-for-like ratio). poolscope's reset on
 //! return is on (nothing is open after a `SELECT 1`, so it sends nothing).
@@ -73,7 +74,6 @@ fn bench(c: &mut Criterion) {
         let mut options = ConnectOptions::new(url.as_str());
         options
             .max_connections(POOL)
-            .min_connections(POOL)
             .test_before_acquire(test_before_acquire)
             .sqlx_logging(false);
         runtime
