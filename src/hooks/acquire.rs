@@ -59,26 +59,28 @@ impl Acquire {
         }
     }
 
-    fn finish(&mut self) {
+    /// Ends the wait without a connection; returns the connections open at that moment.
+    fn finish(&mut self) -> usize {
         self.done = true;
         let mut st = lock(&self.inner.state);
         st.pending = st.pending.saturating_sub(1);
         self.inner.publish(&st);
+        let open = st.open;
         drop(st);
         if let Some(started) = self.started {
             self.inner.instruments.waited(started.elapsed());
         }
+        open
     }
 
     /// The other pool gave up waiting: counts the timeout and returns SQLAlchemy's error
     /// (`QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00`).
     pub fn timed_out(mut self) -> TimeoutError {
-        self.finish();
+        let open = self.finish();
         let inner = &self.inner;
         inner.instruments.timeout();
         self.span.record("poolscope.checkout.outcome", "timeout");
         crate::spans::fail(&self.span, "timeout");
-        let open = lock(&inner.state).open;
         TimeoutError {
             class: inner.config.class,
             size: inner.limits.pool_size,
