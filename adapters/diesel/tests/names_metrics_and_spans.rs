@@ -4,12 +4,15 @@
 //! file: tracing's per-callsite interest cache is shared by the file's threads, and a test
 //! without a subscriber running beside it could switch the checkout span off for it.)
 mod common;
+#[path = "common/pool_metrics.rs"]
+mod pool_metrics;
 #[path = "common/span_fields.rs"]
 mod span_fields;
 
 use diesel::SqliteConnection;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use metrics_util::MetricKind;
+use pool_metrics::PoolMetrics;
 use poolscope::metric_names::*;
 use poolscope_diesel::Pool;
 use span_fields::SpanFields;
@@ -48,24 +51,8 @@ fn a_sqlite_pool_is_named_after_its_path_and_reports_its_metrics_and_spans() {
         assert!(spans.contains(&expected), "{expected} not in {spans:#?}");
     }
 
-    let snapshot = snapshotter.snapshot().into_vec();
-    let find = |kind: MetricKind, name: &str, labels: &[(&str, &str)]| {
-        snapshot
-            .iter()
-            .find(|(key, _, _, _)| {
-                key.kind() == kind
-                    && key.key().name() == name
-                    && key
-                        .key()
-                        .labels()
-                        .any(|l| l.key() == POOL_NAME && l.value() == target.url)
-                    && labels
-                        .iter()
-                        .all(|(k, v)| key.key().labels().any(|l| l.key() == *k && l.value() == *v))
-            })
-            .map(|(_, _, _, value)| value)
-            .unwrap_or_else(|| panic!("no {name} {labels:?}"))
-    };
+    let metrics = PoolMetrics::new(snapshotter.snapshot(), &target.url);
+    let find = |kind, name, labels| metrics.get(kind, name, labels);
     assert_eq!(
         find(MetricKind::Gauge, CONNECTION_COUNT, &[(STATE, "idle")]),
         &DebugValue::Gauge(1.0.into())

@@ -5,6 +5,8 @@
 #![cfg(all(feature = "sqlite", feature = "metrics"))]
 
 mod common;
+#[path = "../../diesel/tests/common/pool_metrics.rs"]
+mod pool_metrics;
 #[path = "../../diesel/tests/common/span_fields.rs"]
 mod span_fields;
 
@@ -12,6 +14,7 @@ use std::time::Duration;
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use metrics_util::MetricKind;
+use pool_metrics::PoolMetrics;
 use poolscope::metric_names::*;
 use poolscope_sea_orm::Builder;
 use sea_orm::{ConnectionTrait, TransactionTrait};
@@ -77,24 +80,8 @@ fn a_queue_pool_scenario_gives_exact_metrics_and_spans() {
         );
     }
 
-    let snapshot = snapshotter.snapshot().into_vec();
-    let find = |kind: MetricKind, name: &str, labels: &[(&str, &str)]| {
-        snapshot
-            .iter()
-            .find(|(key, _, _, _)| {
-                key.kind() == kind
-                    && key.key().name() == name
-                    && key
-                        .key()
-                        .labels()
-                        .any(|l| l.key() == POOL_NAME && l.value() == "orders")
-                    && labels
-                        .iter()
-                        .all(|(k, v)| key.key().labels().any(|l| l.key() == *k && l.value() == *v))
-            })
-            .map(|(_, _, _, value)| value)
-            .unwrap_or_else(|| panic!("no {name} {labels:?}"))
-    };
+    let metrics = PoolMetrics::new(snapshotter.snapshot(), "orders");
+    let find = |kind, name, labels| metrics.get(kind, name, labels);
     let gauge = |name, labels| find(MetricKind::Gauge, name, labels);
     let counter = |name, labels| find(MetricKind::Counter, name, labels);
     assert_eq!(
