@@ -2,55 +2,30 @@
 //! captured through an ordinary subscriber (as L:`PoolLoggingTest` does).
 mod common;
 
+use common::pool_lines::PoolLines;
 use common::{builder, Db};
 use poolscope::EchoPool;
-use std::sync::{Arc, Mutex};
-use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::layer::SubscriberExt;
 
-/// Records each `poolscope::pool` event as `LEVEL target: message pool=<name>`, the way a
-/// plain log line reads.
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<String>>>);
-
-#[derive(Default)]
-struct Fields {
-    message: String,
-    pool: String,
-}
-
-impl tracing::field::Visit for Fields {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        match field.name() {
-            "message" => self.message = format!("{value:?}"),
-            "pool" => self.pool = format!("{value:?}"),
-            _ => {}
-        }
-    }
-}
-
-impl<S: tracing::Subscriber> Layer<S> for Lines {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if event.metadata().target() != "poolscope::pool" {
-            return; // other libraries' lines (OpenTelemetry's own diagnostics, say)
-        }
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let level = format!("{:>5}", event.metadata().level().to_string());
-        self.0.lock().unwrap().push(format!(
-            "{level} {}: {} pool={}",
-            event.metadata().target(),
-            fields.message,
-            fields.pool
-        ));
-    }
-}
-
+/// Each `poolscope::pool` event as `LEVEL target: message pool=<name>`, the way a plain log
+/// line reads.
 fn capture(echo: EchoPool, scenario: impl FnOnce(EchoPool)) -> Vec<String> {
-    let lines = Lines::default();
+    let lines = PoolLines::default();
     let subscriber = tracing_subscriber::registry().with(lines.clone());
     tracing::subscriber::with_default(subscriber, || scenario(echo));
-    let captured = lines.0.lock().unwrap().clone();
+    let captured = lines.0.lock().unwrap();
     captured
+        .iter()
+        // Not other libraries' lines (OpenTelemetry's own diagnostics, say).
+        .filter(|line| line.target == "poolscope::pool")
+        .map(|line| {
+            let level = format!("{:>5}", line.level.to_string());
+            format!(
+                "{level} {}: {} pool={}",
+                line.target, line.message, line.pool
+            )
+        })
+        .collect()
 }
 
 fn scenario(echo: EchoPool) {

@@ -5,47 +5,18 @@
 #![cfg(feature = "metrics")]
 mod common;
 
+use common::pool_lines::PoolLines;
 use common::{builder, Db};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use poolscope::metric_names as m;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
-use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::layer::SubscriberExt;
 
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<(tracing::Level, String, String)>>>);
-
-#[derive(Default)]
-struct Fields {
-    message: String,
-    pool: String,
-}
-
-impl tracing::field::Visit for Fields {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        match field.name() {
-            "message" => self.message = format!("{value:?}"),
-            "pool" => self.pool = format!("{value:?}"),
-            _ => {}
-        }
-    }
-}
-
-impl<S: tracing::Subscriber> Layer<S> for Lines {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        self.0
-            .lock()
-            .unwrap()
-            .push((*event.metadata().level(), fields.pool, fields.message));
-    }
-}
-
-fn lines() -> &'static Lines {
-    static LINES: OnceLock<Lines> = OnceLock::new();
+fn lines() -> &'static PoolLines {
+    static LINES: OnceLock<PoolLines> = OnceLock::new();
     LINES.get_or_init(|| {
-        let lines = Lines::default();
+        let lines = PoolLines::default();
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(lines.clone()))
             .unwrap();
         lines
@@ -58,8 +29,8 @@ fn of_pool(pool: &str, level: tracing::Level) -> Vec<String> {
         .lock()
         .unwrap()
         .iter()
-        .filter(|(l, p, _)| *l == level && p == pool)
-        .map(|(_, _, m)| m.clone())
+        .filter(|line| line.level == level && line.pool == pool)
+        .map(|line| line.message.clone())
         .collect()
 }
 

@@ -2,6 +2,8 @@
 //! `r2d2::ManageConnection` and `bb8::ManageConnection`, plus an event-recording listener.
 #![allow(dead_code)]
 
+pub mod pool_lines;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
