@@ -34,7 +34,7 @@
 //! | Queue | at most `pool_size + max_overflow` open (sqlx waits up to `pool_timeout`); a returned connection is kept only while fewer than `pool_size` are idle, otherwise closed |
 //! | Null | every return closes the connection |
 //! | Static | one connection, never closed; checkouts take turns |
-//! | Assertion | one connection; a second checkout while it is out fails at once, naming where the first was made |
+//! | Assertion | one connection; a second checkout while it is out fails at once with `connection is already checked out at:` and a backtrace of the first checkout when `RUST_BACKTRACE` is set (its `file:line` is the adapter's: a location cannot be tracked through `async` calls) |
 //! | SingletonThread | refused at build: tasks move between threads |
 //!
 //! "No limit" (NullPool, `max_overflow(-1)`, `pool_size(0)`) is sqlx's limit of
