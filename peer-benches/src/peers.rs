@@ -1,0 +1,297 @@
+//! Every pool behind one interface, built the same way: `size` connections, all opened and
+//! idle before the first measurement, no reset on return (the peers have none), a wait
+//! limit far beyond any bench, and the checkout test on only when `validated`.
+
+use std::future::Future;
+use std::ops::DerefMut;
+use std::time::{Duration, Instant};
+
+use crate::noop::{Noop, NoopConn};
+
+/// Longer than any bench waits, so no checkout fails.
+pub const NO_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What a worker does while it holds a connection.
+#[derive(Clone, Copy, Debug)]
+pub enum Hold {
+    /// Touches it and returns it.
+    Touch,
+    /// Lets the scheduler run someone else first (`yield_now`), so that with more workers
+    /// than connections callers really wait.
+    Yield,
+    /// Sleeps this long.
+    Sleep(Duration),
+}
+
+fn touch(conn: &mut NoopConn) {
+    *conn = std::hint::black_box(*conn).wrapping_add(1);
+}
+
+/// A blocking pool.
+pub trait BlockingPool: Clone + Send + Sync + 'static {
+    /// A checked-out connection.
+    type Guard: DerefMut<Target = NoopConn>;
+    /// The pool's name in reports.
+    const NAME: &'static str;
+    /// Checks a connection out (panics on a pool error: none is expected).
+    fn get(&self) -> Self::Guard;
+
+    /// One checkout, hold, return.
+    fn cycle(&self, hold: Hold) {
+        let mut conn = self.get();
+        touch(&mut conn);
+        match hold {
+            Hold::Touch => {}
+            Hold::Yield => std::thread::yield_now(),
+            Hold::Sleep(d) => std::thread::sleep(d),
+        }
+    }
+
+    /// One cycle; returns how long the checkout waited.
+    fn timed_cycle(&self, hold: Hold) -> Duration {
+        let asked = Instant::now();
+        let mut conn = self.get();
+        let waited = asked.elapsed();
+        touch(&mut conn);
+        match hold {
+            Hold::Touch => {}
+            Hold::Yield => std::thread::yield_now(),
+            Hold::Sleep(d) => std::thread::sleep(d),
+        }
+        waited
+    }
+}
+
+/// An async pool.
+pub trait AsyncPool: Clone + Send + Sync + 'static {
+    /// A checked-out connection.
+    type Guard<'a>: DerefMut<Target = NoopConn> + Send
+    where
+        Self: 'a;
+    /// The pool's name in reports.
+    const NAME: &'static str;
+    /// Checks a connection out (panics on a pool error: none is expected).
+    fn get(&self) -> impl Future<Output = Self::Guard<'_>> + Send;
+
+    /// One checkout, hold, return.
+    fn cycle(&self, hold: Hold) -> impl Future<Output = ()> + Send {
+        async move {
+            let mut conn = self.get().await;
+            touch(&mut conn);
+            hold_async(hold).await;
+        }
+    }
+
+    /// One cycle; returns how long the checkout waited.
+    fn timed_cycle(&self, hold: Hold) -> impl Future<Output = Duration> + Send {
+        async move {
+            let asked = Instant::now();
+            let mut conn = self.get().await;
+            let waited = asked.elapsed();
+            touch(&mut conn);
+            hold_async(hold).await;
+            waited
+        }
+    }
+}
+
+async fn hold_async(hold: Hold) {
+    match hold {
+        Hold::Touch => {}
+        Hold::Yield => tokio::task::yield_now().await,
+        Hold::Sleep(d) => tokio::time::sleep(d).await,
+    }
+}
+
+/// poolscope's blocking QueuePool (FIFO, SQLAlchemy's default), no overflow.
+#[derive(Clone)]
+pub struct Poolscope(pub poolscope::Pool<Noop>);
+
+impl Poolscope {
+    /// `size` connections, warmed.
+    pub fn new(size: usize, validated: bool) -> Self {
+        Poolscope::with(
+            poolscope::Pool::builder(),
+            size,
+            0,
+            validated,
+            Noop::new(validated),
+        )
+    }
+
+    /// A QueuePool of `size` plus `overflow` from `builder`, on `manager`, warmed to `size`.
+    pub fn with(
+        builder: poolscope::Builder<Noop>,
+        size: usize,
+        overflow: i64,
+        validated: bool,
+        manager: Noop,
+    ) -> Self {
+        let pool = builder
+            .name("bench")
+            .pool_size(size)
+            .max_overflow(overflow)
+            .pool_timeout(NO_TIMEOUT)
+            .pre_ping(validated)
+            .reset_on_return(poolscope::ResetOnReturn::None)
+            .build(manager)
+            .expect("valid options");
+        let pool = Poolscope(pool);
+        warm_blocking(&pool, size);
+        pool
+    }
+}
+
+impl BlockingPool for Poolscope {
+    type Guard = poolscope::PooledConnection<Noop>;
+    const NAME: &'static str = "poolscope";
+    fn get(&self) -> Self::Guard {
+        self.0.get().expect("a checkout within the timeout")
+    }
+}
+
+/// r2d2 with `min_idle` = `max_size`.
+#[derive(Clone)]
+pub struct R2d2(pub r2d2::Pool<Noop>);
+
+impl R2d2 {
+    /// `size` connections, warmed.
+    pub fn new(size: usize, validated: bool) -> Self {
+        let pool = r2d2::Pool::builder()
+            .max_size(size as u32)
+            .min_idle(Some(size as u32))
+            .test_on_check_out(validated)
+            .connection_timeout(NO_TIMEOUT)
+            .build(Noop::new(validated))
+            .expect("valid options");
+        let pool = R2d2(pool);
+        warm_blocking(&pool, size);
+        pool
+    }
+}
+
+impl BlockingPool for R2d2 {
+    type Guard = r2d2::PooledConnection<Noop>;
+    const NAME: &'static str = "r2d2";
+    fn get(&self) -> Self::Guard {
+        self.0.get().expect("a checkout within the timeout")
+    }
+}
+
+fn warm_blocking<P: BlockingPool>(pool: &P, size: usize) {
+    let held: Vec<_> = (0..size).map(|_| pool.get()).collect();
+    drop(held);
+}
+
+/// poolscope's async QueuePool (FIFO), no overflow.
+#[derive(Clone)]
+pub struct PoolscopeAsync(pub poolscope::AsyncPool<Noop>);
+
+impl PoolscopeAsync {
+    /// `size` connections, warmed.
+    pub async fn new(size: usize, validated: bool) -> Self {
+        PoolscopeAsync::with(
+            poolscope::AsyncPool::builder(),
+            size,
+            0,
+            validated,
+            Noop::new(validated),
+        )
+        .await
+    }
+
+    /// A QueuePool of `size` plus `overflow` from `builder`, on `manager`, warmed to `size`.
+    pub async fn with(
+        builder: poolscope::AsyncBuilder<Noop>,
+        size: usize,
+        overflow: i64,
+        validated: bool,
+        manager: Noop,
+    ) -> Self {
+        let pool = builder
+            .name("bench")
+            .pool_size(size)
+            .max_overflow(overflow)
+            .pool_timeout(NO_TIMEOUT)
+            .pre_ping(validated)
+            .reset_on_return(poolscope::ResetOnReturn::None)
+            .build(manager)
+            .await
+            .expect("valid options");
+        let pool = PoolscopeAsync(pool);
+        warm_async(&pool, size).await;
+        pool
+    }
+}
+
+impl AsyncPool for PoolscopeAsync {
+    type Guard<'a> = poolscope::AsyncPooledConnection<Noop>;
+    const NAME: &'static str = "poolscope";
+    async fn get(&self) -> Self::Guard<'_> {
+        self.0.get().await.expect("a checkout within the timeout")
+    }
+}
+
+/// bb8 with `min_idle` = `max_size`.
+#[derive(Clone)]
+pub struct Bb8(pub bb8::Pool<Noop>);
+
+impl Bb8 {
+    /// `size` connections, warmed.
+    pub async fn new(size: usize, validated: bool) -> Self {
+        let pool = bb8::Pool::builder()
+            .max_size(size as u32)
+            .min_idle(Some(size as u32))
+            .test_on_check_out(validated)
+            .connection_timeout(NO_TIMEOUT)
+            .build(Noop::new(validated))
+            .await
+            .expect("valid options");
+        let pool = Bb8(pool);
+        warm_async(&pool, size).await;
+        pool
+    }
+}
+
+impl AsyncPool for Bb8 {
+    type Guard<'a> = bb8::PooledConnection<'a, Noop>;
+    const NAME: &'static str = "bb8";
+    async fn get(&self) -> Self::Guard<'_> {
+        self.0.get().await.expect("a checkout within the timeout")
+    }
+}
+
+/// deadpool's managed pool (FIFO, its default).
+#[derive(Clone)]
+pub struct Deadpool(pub deadpool::managed::Pool<Noop>);
+
+impl Deadpool {
+    /// `size` connections, warmed.
+    pub async fn new(size: usize, validated: bool) -> Self {
+        let pool = deadpool::managed::Pool::builder(Noop::new(validated))
+            .max_size(size)
+            .runtime(deadpool::Runtime::Tokio1)
+            .wait_timeout(Some(NO_TIMEOUT))
+            .build()
+            .expect("valid options");
+        let pool = Deadpool(pool);
+        warm_async(&pool, size).await;
+        pool
+    }
+}
+
+impl AsyncPool for Deadpool {
+    type Guard<'a> = deadpool::managed::Object<Noop>;
+    const NAME: &'static str = "deadpool";
+    async fn get(&self) -> Self::Guard<'_> {
+        self.0.get().await.expect("a checkout within the timeout")
+    }
+}
+
+async fn warm_async<P: AsyncPool>(pool: &P, size: usize) {
+    let mut held = Vec::with_capacity(size);
+    for _ in 0..size {
+        held.push(pool.get().await);
+    }
+    drop(held);
+}
