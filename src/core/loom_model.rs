@@ -41,7 +41,7 @@ fn core(pool_size: usize, max_overflow: i64, wait: bool) -> Arc<Core<u32>> {
     .unwrap()
 }
 
-fn drive(mut reservation: super::Reservation<u32>) -> Checked<u32> {
+fn drive(mut reservation: super::Reservation<'_, u32>) -> Checked<u32> {
     loop {
         match reservation.next_step() {
             Step::Connect => reservation.connected(7).unwrap(),

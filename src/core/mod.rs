@@ -49,14 +49,15 @@ pub(crate) fn next_connection_id() -> u64 {
 
 /// A slot and the connection it holds, if any.
 pub(crate) struct Slot<C> {
-    pub(crate) record: ConnectionRecord,
+    /// Boxed once per slot, so that a checkout moves a pointer, not the record.
+    pub(crate) record: Box<ConnectionRecord>,
     pub(crate) conn: Option<C>,
 }
 
 /// A checked-out connection and its record, as a guard holds them.
 pub(crate) struct Checked<C> {
     pub(crate) conn: C,
-    pub(crate) record: ConnectionRecord,
+    pub(crate) record: Box<ConnectionRecord>,
     /// The thread that checked it out (SingletonThreadPool keys by it).
     pub(crate) owner: Owner,
     /// When it was handed out, if the pool times uses.
@@ -94,8 +95,8 @@ struct State<C> {
 }
 
 /// What a checkout does next, as decided under the lock.
-pub(crate) enum Begin<C> {
-    Reserved(Reservation<C>),
+pub(crate) enum Begin<'a, C> {
+    Reserved(Reservation<'a, C>),
     Wait(Arc<Waiter<C>>),
     Refused(PoolFailure),
 }
@@ -204,7 +205,7 @@ impl<C> Core<C> {
         let id = st.next_slot_id;
         st.next_slot_id += 1;
         Slot {
-            record: ConnectionRecord::new(id),
+            record: Box::new(ConnectionRecord::new(id)),
             conn: None,
         }
     }
@@ -220,7 +221,7 @@ impl<C> Core<C> {
     }
 
     /// Starts a checkout: reserves an idle slot or new capacity, queues a waiter, or refuses.
-    pub(crate) fn begin(self: &Arc<Self>, site: &CheckoutSite) -> Begin<C> {
+    pub(crate) fn begin(&self, site: &CheckoutSite) -> Begin<'_, C> {
         if self.config.class == PoolClass::SingletonThread {
             return self.begin_singleton(site);
         }
@@ -265,10 +266,10 @@ impl<C> Core<C> {
         }
         self.publish(&st);
         drop(st);
-        Begin::Reserved(Reservation::new(Arc::clone(self), grant, site.owner))
+        Begin::Reserved(Reservation::new(self, grant, site.owner))
     }
 
-    fn begin_singleton(self: &Arc<Self>, site: &CheckoutSite) -> Begin<C> {
+    fn begin_singleton(&self, site: &CheckoutSite) -> Begin<'_, C> {
         let mut st = lock(&self.state);
         let out = ThreadConn::Out {
             slot_id: 0,
@@ -330,11 +331,11 @@ impl<C> Core<C> {
         for slot in evicted {
             self.close_slot(slot, CloseReason::Evicted);
         }
-        Begin::Reserved(Reservation::new(Arc::clone(self), grant, site.owner))
+        Begin::Reserved(Reservation::new(self, grant, site.owner))
     }
 
     /// Gives up waiting: removes the waiter, or, if a grant reached it meanwhile, returns that.
-    pub(crate) fn cancel_wait(self: &Arc<Self>, waiter: &Arc<Waiter<C>>) -> Option<Reservation<C>> {
+    pub(crate) fn cancel_wait(&self, waiter: &Arc<Waiter<C>>) -> Option<Reservation<'_, C>> {
         let mut st = lock(&self.state);
         if let Some(pos) = st.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)) {
             st.waiters.remove(pos);
@@ -348,7 +349,7 @@ impl<C> Core<C> {
         }
         let grant = waiter.take_grant();
         drop(st);
-        grant.map(|grant| Reservation::new(Arc::clone(self), grant, waiter.site.owner))
+        grant.map(|grant| Reservation::new(self, grant, waiter.site.owner))
     }
 
     /// A nudged waiter tries to take an idle connection, keeping its place in the queue if
@@ -452,11 +453,11 @@ impl<C> Core<C> {
 
     /// Wraps a grant a waiter received.
     pub(crate) fn reservation_for(
-        self: &Arc<Self>,
+        &self,
         waiter: &Waiter<C>,
         grant: Grant<C>,
-    ) -> Reservation<C> {
-        Reservation::new(Arc::clone(self), grant, waiter.site.owner)
+    ) -> Reservation<'_, C> {
+        Reservation::new(self, grant, waiter.site.owner)
     }
 
     pub(crate) fn timeout_error(&self) -> TimeoutError {
@@ -552,7 +553,7 @@ impl<C> Core<C> {
 
     /// Returns a slot whose connection is gone (invalidated, detached, dropped in a panic):
     /// the record forgets the connection and the emptied slot goes back at once.
-    fn check_in_empty(&self, mut record: ConnectionRecord, owner: Owner) {
+    fn check_in_empty(&self, mut record: Box<ConnectionRecord>, owner: Owner) {
         record.clear_connection();
         self.check_in(Slot { record, conn: None }, owner);
     }
@@ -693,7 +694,7 @@ impl<C> Core<C> {
     pub(crate) fn detach(
         &self,
         conn: &mut C,
-        mut record: ConnectionRecord,
+        mut record: Box<ConnectionRecord>,
         owner: Owner,
     ) -> crate::record::Extensions {
         for l in self.listeners.iter() {

@@ -6,8 +6,6 @@
 //! the manager, a cancelled future) gives the slot back: pooled slots return to the pool
 //! emptied, new capacity is released.
 
-use std::sync::Arc;
-
 use super::{next_connection_id, Checked, Core, Grant, Slot};
 use crate::echo::{echo_debug, echo_info};
 use crate::error::{ListenerErrorKind, PoolFailure};
@@ -31,8 +29,8 @@ pub(crate) enum Step {
     Fail(PoolFailure),
 }
 
-pub(crate) struct Reservation<C> {
-    core: Arc<Core<C>>,
+pub(crate) struct Reservation<'a, C> {
+    core: &'a Core<C>,
     slot: Option<Slot<C>>,
     owner: Owner,
     /// The slot was created for this checkout and has never held a working connection.
@@ -48,8 +46,8 @@ pub(crate) struct Reservation<C> {
     disconnects: u8,
 }
 
-impl<C> Reservation<C> {
-    pub(super) fn new(core: Arc<Core<C>>, grant: Grant<C>, owner: Owner) -> Self {
+impl<'a, C> Reservation<'a, C> {
+    pub(super) fn new(core: &'a Core<C>, grant: Grant<C>, owner: Owner) -> Self {
         Reservation {
             core,
             slot: Some(grant.slot),
@@ -77,7 +75,7 @@ impl<C> Reservation<C> {
 
     /// Closes the slot's connection, if any (the slot stays reserved).
     fn close_conn(&mut self, reason: CloseReason) {
-        let core = Arc::clone(&self.core);
+        let core = self.core;
         let slot = self.slot();
         if let Some(conn) = slot.conn.take() {
             core.close_connection(conn, &mut slot.record, reason);
@@ -86,7 +84,7 @@ impl<C> Reservation<C> {
 
     /// Invalidates the slot's connection (event, echo, close); the slot stays reserved.
     fn invalidate_conn(&mut self, reason: InvalidateReason) {
-        let core = Arc::clone(&self.core);
+        let core = self.core;
         let Slot { record, conn } = self.slot();
         if let Some(conn) = conn.as_mut() {
             core.announce_invalidate(conn, record, &reason);
@@ -97,7 +95,7 @@ impl<C> Reservation<C> {
     /// Decides the next step.
     pub(crate) fn next_step(&mut self) -> Step {
         loop {
-            let core = Arc::clone(&self.core);
+            let core = self.core;
             if self.slot().conn.is_none() {
                 return Step::Connect;
             }
@@ -160,7 +158,7 @@ impl<C> Reservation<C> {
 
     /// The manager opened `conn` for this slot: record it and run the connect listeners.
     pub(crate) fn connected(&mut self, conn: C) -> Result<(), PoolFailure> {
-        let core = Arc::clone(&self.core);
+        let core = self.core;
         let now = core.clock.now();
         let id = next_connection_id();
         self.fresh = true;
@@ -200,7 +198,7 @@ impl<C> Reservation<C> {
     /// The pre-ping failed: invalidate the connection, mark every older connection stale,
     /// and let the next step open a fresh one.
     pub(crate) fn ping_failed(&mut self, message: String) {
-        let core = Arc::clone(&self.core);
+        let core = self.core;
         let id = self.slot().record.connection_id.unwrap_or(0);
         echo_debug!(
             core,
@@ -246,7 +244,7 @@ impl<C> Reservation<C> {
     }
 }
 
-impl<C> Drop for Reservation<C> {
+impl<C> Drop for Reservation<'_, C> {
     fn drop(&mut self) {
         let Some(mut slot) = self.slot.take() else {
             return;

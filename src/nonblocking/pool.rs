@@ -154,7 +154,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
     async fn wait(
         &self,
         waiter: Arc<Waiter<M::Connection>>,
-    ) -> Result<Reservation<M::Connection>, PoolFailure> {
+    ) -> Result<Reservation<'_, M::Connection>, PoolFailure> {
         let core = &self.shared.core;
         let mut cancel = CancelWait {
             core,
