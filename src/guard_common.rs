@@ -14,7 +14,7 @@ macro_rules! guard_common {
                 shared.core.track_checkout(
                     checked.record.slot_id,
                     checked.record.connection_id.unwrap_or(0),
-                    checked.checked_out_at,
+                    checked.record.checked_out_at,
                     location,
                 );
                 $guard {
@@ -67,13 +67,8 @@ macro_rules! guard_common {
             /// empty, and the returned handle owns the connection (with this connection's
             /// `info`).
             pub fn detach(mut self) -> $detached<M> {
-                let $crate::core::Checked {
-                    mut conn,
-                    record,
-                    owner,
-                    ..
-                } = self.checked.take().expect(HELD);
-                let info = self.shared.core.detach(&mut conn, record, owner);
+                let $crate::core::Checked { mut conn, record } = self.checked.take().expect(HELD);
+                let info = self.shared.core.detach(&mut conn, record);
                 $detached {
                     shared: std::sync::Arc::clone(&self.shared),
                     conn: Some(conn),

@@ -13,6 +13,9 @@ pub(crate) enum Owner {
     Task(tokio::task::Id),
     /// A future polled outside a Tokio task: equal to nothing else.
     Anonymous(u64),
+    /// Not looked up: the pool's class never compares holders (QueuePool, NullPool), and
+    /// finding the current thread or task would cost the checkout for nothing.
+    Untracked,
 }
 
 impl Owner {

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Instant;
 
+use crate::owner::Owner;
+
 /// A small type map for user data attached to a connection or a slot (SQLAlchemy's `info`
 /// and `record_info` dictionaries), keyed by type.
 ///
@@ -93,6 +95,10 @@ pub struct ConnectionRecord {
     pub(crate) soft_invalidated: bool,
     pub(crate) info: Extensions,
     pub(crate) record_info: Extensions,
+    /// While checked out: who holds it (SingletonThreadPool keys by it).
+    pub(crate) owner: Owner,
+    /// While checked out: since when, if the pool times uses.
+    pub(crate) checked_out_at: Option<Instant>,
 }
 
 impl ConnectionRecord {
@@ -104,6 +110,8 @@ impl ConnectionRecord {
             soft_invalidated: false,
             info: Extensions::new(),
             record_info: Extensions::new(),
+            owner: Owner::Untracked,
+            checked_out_at: None,
         }
     }
 

@@ -90,7 +90,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
         trace: &mut CheckoutTrace,
     ) -> Result<PooledConnection<M>, Error<M::Error>> {
         let core = &self.shared.core;
-        let site = core.site(location, Owner::current_thread());
+        let site = core.site(location, Owner::current_thread);
         let mut reservation = match core.begin(&site) {
             Begin::Reserved(reservation) => reservation,
             Begin::Refused(failure) => return Err(failure.into()),

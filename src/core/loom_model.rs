@@ -53,7 +53,7 @@ fn drive(mut reservation: super::Reservation<'_, u32>) -> Checked<u32> {
 
 /// Checks out, waiting (without deadline) when the class says so; `None` when refused.
 fn checkout(core: &Arc<Core<u32>>) -> Option<Checked<u32>> {
-    let site = core.site(std::panic::Location::caller(), Owner::current_thread());
+    let site = core.site(std::panic::Location::caller(), Owner::current_thread);
     match core.begin(&site) {
         Begin::Reserved(r) => Some(drive(r)),
         Begin::Wait(waiter) => {
@@ -120,7 +120,7 @@ fn an_abandoned_wait_racing_a_return_loses_nothing() {
     loom::model(|| {
         let core = core(1, 0, true);
         let held = checkout(&core).unwrap();
-        let site = core.site(std::panic::Location::caller(), Owner::current_thread());
+        let site = core.site(std::panic::Location::caller(), Owner::current_thread);
         let Begin::Wait(waiter) = core.begin(&site) else {
             panic!("the only slot is out: the checkout must wait");
         };

@@ -54,14 +54,12 @@ pub(crate) struct Slot<C> {
     pub(crate) conn: Option<C>,
 }
 
-/// A checked-out connection and its record, as a guard holds them.
+/// A checked-out connection and its record, as a guard holds them. The record carries who
+/// checked it out and when (`owner`, `checked_out_at`), so that a guard stays two words
+/// beside the connection.
 pub(crate) struct Checked<C> {
     pub(crate) conn: C,
     pub(crate) record: Box<ConnectionRecord>,
-    /// The thread that checked it out (SingletonThreadPool keys by it).
-    pub(crate) owner: Owner,
-    /// When it was handed out, if the pool times uses.
-    pub(crate) checked_out_at: Option<Instant>,
 }
 
 /// What a checkout is handed: a pooled slot, or a new slot on freshly reserved capacity.
@@ -210,13 +208,18 @@ impl<C> Core<C> {
         }
     }
 
-    /// The checkout site to record for a `get()` at `location`.
+    /// The checkout site to record for a `get()` at `location`; `owner` finds the current
+    /// thread or task, asked only by the classes that compare holders.
     pub(crate) fn site(
         &self,
         location: &'static std::panic::Location<'static>,
-        owner: Owner,
+        owner: impl FnOnce() -> Owner,
     ) -> CheckoutSite {
         let backtrace = self.config.class == PoolClass::Assertion && self.config.store_traceback;
+        let owner = match self.config.class {
+            PoolClass::Queue | PoolClass::Null => Owner::Untracked,
+            PoolClass::SingletonThread | PoolClass::Static | PoolClass::Assertion => owner(),
+        };
         CheckoutSite::here(location, owner, backtrace)
     }
 
@@ -553,7 +556,8 @@ impl<C> Core<C> {
 
     /// Returns a slot whose connection is gone (invalidated, detached, dropped in a panic):
     /// the record forgets the connection and the emptied slot goes back at once.
-    fn check_in_empty(&self, mut record: Box<ConnectionRecord>, owner: Owner) {
+    fn check_in_empty(&self, mut record: Box<ConnectionRecord>) {
+        let owner = record.owner;
         record.clear_connection();
         self.check_in(Slot { record, conn: None }, owner);
     }
@@ -653,12 +657,7 @@ impl<C> Core<C> {
     /// Invalidates a checked-out connection: `invalidate`, close, `checkin(None)`, and the
     /// emptied slot goes back to the pool at once.
     pub(crate) fn invalidate(&self, checked: Checked<C>, reason: InvalidateReason) {
-        let Checked {
-            conn,
-            mut record,
-            owner,
-            ..
-        } = checked;
+        let Checked { conn, mut record } = checked;
         // Listeners may panic: the slot goes back before the panic carries on.
         let fired = catch_unwind(AssertUnwindSafe(|| {
             let mut conn = conn;
@@ -668,7 +667,7 @@ impl<C> Core<C> {
                 l.checkin(None, &mut record);
             }
         }));
-        self.check_in_empty(record, owner);
+        self.check_in_empty(record);
         if let Err(panic) = fired {
             resume_unwind(panic);
         }
@@ -695,13 +694,12 @@ impl<C> Core<C> {
         &self,
         conn: &mut C,
         mut record: Box<ConnectionRecord>,
-        owner: Owner,
     ) -> crate::record::Extensions {
         for l in self.listeners.iter() {
             l.detach(conn, &mut record);
         }
         let info = std::mem::take(&mut record.info);
-        self.check_in_empty(record, owner);
+        self.check_in_empty(record);
         info
     }
 
@@ -712,7 +710,7 @@ impl<C> Core<C> {
         broken: bool,
     ) -> (Checked<C>, ReturnStep) {
         let id = checked.record.connection_id.unwrap_or(0);
-        if let Some(at) = checked.checked_out_at {
+        if let Some(at) = checked.record.checked_out_at {
             self.instruments.used_for(at.elapsed());
         }
         echo_debug!(self, "Connection {} being returned to pool", id);
@@ -744,14 +742,9 @@ impl<C> Core<C> {
     /// A listener panicked during a return: the connection is closed, its slot goes back
     /// emptied so the books stay straight, and the panic carries on.
     fn release_after_panic(&self, checked: Checked<C>, panic: Box<dyn std::any::Any + Send>) -> ! {
-        let Checked {
-            conn,
-            record,
-            owner,
-            ..
-        } = checked;
+        let Checked { conn, record } = checked;
         drop(conn);
-        self.check_in_empty(record, owner);
+        self.check_in_empty(record);
         resume_unwind(panic)
     }
 
@@ -779,12 +772,8 @@ impl<C> Core<C> {
         if let Err(panic) = fired {
             self.release_after_panic(checked, panic);
         }
-        let Checked {
-            conn,
-            record,
-            owner,
-            ..
-        } = checked;
+        let Checked { conn, record } = checked;
+        let owner = record.owner;
         self.check_in(
             Slot {
                 record,

@@ -227,20 +227,16 @@ impl<'a, C> Reservation<'a, C> {
 
     /// Hands the connection out; `at` is when (for use_time and leak detection).
     pub(crate) fn finish(mut self, at: Option<std::time::Instant>) -> Checked<C> {
-        let owner = self.owner;
         let Some(Slot {
             conn: Some(conn),
-            record,
+            mut record,
         }) = self.slot.take()
         else {
             unreachable!("finish() is called only after Step::Ready, which needs a connection")
         };
-        Checked {
-            conn,
-            record,
-            owner,
-            checked_out_at: at,
-        }
+        record.owner = self.owner;
+        record.checked_out_at = at;
+        Checked { conn, record }
     }
 }
 

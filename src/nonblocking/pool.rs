@@ -104,7 +104,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         trace: &mut CheckoutTrace,
     ) -> Result<AsyncPooledConnection<M>, Error<M::Error>> {
         let core = &self.shared.core;
-        let site = core.site(location, Owner::current_task());
+        let site = core.site(location, Owner::current_task);
         let mut reservation = match core.begin(&site) {
             Begin::Reserved(reservation) => reservation,
             Begin::Refused(failure) => return Err(failure.into()),
