@@ -144,6 +144,7 @@ pub(crate) struct Options {
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) class: PoolClass,
+    pub(crate) front: FrontEnd,
     pub(crate) pool_size: usize,
     pub(crate) max_overflow: Overflow,
     pub(crate) timeout: Option<Duration>,
@@ -226,6 +227,7 @@ impl Options {
         };
         Ok(Config {
             class,
+            front,
             pool_size,
             max_overflow,
             timeout: self.timeout.unwrap_or(Some(DEFAULT_TIMEOUT)),

@@ -3,7 +3,7 @@
 //! The blocking engine, the async engine and (later) the sqlx binding all decide through this
 //! module, so the semantics cannot drift apart between them.
 
-use crate::config::{Config, Overflow, PoolClass};
+use crate::config::{Config, FrontEnd, Overflow, PoolClass};
 
 /// The limits a pool class implies for one pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub(crate) struct Limits {
     pub(crate) max_idle: Option<usize>,
     /// The configured `pool_size`, which `status()` reports and overflow is counted from.
     pub(crate) pool_size: usize,
+    /// How long the first waiter may be overtaken before returns go straight to it.
+    fair_after: std::time::Duration,
 }
 
 /// What a checkout may do now.
@@ -61,6 +63,10 @@ impl Limits {
             max_open,
             max_idle,
             pool_size,
+            fair_after: match (config.class, config.front) {
+                (PoolClass::Queue, FrontEnd::Blocking) => FAIR_AFTER,
+                _ => std::time::Duration::ZERO,
+            },
         }
     }
 
@@ -87,12 +93,22 @@ impl Limits {
         }
     }
 
-    /// Whether a returned connection goes straight to the first waiter, given how long that
-    /// waiter has waited. QueuePool lets whoever runs first take it (the waiter is nudged to
-    /// try) until the waiter has waited [`FAIR_AFTER`]; the single-connection classes always
-    /// hand over, since their one connection has an owner.
-    pub(crate) fn hand_off(&self, first_waiter_waited: std::time::Duration) -> bool {
-        self.class != PoolClass::Queue || first_waiter_waited >= FAIR_AFTER
+    /// Whether a returned connection goes straight to the first waiter, which started
+    /// waiting at `since` (`None` if the pool never overtakes, see
+    /// [`overtakes`](Self::overtakes)). A blocking QueuePool lets whoever runs first take it
+    /// (the waiter is nudged to try) until the waiter has waited [`FAIR_AFTER`]. The async
+    /// pool and the single-connection classes always hand over: a woken task runs only after
+    /// the tasks already queued, by which time a running caller has taken the connection, so
+    /// overtaking would cost every return a wasted wake-up; and the single connection has an
+    /// owner.
+    pub(crate) fn hand_off(&self, since: Option<std::time::Instant>) -> bool {
+        since.is_none_or(|since| since.elapsed() >= self.fair_after)
+    }
+
+    /// Whether a returned connection may overtake waiters at all (a blocking QueuePool), so
+    /// that a waiter must note when it started waiting.
+    pub(crate) fn overtakes(&self) -> bool {
+        !self.fair_after.is_zero()
     }
 
     /// Decides a return, given how many connections are idle now.
@@ -220,18 +236,31 @@ mod tests {
     }
 
     #[test]
-    fn queue_pool_hands_returns_over_only_to_a_waiter_kept_past_the_bound() {
-        use std::time::Duration;
+    fn blocking_queue_pool_hands_returns_over_only_to_a_waiter_kept_past_the_bound() {
+        use std::time::{Duration, Instant};
         let queue = limits(Options::default());
-        assert!(!queue.hand_off(Duration::ZERO));
-        assert!(!queue.hand_off(FAIR_AFTER - Duration::from_micros(1)));
-        assert!(queue.hand_off(FAIR_AFTER));
+        assert!(queue.overtakes());
+        assert!(!queue.hand_off(Some(Instant::now())));
+        let just_under = Instant::now() - (FAIR_AFTER - Duration::from_millis(10));
+        assert!(!queue.hand_off(Some(just_under)));
+        assert!(queue.hand_off(Some(Instant::now() - FAIR_AFTER)));
+    }
+
+    #[test]
+    fn async_queue_pool_and_single_connection_classes_always_hand_over() {
+        let config = Options::default()
+            .validate(crate::config::FrontEnd::Async, true, 1)
+            .unwrap();
+        let queue = Limits::for_config(&config);
+        assert!(!queue.overtakes());
+        assert!(queue.hand_off(None));
         for class in [PoolClass::Static, PoolClass::Assertion] {
             let single = limits(Options {
                 class,
                 ..Options::default()
             });
-            assert!(single.hand_off(Duration::ZERO), "{class:?}");
+            assert!(!single.overtakes(), "{class:?}");
+            assert!(single.hand_off(None), "{class:?}");
         }
     }
 }

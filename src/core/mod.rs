@@ -251,7 +251,11 @@ impl<C> Core<C> {
                 if self.config.timeout.is_some_and(|t| t.is_zero()) {
                     return Begin::Refused(PoolFailure::Timeout(self.timeout_error_locked(&st)));
                 }
-                let waiter = Arc::new(Waiter::new(site.clone()));
+                let waiter = Arc::new(Waiter::new(
+                    site.clone(),
+                    self.config.front == crate::config::FrontEnd::Blocking,
+                    self.limits.overtakes(),
+                ));
                 st.waiters.push_back(Arc::clone(&waiter));
                 self.publish(&st);
                 return Begin::Wait(waiter);
@@ -525,7 +529,7 @@ impl<C> Core<C> {
                 let barge = st
                     .waiters
                     .front()
-                    .is_some_and(|w| !self.limits.hand_off(w.waited()));
+                    .is_some_and(|w| !self.limits.hand_off(w.since));
                 if barge {
                     st.idle.push_back(slot);
                     Self::nudge_locked(st);

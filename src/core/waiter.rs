@@ -18,8 +18,11 @@ use crate::sync::{lock, Condvar, Mutex};
 
 pub(crate) struct Waiter<C> {
     pub(crate) site: CheckoutSite,
-    /// When it started waiting (see `Limits::hand_off`).
-    since: Instant,
+    /// When it started waiting, if the pool lets returns overtake it (see `Limits::hand_off`).
+    pub(super) since: Option<Instant>,
+    /// A thread that may sleep on the condvar (the blocking pool); a task is woken by its
+    /// waker alone, and notifying a condvar nobody sleeps on would cost a system call.
+    thread: bool,
     cell: Mutex<Cell<C>>,
     condvar: Condvar,
 }
@@ -41,10 +44,12 @@ pub(crate) enum Wake<C> {
 }
 
 impl<C> Waiter<C> {
-    pub(crate) fn new(site: CheckoutSite) -> Self {
+    /// A waiter for a thread (`thread`) or a task, noting when it started if `timed`.
+    pub(crate) fn new(site: CheckoutSite, thread: bool, timed: bool) -> Self {
         Waiter {
             site,
-            since: Instant::now(),
+            since: timed.then(Instant::now),
+            thread,
             cell: Mutex::new(Cell {
                 grant: None,
                 nudged: false,
@@ -63,15 +68,12 @@ impl<C> Waiter<C> {
     /// Wakes the waiter (thread or task) to look at its cell.
     pub(super) fn wake(&self) {
         let waker = lock(&self.cell).waker.take();
-        self.condvar.notify_one();
+        if self.thread {
+            self.condvar.notify_one();
+        }
         if let Some(waker) = waker {
             waker.wake();
         }
-    }
-
-    /// How long it has waited.
-    pub(super) fn waited(&self) -> std::time::Duration {
-        self.since.elapsed()
     }
 
     /// Tells a queued waiter (which has no grant: grants go to waiters taken off the
