@@ -114,7 +114,12 @@ fn threads_round<P: BlockingPool>(pool: &P) -> Round {
 
 /// The round whose p99 is the median of the rounds.
 fn median_round(mut rounds: Vec<Value>) -> Value {
-    rounds.sort_by(|a, b| a["p99_us"].as_f64().unwrap().total_cmp(&b["p99_us"].as_f64().unwrap()));
+    rounds.sort_by(|a, b| {
+        a["p99_us"]
+            .as_f64()
+            .unwrap()
+            .total_cmp(&b["p99_us"].as_f64().unwrap())
+    });
     rounds.swap_remove(rounds.len() / 2)
 }
 
