@@ -1,1 +1,165 @@
-fn main() {}
+//! What observing the pool costs, beside r2d2 and bb8 on the same manager: one caller's
+//! checkout + return under each way of listening.
+//!
+//! | column | what listens |
+//! |---|---|
+//! | `features_off` | poolscope built without its metric features (run with `--no-default-features`) |
+//! | `compiled_in_quiet` | metric features compiled in; no recorder, no subscriber |
+//! | `metrics_recorder` | a metrics-exporter-prometheus recorder takes the pool's metrics |
+//! | `tracing_info` | a `tracing_subscriber::fmt` subscriber at INFO (spans recorded, output to a sink) |
+//! | `tracing_otel_sdk` | tracing-opentelemetry with the OpenTelemetry SDK's batch span processor |
+//! | `all_on` | the Prometheus recorder and tracing-opentelemetry together |
+//!
+//! Subscribers are installed for the bench's scope only (`with_default`), as tracing's own
+//! benches do.
+//!
+//! ```sh
+//! cargo bench -p poolscope-peer-benches --bench instrumentation_matrix
+//! cargo bench -p poolscope-peer-benches --bench instrumentation_matrix --no-default-features
+//! ```
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use poolscope_peer_benches::drive;
+use poolscope_peer_benches::peers::{
+    AsyncPool, Bb8, BlockingPool, Hold, Poolscope, PoolscopeAsync, R2d2,
+};
+use tracing_subscriber::layer::SubscriberExt;
+
+const SIZE: usize = 8;
+
+/// Drops every span it is given: the SDK's processing is measured, not an exporter's I/O.
+#[derive(Debug)]
+struct Discard;
+
+impl opentelemetry_sdk::trace::SpanExporter for Discard {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        drop(batch);
+        Ok(())
+    }
+}
+
+fn otel_subscriber() -> (
+    impl tracing::Subscriber + Send + Sync,
+    opentelemetry_sdk::trace::SdkTracerProvider,
+) {
+    use opentelemetry::trace::TracerProvider as _;
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(Discard)
+        .build();
+    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .with(layer);
+    (subscriber, provider)
+}
+
+fn fmt_subscriber() -> impl tracing::Subscriber + Send + Sync {
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::sink)
+        .finish()
+}
+
+fn recorder() -> metrics_exporter_prometheus::PrometheusRecorder {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_recommended_naming(true)
+        .set_buckets(poolscope::metric_names::DURATION_BUCKETS)
+        .expect("buckets")
+        .build_recorder()
+}
+
+fn blocking<P: BlockingPool>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, pool: &P) {
+    group.bench_function(name, |b| b.iter(|| pool.cycle(Hold::Touch)));
+}
+
+fn nonblocking<P: AsyncPool>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    pool: &P,
+) {
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let began = Instant::now();
+                for _ in 0..iters {
+                    pool.cycle(Hold::Touch).await;
+                }
+                began.elapsed()
+            })
+        })
+    });
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = drive::current_thread();
+    let quiet = if cfg!(feature = "instrumentation") {
+        "compiled_in_quiet"
+    } else {
+        "features_off"
+    };
+    let recorder = recorder();
+
+    let mut group = c.benchmark_group("instrumentation_blocking");
+    blocking(&mut group, quiet, &Poolscope::new(SIZE, false));
+    if cfg!(feature = "instrumentation") {
+        blocking(&mut group, "r2d2", &R2d2::new(SIZE, false));
+        let recorded = metrics::with_local_recorder(&recorder, || Poolscope::new(SIZE, false));
+        blocking(&mut group, "metrics_recorder", &recorded);
+        let traced = Poolscope::new(SIZE, false);
+        tracing::subscriber::with_default(fmt_subscriber(), || {
+            blocking(&mut group, "tracing_info", &traced)
+        });
+        let (subscriber, provider) = otel_subscriber();
+        tracing::subscriber::with_default(subscriber, || {
+            blocking(&mut group, "tracing_otel_sdk", &traced)
+        });
+        let (subscriber, provider_all) = otel_subscriber();
+        tracing::subscriber::with_default(subscriber, || blocking(&mut group, "all_on", &recorded));
+        drop((provider.shutdown(), provider_all.shutdown()));
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("instrumentation_async");
+    nonblocking(
+        &mut group,
+        &rt,
+        quiet,
+        &rt.block_on(PoolscopeAsync::new(SIZE, false)),
+    );
+    if cfg!(feature = "instrumentation") {
+        nonblocking(&mut group, &rt, "bb8", &rt.block_on(Bb8::new(SIZE, false)));
+        let recorded = metrics::with_local_recorder(&recorder, || {
+            rt.block_on(PoolscopeAsync::new(SIZE, false))
+        });
+        nonblocking(&mut group, &rt, "metrics_recorder", &recorded);
+        let traced = rt.block_on(PoolscopeAsync::new(SIZE, false));
+        tracing::subscriber::with_default(fmt_subscriber(), || {
+            nonblocking(&mut group, &rt, "tracing_info", &traced)
+        });
+        let (subscriber, provider) = otel_subscriber();
+        tracing::subscriber::with_default(subscriber, || {
+            nonblocking(&mut group, &rt, "tracing_otel_sdk", &traced)
+        });
+        let (subscriber, provider_all) = otel_subscriber();
+        tracing::subscriber::with_default(subscriber, || {
+            nonblocking(&mut group, &rt, "all_on", &recorded)
+        });
+        drop((provider.shutdown(), provider_all.shutdown()));
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(benches);
