@@ -67,6 +67,7 @@ mod record;
 mod reset;
 mod spans;
 mod status;
+mod stopwatch;
 mod sync;
 mod url_name;
 

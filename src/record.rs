@@ -98,7 +98,7 @@ pub struct ConnectionRecord {
     /// While checked out: who holds it (SingletonThreadPool keys by it).
     pub(crate) owner: Owner,
     /// While checked out: since when, if the pool times uses.
-    pub(crate) checked_out_at: Option<Instant>,
+    pub(crate) checked_out_at: Option<crate::stopwatch::Instant>,
 }
 
 impl ConnectionRecord {

@@ -10,7 +10,9 @@
 //!
 //! All three are INFO spans under target `poolscope::pool`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::stopwatch::Instant;
 
 use tracing::field::Empty;
 use tracing::Span;

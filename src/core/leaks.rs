@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::panic::Location;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::stopwatch::Instant;
 
 use super::Core;
 use crate::sync::lock;

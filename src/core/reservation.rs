@@ -226,7 +226,7 @@ impl<'a, C> Reservation<'a, C> {
     }
 
     /// Hands the connection out; `at` is when (for use_time and leak detection).
-    pub(crate) fn finish(mut self, at: Option<std::time::Instant>) -> Checked<C> {
+    pub(crate) fn finish(mut self, at: Option<crate::stopwatch::Instant>) -> Checked<C> {
         let Some(Slot {
             conn: Some(conn),
             mut record,

@@ -2,7 +2,9 @@
 //! checkout span, timeouts.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::stopwatch::Instant;
 
 use tracing::Span;
 
