@@ -1,0 +1,1 @@
+//! Only the bench `postgres_end_to_end`; see it.
