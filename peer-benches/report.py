@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Writes BENCHMARKS.md and the contended chart from one run of the peer benches.
+
+Reads criterion's estimates (target/criterion/<group>/<pool>/new/estimates.json, the median)
+and the harness-free benches' JSON (target/peer-benches/*.json). Run by peer-benches/run.sh;
+matplotlib draws the chart.
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+CRITERION = TARGET / "criterion"
+RESULTS = TARGET / "peer-benches"
+CHART = "peer-benches/contended.png"
+
+
+def median_ns(group, pool):
+    path = CRITERION / group / pool / "new" / "estimates.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())["median"]["point_estimate"]
+
+
+def harness(name):
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def fmt_ns(ns):
+    return "–" if ns is None else (f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns")
+
+
+def ratio(a, b):
+    return "–" if a is None or b is None else f"**{a / b:.2f}×**"
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}, {rustc}"
+
+
+def uncontended(out):
+    out.append("## Uncontended checkout + return\n")
+    out.append("One caller, a warmed pool. Time per cycle (criterion median); ratio = poolscope / peer "
+               "(below 1 is faster). Target: blocking ≤ 0.8× r2d2; async ≤ 0.8× the faster of bb8 "
+               "and deadpool.\n")
+    out.append("| scenario | poolscope | r2d2 | bb8 | deadpool | poolscope / r2d2 | poolscope / faster async peer |")
+    out.append("|---|---|---|---|---|---|---|")
+    for validated in ["", "_validated"]:
+        for size in [8, 16]:
+            label = f"pool {size}" + (", checkout test on" if validated else "")
+            b = f"uncontended_blocking{validated}_pool{size}"
+            a = f"uncontended_async{validated}_pool{size}"
+            p, r = median_ns(b, "poolscope"), median_ns(b, "r2d2")
+            out.append(f"| blocking, {label} | {fmt_ns(p)} | {fmt_ns(r)} | | | {ratio(p, r)} | |")
+            pa, bb, dp = median_ns(a, "poolscope"), median_ns(a, "bb8"), median_ns(a, "deadpool")
+            faster = min(x for x in (bb, dp) if x is not None) if (bb or dp) else None
+            out.append(f"| async, {label} | {fmt_ns(pa)} | | {fmt_ns(bb)} | {fmt_ns(dp)} | | {ratio(pa, faster)} |")
+    out.append("")
+
+
+def contended(out):
+    out.append("## Contended throughput\n")
+    out.append("1, 4, 16 and 64 workers over pools of 8 and 16; each checkout is held across one "
+               "yield, so that with more workers than connections callers really wait. Time per "
+               "checkout of the whole run (lower is more throughput); ratio = poolscope / peer, "
+               "below 1 means poolscope has the higher throughput. Target: ≥ every peer's "
+               f"throughput, i.e. every ratio ≤ 1.\n\n![contended throughput]({CHART})\n")
+    out.append("| front | pool | workers | poolscope | r2d2 | bb8 | deadpool | vs r2d2 | vs bb8 | vs deadpool |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    for front, peers in [("blocking", ["r2d2"]), ("async", ["bb8", "deadpool"])]:
+        for size in [8, 16]:
+            for workers in [1, 4, 16, 64]:
+                g = f"contended_{front}_pool{size}_w{workers}"
+                p = median_ns(g, "poolscope")
+                cells = {peer: median_ns(g, peer) for peer in ["r2d2", "bb8", "deadpool"]}
+                out.append(
+                    f"| {front} | {size} | {workers} | {fmt_ns(p)} | "
+                    + " | ".join(fmt_ns(cells[k]) if k in peers else "" for k in ["r2d2", "bb8", "deadpool"])
+                    + " | "
+                    + " | ".join(ratio(p, cells[k]) if k in peers else "" for k in ["r2d2", "bb8", "deadpool"])
+                    + " |"
+                )
+    out.append("")
+
+
+def chart():
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: chart not drawn", file=sys.stderr)
+        return
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8), sharex=True)
+    workers = [1, 4, 16, 64]
+    for col, front, pools in [(0, "blocking", ["poolscope", "r2d2"]), (1, "async", ["poolscope", "bb8", "deadpool"])]:
+        for row, size in enumerate([8, 16]):
+            ax = axes[row][col]
+            for pool in pools:
+                ys = []
+                for w in workers:
+                    ns = median_ns(f"contended_{front}_pool{size}_w{w}", pool)
+                    ys.append(1e9 / ns / 1e6 if ns else float("nan"))
+                ax.plot(workers, ys, marker="o", label=pool)
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(workers, [str(w) for w in workers])
+            ax.set_title(f"{front}, pool {size}")
+            ax.set_ylabel("million checkouts / s")
+            ax.grid(alpha=0.3)
+            ax.legend()
+    for ax in axes[1]:
+        ax.set_xlabel("workers")
+    fig.suptitle("Contended checkout + return (no-op connections, hold across one yield)")
+    fig.tight_layout()
+    fig.savefig(ROOT / CHART, dpi=90)
+
+
+def matrix(out):
+    out.append("## Instrumentation matrix\n")
+    out.append("One caller, pool 8. `features_off` comes from a build without poolscope's metric "
+               "features; everything else from the default build. Targets: compiled in and quiet ≤ "
+               "1.05× features off; with a metrics recorder ≤ +60 ns and still ≤ 1.0× r2d2 / bb8.\n")
+    out.append("| front | features off | compiled in, quiet | metrics recorder | fmt at INFO | tracing-opentelemetry SDK | recorder + OTel tracing | peer | quiet / off | recorder − quiet | recorder / peer |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for front, peer in [("blocking", "r2d2"), ("async", "bb8")]:
+        g = f"instrumentation_{front}"
+        v = {k: median_ns(g, k) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "tracing_info", "tracing_otel_sdk", "all_on", peer]}
+        delta = "–" if None in (v["metrics_recorder"], v["compiled_in_quiet"]) else f"+{v['metrics_recorder'] - v['compiled_in_quiet']:.0f} ns"
+        out.append(
+            f"| {front} | " + " | ".join(fmt_ns(v[k]) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "tracing_info", "tracing_otel_sdk", "all_on"])
+            + f" | {peer} {fmt_ns(v[peer])} | {ratio(v['compiled_in_quiet'], v['features_off'])} | {delta} | {ratio(v['metrics_recorder'], v[peer])} |"
+        )
+    out.append("")
+
+
+def waits(out):
+    w = harness("wait_distribution")
+    out.append("## Waits and fairness: 1000 callers over 50 connections\n")
+    if not w:
+        out.append("_not run_\n")
+        return
+    out.append(f"{w['callers']} callers, {w['connections']} connections, each checkout held {w['hold_ms']} ms, "
+               f"{w['round_s']} s per round, median of {w['rounds']} interleaved rounds (by p99). Jain's index "
+               "of checkouts per caller: 1.0 is perfectly even. Target: async p99 ≤ deadpool's.\n")
+    out.append("| front | pool | p50 | p99 | p99.9 | max | Jain | fewest / most per caller | checkouts/s |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    for front in ["async", "blocking"]:
+        for pool, v in w[front].items():
+            out.append(f"| {front} | {pool} | {v['p50_us']/1000:.1f} ms | {v['p99_us']/1000:.1f} ms | {v['p999_us']/1000:.1f} ms | "
+                       f"{v['max_us']/1000:.1f} ms | {v['jain']:.4f} | {v['fewest_per_caller']} / {v['most_per_caller']} | {v['checkouts_per_s']:.0f} |")
+    a = w["async"]
+    out.append(f"\nasync p99, poolscope / deadpool: {ratio(a['poolscope']['p99_us'], a['deadpool']['p99_us'])}; "
+               f"poolscope / bb8: {ratio(a['poolscope']['p99_us'], a['bb8']['p99_us'])}.\n")
+
+
+def overflow(out):
+    o = harness("overflow_and_timeout")
+    out.append("## Overflow churn and behaviour at the timeout\n")
+    if not o:
+        out.append("_not run_\n")
+        return
+    c = o["overflow_churn"]
+    out.append(f"Bursts of {c['callers']} callers over pool_size {c['pool_size']} + max_overflow {c['max_overflow']} "
+               "(peers: 16 connections, 8 kept idle at least), each holding 200 µs. poolscope closes connections "
+               "returned while pool_size are idle (SQLAlchemy's overflow), so each burst reopens its extra 8; the "
+               "peers keep them until an idle timeout. This is the semantics, not a speed.\n")
+    out.append("| front | pool | connects per 1000 checkouts | checkouts/s |")
+    out.append("|---|---|---|---|")
+    for front in ["blocking", "async"]:
+        for pool, v in c[front].items():
+            out.append(f"| {front} | {pool} | {v['connects_per_1000']:.2f} | {v['checkouts_per_s']:.0f} |")
+    t = o["at_timeout"]
+    out.append(f"\nPool of {t['pool_size']}, both held, wait limit {t['timeout_ms']} ms (median of 5 refused checkouts):\n")
+    out.append("| front | pool | refused after | serves again | error |")
+    out.append("|---|---|---|---|---|")
+    for front in ["blocking", "async"]:
+        for pool, v in t[front].items():
+            out.append(f"| {front} | {pool} | {v['took_ms']:.1f} ms | {'yes' if v['serves_again'] else 'NO'} | `{v['error']}` |")
+    out.append("")
+
+
+def postgres(out):
+    p = harness("postgres_end_to_end")
+    out.append("## End to end on PostgreSQL\n")
+    if not p:
+        out.append("_Skipped: `POOLSCOPE_PG_URL` was not set._\n")
+        return
+    out.append(f"{p['workers']} workers, pool {p['pool']}, {p['queries_per_worker']} × `{p['query']}` each; "
+               f"median of {p['repetitions']} interleaved repetitions; PostgreSQL on the same machine. poolscope "
+               "with its metrics going to a Prometheus recorder. Ratio = poolscope's throughput / the peer's "
+               "(above 1 is faster).\n")
+    out.append("| front | pool | queries/s | poolscope / this |")
+    out.append("|---|---|---|---|")
+    for front in ["blocking", "async"]:
+        ours = p[front]["poolscope"]
+        for pool, qps in p[front].items():
+            out.append(f"| {front} | {pool} | {qps:.0f} | {'' if pool == 'poolscope' else f'**{ours / qps:.2f}×**'} |")
+    out.append("")
+
+
+def main():
+    out = [
+        "# Benchmarks: poolscope beside r2d2, bb8 and deadpool\n",
+        "Generated by `peer-benches/report.py` from one run of",
+        "",
+        "```sh",
+        "POOLSCOPE_PG_URL=postgres://postgres@127.0.0.1:5432/test bash peer-benches/run.sh",
+        "```",
+        "",
+        f"on {machine()}, {datetime.now(timezone.utc).strftime('%Y-%m-%d')}. The machine is shared and "
+        "noisy: read the ratios, not the absolute times, and expect a few percent either way between runs "
+        "(more for the contended async runs, whose scheduling on two cores varies from run to run).",
+        "",
+        "Every pool runs on the same no-op manager (`peer-benches/src/noop.rs`: connections cost nothing, "
+        "so the pool's own work is what is measured), sized the same, all connections opened before the "
+        "first measurement, no reset on return (the peers have none), the checkout test off unless stated. "
+        "poolscope is built with its metric features (the default) and runs with no recorder and no "
+        "subscriber unless stated.",
+        "",
+    ]
+    uncontended(out)
+    contended(out)
+    waits(out)
+    matrix(out)
+    overflow(out)
+    postgres(out)
+    chart()
+    (ROOT / "BENCHMARKS.md").write_text("\n".join(out))
+    print(f"wrote {ROOT / 'BENCHMARKS.md'} and {ROOT / CHART}")
+
+
+if __name__ == "__main__":
+    main()
