@@ -85,7 +85,12 @@ def contended(out):
                "yield, so that with more workers than connections callers really wait. Time per "
                "checkout of the whole run (lower is more throughput); ratio = poolscope / peer, "
                "below 1 means poolscope has the higher throughput. Target: ≥ every peer's "
-               f"throughput, i.e. every ratio ≤ 1.\n\n![contended throughput]({CHART})\n")
+               f"throughput, i.e. every ratio ≤ 1.\n\n"
+               "The async rows are not settled: on two cores, how Tokio's workers share the tasks "
+               "differs from run to run, and every pool's time in one row swings by up to 3× between "
+               "runs (deadpool at pool 8, 4 workers: 363 ns in one run, 926 ns in another). Read them "
+               "as a range, not a ranking; the blocking rows repeat within a few percent.\n\n"
+               f"![contended throughput]({CHART})\n")
     out.append("| front | pool | workers | poolscope | r2d2 | bb8 | deadpool | vs r2d2 | vs bb8 | vs deadpool |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")
     for front, peers in [("blocking", ["r2d2"]), ("async", ["bb8", "deadpool"])]:

@@ -17,7 +17,7 @@
 //! cargo bench -p poolscope-peer-benches --bench instrumentation_matrix
 //! cargo bench -p poolscope-peer-benches --bench instrumentation_matrix --no-default-features
 //! ```
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
@@ -65,14 +65,6 @@ fn fmt_subscriber() -> impl tracing::Subscriber + Send + Sync {
         .finish()
 }
 
-fn recorder() -> metrics_exporter_prometheus::PrometheusRecorder {
-    metrics_exporter_prometheus::PrometheusBuilder::new()
-        .with_recommended_naming(true)
-        .set_buckets(poolscope::metric_names::DURATION_BUCKETS)
-        .expect("buckets")
-        .build_recorder()
-}
-
 fn blocking<P: BlockingPool>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, pool: &P) {
     group.bench_function(name, |b| b.iter(|| pool.cycle(Hold::Touch)));
 }
@@ -84,15 +76,7 @@ fn nonblocking<P: AsyncPool>(
     pool: &P,
 ) {
     group.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let began = Instant::now();
-                for _ in 0..iters {
-                    pool.cycle(Hold::Touch).await;
-                }
-                began.elapsed()
-            })
-        })
+        b.iter_custom(|iters| drive::one_task(rt, pool, iters))
     });
 }
 
@@ -103,7 +87,7 @@ fn bench(c: &mut Criterion) {
     } else {
         "features_off"
     };
-    let recorder = recorder();
+    let recorder = poolscope_peer_benches::prometheus_recorder();
 
     let mut group = c.benchmark_group("instrumentation_blocking");
     blocking(&mut group, quiet, &Poolscope::new(SIZE, false));

@@ -5,7 +5,7 @@
 //! ```sh
 //! cargo bench -p poolscope-peer-benches --bench uncontended
 //! ```
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use poolscope_peer_benches::drive;
@@ -26,15 +26,7 @@ fn nonblocking<P: AsyncPool>(
     pool: P,
 ) {
     group.bench_function(P::NAME, |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let began = Instant::now();
-                for _ in 0..iters {
-                    pool.cycle(Hold::Touch).await;
-                }
-                began.elapsed()
-            })
-        })
+        b.iter_custom(|iters| drive::one_task(rt, &pool, iters))
     });
 }
 

@@ -63,6 +63,18 @@ pub fn tasks<P: AsyncPool>(
     })
 }
 
+/// One task doing `iters` cycles in a row on `rt`, each touching its connection; how long
+/// they took.
+pub fn one_task<P: AsyncPool>(rt: &tokio::runtime::Runtime, pool: &P, iters: u64) -> Duration {
+    rt.block_on(async {
+        let began = Instant::now();
+        for _ in 0..iters {
+            pool.cycle(Hold::Touch).await;
+        }
+        began.elapsed()
+    })
+}
+
 /// How many cycles each of `workers` does so that together they do at least `iters`, and
 /// the factor that scales their time back to `iters` cycles.
 pub fn split(iters: u64, workers: usize) -> (u64, f64) {

@@ -9,3 +9,14 @@ pub mod noop;
 pub mod peers;
 pub mod report;
 pub mod stats;
+
+/// A Prometheus recorder as a service would install it (recommended naming, poolscope's
+/// duration buckets), not exporting: install it with `metrics::with_local_recorder` around a
+/// pool's `build()`.
+pub fn prometheus_recorder() -> metrics_exporter_prometheus::PrometheusRecorder {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_recommended_naming(true)
+        .set_buckets(poolscope::metric_names::DURATION_BUCKETS)
+        .expect("poolscope's buckets are valid")
+        .build_recorder()
+}

@@ -25,14 +25,6 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 type PgManager = r2d2_postgres::PostgresConnectionManager<postgres::NoTls>;
 type AsyncPgManager = bb8_postgres::PostgresConnectionManager<tokio_postgres::NoTls>;
 
-fn recorder() -> metrics_exporter_prometheus::PrometheusRecorder {
-    metrics_exporter_prometheus::PrometheusBuilder::new()
-        .with_recommended_naming(true)
-        .set_buckets(poolscope::metric_names::DURATION_BUCKETS)
-        .expect("buckets")
-        .build_recorder()
-}
-
 /// Queries per second for `WORKERS` threads each running `QUERIES_PER_WORKER` queries.
 fn threads(query: impl Fn() + Sync) -> f64 {
     let began = Instant::now();
@@ -93,7 +85,7 @@ fn interleaved(contenders: &mut [(&'static str, &mut dyn FnMut() -> f64)]) -> Va
 
 fn blocking(url: &str) -> Value {
     let config: postgres::Config = url.parse().expect("POOLSCOPE_PG_URL parses");
-    let recorder = recorder();
+    let recorder = poolscope_peer_benches::prometheus_recorder();
     let poolscope = metrics::with_local_recorder(&recorder, || {
         poolscope::Pool::builder()
             .name_from_url(url)
@@ -147,7 +139,7 @@ fn blocking(url: &str) -> Value {
 fn nonblocking(url: &str) -> Value {
     let rt = poolscope_peer_benches::drive::runtime();
     let config: tokio_postgres::Config = url.parse().expect("POOLSCOPE_PG_URL parses");
-    let recorder = recorder();
+    let recorder = poolscope_peer_benches::prometheus_recorder();
     let poolscope = metrics::with_local_recorder(&recorder, || {
         rt.block_on(
             poolscope::AsyncPool::builder()
