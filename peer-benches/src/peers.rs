@@ -40,11 +40,7 @@ pub trait BlockingPool: Clone + Send + Sync + 'static {
     fn cycle(&self, hold: Hold) {
         let mut conn = self.get();
         touch(&mut conn);
-        match hold {
-            Hold::Touch => {}
-            Hold::Yield => std::thread::yield_now(),
-            Hold::Sleep(d) => std::thread::sleep(d),
-        }
+        hold_thread(hold);
     }
 
     /// One cycle; returns how long the checkout waited.
@@ -53,11 +49,7 @@ pub trait BlockingPool: Clone + Send + Sync + 'static {
         let mut conn = self.get();
         let waited = asked.elapsed();
         touch(&mut conn);
-        match hold {
-            Hold::Touch => {}
-            Hold::Yield => std::thread::yield_now(),
-            Hold::Sleep(d) => std::thread::sleep(d),
-        }
+        hold_thread(hold);
         waited
     }
 }
@@ -92,6 +84,14 @@ pub trait AsyncPool: Clone + Send + Sync + 'static {
             hold_async(hold).await;
             waited
         }
+    }
+}
+
+fn hold_thread(hold: Hold) {
+    match hold {
+        Hold::Touch => {}
+        Hold::Yield => std::thread::yield_now(),
+        Hold::Sleep(d) => std::thread::sleep(d),
     }
 }
 
