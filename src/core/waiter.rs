@@ -14,14 +14,14 @@ use std::time::Instant;
 
 use super::Grant;
 use crate::error::CheckoutSite;
-use crate::sync::{lock, Condvar, Mutex};
+use crate::sync::{lock, wait, wait_timeout, Condvar, Mutex};
 
 pub(crate) struct Waiter<C> {
     pub(crate) site: CheckoutSite,
     /// When it started waiting, if the pool lets returns overtake it (see `Limits::hand_off`).
     pub(super) since: Option<Instant>,
     /// A thread that may sleep on the condvar (the blocking pool); a task is woken by its
-    /// waker alone, and notifying a condvar nobody sleeps on would cost a system call.
+    /// waker alone, so its condvar is never notified.
     thread: bool,
     cell: Mutex<Cell<C>>,
     condvar: Condvar,
@@ -99,16 +99,13 @@ impl<C> Waiter<C> {
                 return Wake::Nudged;
             }
             cell = match deadline {
-                None => self.condvar.wait(cell).unwrap_or_else(|p| p.into_inner()),
+                None => wait(&self.condvar, cell),
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
                         return Wake::TimedOut;
                     }
-                    self.condvar
-                        .wait_timeout(cell, deadline - now)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
+                    wait_timeout(&self.condvar, cell, deadline - now)
                 }
             };
         }

@@ -1,16 +1,25 @@
 //! Diesel `PgConnection`, `SELECT 1` per checkout, 16 threads over a pool of 8: poolscope
 //! (instrumentation on, a Prometheus recorder taking its metrics) against Diesel's own r2d2
-//! pool, side by side in one run: poolscope LIFO (r2d2's discipline, the like-for-like
-//! ratio) and FIFO (poolscope's default, SQLAlchemy's). Needs `POOLSCOPE_PG_URL`; says
-//! SKIPPED otherwise. `BENCH_THREADS=8` runs it without waiting.
+//! pool: poolscope LIFO (r2d2's discipline, the like-for-like ratio) and FIFO (poolscope's
+//! default, SQLAlchemy's). Needs `POOLSCOPE_PG_URL`; says SKIPPED otherwise.
+//! `BENCH_THREADS=8` runs it without waiting.
 //!
 //! ```sh
 //! POOLSCOPE_PG_URL=postgres://postgres@127.0.0.1:5432/test \
 //!     cargo bench -p poolscope-diesel --bench diesel_pg_select_one
 //! ```
+//! Two measurements:
+//! - criterion, one pool after the other (its usual statistics per pool);
+//! - then the ratio: the three pools interleaved, 1 s each per round, 15 rounds with the
+//!   order rotating, after a warm-up round; the median of the per-round ratios. On a shared
+//!   2-core machine one pool's criterion figure moves by 20% between runs a minute apart, so
+//!   only pools measured side by side are compared. `BENCH_ROUNDS` changes the number of
+//!   rounds.
+//!
 //! Both pools are warmed to 8 connections, neither tests connections on checkout (r2d2's
 //! `test_on_check_out(false)`, poolscope's default `pre_ping(false)`), and poolscope's reset
 //! on return is on (nothing to roll back after a `SELECT 1`, so it sends nothing).
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -18,11 +27,15 @@ use diesel::prelude::*;
 use diesel::r2d2::ConnectionManager;
 use diesel::PgConnection;
 
-fn threads() -> u64 {
-    std::env::var("BENCH_THREADS")
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
         .ok()
         .and_then(|t| t.parse().ok())
-        .unwrap_or(16)
+        .unwrap_or(default)
+}
+
+fn threads() -> u64 {
+    env_or("BENCH_THREADS", 16)
 }
 const POOL: u32 = 8;
 
@@ -47,6 +60,64 @@ fn run(iters: u64, checkout: &(dyn Fn() + Sync)) -> Duration {
         }
     });
     start.elapsed()
+}
+
+/// Queries per second with every thread checking out and querying for `period`.
+fn throughput(period: Duration, checkout: &(dyn Fn() + Sync)) -> f64 {
+    let stop = AtomicBool::new(false);
+    let done = AtomicU64::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads() {
+            s.spawn(|| {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    checkout();
+                    n += 1;
+                }
+                done.fetch_add(n, Ordering::Relaxed);
+            });
+        }
+        std::thread::sleep(period);
+        stop.store(true, Ordering::Relaxed);
+    });
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Every contender once per round, the order rotating from round to round, after one
+/// discarded warm-up round. Prints each one's median throughput and the median of its
+/// per-round ratios to the first contender (r2d2).
+fn interleaved(contenders: &[(&str, &(dyn Fn() + Sync))]) {
+    let rounds = env_or("BENCH_ROUNDS", 15).max(1) as usize;
+    let period = Duration::from_secs(1);
+    for (_, checkout) in contenders {
+        throughput(period, *checkout);
+    }
+    let mut runs = vec![Vec::new(); contenders.len()];
+    for round in 0..rounds {
+        for turn in 0..contenders.len() {
+            let i = (round + turn) % contenders.len();
+            runs[i].push(throughput(period, contenders[i].1));
+        }
+    }
+    println!(
+        "interleaved, {rounds} rounds of 1 s each, {} threads, pool {POOL}:",
+        threads()
+    );
+    for ((name, _), runs_i) in contenders.iter().zip(&runs) {
+        let ratios = runs_i.iter().zip(&runs[0]).map(|(x, base)| x / base);
+        println!(
+            "  {name:16} median {:>8.0} queries/s, median ratio to {}: {:.3}",
+            median(runs_i.clone()),
+            contenders[0].0,
+            median(ratios.collect())
+        );
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -89,16 +160,24 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("diesel_pg_select_one_16_threads_pool_8");
     group.throughput(Throughput::Elements(1));
+    let r2d2_checkout = || select_one(&mut r2d2_pool.get().unwrap());
+    let lifo_checkout = || select_one(&mut lifo_pool.get().unwrap());
+    let fifo_checkout = || select_one(&mut fifo_pool.get().unwrap());
     group.bench_function("diesel_r2d2", |b| {
-        b.iter_custom(|iters| run(iters, &|| select_one(&mut r2d2_pool.get().unwrap())))
+        b.iter_custom(|iters| run(iters, &r2d2_checkout))
     });
     group.bench_function("poolscope_lifo", |b| {
-        b.iter_custom(|iters| run(iters, &|| select_one(&mut lifo_pool.get().unwrap())))
+        b.iter_custom(|iters| run(iters, &lifo_checkout))
     });
     group.bench_function("poolscope_fifo", |b| {
-        b.iter_custom(|iters| run(iters, &|| select_one(&mut fifo_pool.get().unwrap())))
+        b.iter_custom(|iters| run(iters, &fifo_checkout))
     });
     group.finish();
+    interleaved(&[
+        ("diesel_r2d2", &r2d2_checkout),
+        ("poolscope_lifo", &lifo_checkout),
+        ("poolscope_fifo", &fifo_checkout),
+    ]);
     assert!(
         scrape
             .render()
