@@ -146,15 +146,23 @@ def matrix(out):
     out.append("One caller, pool 8. `features_off` comes from a build without poolscope's metric "
                "features; everything else from the default build. Targets: compiled in and quiet ≤ "
                "1.05× features off; with a metrics recorder ≤ +60 ns and still ≤ 1.0× r2d2 / bb8.\n")
-    out.append("| front | features off | compiled in, quiet | metrics recorder | fmt at INFO | tracing-opentelemetry SDK | recorder + OTel tracing | peer | quiet / off | recorder − quiet | recorder / peer |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    out.append("`recorder floor` is the recorder alone (no pool) taking what one checkout + return must publish: "
+               "four gauge sets (used and idle, twice) and two histogram records (wait_time, use_time), each "
+               "record reading the clock inside metrics-exporter-prometheus. `poolscope's share` is the "
+               "recorder's cost to the cycle minus that floor. `atomic recorder − quiet` is the cycle's cost under "
+               "metrics-util's registry of atomics, the leanest recorder with real storage (no generation counter, "
+               "no clock read per record).\n")
+    out.append("| front | features off | compiled in, quiet | metrics recorder | fmt at INFO | tracing-opentelemetry SDK | recorder + OTel tracing | peer | quiet / off | recorder − quiet | recorder floor | poolscope's share | atomic recorder − quiet | recorder / peer |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for front, peer in [("blocking", "r2d2"), ("async", "bb8")]:
         g = f"instrumentation_{front}"
-        v = {k: median_ns(g, k) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "tracing_info", "tracing_otel_sdk", "all_on", peer]}
+        v = {k: median_ns(g, k) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "tracing_info", "tracing_otel_sdk", "all_on", "recorder_floor", "atomic_recorder", peer]}
         delta = "–" if None in (v["metrics_recorder"], v["compiled_in_quiet"]) else f"+{v['metrics_recorder'] - v['compiled_in_quiet']:.0f} ns"
+        lean = "–" if None in (v["atomic_recorder"], v["compiled_in_quiet"]) else f"+{v['atomic_recorder'] - v['compiled_in_quiet']:.0f} ns"
+        share = "–" if None in (v["metrics_recorder"], v["compiled_in_quiet"], v["recorder_floor"]) else f"{v['metrics_recorder'] - v['compiled_in_quiet'] - v['recorder_floor']:+.0f} ns"
         out.append(
             f"| {front} | " + " | ".join(fmt_ns(v[k]) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "tracing_info", "tracing_otel_sdk", "all_on"])
-            + f" | {peer} {fmt_ns(v[peer])} | {ratio(v['compiled_in_quiet'], v['features_off'])} | {delta} | {ratio(v['metrics_recorder'], v[peer])} |"
+            + f" | {peer} {fmt_ns(v[peer])} | {ratio(v['compiled_in_quiet'], v['features_off'])} | {delta} | {fmt_ns(v['recorder_floor'])} | {share} | {lean} | {ratio(v['metrics_recorder'], v[peer])} |"
         )
     out.append("")
 

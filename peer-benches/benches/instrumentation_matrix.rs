@@ -9,6 +9,14 @@
 //! | `tracing_info` | a `tracing_subscriber::fmt` subscriber at INFO (spans recorded, output to a sink) |
 //! | `tracing_otel_sdk` | tracing-opentelemetry with the OpenTelemetry SDK's batch span processor |
 //! | `all_on` | the Prometheus recorder and tracing-opentelemetry together |
+//! | `recorder_floor` | no pool: the recorder alone taking what one cycle must publish |
+//! | `atomic_recorder` | metrics-util's registry of atomics as the recorder (the leanest real one) |
+//!
+//! `recorder_floor` is the least any pool pays to publish OpenTelemetry's pool instruments
+//! through this recorder: per checkout + return the used and idle counts change twice each
+//! (four gauge sets) and wait_time and use_time take one value each (two histogram records,
+//! each of which reads the clock inside metrics-exporter-prometheus). `metrics_recorder`
+//! minus `compiled_in_quiet` minus this floor is poolscope's own share.
 //!
 //! Subscribers are installed for the bench's scope only (`with_default`), as tracing's own
 //! benches do.
@@ -65,6 +73,29 @@ fn fmt_subscriber() -> impl tracing::Subscriber + Send + Sync {
         .finish()
 }
 
+/// The gauge sets and histogram records one checkout + return publishes, with no pool.
+fn recorder_floor(group: &mut BenchmarkGroup<'_, WallTime>, recorder: &impl metrics::Recorder) {
+    let (idle, used, wait, used_for) = metrics::with_local_recorder(recorder, || {
+        let name = poolscope::metric_names::CONNECTION_COUNT;
+        (
+            metrics::gauge!(name, "state" => "idle"),
+            metrics::gauge!(name, "state" => "used"),
+            metrics::histogram!(poolscope::metric_names::WAIT_TIME),
+            metrics::histogram!(poolscope::metric_names::USE_TIME),
+        )
+    });
+    group.bench_function("recorder_floor", |b| {
+        b.iter(|| {
+            idle.set(7.0);
+            used.set(1.0);
+            wait.record(0.0);
+            used_for.record(2e-7);
+            idle.set(8.0);
+            used.set(0.0);
+        })
+    });
+}
+
 fn blocking<P: BlockingPool>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, pool: &P) {
     group.bench_function(name, |b| b.iter(|| pool.cycle(Hold::Touch)));
 }
@@ -95,6 +126,10 @@ fn bench(c: &mut Criterion) {
         blocking(&mut group, "r2d2", &R2d2::new(SIZE, false));
         let recorded = metrics::with_local_recorder(&recorder, || Poolscope::new(SIZE, false));
         blocking(&mut group, "metrics_recorder", &recorded);
+        recorder_floor(&mut group, &recorder);
+        let atomic = poolscope_peer_benches::AtomicRecorder::new();
+        let lean = metrics::with_local_recorder(&atomic, || Poolscope::new(SIZE, false));
+        blocking(&mut group, "atomic_recorder", &lean);
         let traced = Poolscope::new(SIZE, false);
         tracing::subscriber::with_default(fmt_subscriber(), || {
             blocking(&mut group, "tracing_info", &traced)
@@ -122,6 +157,11 @@ fn bench(c: &mut Criterion) {
             rt.block_on(PoolscopeAsync::new(SIZE, false))
         });
         nonblocking(&mut group, &rt, "metrics_recorder", &recorded);
+        recorder_floor(&mut group, &recorder);
+        let atomic = poolscope_peer_benches::AtomicRecorder::new();
+        let lean =
+            metrics::with_local_recorder(&atomic, || rt.block_on(PoolscopeAsync::new(SIZE, false)));
+        nonblocking(&mut group, &rt, "atomic_recorder", &lean);
         let traced = rt.block_on(PoolscopeAsync::new(SIZE, false));
         tracing::subscriber::with_default(fmt_subscriber(), || {
             nonblocking(&mut group, &rt, "tracing_info", &traced)

@@ -20,3 +20,67 @@ pub fn prometheus_recorder() -> metrics_exporter_prometheus::PrometheusRecorder 
         .expect("poolscope's buckets are valid")
         .build_recorder()
 }
+
+/// The leanest recorder the `metrics` facade can have with real storage: metrics-util's
+/// registry of atomics (counters and gauges are `AtomicU64`s, histograms lock-free buckets).
+/// It is what metrics-exporter-prometheus stores, without the exporter's idle-timeout
+/// generation counter on every handle and its clock read on every histogram record, so a
+/// pool's cost under it is mostly the pool's own.
+pub struct AtomicRecorder(
+    metrics_util::registry::Registry<metrics::Key, metrics_util::registry::AtomicStorage>,
+);
+
+impl AtomicRecorder {
+    pub fn new() -> Self {
+        AtomicRecorder(metrics_util::registry::Registry::atomic())
+    }
+}
+
+impl Default for AtomicRecorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl metrics::Recorder for AtomicRecorder {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        self.0
+            .get_or_create_counter(key, |c| metrics::Counter::from_arc(c.clone()))
+    }
+
+    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        self.0
+            .get_or_create_gauge(key, |g| metrics::Gauge::from_arc(g.clone()))
+    }
+
+    fn register_histogram(
+        &self,
+        key: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        self.0
+            .get_or_create_histogram(key, |h| metrics::Histogram::from_arc(h.clone()))
+    }
+}
