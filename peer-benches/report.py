@@ -40,6 +40,13 @@ def ratio(a, b):
     return "–" if a is None or b is None else f"**{a / b:.2f}×**"
 
 
+def extra_ns(total, *parts):
+    """`total` minus `parts`, signed, in ns ("–" if any is missing)."""
+    if None in (total, *parts):
+        return "–"
+    return f"{total - sum(parts):+.0f} ns"
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -157,9 +164,10 @@ def matrix(out):
     for front, peer in [("blocking", "r2d2"), ("async", "bb8")]:
         g = f"instrumentation_{front}"
         v = {k: median_ns(g, k) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "tracing_info", "tracing_otel_sdk", "all_on", "recorder_floor", "atomic_recorder", peer]}
-        delta = "–" if None in (v["metrics_recorder"], v["compiled_in_quiet"]) else f"+{v['metrics_recorder'] - v['compiled_in_quiet']:.0f} ns"
-        lean = "–" if None in (v["atomic_recorder"], v["compiled_in_quiet"]) else f"+{v['atomic_recorder'] - v['compiled_in_quiet']:.0f} ns"
-        share = "–" if None in (v["metrics_recorder"], v["compiled_in_quiet"], v["recorder_floor"]) else f"{v['metrics_recorder'] - v['compiled_in_quiet'] - v['recorder_floor']:+.0f} ns"
+        quiet = v["compiled_in_quiet"]
+        delta = extra_ns(v["metrics_recorder"], quiet)
+        lean = extra_ns(v["atomic_recorder"], quiet)
+        share = extra_ns(v["metrics_recorder"], quiet, v["recorder_floor"])
         out.append(
             f"| {front} | " + " | ".join(fmt_ns(v[k]) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "tracing_info", "tracing_otel_sdk", "all_on"])
             + f" | {peer} {fmt_ns(v[peer])} | {ratio(v['compiled_in_quiet'], v['features_off'])} | {delta} | {fmt_ns(v['recorder_floor'])} | {share} | {lean} | {ratio(v['metrics_recorder'], v[peer])} |"
