@@ -86,31 +86,49 @@ def uncontended(out):
     out.append("")
 
 
+def contended_rows():
+    """The interleaved rows of the contended bench, keyed by (front, pool, workers)."""
+    data = harness("contended")
+    if data is None:
+        return None, {}
+    rows = {(r["labels"]["front"], r["labels"]["pool"], r["labels"]["workers"]): r for r in data["rows"]}
+    return data, rows
+
+
 def contended(out):
+    data, rows = contended_rows()
     out.append("## Contended throughput\n")
+    if data is None:
+        out.append("Not run (no `target/peer-benches/contended.json`).\n")
+        return
     out.append("1, 4, 16 and 64 workers over pools of 8 and 16; each checkout is held across one "
-               "yield, so that with more workers than connections callers really wait. Time per "
-               "checkout of the whole run (lower is more throughput); ratio = poolscope / peer, "
-               "below 1 means poolscope has the higher throughput. Target: ≥ every peer's "
-               f"throughput, i.e. every ratio ≤ 1.\n\n"
-               "The async rows are not settled: on two cores, how Tokio's workers share the tasks "
-               "differs from run to run, and every pool's time in one row swings by up to 3× between "
-               "runs (deadpool at pool 8, 4 workers: 363 ns in one run, 926 ns in another). Read them "
-               "as a range, not a ranking; the blocking rows repeat within a few percent.\n\n"
+               "yield, so that with more workers than connections callers really wait. On two shared "
+               "cores one pool's contended time moves by 2-3× between runs a minute apart, so the pools "
+               f"of each scenario are measured interleaved in time: {data['period_ms']} ms each per "
+               f"round, the order rotating, {data['rounds']} rounds after a warm-up round. Time per "
+               "checkout = the median over the rounds (lower is more throughput); ratio = the median "
+               "of the per-round ratios poolscope / peer, below 1 means poolscope has the higher "
+               "throughput; in brackets, the rounds in which poolscope was at least as fast. Target: "
+               "≥ every peer's throughput, i.e. every ratio ≤ 1. (Criterion's own per-pool figures, "
+               "measured one pool after the other, are in `target/criterion/contended_*`.)\n\n"
                f"![contended throughput]({CHART})\n")
     out.append("| front | pool | workers | poolscope | r2d2 | bb8 | deadpool | vs r2d2 | vs bb8 | vs deadpool |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")
+    peers_all = ["r2d2", "bb8", "deadpool"]
     for front, peers in [("blocking", ["r2d2"]), ("async", ["bb8", "deadpool"])]:
         for size in [8, 16]:
             for workers in [1, 4, 16, 64]:
-                g = f"contended_{front}_pool{size}_w{workers}"
-                p = median_ns(g, "poolscope")
-                cells = {peer: median_ns(g, peer) for peer in ["r2d2", "bb8", "deadpool"]}
+                row = rows.get((front, size, workers))
+                if row is None:
+                    continue
+                ns = row["ns_per_cycle"]
+                ratio_cell = lambda k: (f"**{row['ratio'][k]:.2f}×** ({row['first_ahead'][k]}/{row['rounds']})"
+                                        if k in peers else "")
                 out.append(
-                    f"| {front} | {size} | {workers} | {fmt_ns(p)} | "
-                    + " | ".join(fmt_ns(cells[k]) if k in peers else "" for k in ["r2d2", "bb8", "deadpool"])
+                    f"| {front} | {size} | {workers} | {fmt_ns(ns.get('poolscope'))} | "
+                    + " | ".join(fmt_ns(ns.get(k)) if k in peers else "" for k in peers_all)
                     + " | "
-                    + " | ".join(ratio(p, cells[k]) if k in peers else "" for k in ["r2d2", "bb8", "deadpool"])
+                    + " | ".join(ratio_cell(k) for k in peers_all)
                     + " |"
                 )
     out.append("")
@@ -124,6 +142,10 @@ def chart():
     except ImportError:
         print("matplotlib missing: chart not drawn", file=sys.stderr)
         return
+    data, rows = contended_rows()
+    if data is None:
+        print("no contended results: chart not drawn", file=sys.stderr)
+        return
     fig, axes = plt.subplots(2, 2, figsize=(11, 8), sharex=True)
     workers = [1, 4, 16, 64]
     for col, front, pools in [(0, "blocking", ["poolscope", "r2d2"]), (1, "async", ["poolscope", "bb8", "deadpool"])]:
@@ -132,7 +154,8 @@ def chart():
             for pool in pools:
                 ys = []
                 for w in workers:
-                    ns = median_ns(f"contended_{front}_pool{size}_w{w}", pool)
+                    r = rows.get((front, size, w))
+                    ns = r["ns_per_cycle"].get(pool) if r else None
                     ys.append(1e9 / ns / 1e6 if ns else float("nan"))
                 ax.plot(workers, ys, marker="o", label=pool)
             ax.set_xscale("log", base=2)
@@ -143,7 +166,8 @@ def chart():
             ax.legend()
     for ax in axes[1]:
         ax.set_xlabel("workers")
-    fig.suptitle("Contended checkout + return (no-op connections, hold across one yield)")
+    fig.suptitle("Contended checkout + return (no-op connections, hold across one yield; "
+                 "median of interleaved rounds)")
     fig.tight_layout()
     fig.savefig(ROOT / CHART, dpi=90)
 
@@ -251,7 +275,7 @@ def main():
         "",
         f"on {machine()}, {datetime.now(timezone.utc).strftime('%Y-%m-%d')}. The machine is shared and "
         "noisy: read the ratios, not the absolute times, and expect a few percent either way between runs "
-        "(more for the contended async runs, whose scheduling on two cores varies from run to run).",
+        "(the contended runs are interleaved for this reason).",
         "",
         "Every pool runs on the same no-op manager (`peer-benches/src/noop.rs`: connections cost nothing, "
         "so the pool's own work is what is measured), sized the same, all connections opened before the "

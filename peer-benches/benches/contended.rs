@@ -1,8 +1,16 @@
 //! Many callers on one warmed pool: 1, 4, 16 and 64 workers over pools of 8 and 16, each
 //! checkout held across one yield (thread or task) so that with more workers than
 //! connections callers really wait. Blocking: threads, poolscope against r2d2. Async: tasks on
-//! a multi-threaded Tokio runtime, poolscope against bb8 and deadpool. Criterion reports the
-//! time per checkout of the whole run (lower is higher throughput).
+//! a multi-threaded Tokio runtime, poolscope against bb8 and deadpool.
+//!
+//! Two measurements:
+//! - criterion, one pool after the other: the time per checkout of the whole run (lower is
+//!   higher throughput), with criterion's statistics per pool;
+//! - then the ratios (`BENCHMARKS.md` reports these): every scenario's pools interleaved in
+//!   time, 300 ms each per round, the order rotating, 9 rounds after a warm-up round; per
+//!   scenario the median of the per-round ratios and the rounds poolscope was ahead, written
+//!   to `target/peer-benches/contended.json`. `BENCH_ROUNDS` and `BENCH_PERIOD_MS` change
+//!   them; `--list` and `--test` skip this part.
 //!
 //! ```sh
 //! cargo bench -p poolscope-peer-benches --bench contended
@@ -10,11 +18,13 @@
 use std::time::Duration;
 
 use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
-use poolscope_peer_benches::drive;
+use criterion::{criterion_group, BenchmarkGroup, Criterion, Throughput};
+use poolscope_peer_benches::interleave::{self, Contender, Row};
 use poolscope_peer_benches::peers::{
     AsyncPool, Bb8, BlockingPool, Deadpool, Hold, Poolscope, PoolscopeAsync, R2d2,
 };
+use poolscope_peer_benches::{drive, report};
+use serde_json::json;
 
 /// Worker counts measured.
 const WORKERS: [usize; 4] = [1, 4, 16, 64];
@@ -76,4 +86,88 @@ criterion_group! {
         .measurement_time(Duration::from_secs(3));
     targets = bench
 }
-criterion_main!(benches);
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Every scenario's pools interleaved in time (see the module doc).
+fn interleaved() {
+    let rounds = env_or("BENCH_ROUNDS", 9) as usize;
+    let period = Duration::from_millis(env_or("BENCH_PERIOD_MS", 300));
+    let rt = drive::runtime();
+    let sizes = [8, 16];
+    let blocking: Vec<(Poolscope, R2d2)> = sizes
+        .iter()
+        .map(|&size| (Poolscope::new(size, false), R2d2::new(size, false)))
+        .collect();
+    let nonblocking: Vec<(PoolscopeAsync, Bb8, Deadpool)> = sizes
+        .iter()
+        .map(|&size| {
+            rt.block_on(async {
+                (
+                    PoolscopeAsync::new(size, false).await,
+                    Bb8::new(size, false).await,
+                    Deadpool::new(size, false).await,
+                )
+            })
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for (&size, (poolscope, r2d2)) in sizes.iter().zip(&blocking) {
+        for workers in WORKERS {
+            rows.push(Row {
+                labels: json!({"front": "blocking", "pool": size, "workers": workers}),
+                contenders: vec![
+                    Contender::new(Poolscope::NAME, move |period| {
+                        drive::blocking_rate(poolscope, workers, period, Hold::Yield)
+                    }),
+                    Contender::new(R2d2::NAME, move |period| {
+                        drive::blocking_rate(r2d2, workers, period, Hold::Yield)
+                    }),
+                ],
+            });
+        }
+    }
+    let rt = &rt;
+    for (&size, (poolscope, bb8, deadpool)) in sizes.iter().zip(&nonblocking) {
+        for workers in WORKERS {
+            rows.push(Row {
+                labels: json!({"front": "async", "pool": size, "workers": workers}),
+                contenders: vec![
+                    Contender::new(PoolscopeAsync::NAME, move |period| {
+                        drive::tasks_rate(rt, poolscope, workers, period, Hold::Yield)
+                    }),
+                    Contender::new(Bb8::NAME, move |period| {
+                        drive::tasks_rate(rt, bb8, workers, period, Hold::Yield)
+                    }),
+                    Contender::new(Deadpool::NAME, move |period| {
+                        drive::tasks_rate(rt, deadpool, workers, period, Hold::Yield)
+                    }),
+                ],
+            });
+        }
+    }
+    let results = interleave::run(&rows, rounds, period);
+    for row in &results {
+        println!(
+            "interleaved {}: ratio poolscope / peer {}, rounds poolscope ahead {} of {}",
+            row["labels"], row["ratio"], row["first_ahead"], row["rounds"]
+        );
+    }
+    report::write(
+        "contended",
+        &json!({"rounds": rounds, "period_ms": period.as_millis() as u64, "rows": results}),
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if !args.iter().any(|a| a == "--list" || a == "--test") {
+        interleaved();
+    }
+}

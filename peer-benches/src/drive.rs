@@ -1,6 +1,7 @@
 //! Running many workers against one pool and timing the whole run.
 
-use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use crate::peers::{AsyncPool, BlockingPool, Hold};
@@ -61,6 +62,80 @@ pub fn tasks<P: AsyncPool>(
         }
         began.elapsed()
     })
+}
+
+/// Cycles per second of `workers` threads cycling for about `period` (from when all have
+/// started until the last one stops).
+pub fn blocking_rate<P: BlockingPool>(
+    pool: &P,
+    workers: usize,
+    period: Duration,
+    hold: Hold,
+) -> f64 {
+    let start = Barrier::new(workers + 1);
+    let stop = AtomicBool::new(false);
+    let done = AtomicU64::new(0);
+    let began = std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                start.wait();
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    pool.cycle(hold);
+                    n += 1;
+                }
+                done.fetch_add(n, Ordering::Relaxed);
+            });
+        }
+        start.wait();
+        let began = Instant::now();
+        std::thread::sleep(period);
+        stop.store(true, Ordering::Relaxed);
+        began
+    });
+    // The scope has joined the workers: the time includes their last cycles.
+    rate(began, done.load(Ordering::Relaxed))
+}
+
+/// Cycles per second of `workers` tasks on `rt` cycling for about `period` (from the first
+/// spawn until the last task stops).
+pub fn tasks_rate<P: AsyncPool>(
+    rt: &tokio::runtime::Runtime,
+    pool: &P,
+    workers: usize,
+    period: Duration,
+    hold: Hold,
+) -> f64 {
+    rt.block_on(async {
+        let stop = Arc::new(AtomicBool::new(false));
+        let began = Instant::now();
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let pool = pool.clone();
+                let stop = Arc::clone(&stop);
+                tokio::spawn(async move {
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        pool.cycle(hold).await;
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        tokio::time::sleep(period).await;
+        stop.store(true, Ordering::Relaxed);
+        let mut done = 0;
+        for handle in handles {
+            done += handle.await.expect("a worker finished");
+        }
+        rate(began, done)
+    })
+}
+
+/// `cycles` per second since `began`.
+fn rate(began: Instant, cycles: u64) -> f64 {
+    cycles as f64 / began.elapsed().as_secs_f64()
 }
 
 /// One task doing `iters` cycles in a row on `rt`, each touching its connection; how long

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod drive;
+pub mod interleave;
 pub mod noop;
 pub mod peers;
 pub mod report;

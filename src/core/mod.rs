@@ -845,8 +845,11 @@ impl<C> Core<C> {
     }
 
     /// Publishes the counts; called under the lock after every change.
+    #[inline]
     fn publish(&self, st: &State<C>) {
-        self.instruments.counts(self.gauges_locked(st));
+        if self.instruments.wants_counts() {
+            self.instruments.counts(self.gauges_locked(st));
+        }
     }
 
     pub(crate) fn status(&self) -> Status {

@@ -11,6 +11,9 @@ use super::names::*;
 use super::Limits;
 
 pub(super) struct Handles {
+    /// Whether a recorder took the handles: without one every handle is a no-op, and the
+    /// pool skips computing the counts for them (see [`Handles::wants_counts`]).
+    recording: bool,
     idle: Gauge,
     used: Gauge,
     pending: Gauge,
@@ -105,6 +108,7 @@ impl Handles {
             )
         };
         Handles {
+            recording: recording(),
             idle: gauge_state("idle"),
             used: gauge_state("used"),
             pending: metrics::gauge!(PENDING_REQUESTS, POOL_NAME => pool.clone()),
@@ -127,6 +131,12 @@ impl Handles {
             closes: CloseReason::ALL.map(|r| labelled(CLOSES, CLOSE_REASON, r.as_str())),
             leaks_suspected: counter(LEAKS_SUSPECTED),
         }
+    }
+
+    /// Whether [`counts`](Self::counts) publishes anything.
+    #[inline]
+    pub(super) fn wants_counts(&self) -> bool {
+        self.recording
     }
 
     pub(super) fn counts(&self, idle: usize, used: usize, pending: usize) {

@@ -99,6 +99,22 @@ impl Instruments {
         self.timed
     }
 
+    /// Whether [`counts`](Self::counts) publishes anything: the `metrics` facade's gauges are
+    /// pushed, and only when a recorder took them (the OpenTelemetry path pulls its gauges
+    /// from the pool when its reader collects). The pool skips counting when it does not.
+    #[cfg(feature = "metrics")]
+    #[inline]
+    pub(crate) fn wants_counts(&self) -> bool {
+        self.facade.wants_counts()
+    }
+
+    /// Without the `metrics` feature nothing is pushed.
+    #[cfg(not(feature = "metrics"))]
+    #[inline]
+    pub(crate) fn wants_counts(&self) -> bool {
+        false
+    }
+
     /// The counts changed (called under the pool's lock, so the gauges never go back in time).
     #[inline]
     pub(crate) fn counts(&self, gauges: Gauges) {

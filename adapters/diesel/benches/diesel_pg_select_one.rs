@@ -10,8 +10,9 @@
 //! ```
 //! Two measurements:
 //! - criterion, one pool after the other (its usual statistics per pool);
-//! - then the ratio: the three pools interleaved, 1 s each per round, 15 rounds with the
-//!   order rotating, after a warm-up round; the median of the per-round ratios. On a shared
+//! - then the ratio: the three pools, and poolscope LIFO built with no recorder (how much of
+//!   the gap is the recorder's), interleaved, 1 s each per round, 15 rounds with the order
+//!   rotating, after a warm-up round; the median of the per-round ratios. On a shared
 //!   2-core machine one pool's criterion figure moves by 20% between runs a minute apart, so
 //!   only pools measured side by side are compared. `BENCH_ROUNDS` changes the number of
 //!   rounds.
@@ -95,6 +96,16 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn interleaved(contenders: &[(&str, &(dyn Fn() + Sync))]) {
     let rounds = env_or("BENCH_ROUNDS", 15).max(1) as usize;
     let period = Duration::from_secs(1);
+    // One contender alone for `BENCH_SECONDS`, for profiling it (`perf stat -a`, schedstat).
+    if let Ok(only) = std::env::var("BENCH_ONLY") {
+        let Some((name, checkout)) = contenders.iter().find(|(name, _)| *name == only) else {
+            panic!("BENCH_ONLY={only}: no such contender");
+        };
+        throughput(period, *checkout);
+        let seconds = Duration::from_secs(env_or("BENCH_SECONDS", 10));
+        println!("{name}: {:.0} queries/s", throughput(seconds, *checkout));
+        return;
+    }
     for (_, checkout) in contenders {
         throughput(period, *checkout);
     }
@@ -152,8 +163,16 @@ fn bench(c: &mut Criterion) {
         })
     };
     let (lifo_pool, fifo_pool) = (build(true), build(false));
+    // The same LIFO pool with no recorder installed as it is built: the interleaved run's
+    // fourth row, so the recorder's share of the gap to r2d2 is measured, not guessed.
+    let bare_pool = poolscope_diesel::Pool::<PgConnection>::builder()
+        .pool_size(POOL as usize)
+        .max_overflow(0)
+        .use_lifo(true)
+        .build(url.as_str())
+        .unwrap();
     // Warm: all 8 open.
-    for pool in [&lifo_pool, &fifo_pool] {
+    for pool in [&lifo_pool, &fifo_pool, &bare_pool] {
         let held: Vec<_> = (0..POOL).map(|_| pool.get().unwrap()).collect();
         drop(held);
     }
@@ -163,6 +182,7 @@ fn bench(c: &mut Criterion) {
     let r2d2_checkout = || select_one(&mut r2d2_pool.get().unwrap());
     let lifo_checkout = || select_one(&mut lifo_pool.get().unwrap());
     let fifo_checkout = || select_one(&mut fifo_pool.get().unwrap());
+    let bare_checkout = || select_one(&mut bare_pool.get().unwrap());
     group.bench_function("diesel_r2d2", |b| {
         b.iter_custom(|iters| run(iters, &r2d2_checkout))
     });
@@ -177,6 +197,7 @@ fn bench(c: &mut Criterion) {
         ("diesel_r2d2", &r2d2_checkout),
         ("poolscope_lifo", &lifo_checkout),
         ("poolscope_fifo", &fifo_checkout),
+        ("lifo_no_recorder", &bare_checkout),
     ]);
     assert!(
         scrape
