@@ -19,7 +19,12 @@
 //! minus `compiled_in_quiet` minus this floor is poolscope's own share.
 //!
 //! Subscribers are installed for the bench's scope only (`with_default`), as tracing's own
-//! benches do.
+//! benches do. The Prometheus recorder's upkeep runs every 5 s, as an installed exporter's
+//! does, so its histograms' raw samples are drained, not piled up for the whole run.
+//!
+//! `features_off` and `compiled_in_quiet` come from two builds, so from two processes;
+//! `run.sh` alternates them five times and `BENCHMARKS.md` reports the median of the pairs'
+//! ratios.
 //!
 //! ```sh
 //! cargo bench -p poolscope-peer-benches --bench instrumentation_matrix
@@ -119,6 +124,14 @@ fn bench(c: &mut Criterion) {
         "features_off"
     };
     let recorder = poolscope_peer_benches::prometheus_recorder();
+    // What `PrometheusBuilder::install_recorder` would run: the upkeep that drains the
+    // histograms' raw samples every 5 s (the default). Without it they pile up for the whole
+    // run, which no exporting service sees.
+    let upkeep = recorder.handle();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_secs(5));
+        upkeep.run_upkeep();
+    });
 
     let mut group = c.benchmark_group("instrumentation_blocking");
     blocking(&mut group, quiet, &Poolscope::new(SIZE, false));
