@@ -58,8 +58,10 @@ impl std::fmt::Debug for InstrumentOptions {
 pub(crate) struct Instruments {
     #[cfg(feature = "metrics")]
     facade: facade::Handles,
+    /// `None` when the meter is OpenTelemetry's no-op one (no provider installed as the pool
+    /// was built): its instruments would record nothing, so the pool does not call them.
     #[cfg(feature = "opentelemetry")]
-    otel: otel::Handles,
+    otel: Option<otel::Handles>,
     /// Whether a recorder or meter provider was there to take durations when the pool was
     /// built; if not, the pool never reads the clock for them.
     timed: bool,
@@ -82,12 +84,14 @@ impl Instruments {
         #[cfg(feature = "metrics")]
         let timed = timed || facade::recording();
         #[cfg(feature = "opentelemetry")]
-        let timed = timed || otel::recording(&meter);
+        let otel_recording = otel::recording(&meter);
+        #[cfg(feature = "opentelemetry")]
+        let timed = timed || otel_recording;
         Instruments {
             #[cfg(feature = "metrics")]
             facade: facade::Handles::register(name, limits),
             #[cfg(feature = "opentelemetry")]
-            otel: otel::Handles::register(&meter, name, limits, source),
+            otel: otel_recording.then(|| otel::Handles::register(&meter, name, limits, source)),
             timed,
         }
     }
@@ -127,7 +131,9 @@ impl Instruments {
         #[cfg(feature = "metrics")]
         self.facade.timeout();
         #[cfg(feature = "opentelemetry")]
-        self.otel.timeout();
+        if let Some(otel) = &self.otel {
+            otel.timeout();
+        }
     }
 
     #[inline]
@@ -135,7 +141,9 @@ impl Instruments {
         #[cfg(feature = "metrics")]
         self.facade.created(took);
         #[cfg(feature = "opentelemetry")]
-        self.otel.created(took);
+        if let Some(otel) = &self.otel {
+            otel.created(took);
+        }
     }
 
     #[inline]
@@ -143,7 +151,9 @@ impl Instruments {
         #[cfg(feature = "metrics")]
         self.facade.waited(took);
         #[cfg(feature = "opentelemetry")]
-        self.otel.waited(took);
+        if let Some(otel) = &self.otel {
+            otel.waited(took);
+        }
     }
 
     #[inline]
@@ -151,7 +161,9 @@ impl Instruments {
         #[cfg(feature = "metrics")]
         self.facade.used_for(took);
         #[cfg(feature = "opentelemetry")]
-        self.otel.used_for(took);
+        if let Some(otel) = &self.otel {
+            otel.used_for(took);
+        }
     }
 
     #[inline]
@@ -159,7 +171,9 @@ impl Instruments {
         #[cfg(feature = "metrics")]
         self.facade.overflow_opened();
         #[cfg(feature = "opentelemetry")]
-        self.otel.overflow_opened();
+        if let Some(otel) = &self.otel {
+            otel.overflow_opened();
+        }
     }
 
     #[inline]
@@ -167,7 +181,9 @@ impl Instruments {
         #[cfg(feature = "metrics")]
         self.facade.overflow_closed();
         #[cfg(feature = "opentelemetry")]
-        self.otel.overflow_closed();
+        if let Some(otel) = &self.otel {
+            otel.overflow_closed();
+        }
     }
 
     #[inline]
@@ -176,7 +192,9 @@ impl Instruments {
         #[cfg(feature = "metrics")]
         self.facade.reset(action, ok);
         #[cfg(feature = "opentelemetry")]
-        self.otel.reset(action, ok);
+        if let Some(otel) = &self.otel {
+            otel.reset(action, ok);
+        }
     }
 
     #[inline]
@@ -184,7 +202,9 @@ impl Instruments {
         #[cfg(feature = "metrics")]
         self.facade.recycled(reason.index());
         #[cfg(feature = "opentelemetry")]
-        self.otel.recycled(reason.index());
+        if let Some(otel) = &self.otel {
+            otel.recycled(reason.index());
+        }
     }
 
     #[inline]
@@ -193,7 +213,9 @@ impl Instruments {
         #[cfg(feature = "metrics")]
         self.facade.invalidated(reason);
         #[cfg(feature = "opentelemetry")]
-        self.otel.invalidated(reason);
+        if let Some(otel) = &self.otel {
+            otel.invalidated(reason);
+        }
     }
 
     #[inline]
@@ -201,7 +223,9 @@ impl Instruments {
         #[cfg(feature = "metrics")]
         self.facade.pre_ping_failed();
         #[cfg(feature = "opentelemetry")]
-        self.otel.pre_ping_failed();
+        if let Some(otel) = &self.otel {
+            otel.pre_ping_failed();
+        }
     }
 
     #[inline]
@@ -209,7 +233,9 @@ impl Instruments {
         #[cfg(feature = "metrics")]
         self.facade.closed(reason.index());
         #[cfg(feature = "opentelemetry")]
-        self.otel.closed(reason.index());
+        if let Some(otel) = &self.otel {
+            otel.closed(reason.index());
+        }
     }
 
     /// A connection just passed the leak threshold; `current` are past it now.
@@ -218,7 +244,9 @@ impl Instruments {
         #[cfg(feature = "metrics")]
         self.facade.leak_suspected(current);
         #[cfg(feature = "opentelemetry")]
-        self.otel.leak_suspected();
+        if let Some(otel) = &self.otel {
+            otel.leak_suspected();
+        }
     }
 
     /// A suspected leak was returned; `current` are past the threshold now.
