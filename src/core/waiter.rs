@@ -59,10 +59,16 @@ impl<C> Waiter<C> {
         }
     }
 
-    /// Puts the waiter's grant in its cell (under the pool's lock); [`wake`](Self::wake) it
-    /// once that lock is released, so that it does not wake only to block on it.
+    /// Puts the waiter's grant in its cell (under the pool's lock); [`wake`](Self::wake) it as
+    /// that lock is released (`Core::unlock_and_wake`: a thread just before, a task just
+    /// after).
     pub(super) fn deliver(&self, grant: Grant<C>) {
         lock(&self.cell).grant = Some(grant);
+    }
+
+    /// Whether a thread waits here (the blocking pool), which only a condvar notify wakes.
+    pub(super) fn is_thread(&self) -> bool {
+        self.thread
     }
 
     /// Wakes the waiter (thread or task) to look at its cell.
