@@ -285,14 +285,19 @@ def postgres(out):
         return
     out.append(f"{p['workers']} workers, pool {p['pool']}, {p['queries_per_worker']} × `{p['query']}` each; "
                f"median of {p['repetitions']} interleaved repetitions; PostgreSQL on the same machine. poolscope "
-               "with its metrics going to a Prometheus recorder. Ratio = poolscope's throughput / the peer's "
-               "(above 1 is faster).\n")
-    out.append("| front | pool | queries/s | poolscope / this |")
-    out.append("|---|---|---|---|")
+               "with its metrics going to a Prometheus recorder, FIFO (its default, SQLAlchemy's; bb8 and "
+               "deadpool are FIFO too) and, blocking, LIFO (r2d2's order, the like-for-like row there). "
+               "Ratio = poolscope's throughput / the peer's (above 1 is faster).\n")
+    out.append("| front | pool | queries/s | poolscope / this | poolscope (LIFO) / this |")
+    out.append("|---|---|---|---|---|")
     for front in ["blocking", "async"]:
         ours = p[front]["poolscope"]
+        lifo = p[front].get("poolscope (LIFO)")
         for pool, qps in p[front].items():
-            out.append(f"| {front} | {pool} | {qps:.0f} | {'' if pool == 'poolscope' else f'**{ours / qps:.2f}×**'} |")
+            peer = not pool.startswith("poolscope")
+            fifo_cell = f"**{ours / qps:.2f}×**" if peer else ""
+            lifo_cell = f"**{lifo / qps:.2f}×**" if peer and lifo else ""
+            out.append(f"| {front} | {pool} | {qps:.0f} | {fifo_cell} | {lifo_cell} |")
     out.append("")
 
 

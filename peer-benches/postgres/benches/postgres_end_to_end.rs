@@ -1,7 +1,10 @@
 //! End to end on PostgreSQL: 16 workers each run `SELECT 1` (simple query protocol) through
 //! a pool of 8, blocking (threads: poolscope, r2d2) and async (tasks: poolscope, bb8,
-//! deadpool-postgres, sqlx). poolscope runs with its metrics going to a Prometheus recorder.
-//! Five repetitions, the pools interleaved; the median throughput is reported.
+//! deadpool-postgres, sqlx). poolscope runs with its metrics going to a Prometheus recorder,
+//! FIFO (its default, SQLAlchemy's) and, blocking, also LIFO: r2d2 hands out the connection
+//! returned last, so LIFO is the like-for-like row there (bb8 and deadpool are FIFO, as
+//! poolscope's default). Seven repetitions, the pools interleaved; the median throughput is
+//! reported.
 //!
 //! Skipped unless `POOLSCOPE_PG_URL` is set, e.g.
 //!
@@ -18,8 +21,8 @@ use serde_json::{json, Value};
 
 const WORKERS: usize = 16;
 const POOL: usize = 8;
-const QUERIES_PER_WORKER: usize = 500;
-const REPETITIONS: usize = 5;
+const QUERIES_PER_WORKER: usize = 2000;
+const REPETITIONS: usize = 7;
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 type PgManager = r2d2_postgres::PostgresConnectionManager<postgres::NoTls>;
@@ -86,16 +89,20 @@ fn interleaved(contenders: &mut [(&'static str, &mut dyn FnMut() -> f64)]) -> Va
 fn blocking(url: &str) -> Value {
     let config: postgres::Config = url.parse().expect("POOLSCOPE_PG_URL parses");
     let recorder = poolscope_peer_benches::prometheus_recorder();
-    let poolscope = metrics::with_local_recorder(&recorder, || {
-        poolscope::Pool::builder()
-            .name_from_url(url)
-            .pool_size(POOL)
-            .max_overflow(0)
-            .pool_timeout(TIMEOUT)
-            .reset_on_return(poolscope::ResetOnReturn::None)
-            .build(PgManager::new(config.clone(), postgres::NoTls))
-            .expect("valid options")
-    });
+    let build = |lifo: bool| {
+        metrics::with_local_recorder(&recorder, || {
+            poolscope::Pool::builder()
+                .name_from_url(url)
+                .pool_size(POOL)
+                .max_overflow(0)
+                .use_lifo(lifo)
+                .pool_timeout(TIMEOUT)
+                .reset_on_return(poolscope::ResetOnReturn::None)
+                .build(PgManager::new(config.clone(), postgres::NoTls))
+                .expect("valid options")
+        })
+    };
+    let (poolscope, poolscope_lifo) = (build(false), build(true));
     let r2d2 = r2d2::Pool::builder()
         .max_size(POOL as u32)
         .min_idle(Some(POOL as u32))
@@ -104,11 +111,13 @@ fn blocking(url: &str) -> Value {
         .build(PgManager::new(config, postgres::NoTls))
         .expect("PostgreSQL reachable");
     // Warm: every connection open before the first measurement.
-    drop(
-        (0..POOL)
-            .map(|_| poolscope.get().expect("connect"))
-            .collect::<Vec<_>>(),
-    );
+    for pool in [&poolscope, &poolscope_lifo] {
+        drop(
+            (0..POOL)
+                .map(|_| pool.get().expect("connect"))
+                .collect::<Vec<_>>(),
+        );
+    }
     drop(
         (0..POOL)
             .map(|_| r2d2.get().expect("connect"))
@@ -119,6 +128,15 @@ fn blocking(url: &str) -> Value {
         ("poolscope", &mut || {
             threads(|| {
                 poolscope
+                    .get()
+                    .expect("checkout")
+                    .simple_query("SELECT 1")
+                    .expect("query");
+            })
+        }),
+        ("poolscope (LIFO)", &mut || {
+            threads(|| {
+                poolscope_lifo
                     .get()
                     .expect("checkout")
                     .simple_query("SELECT 1")
