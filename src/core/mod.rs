@@ -540,11 +540,11 @@ impl<C> Core<C> {
                 // A running caller may take a returned connection ahead of the sleeping
                 // waiters (no wake-up on the connection's path, as with SQLAlchemy's queue);
                 // the first waiter is nudged to try. See `Limits::hand_off`.
-                let barge = st
-                    .waiters
-                    .front()
-                    .is_some_and(|w| !self.limits.hand_off(w.since));
-                if barge {
+                let Some(first) = st.waiters.front() else {
+                    st.idle.push_back(slot);
+                    return None;
+                };
+                if !self.limits.hand_off(first.since) {
                     st.idle.push_back(slot);
                     Self::nudge_locked(st);
                     return None;
