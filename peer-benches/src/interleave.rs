@@ -10,6 +10,13 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use crate::stats;
+
+/// The median of one contender's per-round figures (there is at least one round).
+fn median(mut values: Vec<f64>) -> f64 {
+    stats::median(&mut values).expect("at least one round")
+}
+
 /// A pool in a row: its name and how to measure its rate (cycles per second) for a period.
 pub struct Contender<'a> {
     pub name: &'static str,
@@ -30,13 +37,6 @@ impl<'a> Contender<'a> {
 pub struct Row<'a> {
     pub labels: Value,
     pub contenders: Vec<Contender<'a>>,
-}
-
-/// The median of `values` (the upper one of the middle two for an even count).
-pub fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
 }
 
 /// Runs one discarded warm-up round, then `rounds` rounds of every row, each contender for
@@ -75,13 +75,13 @@ fn summary(row: &Row<'_>, rates: &[Vec<f64>]) -> Value {
     let mut ahead = Map::new();
     for (contender, own) in row.contenders.iter().zip(rates) {
         let times: Vec<f64> = own.iter().map(|r| 1e9 / r).collect();
-        ns.insert(contender.name.into(), json!(median(&times)));
+        ns.insert(contender.name.into(), json!(median(times)));
     }
     let first = &rates[0];
     for (contender, other) in row.contenders.iter().zip(rates).skip(1) {
         // Time ratio first / other = rate other / rate first, round by round.
         let per_round: Vec<f64> = other.iter().zip(first).map(|(o, f)| o / f).collect();
-        ratio.insert(contender.name.into(), json!(median(&per_round)));
+        ratio.insert(contender.name.into(), json!(median(per_round)));
         let won = other.iter().zip(first).filter(|(o, f)| f >= o).count();
         ahead.insert(contender.name.into(), json!(won));
     }
@@ -98,12 +98,6 @@ fn summary(row: &Row<'_>, rates: &[Vec<f64>]) -> Value {
 mod tests {
     use super::*;
     use std::cell::Cell;
-
-    #[test]
-    fn the_median_of_an_odd_count_is_the_middle_one() {
-        assert_eq!(median(&[5.0, 1.0, 3.0]), 3.0);
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 3.0);
-    }
 
     #[test]
     fn ratios_are_first_over_other_in_time_and_rotation_reaches_everyone() {

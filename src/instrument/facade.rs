@@ -12,7 +12,7 @@ use super::Limits;
 
 pub(super) struct Handles {
     /// Whether a recorder took the handles: without one every handle is a no-op, and the
-    /// pool skips computing the counts for them (see [`Handles::wants_counts`]).
+    /// pool skips computing the counts for them and reading the clock for the durations.
     recording: bool,
     idle: Gauge,
     used: Gauge,
@@ -133,9 +133,10 @@ impl Handles {
         }
     }
 
-    /// Whether [`counts`](Self::counts) publishes anything.
+    /// Whether a recorder took the handles (else [`counts`](Self::counts) and the durations
+    /// publish nothing).
     #[inline]
-    pub(super) fn wants_counts(&self) -> bool {
+    pub(super) fn is_recording(&self) -> bool {
         self.recording
     }
 

@@ -80,18 +80,21 @@ impl Instruments {
             .meter
             .clone()
             .unwrap_or_else(|| opentelemetry::global::meter("poolscope"));
+        #[cfg(feature = "metrics")]
+        let facade = facade::Handles::register(name, limits);
+        #[cfg(feature = "opentelemetry")]
+        let otel =
+            otel::recording(&meter).then(|| otel::Handles::register(&meter, name, limits, source));
         let timed = false;
         #[cfg(feature = "metrics")]
-        let timed = timed || facade::recording();
+        let timed = timed || facade.is_recording();
         #[cfg(feature = "opentelemetry")]
-        let otel_recording = otel::recording(&meter);
-        #[cfg(feature = "opentelemetry")]
-        let timed = timed || otel_recording;
+        let timed = timed || otel.is_some();
         Instruments {
             #[cfg(feature = "metrics")]
-            facade: facade::Handles::register(name, limits),
+            facade,
             #[cfg(feature = "opentelemetry")]
-            otel: otel_recording.then(|| otel::Handles::register(&meter, name, limits, source)),
+            otel,
             timed,
         }
     }
@@ -109,7 +112,7 @@ impl Instruments {
     #[cfg(feature = "metrics")]
     #[inline]
     pub(crate) fn wants_counts(&self) -> bool {
-        self.facade.wants_counts()
+        self.facade.is_recording()
     }
 
     /// Without the `metrics` feature nothing is pushed.
