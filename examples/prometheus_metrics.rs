@@ -85,6 +85,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         .pool_timeout(Duration::from_millis(200))
         .reset_on_return(ResetOnReturn::None)
         .echo_pool(EchoPool::Info)
+        // The count gauges are read from the pool by a background thread this often
+        // (default 1 s); checkouts never set them.
+        .gauge_interval(Duration::from_millis(100))
         .build(ConnectionManager::<SqliteConnection>::new(
             path.display().to_string(),
         ))?;

@@ -203,30 +203,34 @@ def matrix(out):
     out.append("One caller, pool 8. `features_off` comes from a build without poolscope's metric "
                "features; everything else from the default build. Targets: compiled in and quiet ≤ "
                "1.05× features off; with a metrics recorder ≤ +60 ns and still ≤ 1.0× r2d2 / bb8.\n")
-    out.append("`recorder floor` is the recorder alone (no pool) taking what one checkout + return must publish: "
-               "four gauge sets (used and idle, twice) and two histogram records (wait_time, use_time), each "
-               "record reading the clock inside metrics-exporter-prometheus. `poolscope's share` is the "
-               "recorder's cost to the cycle minus that floor. `atomic recorder − quiet` is the cycle's cost under "
-               "metrics-util's registry of atomics, the leanest recorder with real storage (no generation counter, "
-               "no clock read per record).\n")
+    out.append("`metrics recorder` is the default configuration: the count gauges (idle, used, pending) are "
+               "published every second by poolscope's background thread, so a checkout + return publishes "
+               "two histogram records (wait_time, use_time), each reading the clock inside "
+               "metrics-exporter-prometheus. `recorder floor` is the recorder alone (no pool) taking those two "
+               "records; `poolscope's share` is the recorder's cost to the cycle minus that floor. `gauges on "
+               "every change − quiet` is the cycle's cost with `gauge_interval(Duration::ZERO)`, which adds four "
+               "gauge sets (idle and used, twice) under the pool's lock. `atomic recorder − quiet` is the "
+               "default's cost under metrics-util's registry of atomics, the leanest recorder with real storage "
+               "(no generation counter, no clock read per record).\n")
     alternated = quiet_vs_off()
     if alternated:
         out.append(f"`quiet / off` is the median of {alternated[1]} ratios from the two builds run alternately "
                    "(`run.sh`), not of the two columns beside it, which come from one run of each build at "
                    "different moments. The recorder's histograms are drained every 5 s as an installed exporter "
                    "drains them.\n")
-    out.append("| front | features off | compiled in, quiet | metrics recorder | fmt at INFO | tracing-opentelemetry SDK | recorder + OTel tracing | peer | quiet / off | recorder − quiet | recorder floor | poolscope's share | atomic recorder − quiet | recorder / peer |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    out.append("| front | features off | compiled in, quiet | metrics recorder | fmt at INFO | tracing-opentelemetry SDK | recorder + OTel tracing | peer | quiet / off | recorder − quiet | recorder floor | poolscope's share | gauges on every change − quiet | atomic recorder − quiet | recorder / peer |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for front, peer in [("blocking", "r2d2"), ("async", "bb8")]:
         g = f"instrumentation_{front}"
-        v = {k: median_ns(g, k) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "tracing_info", "tracing_otel_sdk", "all_on", "recorder_floor", "atomic_recorder", peer]}
+        v = {k: median_ns(g, k) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "tracing_info", "tracing_otel_sdk", "all_on", "recorder_floor", "recorder_on_change", "atomic_recorder", peer]}
         quiet = v["compiled_in_quiet"]
         delta = extra_ns(v["metrics_recorder"], quiet)
         lean = extra_ns(v["atomic_recorder"], quiet)
+        on_change = extra_ns(v["recorder_on_change"], quiet)
         share = extra_ns(v["metrics_recorder"], quiet, v["recorder_floor"])
         out.append(
             f"| {front} | " + " | ".join(fmt_ns(v[k]) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "tracing_info", "tracing_otel_sdk", "all_on"])
-            + f" | {peer} {fmt_ns(v[peer])} | {quiet_off(alternated, front, v)} | {delta} | {fmt_ns(v['recorder_floor'])} | {share} | {lean} | {ratio(v['metrics_recorder'], v[peer])} |"
+            + f" | {peer} {fmt_ns(v[peer])} | {quiet_off(alternated, front, v)} | {delta} | {fmt_ns(v['recorder_floor'])} | {share} | {on_change} | {lean} | {ratio(v['metrics_recorder'], v[peer])} |"
         )
     out.append("")
 

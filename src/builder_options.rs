@@ -95,6 +95,37 @@ macro_rules! policy_setters {
             self
         }
 
+        /// How often the `metrics` facade's count gauges (`db.client.connection.count` by
+        /// state, `db.client.connection.pending_requests`) are published (default 1 s): one
+        /// background thread, shared by every pool, reads the pool's counts every interval,
+        /// so checkouts and returns never set them and a scrape reads values at most one
+        /// interval old. `Duration::ZERO` publishes them on every change instead, under the
+        /// pool's lock: exact at every instant, four gauge sets per checkout + return. The
+        /// OpenTelemetry path reads the counts when its reader collects, whatever this says.
+        ///
+        /// ```
+        /// # use poolscope::Pool;
+        /// # struct M;
+        /// # impl r2d2::ManageConnection for M {
+        /// #     type Connection = ();
+        /// #     type Error = std::io::Error;
+        /// #     fn connect(&self) -> Result<(), std::io::Error> { Ok(()) }
+        /// #     fn is_valid(&self, _: &mut ()) -> Result<(), std::io::Error> { Ok(()) }
+        /// #     fn has_broken(&self, _: &mut ()) -> bool { false }
+        /// # }
+        /// use std::time::Duration;
+        /// let pool = Pool::builder()
+        ///     .gauge_interval(Duration::from_millis(250))
+        ///     .reset_on_return(poolscope::ResetOnReturn::None)
+        ///     .build(M)?;
+        /// # Ok::<(), poolscope::BuildError>(())
+        /// ```
+        #[cfg(feature = "metrics")]
+        pub fn gauge_interval(mut self, every: std::time::Duration) -> Self {
+            self.instruments.gauge_interval = Some(every);
+            self
+        }
+
         /// The OpenTelemetry meter for this pool's metrics (default: the global meter provider's
         /// `poolscope` meter, as it is when the pool is built).
         #[cfg(feature = "opentelemetry")]

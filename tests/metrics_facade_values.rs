@@ -1,6 +1,7 @@
 //! The `metrics` facade path, with metrics-util's DebuggingRecorder as the oracle: exact values
 //! after scripted scenarios. (A snapshot drains the recorder, so each test takes one, at the
-//! end.)
+//! end.) The count gauges are published on every change here (`gauge_interval(ZERO)`);
+//! `count_gauges_publish_off_the_checkout_path.rs` tests the default, a timer.
 #![cfg(feature = "metrics")]
 mod common;
 
@@ -77,6 +78,8 @@ fn three_checkouts_one_timeout_all_returned() {
     metrics::with_local_recorder(&recorder, || {
         let pool = builder()
             .name("facade-scenario")
+            // Exact gauges at the end: published on every change, not on a timer.
+            .gauge_interval(Duration::ZERO)
             .pool_size(2)
             .max_overflow(1)
             .pool_timeout(Duration::from_millis(50))
@@ -156,6 +159,8 @@ fn recycles_invalidations_pre_ping_failures_reset_errors_and_dispose() {
     metrics::with_local_recorder(&recorder, || {
         let pool = builder()
             .name("facade-counters")
+            // Exact gauges at the end: published on every change, not on a timer.
+            .gauge_interval(Duration::ZERO)
             .pool_size(2)
             .pre_ping(true)
             .pool_recycle(Duration::from_secs(60))

@@ -5,18 +5,19 @@
 //! |---|---|
 //! | `features_off` | poolscope built without its metric features (run with `--no-default-features`) |
 //! | `compiled_in_quiet` | metric features compiled in; no recorder, no subscriber |
-//! | `metrics_recorder` | a metrics-exporter-prometheus recorder takes the pool's metrics |
+//! | `metrics_recorder` | a metrics-exporter-prometheus recorder takes the pool's metrics (count gauges on the default 1 s timer) |
+//! | `recorder_on_change` | the same, with `gauge_interval(Duration::ZERO)`: count gauges set on every change |
 //! | `tracing_info` | a `tracing_subscriber::fmt` subscriber at INFO (spans recorded, output to a sink) |
 //! | `tracing_otel_sdk` | tracing-opentelemetry with the OpenTelemetry SDK's batch span processor |
 //! | `all_on` | the Prometheus recorder and tracing-opentelemetry together |
 //! | `recorder_floor` | no pool: the recorder alone taking what one cycle must publish |
 //! | `atomic_recorder` | metrics-util's registry of atomics as the recorder (the leanest real one) |
 //!
-//! `recorder_floor` is the least any pool pays to publish OpenTelemetry's pool instruments
-//! through this recorder: per checkout + return the used and idle counts change twice each
-//! (four gauge sets) and wait_time and use_time take one value each (two histogram records,
-//! each of which reads the clock inside metrics-exporter-prometheus). `metrics_recorder`
-//! minus `compiled_in_quiet` minus this floor is poolscope's own share.
+//! `recorder_floor` is the least any pool pays per checkout + return to publish OpenTelemetry's
+//! pool instruments through this recorder with the count gauges off the checkout path:
+//! wait_time and use_time take one value each (two histogram records, each of which reads the
+//! clock inside metrics-exporter-prometheus). `metrics_recorder` minus `compiled_in_quiet`
+//! minus this floor is poolscope's own share.
 //!
 //! Subscribers are installed for the bench's scope only (`with_default`), as tracing's own
 //! benches do. The Prometheus recorder's upkeep runs every 5 s, as an installed exporter's
@@ -78,25 +79,18 @@ fn fmt_subscriber() -> impl tracing::Subscriber + Send + Sync {
         .finish()
 }
 
-/// The gauge sets and histogram records one checkout + return publishes, with no pool.
+/// The histogram records one checkout + return publishes, with no pool.
 fn recorder_floor(group: &mut BenchmarkGroup<'_, WallTime>, recorder: &impl metrics::Recorder) {
-    let (idle, used, wait, used_for) = metrics::with_local_recorder(recorder, || {
-        let name = poolscope::metric_names::CONNECTION_COUNT;
+    let (wait, used_for) = metrics::with_local_recorder(recorder, || {
         (
-            metrics::gauge!(name, "state" => "idle"),
-            metrics::gauge!(name, "state" => "used"),
             metrics::histogram!(poolscope::metric_names::WAIT_TIME),
             metrics::histogram!(poolscope::metric_names::USE_TIME),
         )
     });
     group.bench_function("recorder_floor", |b| {
         b.iter(|| {
-            idle.set(7.0);
-            used.set(1.0);
             wait.record(0.0);
             used_for.record(2e-7);
-            idle.set(8.0);
-            used.set(0.0);
         })
     });
 }
@@ -139,6 +133,14 @@ fn bench(c: &mut Criterion) {
         blocking(&mut group, "r2d2", &R2d2::new(SIZE, false));
         let recorded = metrics::with_local_recorder(&recorder, || Poolscope::new(SIZE, false));
         blocking(&mut group, "metrics_recorder", &recorded);
+        #[cfg(feature = "instrumentation")]
+        blocking(
+            &mut group,
+            "recorder_on_change",
+            &metrics::with_local_recorder(&recorder, || {
+                Poolscope::with_gauges_on_every_change(SIZE)
+            }),
+        );
         recorder_floor(&mut group, &recorder);
         let atomic = poolscope_peer_benches::AtomicRecorder::new();
         let lean = metrics::with_local_recorder(&atomic, || Poolscope::new(SIZE, false));
@@ -170,6 +172,15 @@ fn bench(c: &mut Criterion) {
             rt.block_on(PoolscopeAsync::new(SIZE, false))
         });
         nonblocking(&mut group, &rt, "metrics_recorder", &recorded);
+        #[cfg(feature = "instrumentation")]
+        nonblocking(
+            &mut group,
+            &rt,
+            "recorder_on_change",
+            &metrics::with_local_recorder(&recorder, || {
+                rt.block_on(PoolscopeAsync::with_gauges_on_every_change(SIZE))
+            }),
+        );
         recorder_floor(&mut group, &recorder);
         let atomic = poolscope_peer_benches::AtomicRecorder::new();
         let lean =

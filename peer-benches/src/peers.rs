@@ -119,6 +119,14 @@ impl Poolscope {
         )
     }
 
+    /// As [`new`](Self::new), with the `metrics` facade's count gauges set on every change
+    /// (`gauge_interval(Duration::ZERO)`) instead of by poolscope's publisher thread.
+    #[cfg(feature = "instrumentation")]
+    pub fn with_gauges_on_every_change(size: usize) -> Self {
+        let builder = poolscope::Pool::builder().gauge_interval(std::time::Duration::ZERO);
+        Poolscope::with(builder, size, 0, false, Noop::new(false))
+    }
+
     /// A QueuePool of `size` plus `overflow` from `builder`, on `manager`, warmed to `size`.
     pub fn with(
         builder: poolscope::Builder<Noop>,
@@ -198,6 +206,14 @@ impl PoolscopeAsync {
             Noop::new(validated),
         )
         .await
+    }
+
+    /// As [`new`](Self::new), with the `metrics` facade's count gauges set on every change
+    /// (`gauge_interval(Duration::ZERO)`) instead of by poolscope's publisher thread.
+    #[cfg(feature = "instrumentation")]
+    pub async fn with_gauges_on_every_change(size: usize) -> Self {
+        let builder = poolscope::AsyncPool::builder().gauge_interval(std::time::Duration::ZERO);
+        PoolscopeAsync::with(builder, size, 0, false, Noop::new(false)).await
     }
 
     /// A QueuePool of `size` plus `overflow` from `builder`, on `manager`, warmed to `size`.

@@ -180,7 +180,9 @@ impl Inner {
     /// The counts changed: publish them (under the lock, so gauges never go back in time).
     fn publish(&self, st: &Counts) {
         self.open_hint.store(st.open, Ordering::Relaxed);
-        self.instruments.counts(st.gauges());
+        if self.instruments.wants_counts() {
+            self.instruments.counts(st.gauges());
+        }
     }
 
     fn close_one(&self, st: &mut Counts, reason: CloseReason) {

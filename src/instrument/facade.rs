@@ -2,24 +2,78 @@
 //! recorder is installed when the pool is built (install it first).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Unit};
 
+use super::gauge_publisher::{self, Entry};
 use super::kinds::{CloseReason, RecycleReason, INVALIDATE_REASONS, RESET_ACTIONS};
 use super::names::*;
-use super::Limits;
+use super::{GaugeSource, Limits};
+
+/// The count gauges: connections idle and used, requests pending.
+pub(super) struct CountGauges {
+    idle: Gauge,
+    used: Gauge,
+    pending: Gauge,
+    /// The counts last published (idle, used, pending), so only changes are set: a gauge set
+    /// is an atomic read-modify-write in most recorders. One writer at a time: the pool under
+    /// its lock, or the publisher thread.
+    published: [AtomicUsize; 3],
+}
+
+impl CountGauges {
+    fn register(pool: &str) -> Self {
+        let state = |state: &'static str| metrics::gauge!(CONNECTION_COUNT, POOL_NAME => pool.to_owned(), STATE => state);
+        CountGauges {
+            idle: state("idle"),
+            used: state("used"),
+            pending: metrics::gauge!(PENDING_REQUESTS, POOL_NAME => pool.to_owned()),
+            published: [usize::MAX, usize::MAX, usize::MAX].map(AtomicUsize::new),
+        }
+    }
+
+    /// Gauges no recorder holds, for tests of the publisher's schedule.
+    #[cfg(test)]
+    pub(super) fn detached() -> Self {
+        CountGauges {
+            idle: Gauge::noop(),
+            used: Gauge::noop(),
+            pending: Gauge::noop(),
+            published: [usize::MAX, usize::MAX, usize::MAX].map(AtomicUsize::new),
+        }
+    }
+
+    /// Sets the gauges whose count changed since the last call.
+    pub(super) fn set(&self, idle: usize, used: usize, pending: usize) {
+        for ((gauge, last), value) in [&self.idle, &self.used, &self.pending]
+            .into_iter()
+            .zip(&self.published)
+            .zip([idle, used, pending])
+        {
+            // One writer at a time (see `published`): a plain load and store cannot race.
+            if last.load(Ordering::Relaxed) != value {
+                last.store(value, Ordering::Relaxed);
+                gauge.set(value as f64);
+            }
+        }
+    }
+}
+
+/// Who sets the count gauges.
+enum Counts {
+    /// The pool, under its lock, on every change.
+    OnChange(CountGauges),
+    /// The publisher thread, every interval; the pool owns the entry it reads.
+    Scheduled(#[allow(dead_code)] Arc<Entry>),
+}
 
 pub(super) struct Handles {
     /// Whether a recorder took the handles: without one every handle is a no-op, and the
     /// pool skips computing the counts for them and reading the clock for the durations.
     recording: bool,
-    idle: Gauge,
-    used: Gauge,
-    pending: Gauge,
-    /// The counts last published (idle, used, pending), so only changes are set: a gauge set
-    /// is an atomic read-modify-write in most recorders. Written under the pool's lock.
-    published: [AtomicUsize; 3],
+    counts: Counts,
     leaks_current: Gauge,
     timeouts: Counter,
     create_time: Histogram,
@@ -86,10 +140,28 @@ fn describe() {
 }
 
 impl Handles {
-    pub(super) fn register(name: &str, limits: &Limits) -> Self {
+    /// Registers the pool's handles with the recorder installed now. With a recorder and a
+    /// non-zero `gauge_interval`, the count gauges are set to zero (the pool is empty) and
+    /// then published every interval by the shared thread from `source`; otherwise the pool
+    /// publishes them on every change through [`counts`](Self::counts).
+    pub(super) fn register(
+        name: &str,
+        limits: &Limits,
+        gauge_interval: Duration,
+        source: Weak<dyn GaugeSource>,
+    ) -> Self {
         describe();
         let pool = name.to_owned();
-        let gauge_state = |state: &'static str| metrics::gauge!(CONNECTION_COUNT, POOL_NAME => pool.clone(), STATE => state);
+        let recording = recording();
+        let gauges = CountGauges::register(name);
+        let counts = if recording && !gauge_interval.is_zero() && gauge_publisher::running() {
+            gauges.set(0, 0, 0);
+            let entry = Arc::new(Entry::new(gauges, source));
+            gauge_publisher::schedule(&entry, gauge_interval);
+            Counts::Scheduled(entry)
+        } else {
+            Counts::OnChange(gauges)
+        };
         let counter = |metric: &'static str| metrics::counter!(metric, POOL_NAME => pool.clone());
         let labelled = |metric: &'static str, key: &'static str, value: &'static str| metrics::counter!(metric, POOL_NAME => pool.clone(), key => value);
         if let Some(max) = limits.max_open {
@@ -108,11 +180,8 @@ impl Handles {
             )
         };
         Handles {
-            recording: recording(),
-            idle: gauge_state("idle"),
-            used: gauge_state("used"),
-            pending: metrics::gauge!(PENDING_REQUESTS, POOL_NAME => pool.clone()),
-            published: [usize::MAX, usize::MAX, usize::MAX].map(AtomicUsize::new),
+            recording,
+            counts,
             leaks_current: metrics::gauge!(LEAKS_CURRENT, POOL_NAME => pool.clone()),
             timeouts: counter(TIMEOUTS),
             create_time: metrics::histogram!(CREATE_TIME, POOL_NAME => pool.clone()),
@@ -133,24 +202,24 @@ impl Handles {
         }
     }
 
-    /// Whether a recorder took the handles (else [`counts`](Self::counts) and the durations
-    /// publish nothing).
+    /// Whether a recorder took the handles (else the durations publish nothing).
     #[inline]
     pub(super) fn is_recording(&self) -> bool {
         self.recording
     }
 
+    /// Whether the pool publishes the counts itself, on every change: a recorder took the
+    /// handles and no publisher thread does it.
+    #[inline]
+    pub(super) fn wants_counts(&self) -> bool {
+        self.recording && matches!(self.counts, Counts::OnChange(_))
+    }
+
+    /// The counts changed (callers hold the pool's lock). Publishes them only when the pool
+    /// publishes on every change.
     pub(super) fn counts(&self, idle: usize, used: usize, pending: usize) {
-        for ((gauge, last), value) in [&self.idle, &self.used, &self.pending]
-            .into_iter()
-            .zip(&self.published)
-            .zip([idle, used, pending])
-        {
-            // Callers hold the pool's lock: a plain load and store cannot race.
-            if last.load(Ordering::Relaxed) != value {
-                last.store(value, Ordering::Relaxed);
-                gauge.set(value as f64);
-            }
+        if let Counts::OnChange(gauges) = &self.counts {
+            gauges.set(idle, used, pending);
         }
     }
 

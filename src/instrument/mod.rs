@@ -14,6 +14,8 @@ pub mod names;
 
 #[cfg(feature = "metrics")]
 mod facade;
+#[cfg(feature = "metrics")]
+mod gauge_publisher;
 #[cfg(feature = "opentelemetry")]
 mod otel;
 
@@ -35,17 +37,29 @@ pub(crate) struct Gauges {
     pub(crate) leaks: usize,
 }
 
-/// Where observed (pulled) instruments read the pool's gauges.
+/// Where pulled instruments (OpenTelemetry's callbacks, the facade's gauge publisher) read
+/// the pool's gauges.
 pub(crate) trait GaugeSource: Send + Sync {
-    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "metrics", feature = "opentelemetry")),
+        allow(dead_code)
+    )]
     fn gauges(&self) -> Gauges;
 }
 
-/// Where instruments go: which meter the OpenTelemetry path uses.
+/// How often the `metrics` facade's count gauges are published when the builder does not say.
+#[cfg(feature = "metrics")]
+pub(crate) const DEFAULT_GAUGE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Where instruments go: which meter the OpenTelemetry path uses, how often the facade's
+/// count gauges are published.
 #[derive(Clone, Default)]
 pub(crate) struct InstrumentOptions {
     #[cfg(feature = "opentelemetry")]
     pub(crate) meter: Option<opentelemetry::metrics::Meter>,
+    /// `None`: [`DEFAULT_GAUGE_INTERVAL`]; zero: on every change.
+    #[cfg(feature = "metrics")]
+    pub(crate) gauge_interval: Option<Duration>,
 }
 
 impl std::fmt::Debug for InstrumentOptions {
@@ -81,7 +95,12 @@ impl Instruments {
             .clone()
             .unwrap_or_else(|| opentelemetry::global::meter("poolscope"));
         #[cfg(feature = "metrics")]
-        let facade = facade::Handles::register(name, limits);
+        let facade = facade::Handles::register(
+            name,
+            limits,
+            options.gauge_interval.unwrap_or(DEFAULT_GAUGE_INTERVAL),
+            source.clone(),
+        );
         #[cfg(feature = "opentelemetry")]
         let otel =
             otel::recording(&meter).then(|| otel::Handles::register(&meter, name, limits, source));
@@ -107,12 +126,13 @@ impl Instruments {
     }
 
     /// Whether [`counts`](Self::counts) publishes anything: the `metrics` facade's gauges are
-    /// pushed, and only when a recorder took them (the OpenTelemetry path pulls its gauges
-    /// from the pool when its reader collects). The pool skips counting when it does not.
+    /// pushed by the pool only when a recorder took them and `gauge_interval` is zero (else
+    /// the publisher thread reads the counts every interval; the OpenTelemetry path pulls
+    /// them when its reader collects). The pool skips counting when it does not.
     #[cfg(feature = "metrics")]
     #[inline]
     pub(crate) fn wants_counts(&self) -> bool {
-        self.facade.is_recording()
+        self.facade.wants_counts()
     }
 
     /// Without the `metrics` feature nothing is pushed.
@@ -122,7 +142,8 @@ impl Instruments {
         false
     }
 
-    /// The counts changed (called under the pool's lock, so the gauges never go back in time).
+    /// The counts changed (called under the pool's lock, so the gauges never go back in time);
+    /// published only if [`wants_counts`](Self::wants_counts).
     #[inline]
     pub(crate) fn counts(&self, gauges: Gauges) {
         #[cfg(feature = "metrics")]

@@ -10,12 +10,13 @@
 //! ```
 //! Two measurements:
 //! - criterion, one pool after the other (its usual statistics per pool);
-//! - then the ratio: the three pools, and poolscope LIFO built with no recorder (how much of
-//!   the gap is the recorder's), interleaved, 1 s each per round, 15 rounds with the order
-//!   rotating, after a warm-up round; the median of the per-round ratios. On a shared
-//!   2-core machine one pool's criterion figure moves by 20% between runs a minute apart, so
-//!   only pools measured side by side are compared. `BENCH_ROUNDS` changes the number of
-//!   rounds.
+//! - then the ratio: the three pools, poolscope LIFO built with no recorder (how much of the
+//!   gap is the recorder's) and poolscope LIFO with its count gauges set on every change
+//!   (`gauge_interval(Duration::ZERO)`, against the default's background thread),
+//!   interleaved, 1 s each per round, 15 rounds with the order rotating, after a warm-up
+//!   round; the median of the per-round ratios. On a shared 2-core machine one pool's
+//!   criterion figure moves by 20% between runs a minute apart, so only pools measured side
+//!   by side are compared. `BENCH_ROUNDS` changes the number of rounds.
 //!
 //! Both pools are warmed to 8 connections, neither tests connections on checkout (r2d2's
 //! `test_on_check_out(false)`, poolscope's default `pre_ping(false)`), and poolscope's reset
@@ -163,6 +164,18 @@ fn bench(c: &mut Criterion) {
         })
     };
     let (lifo_pool, fifo_pool) = (build(true), build(false));
+    // LIFO with the count gauges set on every change under the pool's lock (the default has
+    // a background thread read them every second): what keeping them off the checkout path
+    // is worth under contention.
+    let on_change_pool = metrics::with_local_recorder(&recorder, || {
+        poolscope_diesel::Pool::<PgConnection>::builder()
+            .pool_size(POOL as usize)
+            .max_overflow(0)
+            .use_lifo(true)
+            .gauge_interval(Duration::ZERO)
+            .build(url.as_str())
+            .unwrap()
+    });
     // The same LIFO pool with no recorder installed as it is built: the interleaved run's
     // fourth row, so the recorder's share of the gap to r2d2 is measured, not guessed.
     let bare_pool = poolscope_diesel::Pool::<PgConnection>::builder()
@@ -172,7 +185,7 @@ fn bench(c: &mut Criterion) {
         .build(url.as_str())
         .unwrap();
     // Warm: all 8 open.
-    for pool in [&lifo_pool, &fifo_pool, &bare_pool] {
+    for pool in [&lifo_pool, &fifo_pool, &bare_pool, &on_change_pool] {
         let held: Vec<_> = (0..POOL).map(|_| pool.get().unwrap()).collect();
         drop(held);
     }
@@ -183,6 +196,7 @@ fn bench(c: &mut Criterion) {
     let lifo_checkout = || select_one(&mut lifo_pool.get().unwrap());
     let fifo_checkout = || select_one(&mut fifo_pool.get().unwrap());
     let bare_checkout = || select_one(&mut bare_pool.get().unwrap());
+    let on_change_checkout = || select_one(&mut on_change_pool.get().unwrap());
     group.bench_function("diesel_r2d2", |b| {
         b.iter_custom(|iters| run(iters, &r2d2_checkout))
     });
@@ -198,6 +212,7 @@ fn bench(c: &mut Criterion) {
         ("poolscope_lifo", &lifo_checkout),
         ("poolscope_fifo", &fifo_checkout),
         ("lifo_no_recorder", &bare_checkout),
+        ("lifo_gauges_on_change", &on_change_checkout),
     ]);
     assert!(
         scrape

@@ -30,6 +30,8 @@ fn a_sqlite_pool_is_named_after_its_path_and_reports_its_metrics_and_spans() {
             Pool::<SqliteConnection>::builder()
                 .pool_size(1)
                 .max_overflow(0)
+                // Exact gauges at the end: published on every change, not on a timer.
+                .gauge_interval(std::time::Duration::ZERO)
                 .build(target.url.as_str())
                 .unwrap()
         });

@@ -73,6 +73,13 @@ macro_rules! forward_options {
             self.map(|b| b.db_system_name(system))
         }
 
+        /// How often the facade's count gauges are published; see
+        /// [`poolscope::Builder::gauge_interval`].
+        #[cfg(feature = "metrics")]
+        pub fn gauge_interval(self, every: std::time::Duration) -> Self {
+            self.map(|b| b.gauge_interval(every))
+        }
+
         /// The OpenTelemetry meter; see [`poolscope::Builder::otel_meter`].
         #[cfg(feature = "opentelemetry")]
         pub fn otel_meter(self, meter: opentelemetry::metrics::Meter) -> Self {

@@ -40,6 +40,8 @@ fn a_queue_pool_scenario_gives_exact_metrics_and_spans() {
             .max_overflow(1)
             .pool_timeout(Duration::from_millis(200))
             .name("orders")
+            // Exact gauges at the end: published on every change, not on a timer.
+            .gauge_interval(Duration::ZERO)
             .build(&url)
             .unwrap()
     });

@@ -1,0 +1,199 @@
+//! The `metrics` facade's count gauges (connections idle and used, requests pending) are
+//! published by a background thread every `gauge_interval` (default 1 s), not by checkouts
+//! and returns; `Duration::ZERO` publishes them on every change. The oracle is a recorder
+//! that keeps every gauge's last value (DebuggingRecorder's snapshots reset gauges to zero,
+//! so they cannot be polled).
+#![cfg(feature = "metrics")]
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{builder, Db};
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
+use poolscope::metric_names as m;
+
+/// Keeps every gauge registered with it; counters and histograms go nowhere.
+#[derive(Default)]
+struct GaugeRecorder(Mutex<Vec<(Key, Arc<AtomicU64>)>>);
+
+impl metrics::Recorder for GaugeRecorder {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::noop()
+    }
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        let value = Arc::new(AtomicU64::new(f64::NAN.to_bits()));
+        self.0
+            .lock()
+            .unwrap()
+            .push((key.clone(), Arc::clone(&value)));
+        Gauge::from_arc(value)
+    }
+    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::noop()
+    }
+}
+
+impl GaugeRecorder {
+    /// (idle, used, pending) as last set for `pool`; NaN where never set.
+    fn counts(&self, pool: &str) -> (f64, f64, f64) {
+        let mut out = (f64::NAN, f64::NAN, f64::NAN);
+        for (key, value) in self.0.lock().unwrap().iter() {
+            if !key
+                .labels()
+                .any(|l| l.key() == m::POOL_NAME && l.value() == pool)
+            {
+                continue;
+            }
+            let value = f64::from_bits(value.load(Ordering::SeqCst));
+            let state = key.labels().find(|l| l.key() == m::STATE);
+            match (key.name(), state.map(|l| l.value())) {
+                (m::CONNECTION_COUNT, Some("idle")) => out.0 = value,
+                (m::CONNECTION_COUNT, Some("used")) => out.1 = value,
+                (m::PENDING_REQUESTS, None) => out.2 = value,
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Polls until the gauges hold `want` for `pool`; panics with the last value after 10 s.
+    fn eventually(&self, pool: &str, want: (f64, f64, f64)) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = self.counts(pool);
+            if got == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{pool}: gauges (idle, used, pending) are {got:?}, want {want:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+#[test]
+fn checkouts_and_returns_do_not_set_the_count_gauges() {
+    let recorder = GaugeRecorder::default();
+    let pool = metrics::with_local_recorder(&recorder, || {
+        builder()
+            .name("gauges-not-on-checkout")
+            .gauge_interval(Duration::from_secs(3600))
+            .build(Db::new().manager())
+            .unwrap()
+    });
+    assert_eq!(
+        recorder.counts("gauges-not-on-checkout"),
+        (0.0, 0.0, 0.0),
+        "the series exist from the build, at zero"
+    );
+    let held: Vec<_> = (0..2).map(|_| pool.get().unwrap()).collect();
+    drop(pool.get().unwrap());
+    assert_eq!(pool.status().checked_out, 2);
+    assert_eq!(
+        recorder.counts("gauges-not-on-checkout"),
+        (0.0, 0.0, 0.0),
+        "no tick in the hour: nothing but the publisher sets them"
+    );
+    drop(held);
+}
+
+#[test]
+fn the_publisher_brings_every_count_gauge_to_the_pool_within_an_interval() {
+    let recorder = GaugeRecorder::default();
+    let name = "gauges-published";
+    let pool = metrics::with_local_recorder(&recorder, || {
+        builder()
+            .name(name)
+            .pool_size(2)
+            .max_overflow(0)
+            .pool_timeout(Duration::from_secs(30))
+            .gauge_interval(Duration::from_millis(10))
+            .build(Db::new().manager())
+            .unwrap()
+    });
+    let first = pool.get().unwrap();
+    let second = pool.get().unwrap();
+    recorder.eventually(name, (0.0, 2.0, 0.0));
+    std::thread::scope(|s| {
+        let waiting = s.spawn(|| drop(pool.get().unwrap()));
+        recorder.eventually(name, (0.0, 2.0, 1.0));
+        drop(first);
+        waiting.join().unwrap();
+    });
+    recorder.eventually(name, (1.0, 1.0, 0.0));
+    drop(second);
+    recorder.eventually(name, (2.0, 0.0, 0.0));
+}
+
+#[test]
+fn the_async_pool_is_published_the_same_way() {
+    let recorder = GaugeRecorder::default();
+    let name = "gauges-published-async";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pool = metrics::with_local_recorder(&recorder, || {
+        rt.block_on(
+            poolscope::AsyncPool::builder()
+                .name(name)
+                .reset_on_return(poolscope::ResetOnReturn::None)
+                .gauge_interval(Duration::from_millis(10))
+                .build(Db::new().manager()),
+        )
+    })
+    .unwrap();
+    rt.block_on(async {
+        let held = pool.get().await.unwrap();
+        recorder.eventually(name, (0.0, 1.0, 0.0));
+        drop(held);
+        recorder.eventually(name, (1.0, 0.0, 0.0));
+    });
+}
+
+#[test]
+fn a_zero_interval_publishes_on_every_change() {
+    let recorder = GaugeRecorder::default();
+    let name = "gauges-on-change";
+    let pool = metrics::with_local_recorder(&recorder, || {
+        builder()
+            .name(name)
+            .gauge_interval(Duration::ZERO)
+            .build(Db::new().manager())
+            .unwrap()
+    });
+    let held: Vec<_> = (0..3).map(|_| pool.get().unwrap()).collect();
+    assert_eq!(recorder.counts(name), (0.0, 3.0, 0.0));
+    drop(held);
+    assert_eq!(recorder.counts(name), (3.0, 0.0, 0.0));
+}
+
+#[test]
+fn dropped_pools_leave_the_publisher_serving_the_others() {
+    let recorder = GaugeRecorder::default();
+    let build = |name: &str| {
+        metrics::with_local_recorder(&recorder, || {
+            builder()
+                .name(name)
+                .gauge_interval(Duration::from_millis(5))
+                .build(Db::new().manager())
+                .unwrap()
+        })
+    };
+    for i in 0..20 {
+        let pool = build(&format!("gauges-short-lived-{i}"));
+        drop(pool.get().unwrap());
+    }
+    let kept = build("gauges-kept");
+    let held = kept.get().unwrap();
+    recorder.eventually("gauges-kept", (0.0, 1.0, 0.0));
+    drop(held);
+    recorder.eventually("gauges-kept", (1.0, 0.0, 0.0));
+}
