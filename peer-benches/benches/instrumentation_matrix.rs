@@ -12,6 +12,7 @@
 //! | `all_on` | the Prometheus recorder and tracing-opentelemetry together |
 //! | `recorder_floor` | no pool: the recorder alone taking what one cycle must publish |
 //! | `atomic_recorder` | metrics-util's registry of atomics as the recorder (the leanest real one) |
+//! | `two_clock_reads` | no pool: the two reads of `quanta`'s clock a timed cycle makes (checkout, return) |
 //!
 //! `recorder_floor` is the least any pool pays per checkout + return to publish OpenTelemetry's
 //! pool instruments through this recorder with the count gauges off the checkout path:
@@ -79,6 +80,19 @@ fn fmt_subscriber() -> impl tracing::Subscriber + Send + Sync {
         .finish()
 }
 
+/// The two clock reads a timed checkout + return makes (the checkout instant, the return
+/// instant; an idle connection handed out at once records a wait of zero without a read).
+/// What they cost depends on the machine's time-stamp counter: it bounds what any pool
+/// timing wait_time and use_time per checkout pays.
+fn two_clock_reads(group: &mut BenchmarkGroup<'_, WallTime>) {
+    group.bench_function("two_clock_reads", |b| {
+        b.iter(|| {
+            let checked_out = quanta::Instant::now();
+            std::hint::black_box(quanta::Instant::now() - checked_out)
+        })
+    });
+}
+
 /// The histogram records one checkout + return publishes, with no pool.
 fn recorder_floor(group: &mut BenchmarkGroup<'_, WallTime>, recorder: &impl metrics::Recorder) {
     let (wait, used_for) = metrics::with_local_recorder(recorder, || {
@@ -142,6 +156,7 @@ fn bench(c: &mut Criterion) {
             }),
         );
         recorder_floor(&mut group, &recorder);
+        two_clock_reads(&mut group);
         let atomic = poolscope_peer_benches::AtomicRecorder::new();
         let lean = metrics::with_local_recorder(&atomic, || Poolscope::new(SIZE, false));
         blocking(&mut group, "atomic_recorder", &lean);
@@ -182,6 +197,7 @@ fn bench(c: &mut Criterion) {
             }),
         );
         recorder_floor(&mut group, &recorder);
+        two_clock_reads(&mut group);
         let atomic = poolscope_peer_benches::AtomicRecorder::new();
         let lean =
             metrics::with_local_recorder(&atomic, || rt.block_on(PoolscopeAsync::new(SIZE, false)));

@@ -17,6 +17,9 @@
 //!   round; the median of the per-round ratios. On a shared 2-core machine one pool's
 //!   criterion figure moves by 20% between runs a minute apart, so only pools measured side
 //!   by side are compared. `BENCH_ROUNDS` changes the number of rounds.
+//! - then the same contenders each alone in a process of its own, the processes alternating
+//!   (`BENCH_PROCESSES` rounds, default 5, 0 skips; `BENCH_SECONDS` each, default 4), as an
+//!   application runs one pool: the median of the per-round ratios again.
 //!
 //! Both pools are warmed to 8 connections, neither tests connections on checkout (r2d2's
 //! `test_on_check_out(false)`, poolscope's default `pre_ping(false)`), and poolscope's reset
@@ -117,19 +120,72 @@ fn interleaved(contenders: &[(&str, &(dyn Fn() + Sync))]) {
             runs[i].push(throughput(period, contenders[i].1));
         }
     }
-    println!(
-        "interleaved, {rounds} rounds of 1 s each, {} threads, pool {POOL}:",
-        threads()
+    let names: Vec<&str> = contenders.iter().map(|(name, _)| *name).collect();
+    report(
+        &format!(
+            "interleaved, {rounds} rounds of 1 s each, {} threads, pool {POOL}:",
+            threads()
+        ),
+        &names,
+        &runs,
     );
-    for ((name, _), runs_i) in contenders.iter().zip(&runs) {
+}
+
+/// Each contender's median throughput and the median of its per-round ratios to the first.
+fn report(title: &str, names: &[&str], runs: &[Vec<f64>]) {
+    println!("{title}");
+    for (name, runs_i) in names.iter().zip(runs) {
         let ratios = runs_i.iter().zip(&runs[0]).map(|(x, base)| x / base);
         println!(
-            "  {name:16} median {:>8.0} queries/s, median ratio to {}: {:.3}",
+            "  {name:22} median {:>8.0} queries/s, median ratio to {}: {:.3}",
             median(runs_i.clone()),
-            contenders[0].0,
+            names[0],
             median(ratios.collect())
         );
     }
+}
+
+/// The same contenders, each alone in a process of its own (this bench again, with
+/// `BENCH_ONLY`), the processes alternating in a rotating order, `BENCH_PROCESSES` rounds
+/// (default 5, 0 skips) of `BENCH_SECONDS` (default 4) each. An application runs one pool
+/// for good; interleaving five pools in one process switches the server's backends in and
+/// out every second, and the two measurements have disagreed (see the README).
+fn separate_processes(names: &[&str]) {
+    let rounds = env_or("BENCH_PROCESSES", 5) as usize;
+    if rounds == 0 {
+        return;
+    }
+    let seconds = env_or("BENCH_SECONDS", 4);
+    let exe = std::env::current_exe().expect("the bench's own path");
+    let mut runs = vec![Vec::new(); names.len()];
+    for round in 0..rounds {
+        for turn in 0..names.len() {
+            let i = (round + turn) % names.len();
+            let out = std::process::Command::new(&exe)
+                .args(["--bench", "nothing"])
+                .env("BENCH_ONLY", names[i])
+                .env("BENCH_SECONDS", seconds.to_string())
+                .output()
+                .expect("the bench runs itself");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let rate = stdout
+                .lines()
+                .find_map(|line| {
+                    let rest = line.strip_prefix(names[i])?.strip_prefix(": ")?;
+                    rest.strip_suffix(" queries/s")?.parse::<f64>().ok()
+                })
+                .unwrap_or_else(|| panic!("no rate from the {} process: {stdout}", names[i]));
+            runs[i].push(rate);
+        }
+    }
+    report(
+        &format!(
+            "separate processes, {rounds} rounds of {seconds} s each, {} threads, pool {POOL}:",
+            threads()
+        ),
+        names,
+        &runs,
+    );
 }
 
 fn bench(c: &mut Criterion) {
@@ -214,6 +270,15 @@ fn bench(c: &mut Criterion) {
         ("lifo_no_recorder", &bare_checkout),
         ("lifo_gauges_on_change", &on_change_checkout),
     ]);
+    if std::env::var_os("BENCH_ONLY").is_none() {
+        separate_processes(&[
+            "diesel_r2d2",
+            "poolscope_lifo",
+            "poolscope_fifo",
+            "lifo_no_recorder",
+            "lifo_gauges_on_change",
+        ]);
+    }
     assert!(
         scrape
             .render()
