@@ -135,11 +135,7 @@ fn bench(c: &mut Criterion) {
     // What `PrometheusBuilder::install_recorder` would run: the upkeep that drains the
     // histograms' raw samples every 5 s (the default). Without it they pile up for the whole
     // run, which no exporting service sees.
-    let upkeep = recorder.handle();
-    std::thread::spawn(move || loop {
-        std::thread::sleep(Duration::from_secs(5));
-        upkeep.run_upkeep();
-    });
+    poolscope_peer_benches::drain_every_5s(recorder.handle());
 
     let mut group = c.benchmark_group("instrumentation_blocking");
     blocking(&mut group, quiet, &Poolscope::new(SIZE, false));

@@ -22,6 +22,16 @@ pub fn prometheus_recorder() -> metrics_exporter_prometheus::PrometheusRecorder 
         .build_recorder()
 }
 
+/// Runs the recorder's upkeep every 5 s on a thread of its own, as
+/// `PrometheusBuilder::install_recorder` does, so its histograms' raw samples are drained, not
+/// piled up for the whole run (which no exporting service sees).
+pub fn drain_every_5s(handle: metrics_exporter_prometheus::PrometheusHandle) {
+    std::thread::spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        handle.run_upkeep();
+    });
+}
+
 /// The leanest recorder the `metrics` facade can have with real storage: metrics-util's
 /// registry of atomics (counters and gauges are `AtomicU64`s, histograms lock-free buckets).
 /// It is what metrics-exporter-prometheus stores, without the exporter's idle-timeout

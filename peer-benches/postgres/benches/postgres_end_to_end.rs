@@ -89,6 +89,7 @@ fn interleaved(contenders: &mut [(&'static str, &mut dyn FnMut() -> f64)]) -> Va
 fn blocking(url: &str) -> Value {
     let config: postgres::Config = url.parse().expect("POOLSCOPE_PG_URL parses");
     let recorder = poolscope_peer_benches::prometheus_recorder();
+    poolscope_peer_benches::drain_every_5s(recorder.handle());
     let build = |lifo: bool| {
         metrics::with_local_recorder(&recorder, || {
             poolscope::Pool::builder()
@@ -158,6 +159,7 @@ fn nonblocking(url: &str) -> Value {
     let rt = poolscope_peer_benches::drive::runtime();
     let config: tokio_postgres::Config = url.parse().expect("POOLSCOPE_PG_URL parses");
     let recorder = poolscope_peer_benches::prometheus_recorder();
+    poolscope_peer_benches::drain_every_5s(recorder.handle());
     let poolscope = metrics::with_local_recorder(&recorder, || {
         rt.block_on(
             poolscope::AsyncPool::builder()
