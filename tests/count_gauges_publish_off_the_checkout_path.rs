@@ -61,6 +61,18 @@ impl GaugeRecorder {
         out
     }
 
+    /// A QueuePool named `name`, its handles registered with this recorder, its count gauges
+    /// published every `every`.
+    fn pool(&self, name: &str, every: Duration) -> poolscope::Pool<common::FakeManager> {
+        metrics::with_local_recorder(self, || {
+            builder()
+                .name(name)
+                .gauge_interval(every)
+                .build(Db::new().manager())
+                .unwrap()
+        })
+    }
+
     /// Polls until the gauges hold `want` for `pool`; panics with the last value after 10 s.
     fn eventually(&self, pool: &str, want: (f64, f64, f64)) {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -81,13 +93,7 @@ impl GaugeRecorder {
 #[test]
 fn checkouts_and_returns_do_not_set_the_count_gauges() {
     let recorder = GaugeRecorder::default();
-    let pool = metrics::with_local_recorder(&recorder, || {
-        builder()
-            .name("gauges-not-on-checkout")
-            .gauge_interval(Duration::from_secs(3600))
-            .build(Db::new().manager())
-            .unwrap()
-    });
+    let pool = recorder.pool("gauges-not-on-checkout", Duration::from_secs(3600));
     assert_eq!(
         recorder.counts("gauges-not-on-checkout"),
         (0.0, 0.0, 0.0),
@@ -162,13 +168,7 @@ fn the_async_pool_is_published_the_same_way() {
 fn a_zero_interval_publishes_on_every_change() {
     let recorder = GaugeRecorder::default();
     let name = "gauges-on-change";
-    let pool = metrics::with_local_recorder(&recorder, || {
-        builder()
-            .name(name)
-            .gauge_interval(Duration::ZERO)
-            .build(Db::new().manager())
-            .unwrap()
-    });
+    let pool = recorder.pool(name, Duration::ZERO);
     let held: Vec<_> = (0..3).map(|_| pool.get().unwrap()).collect();
     assert_eq!(recorder.counts(name), (0.0, 3.0, 0.0));
     drop(held);
@@ -178,20 +178,12 @@ fn a_zero_interval_publishes_on_every_change() {
 #[test]
 fn dropped_pools_leave_the_publisher_serving_the_others() {
     let recorder = GaugeRecorder::default();
-    let build = |name: &str| {
-        metrics::with_local_recorder(&recorder, || {
-            builder()
-                .name(name)
-                .gauge_interval(Duration::from_millis(5))
-                .build(Db::new().manager())
-                .unwrap()
-        })
-    };
+    let every = Duration::from_millis(5);
     for i in 0..20 {
-        let pool = build(&format!("gauges-short-lived-{i}"));
+        let pool = recorder.pool(&format!("gauges-short-lived-{i}"), every);
         drop(pool.get().unwrap());
     }
-    let kept = build("gauges-kept");
+    let kept = recorder.pool("gauges-kept", every);
     let held = kept.get().unwrap();
     recorder.eventually("gauges-kept", (0.0, 1.0, 0.0));
     drop(held);

@@ -20,7 +20,7 @@ use super::GaugeSource;
 
 /// One pool's count gauges and where to read the counts.
 pub(super) struct Entry {
-    pub(super) gauges: CountGauges,
+    gauges: CountGauges,
     source: Weak<dyn GaugeSource>,
 }
 

@@ -214,39 +214,26 @@ fn bench(c: &mut Criterion) {
         std::thread::sleep(Duration::from_secs(5));
         upkeep.run_upkeep();
     });
-    // Both disciplines, both with the recorder: LIFO is r2d2's (like for like), FIFO is
-    // poolscope's default (SQLAlchemy's).
-    let build = |lifo: bool| {
-        metrics::with_local_recorder(&recorder, || {
-            poolscope_diesel::Pool::<PgConnection>::builder()
-                .pool_size(POOL as usize)
-                .max_overflow(0)
-                .use_lifo(lifo)
-                .build(url.as_str())
-                .unwrap()
-        })
-    };
-    let (lifo_pool, fifo_pool) = (build(true), build(false));
-    // LIFO with the count gauges set on every change under the pool's lock (the default has
-    // a background thread read them every second): what keeping them off the checkout path
-    // is worth under contention.
-    let on_change_pool = metrics::with_local_recorder(&recorder, || {
+    // Every poolscope row: pool 8, no overflow, in the given order.
+    let builder = |lifo: bool| {
         poolscope_diesel::Pool::<PgConnection>::builder()
             .pool_size(POOL as usize)
             .max_overflow(0)
-            .use_lifo(true)
-            .gauge_interval(Duration::ZERO)
-            .build(url.as_str())
-            .unwrap()
-    });
+            .use_lifo(lifo)
+    };
+    let with_recorder = |builder: poolscope_diesel::Builder<PgConnection>| {
+        metrics::with_local_recorder(&recorder, || builder.build(url.as_str()).unwrap())
+    };
+    // Both disciplines, both with the recorder: LIFO is r2d2's (like for like), FIFO is
+    // poolscope's default (SQLAlchemy's).
+    let (lifo_pool, fifo_pool) = (with_recorder(builder(true)), with_recorder(builder(false)));
+    // LIFO with the count gauges set on every change under the pool's lock (the default has
+    // a background thread read them every second): what keeping them off the checkout path
+    // is worth under contention.
+    let on_change_pool = with_recorder(builder(true).gauge_interval(Duration::ZERO));
     // The same LIFO pool with no recorder installed as it is built: the interleaved run's
     // fourth row, so the recorder's share of the gap to r2d2 is measured, not guessed.
-    let bare_pool = poolscope_diesel::Pool::<PgConnection>::builder()
-        .pool_size(POOL as usize)
-        .max_overflow(0)
-        .use_lifo(true)
-        .build(url.as_str())
-        .unwrap();
+    let bare_pool = builder(true).build(url.as_str()).unwrap();
     // Warm: all 8 open.
     for pool in [&lifo_pool, &fifo_pool, &bare_pool, &on_change_pool] {
         let held: Vec<_> = (0..POOL).map(|_| pool.get().unwrap()).collect();
@@ -270,21 +257,16 @@ fn bench(c: &mut Criterion) {
         b.iter_custom(|iters| run(iters, &fifo_checkout))
     });
     group.finish();
-    interleaved(&[
+    let contenders: [(&str, &(dyn Fn() + Sync)); 5] = [
         ("diesel_r2d2", &r2d2_checkout),
         ("poolscope_lifo", &lifo_checkout),
         ("poolscope_fifo", &fifo_checkout),
         ("lifo_no_recorder", &bare_checkout),
         ("lifo_gauges_on_change", &on_change_checkout),
-    ]);
+    ];
+    interleaved(&contenders);
     if std::env::var_os("BENCH_ONLY").is_none() {
-        separate_processes(&[
-            "diesel_r2d2",
-            "poolscope_lifo",
-            "poolscope_fifo",
-            "lifo_no_recorder",
-            "lifo_gauges_on_change",
-        ]);
+        separate_processes(&contenders.map(|(name, _)| name));
     }
     assert!(
         scrape
