@@ -8,18 +8,27 @@
 //! POOLSCOPE_PG_URL=postgres://postgres@127.0.0.1:5432/test \
 //!     cargo bench -p poolscope-diesel --bench diesel_pg_select_one
 //! ```
-//! Two measurements:
+//! Three measurements:
 //! - criterion, one pool after the other (its usual statistics per pool);
-//! - then the ratio: the three pools, poolscope LIFO built with no recorder (how much of the
-//!   gap is the recorder's) and poolscope LIFO with its count gauges set on every change
-//!   (`gauge_interval(Duration::ZERO)`, against the default's background thread),
-//!   interleaved, 1 s each per round, 15 rounds with the order rotating, after a warm-up
-//!   round; the median of the per-round ratios. On a shared 2-core machine one pool's
-//!   criterion figure moves by 20% between runs a minute apart, so only pools measured side
-//!   by side are compared. `BENCH_ROUNDS` changes the number of rounds.
-//! - then the same contenders each alone in a process of its own, the processes alternating
+//! - then the ratios, with the pools interleaved in one process: every row once per round,
+//!   the order rotating, after a warm-up round; for each row the median of its per-round
+//!   ratios to r2d2 and a 95% interval of that median. Twice: in 1 s windows (15 rounds,
+//!   `BENCH_ROUNDS`), which start the 16 threads afresh every second, and in 4 s windows
+//!   (8 rounds, `BENCH_SUSTAINED_ROUNDS`, `BENCH_SUSTAINED_SECONDS`), where the first
+//!   second after the start weighs a quarter; 0 rounds skips either. On a shared 2-core
+//!   machine one pool's criterion figure moves by 20% between runs a minute apart, so only
+//!   pools measured side by side are compared;
+//! - then the same rows each alone in a process of its own, the processes alternating
 //!   (`BENCH_PROCESSES` rounds, default 5, 0 skips; `BENCH_SECONDS` each, default 4), as an
 //!   application runs one pool: the median of the per-round ratios again.
+//!
+//! The rows besides r2d2 and poolscope LIFO / FIFO:
+//! - `diesel_r2d2_again`, a second r2d2 pool built like the first: its ratio to the first
+//!   is the harness's own error, to read the others against;
+//! - `lifo_no_recorder`, poolscope LIFO built with no recorder: the recorder's share;
+//! - `lifo_gauges_on_change`, LIFO with its count gauges set on every change under the
+//!   pool's lock (`gauge_interval(Duration::ZERO)`; the default has a background thread
+//!   read them every second).
 //!
 //! Both pools are warmed to 8 connections, neither tests connections on checkout (r2d2's
 //! `test_on_check_out(false)`, poolscope's default `pre_ping(false)`), and poolscope's reset
@@ -89,41 +98,38 @@ fn throughput(period: Duration, checkout: &(dyn Fn() + Sync)) -> f64 {
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+/// One contender alone for `BENCH_SECONDS` (default 10), after a 1 s warm-up, for profiling
+/// it (`perf stat -a`, schedstat) and for [`separate_processes`].
+fn only(contenders: &[(&str, &(dyn Fn() + Sync))], only: &str) {
+    let Some((name, checkout)) = contenders.iter().find(|(name, _)| *name == only) else {
+        panic!("BENCH_ONLY={only}: no such contender");
+    };
+    throughput(Duration::from_secs(1), *checkout);
+    let seconds = Duration::from_secs(env_or("BENCH_SECONDS", 10));
+    println!("{name}: {:.0} queries/s", throughput(seconds, *checkout));
 }
 
-/// Every contender once per round, the order rotating from round to round, after one
-/// discarded warm-up round. Prints each one's median throughput and the median of its
-/// per-round ratios to the first contender (r2d2).
-fn interleaved(contenders: &[(&str, &(dyn Fn() + Sync))]) {
-    let rounds = env_or("BENCH_ROUNDS", 15).max(1) as usize;
-    let period = Duration::from_secs(1);
-    // One contender alone for `BENCH_SECONDS`, for profiling it (`perf stat -a`, schedstat).
-    if let Ok(only) = std::env::var("BENCH_ONLY") {
-        let Some((name, checkout)) = contenders.iter().find(|(name, _)| *name == only) else {
-            panic!("BENCH_ONLY={only}: no such contender");
-        };
-        throughput(period, *checkout);
-        let seconds = Duration::from_secs(env_or("BENCH_SECONDS", 10));
-        println!("{name}: {:.0} queries/s", throughput(seconds, *checkout));
+/// Every contender for `window` once per round, `rounds` rounds, the order rotating from
+/// round to round, after one discarded warm-up round. Prints each one's median throughput
+/// and the median of its per-round ratios to the first contender (r2d2).
+fn interleaved(contenders: &[(&str, &(dyn Fn() + Sync))], window: Duration, rounds: usize) {
+    if rounds == 0 {
         return;
     }
     for (_, checkout) in contenders {
-        throughput(period, *checkout);
+        throughput(window, *checkout);
     }
     let mut runs = vec![Vec::new(); contenders.len()];
     for round in 0..rounds {
         for turn in 0..contenders.len() {
             let i = (round + turn) % contenders.len();
-            runs[i].push(throughput(period, contenders[i].1));
+            runs[i].push(throughput(window, contenders[i].1));
         }
     }
     let names: Vec<&str> = contenders.iter().map(|(name, _)| *name).collect();
     report(
         &format!(
-            "interleaved, {rounds} rounds of 1 s each, {} threads, pool {POOL}:",
+            "interleaved, {rounds} rounds of {window:?} each, {} threads, pool {POOL}:",
             threads()
         ),
         &names,
@@ -131,18 +137,35 @@ fn interleaved(contenders: &[(&str, &(dyn Fn() + Sync))]) {
     );
 }
 
-/// Each contender's median throughput and the median of its per-round ratios to the first.
+/// The median of `values` and a distribution-free 95% interval for it: the order statistics
+/// `n/2 ∓ 0.98·√n` (the normal approximation of the binomial; the whole range below 6 values).
+fn median_and_interval(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    let half = (0.98 * (n as f64).sqrt()).ceil() as usize;
+    let low = values[(n / 2).saturating_sub(half)];
+    let high = values[(n / 2 + half).min(n - 1)];
+    (values[n / 2], low, high)
+}
+
+/// Each contender's median throughput and the median of its per-round ratios to the first,
+/// with a 95% interval of that median.
 fn report(title: &str, names: &[&str], runs: &[Vec<f64>]) {
     println!("{title}");
-    for (name, runs_i) in names.iter().zip(runs) {
+    for (name, runs_i) in names.iter().zip(runs).skip(1) {
         let ratios = runs_i.iter().zip(&runs[0]).map(|(x, base)| x / base);
+        let (ratio, low, high) = median_and_interval(ratios.collect());
         println!(
-            "  {name:22} median {:>8.0} queries/s, median ratio to {}: {:.3}",
-            median(runs_i.clone()),
+            "  {name:22} median {:>8.0} queries/s, median ratio to {}: {ratio:.3} (95% interval {low:.3}-{high:.3})",
+            median_and_interval(runs_i.clone()).0,
             names[0],
-            median(ratios.collect())
         );
     }
+    println!(
+        "  {:22} median {:>8.0} queries/s",
+        names[0],
+        median_and_interval(runs[0].clone()).0
+    );
 }
 
 /// The same contenders, each alone in a process of its own (this bench again, with
@@ -194,12 +217,16 @@ fn bench(c: &mut Criterion) {
         return;
     };
 
-    let r2d2_pool = diesel::r2d2::Pool::builder()
-        .max_size(POOL)
-        .min_idle(Some(POOL))
-        .test_on_check_out(false)
-        .build(ConnectionManager::<PgConnection>::new(url.as_str()))
-        .expect("POOLSCOPE_PG_URL is set but PostgreSQL cannot be reached");
+    let r2d2_pool = || {
+        diesel::r2d2::Pool::builder()
+            .max_size(POOL)
+            .min_idle(Some(POOL))
+            .test_on_check_out(false)
+            .build(ConnectionManager::<PgConnection>::new(url.as_str()))
+            .expect("POOLSCOPE_PG_URL is set but PostgreSQL cannot be reached")
+    };
+    // The second is the calibration row: the same pool again, measured as a contender.
+    let (r2d2_pool, r2d2_again_pool) = (r2d2_pool(), r2d2_pool());
 
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_recommended_naming(true)
@@ -243,6 +270,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("diesel_pg_select_one_16_threads_pool_8");
     group.throughput(Throughput::Elements(1));
     let r2d2_checkout = || select_one(&mut r2d2_pool.get().unwrap());
+    let r2d2_again_checkout = || select_one(&mut r2d2_again_pool.get().unwrap());
     let lifo_checkout = || select_one(&mut lifo_pool.get().unwrap());
     let fifo_checkout = || select_one(&mut fifo_pool.get().unwrap());
     let bare_checkout = || select_one(&mut bare_pool.get().unwrap());
@@ -257,16 +285,36 @@ fn bench(c: &mut Criterion) {
         b.iter_custom(|iters| run(iters, &fifo_checkout))
     });
     group.finish();
-    let contenders: [(&str, &(dyn Fn() + Sync)); 5] = [
+    let contenders: [(&str, &(dyn Fn() + Sync)); 6] = [
         ("diesel_r2d2", &r2d2_checkout),
+        ("diesel_r2d2_again", &r2d2_again_checkout),
         ("poolscope_lifo", &lifo_checkout),
         ("poolscope_fifo", &fifo_checkout),
         ("lifo_no_recorder", &bare_checkout),
         ("lifo_gauges_on_change", &on_change_checkout),
     ];
-    interleaved(&contenders);
-    if std::env::var_os("BENCH_ONLY").is_none() {
-        separate_processes(&contenders.map(|(name, _)| name));
+    // `BENCH_ROWS=poolscope_lifo,diesel_r2d2_again`: r2d2 and those rows alone, for a longer
+    // run of the ratios that matter.
+    let rows = std::env::var("BENCH_ROWS").unwrap_or_default();
+    let contenders: Vec<_> = contenders
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (name, _))| *i == 0 || rows.is_empty() || rows.split(',').any(|r| r == *name))
+        .map(|(_, contender)| contender)
+        .collect();
+    if let Ok(row) = std::env::var("BENCH_ONLY") {
+        only(&contenders, &row);
+    } else {
+        let short = env_or("BENCH_ROUNDS", 15) as usize;
+        interleaved(&contenders, Duration::from_secs(1), short);
+        let sustained = Duration::from_secs(env_or("BENCH_SUSTAINED_SECONDS", 4).max(1));
+        interleaved(
+            &contenders,
+            sustained,
+            env_or("BENCH_SUSTAINED_ROUNDS", 8) as usize,
+        );
+        let names: Vec<&str> = contenders.iter().map(|(name, _)| *name).collect();
+        separate_processes(&names);
     }
     assert!(
         scrape
