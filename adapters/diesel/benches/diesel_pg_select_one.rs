@@ -13,13 +13,17 @@
 //! - then the ratios, with the pools interleaved in one process: every row once per round,
 //!   the order rotating, after a warm-up round; for each row the median of its per-round
 //!   ratios to r2d2 and a 95% interval of that median. Twice: in 1 s windows (15 rounds,
-//!   `BENCH_ROUNDS`), which start the 16 threads afresh every second, and in 4 s windows
-//!   (8 rounds, `BENCH_SUSTAINED_ROUNDS`, `BENCH_SUSTAINED_SECONDS`), where the first
-//!   second after the start weighs a quarter; 0 rounds skips either. On a shared 2-core
+//!   `BENCH_ROUNDS`), which start the 16 threads afresh every second, and in 10 s windows
+//!   (6 rounds, `BENCH_SUSTAINED_ROUNDS`, `BENCH_SUSTAINED_SECONDS`), where the first
+//!   second after the start weighs a tenth; 0 rounds skips either. The two disagree:
+//!   r2d2 is fastest in its first two seconds and then slows down, poolscope climbs to its
+//!   rate over about a second and holds it (see the README). On a shared 2-core
 //!   machine one pool's criterion figure moves by 20% between runs a minute apart, so only
-//!   pools measured side by side are compared;
+//!   pools measured side by side are compared. `BENCH_PROFILE_MS=<n>` also prints every
+//!   row's queries per `n` ms slice of the window, summed over the rounds: how each climbs
+//!   after the threads start;
 //! - then the same rows each alone in a process of its own, the processes alternating
-//!   (`BENCH_PROCESSES` rounds, default 5, 0 skips; `BENCH_SECONDS` each, default 4), as an
+//!   (`BENCH_PROCESSES` rounds, default 5, 0 skips; `BENCH_SECONDS` each, default 10), as an
 //!   application runs one pool: the median of the per-round ratios again.
 //!
 //! The rows besides r2d2 and poolscope LIFO / FIFO:
@@ -78,6 +82,16 @@ fn run(iters: u64, checkout: &(dyn Fn() + Sync)) -> Duration {
 
 /// Queries per second with every thread checking out and querying for `period`.
 fn throughput(period: Duration, checkout: &(dyn Fn() + Sync)) -> f64 {
+    throughput_profiled(period, checkout, None)
+}
+
+/// [`throughput`], also adding to `profile[k]` the queries completed in the k-th slice of
+/// [`profile_slice`] since the threads started (the slices past the end are dropped).
+fn throughput_profiled(
+    period: Duration,
+    checkout: &(dyn Fn() + Sync),
+    profile: Option<&[AtomicU64]>,
+) -> f64 {
     let stop = AtomicBool::new(false);
     let done = AtomicU64::new(0);
     let start = Instant::now();
@@ -88,6 +102,12 @@ fn throughput(period: Duration, checkout: &(dyn Fn() + Sync)) -> f64 {
                 while !stop.load(Ordering::Relaxed) {
                     checkout();
                     n += 1;
+                    if let (Some(profile), Some(slice)) = (profile, profile_slice()) {
+                        let k = start.elapsed().as_nanos() / slice.as_nanos();
+                        if let Some(count) = profile.get(k as usize) {
+                            count.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                 }
                 done.fetch_add(n, Ordering::Relaxed);
             });
@@ -96,6 +116,17 @@ fn throughput(period: Duration, checkout: &(dyn Fn() + Sync)) -> f64 {
         stop.store(true, Ordering::Relaxed);
     });
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// `BENCH_PROFILE_MS=<n>`: the interleaved measurements also print every row's queries per
+/// `n` ms slice of the window, summed over the rounds, beside r2d2's: how the throughput
+/// climbs after the threads start.
+fn profile_slice() -> Option<Duration> {
+    static SLICE: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
+    *SLICE.get_or_init(|| {
+        let ms = env_or("BENCH_PROFILE_MS", 0);
+        (ms > 0).then(|| Duration::from_millis(ms))
+    })
 }
 
 /// One contender alone for `BENCH_SECONDS` (default 10), after a 1 s warm-up, for profiling
@@ -119,11 +150,19 @@ fn interleaved(contenders: &[(&str, &(dyn Fn() + Sync))], window: Duration, roun
     for (_, checkout) in contenders {
         throughput(window, *checkout);
     }
+    let slices = profile_slice().map_or(0, |slice| {
+        (window.as_nanos() / slice.as_nanos()).max(1) as usize
+    });
+    let profiles: Vec<Vec<AtomicU64>> = contenders
+        .iter()
+        .map(|_| (0..slices).map(|_| AtomicU64::new(0)).collect())
+        .collect();
     let mut runs = vec![Vec::new(); contenders.len()];
     for round in 0..rounds {
         for turn in 0..contenders.len() {
             let i = (round + turn) % contenders.len();
-            runs[i].push(throughput(window, contenders[i].1));
+            let profile = (slices > 0).then_some(profiles[i].as_slice());
+            runs[i].push(throughput_profiled(window, contenders[i].1, profile));
         }
     }
     let names: Vec<&str> = contenders.iter().map(|(name, _)| *name).collect();
@@ -135,6 +174,30 @@ fn interleaved(contenders: &[(&str, &(dyn Fn() + Sync))], window: Duration, roun
         &names,
         &runs,
     );
+    if let Some(slice) = profile_slice() {
+        print_profile(slice, &names, &profiles);
+    }
+}
+
+/// Each slice's queries, summed over the rounds, for every row, and each row's ratio to the
+/// first row's in that slice.
+fn print_profile(slice: Duration, names: &[&str], profiles: &[Vec<AtomicU64>]) {
+    println!("  queries per {slice:?} slice since the threads started, all rounds:");
+    println!("  {:>8} {}", "from", names.join(" / "));
+    for k in 0..profiles[0].len() {
+        let counts: Vec<u64> = profiles
+            .iter()
+            .map(|p| p[k].load(Ordering::Relaxed))
+            .collect();
+        let cells: Vec<String> = counts
+            .iter()
+            .map(|&n| match counts[0] {
+                0 => n.to_string(),
+                base => format!("{n} ({:.3})", n as f64 / base as f64),
+            })
+            .collect();
+        println!("  {:>8?} {}", slice * k as u32, cells.join(" / "));
+    }
 }
 
 /// The median of `values` and a distribution-free 95% interval for it: the order statistics
@@ -170,7 +233,7 @@ fn report(title: &str, names: &[&str], runs: &[Vec<f64>]) {
 
 /// The same contenders, each alone in a process of its own (this bench again, with
 /// `BENCH_ONLY`), the processes alternating in a rotating order, `BENCH_PROCESSES` rounds
-/// (default 5, 0 skips) of `BENCH_SECONDS` (default 4) each. An application runs one pool
+/// (default 5, 0 skips) of `BENCH_SECONDS` (default 10) each. An application runs one pool
 /// for good; interleaving five pools in one process switches the server's backends in and
 /// out every second, and the two measurements have disagreed (see the README).
 fn separate_processes(names: &[&str]) {
@@ -178,7 +241,7 @@ fn separate_processes(names: &[&str]) {
     if rounds == 0 {
         return;
     }
-    let seconds = env_or("BENCH_SECONDS", 4);
+    let seconds = env_or("BENCH_SECONDS", 10);
     let exe = std::env::current_exe().expect("the bench's own path");
     let mut runs = vec![Vec::new(); names.len()];
     for round in 0..rounds {
@@ -307,11 +370,11 @@ fn bench(c: &mut Criterion) {
     } else {
         let short = env_or("BENCH_ROUNDS", 15) as usize;
         interleaved(&contenders, Duration::from_secs(1), short);
-        let sustained = Duration::from_secs(env_or("BENCH_SUSTAINED_SECONDS", 4).max(1));
+        let sustained = Duration::from_secs(env_or("BENCH_SUSTAINED_SECONDS", 10).max(1));
         interleaved(
             &contenders,
             sustained,
-            env_or("BENCH_SUSTAINED_ROUNDS", 8) as usize,
+            env_or("BENCH_SUSTAINED_ROUNDS", 6) as usize,
         );
         let names: Vec<&str> = contenders.iter().map(|(name, _)| *name).collect();
         separate_processes(&names);
