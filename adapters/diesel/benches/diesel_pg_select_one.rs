@@ -85,12 +85,13 @@ fn throughput(period: Duration, checkout: &(dyn Fn() + Sync)) -> f64 {
     throughput_profiled(period, checkout, None)
 }
 
-/// [`throughput`], also adding to `profile[k]` the queries completed in the k-th slice of
-/// [`profile_slice`] since the threads started (the slices past the end are dropped).
+/// [`throughput`], also adding to `counts[k]` the queries completed in the k-th `slice`
+/// since the threads started, for `profile: Some((counts, slice))` (the slices past the end
+/// are dropped).
 fn throughput_profiled(
     period: Duration,
     checkout: &(dyn Fn() + Sync),
-    profile: Option<&[AtomicU64]>,
+    profile: Option<(&[AtomicU64], Duration)>,
 ) -> f64 {
     let stop = AtomicBool::new(false);
     let done = AtomicU64::new(0);
@@ -102,9 +103,9 @@ fn throughput_profiled(
                 while !stop.load(Ordering::Relaxed) {
                     checkout();
                     n += 1;
-                    if let (Some(profile), Some(slice)) = (profile, profile_slice()) {
+                    if let Some((counts, slice)) = profile {
                         let k = start.elapsed().as_nanos() / slice.as_nanos();
-                        if let Some(count) = profile.get(k as usize) {
+                        if let Some(count) = counts.get(k as usize) {
                             count.fetch_add(1, Ordering::Relaxed);
                         }
                     }
@@ -122,11 +123,8 @@ fn throughput_profiled(
 /// `n` ms slice of the window, summed over the rounds, beside r2d2's: how the throughput
 /// climbs after the threads start.
 fn profile_slice() -> Option<Duration> {
-    static SLICE: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
-    *SLICE.get_or_init(|| {
-        let ms = env_or("BENCH_PROFILE_MS", 0);
-        (ms > 0).then(|| Duration::from_millis(ms))
-    })
+    let ms = env_or("BENCH_PROFILE_MS", 0);
+    (ms > 0).then(|| Duration::from_millis(ms))
 }
 
 /// One contender alone for `BENCH_SECONDS` (default 10), after a 1 s warm-up, for profiling
@@ -150,7 +148,8 @@ fn interleaved(contenders: &[(&str, &(dyn Fn() + Sync))], window: Duration, roun
     for (_, checkout) in contenders {
         throughput(window, *checkout);
     }
-    let slices = profile_slice().map_or(0, |slice| {
+    let slice = profile_slice();
+    let slices = slice.map_or(0, |slice| {
         (window.as_nanos() / slice.as_nanos()).max(1) as usize
     });
     let profiles: Vec<Vec<AtomicU64>> = contenders
@@ -161,7 +160,7 @@ fn interleaved(contenders: &[(&str, &(dyn Fn() + Sync))], window: Duration, roun
     for round in 0..rounds {
         for turn in 0..contenders.len() {
             let i = (round + turn) % contenders.len();
-            let profile = (slices > 0).then_some(profiles[i].as_slice());
+            let profile = slice.map(|slice| (profiles[i].as_slice(), slice));
             runs[i].push(throughput_profiled(window, contenders[i].1, profile));
         }
     }
@@ -174,7 +173,7 @@ fn interleaved(contenders: &[(&str, &(dyn Fn() + Sync))], window: Duration, roun
         &names,
         &runs,
     );
-    if let Some(slice) = profile_slice() {
+    if let Some(slice) = slice {
         print_profile(slice, &names, &profiles);
     }
 }
@@ -234,8 +233,8 @@ fn report(title: &str, names: &[&str], runs: &[Vec<f64>]) {
 /// The same contenders, each alone in a process of its own (this bench again, with
 /// `BENCH_ONLY`), the processes alternating in a rotating order, `BENCH_PROCESSES` rounds
 /// (default 5, 0 skips) of `BENCH_SECONDS` (default 10) each. An application runs one pool
-/// for good; interleaving five pools in one process switches the server's backends in and
-/// out every second, and the two measurements have disagreed (see the README).
+/// for good; interleaving the pools in one process switches the server's backends in and
+/// out at every window, and the two measurements have disagreed (see the README).
 fn separate_processes(names: &[&str]) {
     let rounds = env_or("BENCH_PROCESSES", 5) as usize;
     if rounds == 0 {
