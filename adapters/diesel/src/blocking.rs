@@ -8,13 +8,23 @@ use diesel::r2d2::{ConnectionManager, R2D2Connection};
 use poolscope::BuildError;
 
 use crate::forward::forward_options;
-use crate::reset::{in_error, reset_connection};
+use crate::lost_connection::{self, DisconnectWatch, Suspicion};
+use crate::reset::{in_error, in_transaction, reset_connection};
 use crate::user_set::{fmt_manager, UserSet};
 
 /// Opens Diesel connections for a [`Pool`]: Diesel's own [`ConnectionManager`], except that a
 /// connection returned inside a transaction is not "broken" (the pool rolls it back and keeps
-/// it, where Diesel's r2d2 pool would throw it away). Only a transaction manager left in its
-/// error state by a failed ROLLBACK / COMMIT counts as broken.
+/// it, where Diesel's r2d2 pool would throw it away).
+///
+/// A returned connection is broken, and closed, when its transaction manager is in its error
+/// state (a failed ROLLBACK / COMMIT), or when one of its queries failed with an error that
+/// means the server closed it (a killed backend, a restarted server). After an error that
+/// only may mean that, the connection is checked with `SELECT 1` as it comes back. So a
+/// connection the server closed costs at most the one error that found it, `pre_ping` or not;
+/// with `pre_ping`, an idle one is found before it is handed out. The check rides on Diesel's
+/// [`Instrumentation`](diesel::connection::Instrumentation): the manager installs one on each
+/// connection it opens, in front of Diesel's default instrumentation. A connection given an
+/// instrumentation of its own later loses it, and is then checked by `pre_ping` only.
 pub struct Manager<C> {
     inner: ConnectionManager<C>,
     url: Option<String>,
@@ -77,7 +87,9 @@ where
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<C, Self::Error> {
-        self.inner.connect()
+        let mut conn = self.inner.connect()?;
+        conn.set_instrumentation(DisconnectWatch::new());
+        Ok(conn)
     }
 
     /// `SELECT 1` (Diesel's ping), run when `pre_ping` is on.
@@ -86,7 +98,19 @@ where
     }
 
     fn has_broken(&self, conn: &mut C) -> bool {
-        in_error(conn)
+        if in_error(conn) {
+            return true;
+        }
+        let broken = match lost_connection::seen(conn.instrumentation()) {
+            Suspicion::Sound => false,
+            Suspicion::Lost => true,
+            // Inside a transaction, the reset's ROLLBACK is the check (a failed statement
+            // may have aborted the transaction, where `SELECT 1` would fail too).
+            Suspicion::Possible if in_transaction(conn) => false,
+            Suspicion::Possible => self.inner.is_valid(conn).is_err(),
+        };
+        lost_connection::clear(conn.instrumentation());
+        broken
     }
 }
 

@@ -4,19 +4,31 @@
 use std::fmt;
 use std::ops::Deref;
 
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, PoolError};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, PoolError, PoolableConnection,
+};
 use diesel_async::{AsyncConnection, TransactionManager};
 use poolscope::{AsyncReset, BoxError, BoxFuture, BuildError, ResetAction};
 
 use crate::forward::forward_options;
+use crate::lost_connection::{self, DisconnectWatch, Suspicion};
 use crate::reset::Unwind;
 use crate::user_set::{fmt_manager, UserSet};
 
 /// Opens diesel-async connections for an [`AsyncPool`]: diesel-async's own
 /// [`AsyncDieselConnectionManager`] (its `ManagerConfig`, custom setup and recycling check
 /// included), except that a connection returned inside a transaction is rolled back and kept
-/// instead of thrown away. A connection whose transaction manager is in its error state, or
-/// whose `BEGIN` was cancelled half-way, is closed.
+/// instead of thrown away.
+///
+/// A returned connection is closed when its transaction manager is in its error state, when
+/// its `BEGIN` / `COMMIT` / `ROLLBACK` was cancelled half-way, when diesel-async knows it
+/// closed (PostgreSQL), or when one of its queries failed with an error that means the server
+/// closed it (a killed backend, a restarted server). After an error that only may mean that,
+/// [`DieselAsyncReset`] checks it with `SELECT 1` before it goes back. So a connection the
+/// server closed costs at most the one error that found it, `pre_ping` or not. The errors are
+/// seen through Diesel's `Instrumentation`, which the manager installs on each connection it
+/// opens, in front of Diesel's default instrumentation (a connection given an
+/// instrumentation of its own later is checked by `pre_ping` and diesel-async alone).
 pub struct AsyncManager<C: AsyncConnection + 'static> {
     inner: AsyncDieselConnectionManager<C>,
     url: Option<String>,
@@ -78,14 +90,19 @@ impl<C: AsyncConnection + 'static> fmt::Debug for AsyncManager<C> {
 
 impl<C> bb8::ManageConnection for AsyncManager<C>
 where
-    C: AsyncConnection + 'static,
+    C: PoolableConnection + 'static,
     AsyncDieselConnectionManager<C>: bb8::ManageConnection<Connection = C, Error = PoolError>,
 {
     type Connection = C;
     type Error = PoolError;
 
     fn connect(&self) -> impl std::future::Future<Output = Result<C, PoolError>> + Send {
-        self.inner.connect()
+        let connecting = self.inner.connect();
+        async move {
+            let mut conn = connecting.await?;
+            conn.set_instrumentation(DisconnectWatch::new());
+            Ok(conn)
+        }
     }
 
     /// The manager's recycling check (`SELECT 1` by default), run when `pre_ping` is on.
@@ -98,14 +115,18 @@ where
 
     fn has_broken(&self, conn: &mut C) -> bool {
         let status = C::TransactionManager::transaction_manager_status_mut(conn);
-        match status.transaction_depth() {
+        let broken = match status.transaction_depth() {
             Err(_) => true,
-            // Diesel calls it broken with no transaction open: a BEGIN / COMMIT / ROLLBACK
-            // was cancelled half-way, so the server's state is unknown.
-            Ok(None) => C::TransactionManager::is_broken_transaction_manager(conn),
-            // An open transaction: the reset rolls it back.
+            // diesel-async calls it broken with no transaction open when a BEGIN / COMMIT /
+            // ROLLBACK was cancelled half-way (the server's state is unknown), or when the
+            // connection closed (PostgreSQL).
+            Ok(None) => PoolableConnection::is_broken(conn),
+            // An open transaction: the reset rolls it back (and fails if the connection
+            // is gone).
             Ok(Some(_)) => false,
-        }
+        };
+        // A possibly lost connection is left to the reset to check: it can await a query.
+        broken || lost_connection::seen(conn.instrumentation()) == Suspicion::Lost
     }
 }
 
@@ -133,7 +154,42 @@ where
     Ok(())
 }
 
-/// The [`AsyncReset`] the async builder installs: [`reset_async_connection`].
+/// A returned connection whose query failed with an error that may mean the server closed
+/// it did not answer `SELECT 1`.
+#[derive(Debug)]
+struct ConnectionLost(diesel::result::Error);
+
+impl fmt::Display for ConnectionLost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the connection did not answer SELECT 1 after a failed query: {}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ConnectionLost {}
+
+/// After a query failed with an error that may mean the connection is gone (see
+/// [`AsyncManager`]), checks it with `SELECT 1`, unless a transaction is open (the rollback
+/// then checks it).
+async fn check_after_error<C: AsyncConnection>(conn: &mut C) -> Result<(), BoxError> {
+    let suspicion = lost_connection::seen(conn.instrumentation());
+    let in_transaction = C::TransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .is_ok_and(|depth| depth.is_some());
+    let checked = match suspicion {
+        Suspicion::Possible if !in_transaction => conn.batch_execute("SELECT 1").await,
+        _ => Ok(()),
+    };
+    lost_connection::clear(conn.instrumentation());
+    checked.map_err(|e| Box::new(ConnectionLost(e)) as BoxError)
+}
+
+/// The [`AsyncReset`] the async builder installs: a connection whose query failed with an
+/// error that may mean the server closed it is checked with `SELECT 1` first (see
+/// [`AsyncManager`]), then [`reset_async_connection`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DieselAsyncReset;
 
@@ -143,7 +199,10 @@ impl<C: AsyncConnection + 'static> AsyncReset<C> for DieselAsyncReset {
         conn: &'a mut C,
         action: ResetAction,
     ) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(reset_async_connection(conn, action))
+        Box::pin(async move {
+            check_after_error(conn).await?;
+            reset_async_connection(conn, action).await
+        })
     }
 }
 

@@ -85,3 +85,11 @@ pub(crate) fn in_error<C: diesel::Connection>(conn: &mut C) -> bool {
         .transaction_depth()
         .is_err()
 }
+
+/// Whether Diesel's transaction manager has a transaction open.
+pub(crate) fn in_transaction<C: diesel::Connection>(conn: &mut C) -> bool {
+    use diesel::connection::TransactionManager;
+    <C as diesel::Connection>::TransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .is_ok_and(|depth| depth.is_some())
+}

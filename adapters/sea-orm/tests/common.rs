@@ -7,6 +7,8 @@ mod server;
 
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)] // used by the suite, not by every test file
+pub use server::kill_while_looping_async;
 pub use server::Target;
 
 /// The URL sqlx takes for a target (SQLite: a file created on first use).

@@ -240,6 +240,59 @@ macro_rules! async_suite {
             assert_eq!(depth(&mut *pool.get().await.unwrap()), 0);
         }
 
+        /// Eight tasks loop checkout / `SELECT 1` / return on a pool of 4 + 4 while every one
+        /// of the pool's server connections is killed, four times over. Each killed
+        /// connection may cost one caller one error, no more; afterwards every checkout
+        /// works and the pool's idle count is the server's.
+        async fn killed_connections_cost_at_most_one_error_each(
+            test: &str,
+            pre_ping: Option<bool>,
+        ) {
+            let Some(t) = target(test) else { return };
+            let mut b = AsyncPool::<Conn>::builder().pool_size(4).max_overflow(4);
+            if let Some(pre_ping) = pre_ping {
+                b = b.pre_ping(pre_ping);
+            }
+            let pool = b.build(t.url.as_str()).await.unwrap();
+            let checked_out_of = pool.clone();
+            let select_one = move || {
+                let pool = checked_out_of.clone();
+                async move {
+                    let query = async {
+                        let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+                        diesel::sql_query("SELECT 1")
+                            .execute(&mut *conn)
+                            .await
+                            .map(drop)
+                            .map_err(|e| e.to_string())
+                    };
+                    match tokio::time::timeout(Duration::from_secs(5), query).await {
+                        Ok(outcome) => outcome,
+                        Err(_) => Err(format!("no answer in 5 s: {}", pool.status())),
+                    }
+                }
+            };
+            let report = common::kill_while_looping_async(&t, select_one).await;
+            report.assert_at_most_one_error_each(test);
+            let idle = pool.status().checked_in as i64;
+            assert_eq!(t.server_connections(idle), idle, "{}", pool.status());
+        }
+
+        #[tokio::test(flavor = "multi_thread")]
+        async fn killed_connections_cost_at_most_one_error_each_with_pre_ping_off() {
+            killed_connections_cost_at_most_one_error_each("akill_noping", Some(false)).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread")]
+        async fn killed_connections_cost_at_most_one_error_each_with_pre_ping_on() {
+            killed_connections_cost_at_most_one_error_each("akill_ping", Some(true)).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread")]
+        async fn killed_connections_cost_at_most_one_error_each_with_the_defaults() {
+            killed_connections_cost_at_most_one_error_each("akill_default", None).await;
+        }
+
         #[tokio::test(flavor = "multi_thread")]
         async fn pre_ping_runs_the_managers_check_and_keeps_a_live_connection() {
             let Some(t) = target("aping") else { return };

@@ -311,6 +311,48 @@ macro_rules! blocking_suite {
             assert_eq!(rows(&mut conn, &t.table), 1);
         }
 
+        /// Eight threads loop checkout / `SELECT 1` / return on a pool of 4 + 4 while every
+        /// one of the pool's server connections is killed, four times over. Each killed
+        /// connection may cost one caller one error (the query that found it dead), no
+        /// more: the pool must not hand it out again. Afterwards every checkout works and
+        /// the pool's idle count is the server's.
+        fn killed_connections_cost_at_most_one_error_each(test: &str, pre_ping: Option<bool>) {
+            let Some(t) = target(test) else { return };
+            if !t.counts_server_connections() {
+                return; // nothing to kill without a server
+            }
+            let mut b = Pool::<Conn>::builder().pool_size(4).max_overflow(4);
+            if let Some(pre_ping) = pre_ping {
+                b = b.pre_ping(pre_ping);
+            }
+            let pool = b.build(t.url.as_str()).unwrap();
+            let report = common::kill_while_looping(&t, || {
+                let mut conn = pool.get().map_err(|e| e.to_string())?;
+                diesel::sql_query("SELECT 1")
+                    .execute(&mut *conn)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            });
+            report.assert_at_most_one_error_each(test);
+            let idle = pool.status().checked_in as i64;
+            assert_eq!(t.server_connections(idle), idle, "{}", pool.status());
+        }
+
+        #[test]
+        fn killed_connections_cost_at_most_one_error_each_with_pre_ping_off() {
+            killed_connections_cost_at_most_one_error_each("kill_noping", Some(false));
+        }
+
+        #[test]
+        fn killed_connections_cost_at_most_one_error_each_with_pre_ping_on() {
+            killed_connections_cost_at_most_one_error_each("kill_ping", Some(true));
+        }
+
+        #[test]
+        fn killed_connections_cost_at_most_one_error_each_with_the_defaults() {
+            killed_connections_cost_at_most_one_error_each("kill_default", None);
+        }
+
         #[test]
         fn pre_ping_checks_each_checkout_and_keeps_a_live_connection() {
             let Some(t) = target("ping") else { return };

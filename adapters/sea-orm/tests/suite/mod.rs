@@ -247,6 +247,52 @@ macro_rules! sea_orm_suite {
             assert_eq!(t.server_connections(1), 1);
         }
 
+        /// Eight tasks loop `SELECT 1` on a pool of 4 + 4 while every one of the pool's server
+        /// connections is killed, four times over. Each killed connection may cost one
+        /// statement one error, no more; afterwards every statement works.
+        async fn killed_connections_cost_at_most_one_error_each(test: &str, pre_ping: Option<bool>) {
+            let Some(t) = target(test) else { return };
+            if !t.counts_server_connections() {
+                return; // nothing to kill without a server
+            }
+            let mut b = Builder::new().pool_size(4).max_overflow(4);
+            if let Some(pre_ping) = pre_ping {
+                b = b.pre_ping(pre_ping);
+            }
+            let db = b.build(&common::sqlx_url(&t)).unwrap();
+            let select_one = {
+                let db = db.clone();
+                move || {
+                    let db = db.clone();
+                    async move {
+                        db.execute_unprepared("SELECT 1")
+                            .await
+                            .map(drop)
+                            .map_err(|e| e.to_string())
+                    }
+                }
+            };
+            let report = common::kill_while_looping_async(&t, select_one).await;
+            report.assert_at_most_one_error_each(test);
+            let idle = common::settled(&db).await.checked_in as i64;
+            assert_eq!(t.server_connections(idle), idle, "{}", db.status());
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn killed_connections_cost_at_most_one_error_each_with_pre_ping_off() {
+            killed_connections_cost_at_most_one_error_each("kill_noping", Some(false)).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn killed_connections_cost_at_most_one_error_each_with_pre_ping_on() {
+            killed_connections_cost_at_most_one_error_each("kill_ping", Some(true)).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn killed_connections_cost_at_most_one_error_each_with_the_defaults() {
+            killed_connections_cost_at_most_one_error_each("kill_default", None).await;
+        }
+
         #[test]
         fn singleton_thread_and_lifo_are_refused_at_build() {
             let Some(t) = target("refused") else { return };
