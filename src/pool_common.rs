@@ -51,6 +51,15 @@ macro_rules! pool_common {
             pub fn manager(&self) -> &M {
                 &self.shared.manager
             }
+
+            /// Waiters that reached `pool_timeout` while an idle connection or free capacity
+            /// was there for them: wake-ups the pool missed (such a waiter takes what is
+            /// there instead of timing out). Always 0 unless the pool has a bug; the stress
+            /// tests assert it.
+            #[doc(hidden)]
+            pub fn missed_wakeups(&self) -> u64 {
+                self.shared.core.missed_wakeups()
+            }
         }
 
         impl<M: $manager> Clone for $pool<M> {

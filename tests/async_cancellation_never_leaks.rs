@@ -37,6 +37,7 @@ async fn cancelled_after_the_grant_arrived_but_before_it_was_polled() {
         .build(Db::new().manager())
         .await
         .unwrap();
+    let db = pool.manager().db.clone();
     let held = pool.get().await.unwrap();
     let mut waiting = Box::pin(pool.get());
     assert!(futures_poll_once(waiting.as_mut()).await.is_none());
@@ -45,6 +46,73 @@ async fn cancelled_after_the_grant_arrived_but_before_it_was_polled() {
     drop(waiting); // never polled again: the grant must come back
     assert_eq!(pool.status().checked_in, 1);
     assert_eq!(pool.status().checked_out, 0);
+    assert_eq!(
+        db.closes(),
+        0,
+        "the healthy connection went back, not closed: {:?}",
+        db.calls(1)
+    );
+    assert_eq!(pool.get().await.unwrap().id, 1);
+}
+
+/// Two slots, sixteen tasks, each checkout cancelled by a timeout of 50-450 µs more often
+/// than not, for a second: cancelling never closes a healthy connection (the two opened
+/// first serve throughout), and every slot is whole afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancellations_under_load_close_no_healthy_connection() {
+    let db = Db::new();
+    let pool = builder()
+        .pool_size(2)
+        .max_overflow(0)
+        .pool_timeout(None)
+        .build(db.manager())
+        .await
+        .unwrap();
+    let seed = common::stress::seed();
+    let until = std::time::Instant::now() + Duration::from_secs(1);
+    let tasks: Vec<_> = (0..16u64)
+        .map(|task| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut rng = common::stress::Rng::new(seed ^ task);
+                let (mut cancelled, mut served) = (0u64, 0u64);
+                while std::time::Instant::now() < until {
+                    let patience = Duration::from_micros(50 + rng.below(400));
+                    match tokio::time::timeout(patience, pool.get()).await {
+                        Ok(conn) => {
+                            let conn = conn.unwrap();
+                            tokio::time::sleep(Duration::from_micros(rng.below(200))).await;
+                            drop(conn);
+                            served += 1;
+                        }
+                        Err(_) => cancelled += 1,
+                    }
+                }
+                (cancelled, served)
+            })
+        })
+        .collect();
+    let (mut cancelled, mut served) = (0, 0);
+    for t in tasks {
+        let (c, s) = t.await.unwrap();
+        cancelled += c;
+        served += s;
+    }
+    let status = pool.status();
+    eprintln!("seed {seed}: {cancelled} cancellations, {served} checkouts, {status}");
+    assert!(
+        cancelled > 100,
+        "seed {seed}: too few cancellations to prove anything"
+    );
+    assert_eq!(
+        (db.connects(), db.closes()),
+        (2, 0),
+        "seed {seed}: {cancelled} cancellations reopened connections"
+    );
+    assert_eq!(
+        (status.checked_in, status.checked_out, status.waiting),
+        (2, 0, 0)
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,9 +1,10 @@
-use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::panic::Location;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::builder::Builder;
 use super::guard::PooledConnection;
+use crate::core::panics::catching;
 use crate::core::{Begin, Checked, Core, ReturnStep, Step};
 use crate::error::Error;
 use crate::owner::Owner;
@@ -103,7 +104,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                     .and_then(|t| Instant::now().checked_add(t));
                 match core.wait_blocking(&waiter, deadline) {
                     Some(grant) => core.reservation_for(&waiter, grant),
-                    None => match core.cancel_wait(&waiter) {
+                    None => match core.cancel_wait(&waiter, true) {
                         Some(reservation) => reservation,
                         None => return Err(Error::Timeout(core.timeout_error())),
                     },
@@ -153,10 +154,11 @@ impl<M: r2d2::ManageConnection> Shared<M> {
     pub(super) fn give_back(&self, checked: Checked<M::Connection>) {
         let core = &self.core;
         let mut checked = checked;
-        let broken = self.manager.has_broken(&mut checked.conn);
-        let (mut checked, step) = core.start_return(checked, broken);
+        let broken = catching(|| self.manager.has_broken(&mut checked.conn));
+        let Some((mut checked, step)) = core.start_return(checked, broken) else {
+            return;
+        };
         match step {
-            ReturnStep::Invalidate(reason) => core.invalidate(checked, reason),
             ReturnStep::CheckIn => core.end_return(checked, None, Ok(())),
             ReturnStep::Reset(action) => {
                 let span = reset_span(&core.config, action);
@@ -178,7 +180,7 @@ impl<M: r2d2::ManageConnection> Shared<M> {
         let Some(reset) = self.builder.reset.as_ref() else {
             return Err("no reset function".to_owned());
         };
-        match catch_unwind(AssertUnwindSafe(|| reset.reset(conn, action))) {
+        match catching(|| reset.reset(conn, action)) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("the {} function panicked", action.as_str())),
@@ -186,6 +188,7 @@ impl<M: r2d2::ManageConnection> Shared<M> {
     }
 
     pub(super) fn invalidate(&self, checked: Checked<M::Connection>) {
-        self.core.invalidate(checked, InvalidateReason::Requested);
+        self.core
+            .invalidate(checked, InvalidateReason::Requested, None);
     }
 }

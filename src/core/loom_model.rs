@@ -68,6 +68,41 @@ fn checkin(core: &Core<u32>, checked: Checked<u32>) {
     core.end_return(checked, None, Ok(()));
 }
 
+/// A one-slot pool whose connection is out, a checkout waiting for it, and a thread
+/// returning it (racing whatever the caller does next with the waiter).
+fn a_waiter_and_a_return_racing() -> (
+    Arc<Core<u32>>,
+    Arc<super::Waiter<u32>>,
+    thread::JoinHandle<()>,
+) {
+    let core = core(1, 0, true);
+    let held = checkout(&core).unwrap();
+    let site = core.site(std::panic::Location::caller(), Owner::current_thread);
+    let Begin::Wait(waiter) = core.begin(&site) else {
+        panic!("the only slot is out: the checkout must wait");
+    };
+    let giver = {
+        let core = Arc::clone(&core);
+        thread::spawn(move || checkin(&core, held))
+    };
+    (core, waiter, giver)
+}
+
+/// A one-slot pool whose connection is out, and a thread that checks out (waiting) and
+/// returns.
+fn one_slot_out_and_a_thread_waiting() -> (Arc<Core<u32>>, Checked<u32>, thread::JoinHandle<()>) {
+    let core = core(1, 0, true);
+    let held = checkout(&core).unwrap();
+    let waiter = {
+        let core = Arc::clone(&core);
+        thread::spawn(move || {
+            let c = checkout(&core).unwrap();
+            checkin(&core, c);
+        })
+    };
+    (core, held, waiter)
+}
+
 fn assert_whole(core: &Core<u32>, idle: usize) {
     let s = core.status();
     assert_eq!(
@@ -100,16 +135,8 @@ fn two_threads_share_one_slot_without_lost_wakeups() {
 #[test]
 fn invalidation_hands_capacity_to_a_waiter() {
     loom::model(|| {
-        let core = core(1, 0, true);
-        let held = checkout(&core).unwrap();
-        let waiter = {
-            let core = Arc::clone(&core);
-            thread::spawn(move || {
-                let c = checkout(&core).unwrap();
-                checkin(&core, c);
-            })
-        };
-        core.invalidate(held, InvalidateReason::Requested);
+        let (core, held, waiter) = one_slot_out_and_a_thread_waiting();
+        core.invalidate(held, InvalidateReason::Requested, None);
         waiter.join().unwrap();
         assert_whole(&core, 1);
     });
@@ -118,23 +145,68 @@ fn invalidation_hands_capacity_to_a_waiter() {
 #[test]
 fn an_abandoned_wait_racing_a_return_loses_nothing() {
     loom::model(|| {
-        let core = core(1, 0, true);
-        let held = checkout(&core).unwrap();
-        let site = core.site(std::panic::Location::caller(), Owner::current_thread);
-        let Begin::Wait(waiter) = core.begin(&site) else {
-            panic!("the only slot is out: the checkout must wait");
-        };
-        let giver = {
-            let core = Arc::clone(&core);
-            thread::spawn(move || checkin(&core, held))
-        };
+        let (core, waiter, giver) = a_waiter_and_a_return_racing();
         // The timeout fires now: the waiter gives up, racing the return.
-        if let Some(reservation) = core.cancel_wait(&waiter) {
+        if let Some(reservation) = core.cancel_wait(&waiter, true) {
             let c = drive(reservation);
             checkin(&core, c);
         }
         giver.join().unwrap();
         assert_whole(&core, 1);
+    });
+}
+
+#[test]
+fn two_returns_back_to_back_serve_two_waiters() {
+    loom::model(|| {
+        let core = core(1, 1, true);
+        let a = checkout(&core).unwrap();
+        let b = checkout(&core).unwrap();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let core = Arc::clone(&core);
+                // Each keeps what it gets until both are served: the second can only be
+                // served by the second return (a lost wake-up is a loom deadlock).
+                thread::spawn(move || checkout(&core).unwrap())
+            })
+            .collect();
+        checkin(&core, a);
+        checkin(&core, b);
+        let served: Vec<_> = waiters.into_iter().map(|t| t.join().unwrap()).collect();
+        for c in served {
+            checkin(&core, c);
+        }
+        let s = core.status();
+        assert_eq!((s.checked_out, s.waiting), (0, 0), "{s}");
+        assert_eq!(core.missed_wakeups(), 0);
+    });
+}
+
+#[test]
+fn dispose_hands_the_freed_capacity_to_a_waiter() {
+    loom::model(|| {
+        let (core, held, waiter) = one_slot_out_and_a_thread_waiting();
+        checkin(&core, held);
+        core.dispose();
+        waiter.join().unwrap();
+        let s = core.status();
+        assert_eq!((s.checked_out, s.waiting), (0, 0), "{s}");
+        assert!(s.checked_in <= 1, "{s}");
+    });
+}
+
+#[test]
+fn a_grant_to_a_cancelled_waiter_goes_back_with_its_connection() {
+    loom::model(|| {
+        let (core, waiter, giver) = a_waiter_and_a_return_racing();
+        // The waiting future is dropped now, racing the return: a grant that reached it
+        // goes back to the pool with its connection, not closed.
+        drop(core.cancel_wait(&waiter, false));
+        giver.join().unwrap();
+        assert_whole(&core, 1);
+        let again = checkout(&core).unwrap();
+        assert_eq!(again.conn, 7, "the same connection, still open");
+        checkin(&core, again);
     });
 }
 

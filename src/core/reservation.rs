@@ -3,9 +3,12 @@
 //!
 //! The blocking and the async front end drive the same machine; only how they connect and
 //! ping differs. Dropping a reservation before [`Reservation::finish`] (an error, a panic in
-//! the manager, a cancelled future) gives the slot back: pooled slots return to the pool
-//! emptied, new capacity is released.
+//! the manager, a cancelled future) gives the slot back. A connection no user code was
+//! working on when that happened (granted to a waiter that was then cancelled, or just
+//! opened) goes back to the pool as it is; one dropped mid-ping or mid-listener is in an
+//! unknown state and is closed. Empty slots return emptied; unused new capacity is released.
 
+use super::panics::first;
 use super::{next_connection_id, Checked, Core, Grant, Slot};
 use crate::echo::{echo_debug, echo_info};
 use crate::error::{ListenerErrorKind, PoolFailure};
@@ -43,6 +46,9 @@ pub(crate) struct Reservation<'a, C> {
     /// The connection was opened by this checkout (so it is not pinged).
     fresh: bool,
     pinged: bool,
+    /// User code (the manager's ping, a listener) is working on the connection: dropped
+    /// now, the connection's state is unknown and it is closed rather than pooled.
+    in_user_code: bool,
     disconnects: u8,
 }
 
@@ -58,6 +64,7 @@ impl<'a, C> Reservation<'a, C> {
             stale_checked: false,
             fresh: false,
             pinged: false,
+            in_user_code: false,
             disconnects: 0,
         }
     }
@@ -73,12 +80,13 @@ impl<'a, C> Reservation<'a, C> {
         self.slot().conn.as_mut()
     }
 
-    /// Closes the slot's connection, if any (the slot stays reserved).
+    /// Closes the slot's connection, if any (the slot stays reserved); a listener's panic
+    /// carries on from here, and the reservation's drop gives the slot back.
     fn close_conn(&mut self, reason: CloseReason) {
         let core = self.core;
         let slot = self.slot();
         if let Some(conn) = slot.conn.take() {
-            core.close_connection(conn, &mut slot.record, reason);
+            core.carry_on(core.close_connection(conn, &mut slot.record, reason));
         }
     }
 
@@ -86,14 +94,18 @@ impl<'a, C> Reservation<'a, C> {
     fn invalidate_conn(&mut self, reason: InvalidateReason) {
         let core = self.core;
         let Slot { record, conn } = self.slot();
-        if let Some(conn) = conn.as_mut() {
-            core.announce_invalidate(conn, record, &reason);
-        }
-        self.close_conn(CloseReason::Invalidated);
+        let Some(mut conn) = conn.take() else {
+            return;
+        };
+        let announced = core.announce_invalidate(&mut conn, record, &reason);
+        let closed = core.close_connection(conn, record, CloseReason::Invalidated);
+        core.carry_on(first(announced, closed));
     }
 
     /// Decides the next step.
     pub(crate) fn next_step(&mut self) -> Step {
+        // Called again: the ping it asked for, if any, returned.
+        self.in_user_code = false;
         loop {
             let core = self.core;
             if self.slot().conn.is_none() {
@@ -119,20 +131,21 @@ impl<'a, C> Reservation<'a, C> {
                     echo_debug!(core, "Connection {} is fresh, skipping pre-ping", id);
                 } else {
                     echo_debug!(core, "Pool pre-ping on connection {}", id);
+                    self.in_user_code = true;
                     return Step::Ping;
                 }
             }
+            self.in_user_code = true;
             let Slot { record, conn } = self.slot();
             let Some(conn) = conn.as_mut() else {
                 continue;
             };
-            match core.listeners.try_each(|l| l.checkout(conn, record)) {
+            let checked = core.listeners.try_each(|l| l.checkout(conn, record));
+            let id = record.connection_id.unwrap_or(0);
+            self.in_user_code = false;
+            match checked {
                 Ok(()) => {
-                    echo_debug!(
-                        core,
-                        "Connection {} checked out from pool",
-                        record.connection_id.unwrap_or(0)
-                    );
+                    echo_debug!(core, "Connection {} checked out from pool", id);
                     return Step::Ready;
                 }
                 Err(e) if e.kind() == ListenerErrorKind::Disconnect => {
@@ -163,6 +176,7 @@ impl<'a, C> Reservation<'a, C> {
         let id = next_connection_id();
         self.fresh = true;
         self.pinged = false;
+        self.in_user_code = true;
         let Slot {
             record,
             conn: slot_conn,
@@ -172,7 +186,9 @@ impl<'a, C> Reservation<'a, C> {
         record.created_at = Some(now);
         let conn = slot_conn.insert(conn);
         echo_debug!(core, "Created new connection {}", id);
-        match core.run_connect_listeners(conn, record) {
+        let listened = core.run_connect_listeners(conn, record);
+        self.in_user_code = false;
+        match listened {
             Ok(()) => {
                 if self.new_capacity {
                     self.new_capacity = false;
@@ -198,6 +214,7 @@ impl<'a, C> Reservation<'a, C> {
     /// The pre-ping failed: invalidate the connection, mark every older connection stale,
     /// and let the next step open a fresh one.
     pub(crate) fn ping_failed(&mut self, message: String) {
+        self.in_user_code = false;
         let core = self.core;
         let id = self.slot().record.connection_id.unwrap_or(0);
         echo_debug!(
@@ -245,15 +262,21 @@ impl<C> Drop for Reservation<'_, C> {
         let Some(mut slot) = self.slot.take() else {
             return;
         };
-        if let Some(conn) = slot.conn.take() {
-            self.core
-                .close_connection(conn, &mut slot.record, CloseReason::CheckoutFailed);
+        let core = self.core;
+        if slot.conn.is_some() && !self.in_user_code {
+            // A sound connection nobody was using (the checkout was cancelled or failed
+            // around it): back to the pool, or to the next waiter, as it is.
+            core.check_in(slot, self.owner);
+            return;
         }
+        let panic = slot.conn.take().and_then(|conn| {
+            core.close_connection(conn, &mut slot.record, CloseReason::CheckoutFailed)
+        });
         if self.new_capacity {
-            self.core
-                .release_new_capacity(slot.record.slot_id, self.owner);
+            core.release_new_capacity(slot.record.slot_id, self.owner);
         } else {
-            self.core.check_in(slot, self.owner);
+            core.check_in(slot, self.owner);
         }
+        core.carry_on(panic);
     }
 }

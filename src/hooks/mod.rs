@@ -181,7 +181,8 @@ impl Inner {
     fn publish(&self, st: &Counts) {
         self.open_hint.store(st.open, Ordering::Relaxed);
         if self.instruments.wants_counts() {
-            self.instruments.counts(st.gauges());
+            // Published under this lock, in order: one number serves for all.
+            self.instruments.counts(0, st.gauges());
         }
     }
 

@@ -63,8 +63,9 @@ impl CountGauges {
 
 /// Who sets the count gauges.
 enum Counts {
-    /// The pool, under its lock, on every change.
-    OnChange(CountGauges),
+    /// The pool, on every change, in the order the counts were taken (the number of the
+    /// counts last set is kept beside the gauges: one writer at a time).
+    OnChange(parking_lot::Mutex<u64>, CountGauges),
     /// The publisher thread, every interval; the pool owns the entry it reads.
     Scheduled(#[allow(dead_code)] Arc<Entry>),
 }
@@ -160,7 +161,7 @@ impl Handles {
             gauge_publisher::schedule(&entry, gauge_interval);
             Counts::Scheduled(entry)
         } else {
-            Counts::OnChange(gauges)
+            Counts::OnChange(parking_lot::Mutex::new(0), gauges)
         };
         let counter = |metric: &'static str| metrics::counter!(metric, POOL_NAME => pool.clone());
         let labelled = |metric: &'static str, key: &'static str, value: &'static str| metrics::counter!(metric, POOL_NAME => pool.clone(), key => value);
@@ -212,14 +213,19 @@ impl Handles {
     /// handles and no publisher thread does it.
     #[inline]
     pub(super) fn wants_counts(&self) -> bool {
-        self.recording && matches!(self.counts, Counts::OnChange(_))
+        self.recording && matches!(self.counts, Counts::OnChange(..))
     }
 
-    /// The counts changed (callers hold the pool's lock). Publishes them only when the pool
-    /// publishes on every change.
-    pub(super) fn counts(&self, idle: usize, used: usize, pending: usize) {
-        if let Counts::OnChange(gauges) = &self.counts {
-            gauges.set(idle, used, pending);
+    /// The counts changed; `taken` numbers them in the order they were taken. Publishes
+    /// them only when the pool publishes on every change, and only if no later counts were
+    /// published already.
+    pub(super) fn counts(&self, taken: u64, idle: usize, used: usize, pending: usize) {
+        if let Counts::OnChange(last, gauges) = &self.counts {
+            let mut last = last.lock();
+            if taken >= *last {
+                *last = taken;
+                gauges.set(idle, used, pending);
+            }
         }
     }
 

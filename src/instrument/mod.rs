@@ -142,12 +142,15 @@ impl Instruments {
         false
     }
 
-    /// The counts changed (called under the pool's lock, so the gauges never go back in time);
-    /// published only if [`wants_counts`](Self::wants_counts).
+    /// The counts changed; published only if [`wants_counts`](Self::wants_counts). `taken`
+    /// numbers the counts in the order they were taken under the pool's lock: counts taken
+    /// before the last published ones are dropped, so the gauges never go back in time
+    /// although they are set after the lock is released.
     #[inline]
-    pub(crate) fn counts(&self, gauges: Gauges) {
+    pub(crate) fn counts(&self, taken: u64, gauges: Gauges) {
         #[cfg(feature = "metrics")]
-        self.facade.counts(gauges.idle, gauges.used, gauges.pending);
+        self.facade
+            .counts(taken, gauges.idle, gauges.used, gauges.pending);
     }
 
     #[inline]

@@ -7,6 +7,7 @@ use super::builder::AsyncBuilder;
 use super::catch_unwind::CatchUnwind;
 use super::guard::AsyncPooledConnection;
 use crate::config::ResetAction;
+use crate::core::panics::catching;
 use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Step, Waiter};
 use crate::error::{Error, PoolFailure};
 use crate::owner::Owner;
@@ -64,7 +65,7 @@ struct CancelWait<'a, C> {
 impl<C> Drop for CancelWait<'_, C> {
     fn drop(&mut self) {
         if let Some(waiter) = self.waiter.take() {
-            drop(self.core.cancel_wait(&waiter));
+            drop(self.core.cancel_wait(&waiter, false));
         }
     }
 }
@@ -169,7 +170,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         match outcome {
             Some(grant) => Ok(core.reservation_for(&waiter, grant)),
             None => core
-                .cancel_wait(&waiter)
+                .cancel_wait(&waiter, true)
                 .ok_or_else(|| PoolFailure::Timeout(core.timeout_error())),
         }
     }
@@ -203,9 +204,8 @@ impl<M: bb8::ManageConnection> Shared<M> {
         mut checked: Checked<M::Connection>,
     ) -> Option<(Checked<M::Connection>, ResetAction)> {
         let core = &self.core;
-        let broken = self.manager.has_broken(&mut checked.conn);
-        match core.start_return(checked, broken) {
-            (checked, ReturnStep::Invalidate(reason)) => core.invalidate(checked, reason),
+        let broken = catching(|| self.manager.has_broken(&mut checked.conn));
+        match core.start_return(checked, broken)? {
             (checked, ReturnStep::CheckIn) => core.end_return(checked, None, Ok(())),
             (checked, ReturnStep::Reset(action)) => return Some((checked, action)),
         }
@@ -263,7 +263,8 @@ impl<M: bb8::ManageConnection> Shared<M> {
     }
 
     pub(super) fn invalidate(&self, checked: Checked<M::Connection>) {
-        self.core.invalidate(checked, InvalidateReason::Requested);
+        self.core
+            .invalidate(checked, InvalidateReason::Requested, None);
     }
 }
 

@@ -2,7 +2,9 @@
 //! `r2d2::ManageConnection` and `bb8::ManageConnection`, plus an event-recording listener.
 #![allow(dead_code)]
 
+pub mod fronts;
 pub mod pool_lines;
+pub mod stress;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -32,6 +34,11 @@ struct DbState {
     fail_reset: AtomicBool,
     panic_reset: AtomicBool,
     panic_connect: AtomicBool,
+    panic_has_broken: AtomicBool,
+    close_delay_ms: AtomicU64,
+    /// Connections opened and not yet fully closed, and the most there ever were at once.
+    live: AtomicUsize,
+    peak_live: AtomicUsize,
     calls: Mutex<HashMap<usize, Vec<&'static str>>>,
 }
 
@@ -86,6 +93,24 @@ impl Db {
     pub fn panic_connects(&self, panic: bool) {
         self.inner.panic_connect.store(panic, Ordering::SeqCst);
     }
+    /// Makes the manager's `has_broken` panic.
+    pub fn panic_has_broken(&self, panic: bool) {
+        self.inner.panic_has_broken.store(panic, Ordering::SeqCst);
+    }
+    /// Makes closing a connection (dropping it) take `delay`.
+    pub fn set_close_delay(&self, delay: Duration) {
+        self.inner
+            .close_delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+    /// Connections opened and not yet fully closed.
+    pub fn live(&self) -> usize {
+        self.inner.live.load(Ordering::SeqCst)
+    }
+    /// The most connections ever live at once.
+    pub fn peak_live(&self) -> usize {
+        self.inner.peak_live.load(Ordering::SeqCst)
+    }
     pub fn panic_resets(&self, panic: bool) {
         self.inner.panic_reset.store(panic, Ordering::SeqCst);
     }
@@ -116,6 +141,8 @@ impl Db {
             return Err(FakeError("database is stopped".into()));
         }
         let id = self.inner.connects.fetch_add(1, Ordering::SeqCst) + 1;
+        let live = self.inner.live.fetch_add(1, Ordering::SeqCst) + 1;
+        self.inner.peak_live.fetch_max(live, Ordering::SeqCst);
         self.inner.calls.lock().unwrap().entry(id).or_default();
         Ok(FakeConn {
             id,
@@ -173,6 +200,11 @@ impl fmt::Debug for FakeConn {
 impl Drop for FakeConn {
     fn drop(&mut self) {
         self.db.record(self.id, "close");
+        let delay = Duration::from_millis(self.db.inner.close_delay_ms.load(Ordering::SeqCst));
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        self.db.inner.live.fetch_sub(1, Ordering::SeqCst);
         self.db.inner.closes.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -203,6 +235,15 @@ impl r2d2::ManageConnection for FakeManager {
     }
 
     fn has_broken(&self, conn: &mut FakeConn) -> bool {
+        self.broken(conn)
+    }
+}
+
+impl FakeManager {
+    fn broken(&self, conn: &FakeConn) -> bool {
+        if self.db.inner.panic_has_broken.load(Ordering::SeqCst) {
+            panic!("has_broken panicked on purpose");
+        }
         conn.broken
     }
 }
@@ -224,7 +265,7 @@ impl bb8::ManageConnection for FakeManager {
     }
 
     fn has_broken(&self, conn: &mut FakeConn) -> bool {
-        conn.broken
+        self.broken(conn)
     }
 }
 

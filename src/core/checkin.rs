@@ -1,0 +1,369 @@
+//! The second half of a connection's life in the pool: returns (broken check, reset event,
+//! keep or close), invalidation, detaching, closing and `dispose`.
+//!
+//! A connection that is closed keeps its slot's capacity until it is fully closed (`State::
+//! closing`), so that the connections live on the server never exceed the class's limit,
+//! however long a close takes. Every listener runs outside the lock and may panic: the books
+//! are put straight first (see `panics`).
+
+use super::panics::{catching, first, Panic};
+use super::state::{Locked, ThreadConn};
+use super::{Checked, Core, Slot};
+use crate::config::{PoolClass, ResetAction};
+use crate::echo::{echo_debug, echo_error, echo_info};
+use crate::events::ResetState;
+use crate::instrument::CloseReason;
+use crate::owner::Owner;
+use crate::policy::Return;
+use crate::record::{ConnectionRecord, InvalidateReason};
+
+/// What the front end does next with a returned connection.
+pub(crate) enum ReturnStep {
+    /// Run the reset function with this action, then call [`Core::end_return`].
+    Reset(ResetAction),
+    /// Nothing to reset; call [`Core::end_return`] at once.
+    CheckIn,
+}
+
+impl<C> Core<C> {
+    /// Returns a slot that was checked out (or reserved and never handed out); closes its
+    /// connection if the policy says so.
+    pub(crate) fn check_in(&self, slot: Slot<C>, owner: Owner) {
+        self.untrack(slot.record.slot_id);
+        let mut st = self.locked();
+        let to_close = self.check_in_locked(&mut st, slot, owner);
+        drop(st);
+        if let Some((slot, reason)) = to_close {
+            if reason == CloseReason::Overflow {
+                self.instruments.overflow_closed();
+            }
+            let panic = self.close_slot(slot, reason);
+            self.closed_locked_after(&mut self.locked());
+            self.carry_on(panic);
+        }
+    }
+
+    /// Puts a slot back under the class's return policy; gives it back when its connection
+    /// must be closed instead (its capacity held as `closing` until
+    /// [`closed_locked_after`](Self::closed_locked_after)).
+    fn check_in_locked(
+        &self,
+        st: &mut Locked<'_, C>,
+        slot: Slot<C>,
+        owner: Owner,
+    ) -> Option<(Slot<C>, CloseReason)> {
+        if self.single_connection_class() {
+            st.holder = None;
+        }
+        if self.config.class == PoolClass::SingletonThread {
+            return match st.threads.get(&owner) {
+                Some(ThreadConn::Out { slot_id, .. }) if *slot_id == slot.record.slot_id => {
+                    st.threads.insert(owner, ThreadConn::Idle(slot));
+                    None
+                }
+                _ if slot.conn.is_none() => {
+                    st.open -= 1;
+                    None
+                }
+                _ => {
+                    st.closing += 1;
+                    Some((slot, CloseReason::Evicted))
+                }
+            };
+        }
+        match self.limits.on_return(st.idle.len()) {
+            Return::Keep => {
+                st.idle.push_back(slot);
+                None
+            }
+            Return::Close if slot.conn.is_none() => {
+                st.open -= 1;
+                None
+            }
+            Return::Close => {
+                st.closing += 1;
+                let reason = if self.config.class == PoolClass::Null {
+                    CloseReason::NoPooling
+                } else {
+                    CloseReason::Overflow
+                };
+                Some((slot, reason))
+            }
+        }
+    }
+
+    /// A connection counted as `closing` is closed: its capacity is free.
+    fn closed_locked_after(&self, st: &mut Locked<'_, C>) {
+        st.closing -= 1;
+        st.open -= 1;
+    }
+
+    /// Returns a slot whose connection is gone (invalidated, detached, closed after a
+    /// panic): the record forgets the connection and the emptied slot goes back at once.
+    pub(crate) fn check_in_empty(&self, mut record: Box<ConnectionRecord>) {
+        let owner = record.owner;
+        record.clear_connection();
+        self.check_in(Slot { record, conn: None }, owner);
+    }
+
+    /// A reservation failed after the slot was created for it: the capacity goes back.
+    pub(crate) fn release_new_capacity(&self, slot_id: u64, owner: Owner) {
+        let mut st = self.locked();
+        if self.single_connection_class() {
+            st.holder = None;
+        }
+        if self.config.class == PoolClass::SingletonThread {
+            if let Some(ThreadConn::Out { slot_id: held, .. }) = st.threads.get(&owner) {
+                if *held == slot_id {
+                    st.threads.remove(&owner);
+                }
+            }
+        }
+        st.open -= 1;
+    }
+
+    /// Closes a slot's connection, if it has one, firing `close`; a listener's panic is
+    /// returned for the caller to carry on once its books are straight.
+    pub(crate) fn close_slot(&self, mut slot: Slot<C>, reason: CloseReason) -> Option<Panic> {
+        let conn = slot.conn.take()?;
+        self.close_connection(conn, &mut slot.record, reason)
+    }
+
+    /// Closes a connection: the `close` event, the echo line, then drop. The connection is
+    /// dropped even if a listener (or its own `Drop`) panics; the panic is returned.
+    pub(crate) fn close_connection(
+        &self,
+        mut conn: C,
+        record: &mut ConnectionRecord,
+        reason: CloseReason,
+    ) -> Option<Panic> {
+        self.instruments.closed(reason);
+        let fired = catching(|| {
+            for l in self.listeners.iter() {
+                l.close(&mut conn, record);
+            }
+        })
+        .err();
+        echo_debug!(
+            self,
+            "Closing connection {}",
+            record.connection_id.unwrap_or(0)
+        );
+        let dropped = catching(|| drop(conn)).err();
+        record.clear_connection();
+        first(fired, dropped)
+    }
+
+    /// Fires `invalidate` and logs it; the caller closes the connection next.
+    pub(crate) fn announce_invalidate(
+        &self,
+        conn: &mut C,
+        record: &mut ConnectionRecord,
+        reason: &InvalidateReason,
+    ) -> Option<Panic> {
+        self.instruments.invalidated(reason);
+        let fired = catching(|| {
+            for l in self.listeners.iter() {
+                l.invalidate(conn, record, reason);
+            }
+        })
+        .err();
+        echo_info!(
+            self,
+            "Invalidate connection {} (reason: {})",
+            record.connection_id.unwrap_or(0),
+            reason
+        );
+        fired
+    }
+
+    /// Invalidates a checked-out connection: `invalidate`, close, `checkin(None)`, and the
+    /// emptied slot goes back to the pool at once. `panic` (from the caller's own callback)
+    /// and any listener's carry on afterwards.
+    pub(crate) fn invalidate(
+        &self,
+        checked: Checked<C>,
+        reason: InvalidateReason,
+        panic: Option<Panic>,
+    ) {
+        let Checked {
+            mut conn,
+            mut record,
+        } = checked;
+        let mut panic = first(
+            panic,
+            self.announce_invalidate(&mut conn, &mut record, &reason),
+        );
+        panic = first(
+            panic,
+            self.close_connection(conn, &mut record, CloseReason::Invalidated),
+        );
+        let fired = catching(|| {
+            for l in self.listeners.iter() {
+                l.checkin(None, &mut record);
+            }
+        });
+        panic = first(panic, fired.err());
+        self.check_in_empty(record);
+        self.carry_on(panic);
+    }
+
+    /// Marks a checked-out connection for replacement at its next checkout.
+    pub(crate) fn soft_invalidate(&self, conn: &mut C, record: &mut ConnectionRecord) {
+        record.soft_invalidated = true;
+        let reason = InvalidateReason::Requested;
+        for l in self.listeners.iter() {
+            l.soft_invalidate(conn, record, &reason);
+        }
+        echo_info!(
+            self,
+            "Soft invalidate connection {} (reason: {})",
+            record.connection_id.unwrap_or(0),
+            reason
+        );
+    }
+
+    /// Detaches a checked-out connection: `detach` fires, and its emptied slot returns to the
+    /// pool; the caller keeps the connection (and drops it, closing it, if a listener's panic
+    /// carries on from here).
+    pub(crate) fn detach(
+        &self,
+        conn: &mut C,
+        mut record: Box<ConnectionRecord>,
+    ) -> crate::record::Extensions {
+        let fired = catching(|| {
+            for l in self.listeners.iter() {
+                l.detach(conn, &mut record);
+            }
+        });
+        let info = std::mem::take(&mut record.info);
+        self.check_in_empty(record);
+        self.carry_on(fired.err());
+        info
+    }
+
+    /// First half of a return: use time, the echo line, the broken check's outcome (a
+    /// panic in it counts as broken), the `reset` event. `None` when the return is over (the
+    /// connection was invalidated, or closed after a listener panicked).
+    pub(crate) fn start_return(
+        &self,
+        mut checked: Checked<C>,
+        broken: Result<bool, Panic>,
+    ) -> Option<(Checked<C>, ReturnStep)> {
+        let id = checked.record.connection_id.unwrap_or(0);
+        if let Some(at) = checked.record.checked_out_at {
+            self.instruments.used_for(at.elapsed());
+        }
+        echo_debug!(self, "Connection {} being returned to pool", id);
+        match broken {
+            Ok(false) => {}
+            Ok(true) => {
+                self.invalidate(checked, InvalidateReason::Broken, None);
+                return None;
+            }
+            Err(panic) => {
+                self.invalidate(checked, InvalidateReason::Broken, Some(panic));
+                return None;
+            }
+        }
+        let action = self.config.reset_on_return.action();
+        if !self.listeners.is_empty() {
+            let state = ResetState {
+                action,
+                terminate_only: false,
+            };
+            let fired = catching(|| {
+                for l in self.listeners.iter() {
+                    l.reset(&mut checked.conn, &mut checked.record, state);
+                }
+            });
+            if let Err(panic) = fired {
+                self.close_after_panic(checked, panic);
+                return None;
+            }
+        }
+        match action {
+            Some(action) => {
+                echo_debug!(self, "Connection {} {}-on-return", id, action.as_str());
+                Some((checked, ReturnStep::Reset(action)))
+            }
+            None => Some((checked, ReturnStep::CheckIn)),
+        }
+    }
+
+    /// A listener panicked during a return: the connection is closed, its slot goes back
+    /// emptied so the books stay straight, and the panic carries on.
+    fn close_after_panic(&self, checked: Checked<C>, panic: Panic) {
+        let Checked { conn, record } = checked;
+        let dropped = catching(|| drop(conn)).err();
+        self.check_in_empty(record);
+        self.carry_on(first(Some(panic), dropped));
+    }
+
+    /// Second half of a return, after the reset (if any) ran: `checkin`, then the pool keeps
+    /// or closes it. A failed reset invalidates the connection instead.
+    pub(crate) fn end_return(
+        &self,
+        mut checked: Checked<C>,
+        action: Option<ResetAction>,
+        reset: Result<(), String>,
+    ) {
+        if let Some(action) = action {
+            self.instruments.reset(action, reset.is_ok());
+        }
+        if let Err(message) = reset {
+            echo_error!(self, "Exception during reset or similar: {}", message);
+            self.invalidate(checked, InvalidateReason::ResetFailed(message), None);
+            return;
+        }
+        if !self.listeners.is_empty() {
+            let fired = catching(|| {
+                for l in self.listeners.iter() {
+                    l.checkin(Some(&mut checked.conn), &mut checked.record);
+                }
+            });
+            if let Err(panic) = fired {
+                self.close_after_panic(checked, panic);
+                return;
+            }
+        }
+        let Checked { conn, record } = checked;
+        let owner = record.owner;
+        self.check_in(
+            Slot {
+                record,
+                conn: Some(conn),
+            },
+            owner,
+        );
+    }
+
+    /// Closes the idle connections. Checked-out ones are untouched and come back normally;
+    /// waiters are served from the capacity this frees.
+    pub(crate) fn dispose(&self) {
+        let mut st = self.locked();
+        let mut closing: Vec<Slot<C>> = st.idle.drain(..).collect();
+        if self.config.class == PoolClass::SingletonThread {
+            let threads: Vec<_> = st.threads.drain().collect();
+            for (_, conn) in threads {
+                if let ThreadConn::Idle(slot) = conn {
+                    closing.push(slot);
+                }
+            }
+            // Threads still using theirs lost their entries: those close on return.
+        }
+        let empty = closing.iter().filter(|s| s.conn.is_none()).count();
+        st.open -= empty;
+        st.closing += closing.len() - empty;
+        drop(st);
+        let mut panic = None;
+        for slot in closing.into_iter().filter(|s| s.conn.is_some()) {
+            panic = first(panic, self.close_slot(slot, CloseReason::Dispose));
+            self.closed_locked_after(&mut self.locked());
+        }
+        if self.config.class == PoolClass::Queue {
+            echo_info!(self, "Pool disposed. {}", self.status());
+        }
+        self.carry_on(panic);
+    }
+}

@@ -1,0 +1,237 @@
+//! The first half of a checkout: reserving a slot (an idle one, or new capacity) under the
+//! lock, or queueing as a waiter, and the waiting itself. The I/O that follows is the
+//! [`Reservation`]'s.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::state::ThreadConn;
+use super::waiter::Wake;
+use super::{Core, Grant, Reservation, Waiter};
+use crate::config::{FrontEnd, PoolClass};
+use crate::error::{AlreadyCheckedOut, CheckoutSite, PoolFailure, TimeoutError};
+use crate::instrument::CloseReason;
+use crate::policy::Checkout;
+use crate::sync::lock;
+
+/// What a checkout does next, as decided under the lock.
+pub(crate) enum Begin<'a, C> {
+    Reserved(Reservation<'a, C>),
+    Wait(Arc<Waiter<C>>),
+    Refused(PoolFailure),
+}
+
+impl<C> Core<C> {
+    /// Starts a checkout: reserves an idle slot or new capacity, queues a waiter, or refuses.
+    pub(crate) fn begin(&self, site: &CheckoutSite) -> Begin<'_, C> {
+        if self.config.class == PoolClass::SingletonThread {
+            return self.begin_singleton(site);
+        }
+        let mut st = self.locked();
+        let holder = st.holder.as_ref().map(|h| h.owner == site.owner);
+        let grant = match self.limits.checkout(st.idle.len(), st.open, holder) {
+            Checkout::TakeIdle => match self.pop_idle(&mut st) {
+                Some(slot) => Grant::pooled(slot),
+                None => unreachable!("the policy takes an idle slot only when one is there"),
+            },
+            Checkout::Open => self.new_capacity_locked(&mut st),
+            Checkout::Wait => {
+                if self.config.timeout.is_some_and(|t| t.is_zero()) {
+                    let open = st.open;
+                    drop(st);
+                    return Begin::Refused(PoolFailure::Timeout(self.timed_out(open)));
+                }
+                let waiter = Arc::new(Waiter::new(
+                    site.clone(),
+                    self.config.front == FrontEnd::Blocking,
+                    self.limits.overtakes(),
+                ));
+                st.waiters.push_back(Arc::clone(&waiter));
+                return Begin::Wait(waiter);
+            }
+            Checkout::RefuseAlreadyCheckedOut => {
+                let site = st.holder.clone().unwrap_or_else(|| site.clone());
+                return Begin::Refused(PoolFailure::AlreadyCheckedOut(AlreadyCheckedOut {
+                    class: self.config.class,
+                    site,
+                }));
+            }
+        };
+        if self.single_connection_class() {
+            st.holder = Some(site.clone());
+        }
+        drop(st);
+        Begin::Reserved(Reservation::new(self, grant, site.owner))
+    }
+
+    fn begin_singleton(&self, site: &CheckoutSite) -> Begin<'_, C> {
+        let mut st = self.locked();
+        let out = ThreadConn::Out {
+            slot_id: 0,
+            site: site.clone(),
+        };
+        let mut evicted = Vec::new();
+        let grant = match st.threads.insert(site.owner, out) {
+            Some(ThreadConn::Idle(slot)) => Grant::pooled(slot),
+            Some(ThreadConn::Out {
+                slot_id,
+                site: held,
+            }) => {
+                st.threads.insert(
+                    site.owner,
+                    ThreadConn::Out {
+                        slot_id,
+                        site: held.clone(),
+                    },
+                );
+                return Begin::Refused(PoolFailure::AlreadyCheckedOut(AlreadyCheckedOut {
+                    class: self.config.class,
+                    site: held,
+                }));
+            }
+            None => {
+                // Keep at most pool_size threads' connections: drop idle ones first; a thread
+                // still using its connection loses its entry and closes it on return.
+                let evictions = self.limits.singleton_evictions(st.threads.len() - 1);
+                let mut victims: Vec<_> = st
+                    .threads
+                    .iter()
+                    .filter(|(thread, _)| **thread != site.owner)
+                    .map(|(thread, conn)| (*thread, matches!(conn, ThreadConn::Out { .. })))
+                    .collect();
+                victims.sort_by_key(|(_, out)| *out);
+                for (thread, _) in victims.into_iter().take(evictions) {
+                    if let Some(ThreadConn::Idle(slot)) = st.threads.remove(&thread) {
+                        st.open -= 1;
+                        evicted.push(slot);
+                    }
+                }
+                self.new_capacity_locked(&mut st)
+            }
+        };
+        if let Some(ThreadConn::Out { slot_id, .. }) = st.threads.get_mut(&site.owner) {
+            *slot_id = grant.slot.record.slot_id;
+        }
+        drop(st);
+        let mut panic = None;
+        for slot in evicted {
+            panic = super::panics::first(panic, self.close_slot(slot, CloseReason::Evicted));
+        }
+        self.carry_on(panic);
+        Begin::Reserved(Reservation::new(self, grant, site.owner))
+    }
+
+    /// Gives up waiting: the deadline passed (`at_deadline`) or the waiting future was
+    /// dropped. Returns a reservation if a grant reached the waiter meanwhile; at the
+    /// deadline also if an idle connection or capacity is there now (SQLAlchemy looks again
+    /// after its wait), which should not happen: such a wake-up was missed, and is counted.
+    pub(crate) fn cancel_wait(
+        &self,
+        waiter: &Arc<Waiter<C>>,
+        at_deadline: bool,
+    ) -> Option<Reservation<'_, C>> {
+        let mut st = self.locked();
+        if !Self::dequeue(&mut st, waiter) {
+            let grant = waiter.take_grant();
+            drop(st);
+            return grant.map(|grant| Reservation::new(self, grant, waiter.site.owner));
+        }
+        if !at_deadline {
+            return None;
+        }
+        let holder = st.holder.as_ref().map(|h| h.owner == waiter.site.owner);
+        let grant = match self.limits.checkout(st.idle.len(), st.open, holder) {
+            Checkout::TakeIdle => Grant::pooled(self.pop_idle(&mut st)?),
+            Checkout::Open => self.new_capacity_locked(&mut st),
+            Checkout::Wait | Checkout::RefuseAlreadyCheckedOut => return None,
+        };
+        if self.single_connection_class() {
+            st.holder = Some(waiter.site.clone());
+        }
+        drop(st);
+        self.missed_wakeups.fetch_add(1, Ordering::Relaxed);
+        Some(Reservation::new(self, grant, waiter.site.owner))
+    }
+
+    /// A nudged waiter tries to take an idle connection, keeping its place in the queue if
+    /// another caller got there first. A waiter no longer queued was handed a grant.
+    pub(crate) fn retry(&self, waiter: &Arc<Waiter<C>>) -> Option<Grant<C>> {
+        let mut st = self.locked();
+        let Some(pos) = st.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)) else {
+            return waiter.take_grant();
+        };
+        let slot = self.pop_idle(&mut st)?;
+        st.waiters.remove(pos);
+        Some(Grant::pooled(slot))
+    }
+
+    /// Waits for a grant, blocking the thread, retrying when nudged; `None` when `deadline`
+    /// passed (the waiter is still queued: `cancel_wait` next).
+    pub(crate) fn wait_blocking(
+        &self,
+        waiter: &Arc<Waiter<C>>,
+        deadline: Option<std::time::Instant>,
+    ) -> Option<Grant<C>> {
+        loop {
+            match waiter.wait_blocking(deadline) {
+                Wake::Granted(grant) => return Some(grant),
+                Wake::Nudged => {
+                    if let Some(grant) = self.retry(waiter) {
+                        return Some(grant);
+                    }
+                }
+                Wake::TimedOut => return None,
+            }
+        }
+    }
+
+    /// Polls for a grant from an async task, retrying when nudged.
+    pub(crate) fn poll_wait(
+        &self,
+        waiter: &Arc<Waiter<C>>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Grant<C>> {
+        loop {
+            match waiter.poll_wake(cx) {
+                std::task::Poll::Ready(Wake::Granted(grant)) => {
+                    return std::task::Poll::Ready(grant)
+                }
+                std::task::Poll::Ready(Wake::Nudged) => {
+                    if let Some(grant) = self.retry(waiter) {
+                        return std::task::Poll::Ready(grant);
+                    }
+                }
+                std::task::Poll::Ready(Wake::TimedOut) | std::task::Poll::Pending => {
+                    return std::task::Poll::Pending
+                }
+            }
+        }
+    }
+
+    /// Wraps a grant a waiter received.
+    pub(crate) fn reservation_for(
+        &self,
+        waiter: &Waiter<C>,
+        grant: Grant<C>,
+    ) -> Reservation<'_, C> {
+        Reservation::new(self, grant, waiter.site.owner)
+    }
+
+    /// The timeout error for now, counted once.
+    pub(crate) fn timeout_error(&self) -> TimeoutError {
+        let open = lock(&self.state).open;
+        self.timed_out(open)
+    }
+
+    /// Counts a timeout (outside the pool's lock: the recorder is user code) and builds its
+    /// error, with `open` slots in the pool.
+    fn timed_out(&self, open: usize) -> TimeoutError {
+        self.instruments.timeout();
+        TimeoutError {
+            class: self.config.class,
+            size: self.limits.pool_size,
+            overflow: self.limits.overflow(open),
+            timeout: self.config.timeout.unwrap_or_default(),
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Serving the waiters. Whatever a locked section changed — a connection back idle, a slot
+//! freed by a close, a waiter gone — it ends in [`Core::settle_locked`], which hands what the
+//! pool now has to the waiters in order. So a wake-up is never lost and never wasted on a
+//! waiter that cannot use it: new capacity goes to the first waiter as permission to open; an
+//! idle connection goes to the first waiter, or, where a running caller may take it first
+//! (see `Limits::hand_off`), the first waiter is nudged to come and take it, and it nudges
+//! the next in turn if it leaves another idle behind.
+
+use std::sync::Arc;
+
+use super::state::State;
+use super::{Core, Grant, Slot, Waiter};
+use crate::policy::Checkout;
+
+impl<C> Core<C> {
+    /// Serves the waiters from what the pool has now (see the module doc).
+    pub(super) fn settle_locked(&self, st: &mut State<C>) {
+        loop {
+            let Some(first) = st.waiters.front() else {
+                return;
+            };
+            if !st.idle.is_empty() {
+                if !self.limits.hand_off(first.since) {
+                    if first.nudge() {
+                        let first = Arc::clone(first);
+                        st.to_wake.push(first);
+                    }
+                    return;
+                }
+                let Some(slot) = self.pop_idle(st) else {
+                    return;
+                };
+                self.hand_to_first(st, Grant::pooled(slot));
+                continue;
+            }
+            let holder = st.holder.as_ref().map(|h| h.owner == first.site.owner);
+            if self.limits.checkout(0, st.open, holder) != Checkout::Open {
+                return;
+            }
+            let grant = self.new_capacity_locked(st);
+            self.hand_to_first(st, grant);
+        }
+    }
+
+    /// Reserves new capacity: a slot to open a connection in.
+    pub(super) fn new_capacity_locked(&self, st: &mut State<C>) -> Grant<C> {
+        st.open += 1;
+        Grant {
+            slot: st.new_slot(),
+            new_capacity: true,
+            overflow: self.limits.overflow(st.open) > 0,
+        }
+    }
+
+    /// Hands `grant` to the first waiter (there is one), to wake as the section ends.
+    fn hand_to_first(&self, st: &mut State<C>, grant: Grant<C>) {
+        let Some(waiter) = st.waiters.pop_front() else {
+            unreachable!("hand_to_first is called with a waiter queued");
+        };
+        if self.single_connection_class() {
+            st.holder = Some(waiter.site.clone());
+        }
+        waiter.deliver(grant);
+        st.to_wake.push(waiter);
+    }
+
+    /// Takes the idle slot the pool hands out next: the newest with `use_lifo`, else the
+    /// oldest.
+    pub(super) fn pop_idle(&self, st: &mut State<C>) -> Option<Slot<C>> {
+        if self.config.use_lifo {
+            st.idle.pop_back()
+        } else {
+            st.idle.pop_front()
+        }
+    }
+
+    /// Removes `waiter` from the queue; `false` if it was no longer queued (it was handed a
+    /// grant, which is in its cell).
+    pub(super) fn dequeue(st: &mut State<C>, waiter: &Arc<Waiter<C>>) -> bool {
+        match st.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)) {
+            Some(pos) => {
+                st.waiters.remove(pos);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl<C> Grant<C> {
+    /// A pooled slot handed out again.
+    pub(super) fn pooled(slot: Slot<C>) -> Self {
+        Grant {
+            slot,
+            new_capacity: false,
+            overflow: false,
+        }
+    }
+}
