@@ -225,6 +225,24 @@ impl TestPool {
         }
     }
 
+    /// Checks out, giving up after `patience`: the async pool's `get()` future is dropped
+    /// (cancelled) then; the blocking pool cannot be cancelled and waits its `pool_timeout`.
+    /// `None` when it gave up.
+    pub fn get_within(&self, patience: Duration) -> Option<Result<Conn, Error<FakeError>>> {
+        match self {
+            TestPool::Blocking(_) => Some(self.get()),
+            TestPool::Async(pool, rt) => {
+                let got = rt
+                    .block_on(async { tokio::time::timeout(patience, pool.get()).await })
+                    .ok()?;
+                Some(got.map(|conn| Conn {
+                    inner: Some(Inner::Async(conn)),
+                    runtime: Some(rt.handle().clone()),
+                }))
+            }
+        }
+    }
+
     /// Waits until `n` callers wait (5 s at most).
     pub fn until_waiting(&self, n: usize) {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -293,7 +311,8 @@ impl Conn {
     }
 
     /// Detaches the connection and closes the detached handle at once.
-    pub fn detach_and_close(self) {
+    pub fn detach_and_close(mut self) {
+        self.leave_pool();
         self.consume(|inner| match inner {
             Inner::Blocking(c) => drop(c.detach()),
             Inner::Async(c) => drop(c.detach()),

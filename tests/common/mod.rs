@@ -39,6 +39,9 @@ struct DbState {
     /// Connections opened and not yet fully closed, and the most there ever were at once.
     live: AtomicUsize,
     peak_live: AtomicUsize,
+    /// Of `live`, connections taken out of their pool (`FakeConn::leave_pool`): they no
+    /// longer count against its limit.
+    left_pool: AtomicUsize,
     calls: Mutex<HashMap<usize, Vec<&'static str>>>,
 }
 
@@ -107,7 +110,8 @@ impl Db {
     pub fn live(&self) -> usize {
         self.inner.live.load(Ordering::SeqCst)
     }
-    /// The most connections ever live at once.
+    /// The most connections ever live at once in the pool (opened and not fully closed,
+    /// those that left the pool not counted).
     pub fn peak_live(&self) -> usize {
         self.inner.peak_live.load(Ordering::SeqCst)
     }
@@ -142,7 +146,8 @@ impl Db {
         }
         let id = self.inner.connects.fetch_add(1, Ordering::SeqCst) + 1;
         let live = self.inner.live.fetch_add(1, Ordering::SeqCst) + 1;
-        self.inner.peak_live.fetch_max(live, Ordering::SeqCst);
+        let pooled = live.saturating_sub(self.inner.left_pool.load(Ordering::SeqCst));
+        self.inner.peak_live.fetch_max(pooled, Ordering::SeqCst);
         self.inner.calls.lock().unwrap().entry(id).or_default();
         Ok(FakeConn {
             id,
@@ -150,6 +155,7 @@ impl Db {
             db: self.clone(),
             in_transaction: false,
             broken: false,
+            left_pool: false,
         })
     }
     fn connect_delay(&self) -> Duration {
@@ -165,6 +171,7 @@ pub struct FakeConn {
     pub in_transaction: bool,
     /// Makes the manager's `has_broken` say so.
     pub broken: bool,
+    left_pool: bool,
 }
 
 impl FakeConn {
@@ -181,6 +188,13 @@ impl FakeConn {
             Err(FakeError(
                 "server closed the connection unexpectedly".into(),
             ))
+        }
+    }
+    /// Says this connection is about to leave its pool (detached): it no longer counts
+    /// against the pool's limit in [`Db::peak_live`].
+    pub fn leave_pool(&mut self) {
+        if !std::mem::replace(&mut self.left_pool, true) {
+            self.db.inner.left_pool.fetch_add(1, Ordering::SeqCst);
         }
     }
     pub fn begin(&mut self) {
@@ -205,6 +219,9 @@ impl Drop for FakeConn {
             std::thread::sleep(delay);
         }
         self.db.inner.live.fetch_sub(1, Ordering::SeqCst);
+        if self.left_pool {
+            self.db.inner.left_pool.fetch_sub(1, Ordering::SeqCst);
+        }
         self.db.inner.closes.fetch_add(1, Ordering::SeqCst);
     }
 }
