@@ -135,3 +135,142 @@ on_both_fronts!(
     a_panicking_detach_listener_frees_the_slot,
     panicking_checkin_reset_and_close_listeners_free_the_slot,
 );
+
+/// A `metrics` recorder whose return-path instruments (use time, resets, invalidations,
+/// closes, overflow closes) panic when used.
+mod panicking_recorder {
+    use std::sync::Arc;
+
+    use metrics::{
+        Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata,
+        Recorder, SharedString, Unit,
+    };
+
+    pub struct Panics;
+
+    impl CounterFn for Panics {
+        fn increment(&self, _: u64) {
+            panic!("the recorder panicked on purpose");
+        }
+        fn absolute(&self, _: u64) {
+            panic!("the recorder panicked on purpose");
+        }
+    }
+
+    impl GaugeFn for Panics {
+        fn increment(&self, _: f64) {
+            panic!("the recorder panicked on purpose");
+        }
+        fn decrement(&self, _: f64) {
+            panic!("the recorder panicked on purpose");
+        }
+        fn set(&self, _: f64) {
+            panic!("the recorder panicked on purpose");
+        }
+    }
+
+    impl HistogramFn for Panics {
+        fn record(&self, _: f64) {
+            panic!("the recorder panicked on purpose");
+        }
+    }
+
+    /// Not zero-sized: the pool takes a zero-sized recorder for none.
+    pub struct PanickingRecorder(#[allow(dead_code)] u8);
+
+    impl PanickingRecorder {
+        pub fn new() -> Self {
+            PanickingRecorder(1)
+        }
+    }
+
+    impl Recorder for PanickingRecorder {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            // What a return does panics; what a checkout does works.
+            let returning = ["overflow.closed", "resets", "invalidations", "closes"];
+            if returning.iter().any(|name| key.name().ends_with(name)) {
+                Counter::from_arc(Arc::new(Panics))
+            } else {
+                Counter::noop()
+            }
+        }
+        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+            // Gauges are set once at build (the maxima): those must work for the build.
+            Gauge::noop()
+        }
+        fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+            // The checkout's own wait and create times work, so that checkouts succeed and
+            // the returns meet the panics.
+            if key.name().contains("use_time") {
+                Histogram::from_arc(Arc::new(Panics))
+            } else {
+                Histogram::noop()
+            }
+        }
+    }
+}
+
+/// The pool's recorder panics on what returns record: returns, invalidations, overflow
+/// closes and resets all meet a panic, and no slot is ever lost.
+fn a_panicking_recorder_never_leaks_a_slot(front: Front) {
+    quiet_deliberate_panics();
+    let db = Db::new();
+    let recorder = panicking_recorder::PanickingRecorder::new();
+    let pool = metrics::with_local_recorder(&recorder, || {
+        TestPool::build(
+            front,
+            &db,
+            Opts {
+                pool_size: 1,
+                max_overflow: 1,
+                timeout: Some(Duration::from_millis(500)),
+                ..Opts::default()
+            },
+        )
+    });
+    for round in 0..20 {
+        let a = pool.get().unwrap();
+        let b = pool.get().unwrap();
+        let returned = catch_unwind(AssertUnwindSafe(|| {
+            if round % 2 == 0 {
+                a.invalidate();
+            } else {
+                drop(a);
+            }
+        }));
+        let overflow_returned = catch_unwind(AssertUnwindSafe(|| drop(b)));
+        if front == Front::Blocking {
+            assert!(
+                returned.is_err() && overflow_returned.is_err(),
+                "round {round}"
+            );
+        }
+        let status = pool.settled();
+        assert_eq!(status.checked_out, 0, "round {round}: {status}");
+    }
+    assert!(db.live() <= 2);
+}
+
+/// The deliberate panics would fill the output: only the others are printed.
+fn quiet_deliberate_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let text = info
+                .payload()
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| info.payload().downcast_ref::<&str>().copied())
+                .unwrap_or("");
+            if !text.contains("on purpose") {
+                default(info);
+            }
+        }));
+    });
+}
+
+on_both_fronts!(a_panicking_recorder_never_leaks_a_slot);

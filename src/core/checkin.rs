@@ -34,10 +34,12 @@ impl<C> Core<C> {
         let to_close = self.check_in_locked(&mut st, slot, owner);
         drop(st);
         if let Some((slot, reason)) = to_close {
-            if reason == CloseReason::Overflow {
-                self.instruments.overflow_closed();
-            }
-            let panic = self.close_slot(slot, reason);
+            let counted = catching(|| {
+                if reason == CloseReason::Overflow {
+                    self.instruments.overflow_closed();
+                }
+            });
+            let panic = first(counted.err(), self.close_slot(slot, reason));
             self.closed_locked_after(&mut self.locked());
             self.carry_on(panic);
         }
@@ -137,8 +139,8 @@ impl<C> Core<C> {
         record: &mut ConnectionRecord,
         reason: CloseReason,
     ) -> Option<Panic> {
-        self.instruments.closed(reason);
         let fired = catching(|| {
+            self.instruments.closed(reason);
             for l in self.listeners.iter() {
                 l.close(&mut conn, record);
             }
@@ -161,8 +163,8 @@ impl<C> Core<C> {
         record: &mut ConnectionRecord,
         reason: &InvalidateReason,
     ) -> Option<Panic> {
-        self.instruments.invalidated(reason);
         let fired = catching(|| {
+            self.instruments.invalidated(reason);
             for l in self.listeners.iter() {
                 l.invalidate(conn, record, reason);
             }
@@ -252,7 +254,10 @@ impl<C> Core<C> {
     ) -> Option<(Checked<C>, ReturnStep)> {
         let id = checked.record.connection_id.unwrap_or(0);
         if let Some(at) = checked.record.checked_out_at {
-            self.instruments.used_for(at.elapsed());
+            if let Err(panic) = catching(|| self.instruments.used_for(at.elapsed())) {
+                self.close_after_panic(checked, panic);
+                return None;
+            }
         }
         echo_debug!(self, "Connection {} being returned to pool", id);
         match broken {
@@ -309,7 +314,10 @@ impl<C> Core<C> {
         reset: Result<(), String>,
     ) {
         if let Some(action) = action {
-            self.instruments.reset(action, reset.is_ok());
+            if let Err(panic) = catching(|| self.instruments.reset(action, reset.is_ok())) {
+                self.close_after_panic(checked, panic);
+                return;
+            }
         }
         if let Err(message) = reset {
             echo_error!(self, "Exception during reset or similar: {}", message);
