@@ -216,7 +216,7 @@ mod panicking_recorder {
 /// The pool's recorder panics on what returns record: returns, invalidations, overflow
 /// closes and resets all meet a panic, and no slot is ever lost.
 fn a_panicking_recorder_never_leaks_a_slot(front: Front) {
-    quiet_deliberate_panics();
+    common::quiet_deliberate_panics();
     let db = Db::new();
     let recorder = panicking_recorder::PanickingRecorder::new();
     let pool = metrics::with_local_recorder(&recorder, || {
@@ -252,25 +252,6 @@ fn a_panicking_recorder_never_leaks_a_slot(front: Front) {
         assert_eq!(status.checked_out, 0, "round {round}: {status}");
     }
     assert!(db.live() <= 2);
-}
-
-/// The deliberate panics would fill the output: only the others are printed.
-fn quiet_deliberate_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let text = info
-                .payload()
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| info.payload().downcast_ref::<&str>().copied())
-                .unwrap_or("");
-            if !text.contains("on purpose") {
-                default(info);
-            }
-        }));
-    });
 }
 
 on_both_fronts!(a_panicking_recorder_never_leaks_a_slot);

@@ -145,7 +145,7 @@ fn chaos(db: &Db, seed: u64, stop: &AtomicBool) {
 }
 
 fn invariants_hold_under_random_faults(front: Front) {
-    quiet_deliberate_panics();
+    common::quiet_deliberate_panics();
     let seed = stress::seed();
     let run_for = stress::duration(Duration::from_secs(5));
     let db = Db::new();
@@ -215,26 +215,6 @@ fn invariants_hold_under_random_faults(front: Front) {
         (0, POOL_SIZE),
         "{context}: {status}"
     );
-}
-
-/// The deliberate panics (callers, the fake driver) would fill the output: only the others
-/// are printed.
-fn quiet_deliberate_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let text = info
-                .payload()
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| info.payload().downcast_ref::<&str>().copied())
-                .unwrap_or("");
-            if !(text.contains("on purpose") || text.contains("the driver panicked")) {
-                default(info);
-            }
-        }));
-    });
 }
 
 on_both_fronts!(invariants_hold_under_random_faults);

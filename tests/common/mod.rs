@@ -394,3 +394,23 @@ pub fn counts<M: r2d2::ManageConnection>(pool: &poolscope::Pool<M>) -> (usize, u
     let s = pool.status();
     (s.size, s.checked_in, s.overflow, s.checked_out)
 }
+
+/// Deliberate panics (a test's callers, the fake driver, a test recorder: their messages say
+/// "on purpose" or "the driver panicked") would fill the output: only the others are printed.
+pub fn quiet_deliberate_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let text = info
+                .payload()
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| info.payload().downcast_ref::<&str>().copied())
+                .unwrap_or("");
+            if !(text.contains("on purpose") || text.contains("the driver panicked")) {
+                default(info);
+            }
+        }));
+    });
+}
