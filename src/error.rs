@@ -47,6 +47,9 @@ pub enum BuildError {
     EmptyName,
     /// A leak detection threshold of zero, which would report every checkout.
     ZeroLeakThreshold,
+    /// A reset timeout of zero, which would close every connection whose reset must wait
+    /// for the server.
+    ZeroResetTimeout,
     /// An option the pool that holds the connections cannot honour (see
     /// [`hooks`](crate::hooks)).
     NotHonoured {
@@ -98,6 +101,9 @@ impl fmt::Display for BuildError {
             }
             BuildError::ZeroLeakThreshold => f.write_str(
                 "leak_detection_threshold must be longer than zero; pass None to turn leak detection off",
+            ),
+            BuildError::ZeroResetTimeout => f.write_str(
+                "reset_timeout must be longer than zero; pass None to let resets take as long as they take",
             ),
         }
     }

@@ -80,7 +80,9 @@ pub use error::{
 };
 pub use events::{PoolListener, ResetState};
 pub use instrument::names as metric_names;
-pub use nonblocking::{AsyncBuilder, AsyncDetachedConnection, AsyncPool, AsyncPooledConnection};
+pub use nonblocking::{
+    AsyncBuilder, AsyncDetachedConnection, AsyncPool, AsyncPooledConnection, DEFAULT_RESET_TIMEOUT,
+};
 pub use record::{ConnectionRecord, Extensions, InvalidateReason};
 pub use reset::{AsyncReset, BoxFuture, Reset};
 pub use status::Status;

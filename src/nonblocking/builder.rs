@@ -1,5 +1,6 @@
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::pool::{AsyncPool, Shared};
 use crate::builder_options::option_setters;
@@ -18,7 +19,12 @@ pub struct AsyncBuilder<M: bb8::ManageConnection> {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) instruments: InstrumentOptions,
     pub(super) reset: Option<Arc<dyn AsyncReset<M::Connection>>>,
+    pub(super) reset_timeout: Option<Duration>,
 }
+
+/// How long an async reset may take before the connection is closed instead, unless the
+/// builder says otherwise.
+pub const DEFAULT_RESET_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl<M: bb8::ManageConnection> Default for AsyncBuilder<M> {
     fn default() -> Self {
@@ -28,6 +34,7 @@ impl<M: bb8::ManageConnection> Default for AsyncBuilder<M> {
             clock: Arc::new(SystemClock),
             instruments: InstrumentOptions::default(),
             reset: None,
+            reset_timeout: Some(DEFAULT_RESET_TIMEOUT),
         }
     }
 }
@@ -40,6 +47,7 @@ impl<M: bb8::ManageConnection> Clone for AsyncBuilder<M> {
             clock: Arc::clone(&self.clock),
             instruments: self.instruments.clone(),
             reset: self.reset.clone(),
+            reset_timeout: self.reset_timeout,
         }
     }
 }
@@ -49,6 +57,7 @@ impl<M: bb8::ManageConnection> fmt::Debug for AsyncBuilder<M> {
         f.debug_struct("AsyncBuilder")
             .field("options", &self.options)
             .field("reset", &self.reset.is_some())
+            .field("reset_timeout", &self.reset_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -64,6 +73,31 @@ impl<M: bb8::ManageConnection> AsyncBuilder<M> {
         self
     }
 
+    /// How long a reset on return (`reset_on_return`'s rollback or commit) may wait for the
+    /// server, default [`DEFAULT_RESET_TIMEOUT`] (10 s); `None`: as long as it takes. A reset
+    /// that does not finish in time is given up: the connection is closed, its slot freed,
+    /// the reset counted as failed and `Exception during reset or similar` logged, so a
+    /// server that stops answering holds no slot longer than this (TCP alone would take
+    /// minutes). The connection is checked out until then.
+    ///
+    /// ```
+    /// # use poolscope::AsyncPool;
+    /// # struct M;
+    /// # impl bb8::ManageConnection for M {
+    /// #     type Connection = ();
+    /// #     type Error = std::io::Error;
+    /// #     async fn connect(&self) -> Result<(), std::io::Error> { Ok(()) }
+    /// #     async fn is_valid(&self, _: &mut ()) -> Result<(), std::io::Error> { Ok(()) }
+    /// #     fn has_broken(&self, _: &mut ()) -> bool { false }
+    /// # }
+    /// let builder = AsyncPool::<M>::builder()
+    ///     .reset_timeout(std::time::Duration::from_secs(2));
+    /// ```
+    pub fn reset_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.reset_timeout = timeout.into();
+        self
+    }
+
     /// Builds the pool. Opens nothing: connections open on first demand.
     ///
     /// # Errors
@@ -74,6 +108,9 @@ impl<M: bb8::ManageConnection> AsyncBuilder<M> {
     }
 
     pub(super) fn build_shared(self, manager: Arc<M>) -> Result<AsyncPool<M>, BuildError> {
+        if self.reset_timeout == Some(Duration::ZERO) {
+            return Err(BuildError::ZeroResetTimeout);
+        }
         let core = Core::build(
             &self.options,
             FrontEnd::Async,

@@ -5,6 +5,6 @@ mod catch_unwind;
 mod guard;
 mod pool;
 
-pub use builder::AsyncBuilder;
+pub use builder::{AsyncBuilder, DEFAULT_RESET_TIMEOUT};
 pub use guard::{AsyncDetachedConnection, AsyncPooledConnection};
 pub use pool::AsyncPool;

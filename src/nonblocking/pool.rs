@@ -183,13 +183,25 @@ impl<M: bb8::ManageConnection> Shared<M> {
             return Err("no reset function".to_owned());
         };
         let span = reset_span(&self.core.config, action);
-        let outcome = match CatchUnwind::new(reset.reset(conn, action))
-            .instrument(span.clone())
-            .await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(()) => Err(format!("the {} function panicked", action.as_str())),
+        let reset = CatchUnwind::new(reset.reset(conn, action)).instrument(span.clone());
+        // Bounded only where a Tokio timer exists: a reset polled from `Drop` outside a
+        // runtime either finishes at once or cannot go on at all.
+        let finished = match self.builder.reset_timeout {
+            Some(limit) if tokio::runtime::Handle::try_current().is_ok() => {
+                tokio::time::timeout(limit, reset).await.map_err(|_| limit)
+            }
+            _ => Ok(reset.await),
+        };
+        let outcome = match finished {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(e.to_string()),
+            Ok(Err(())) => Err(format!("the {} function panicked", action.as_str())),
+            Err(limit) => Err(format!(
+                "the {} did not finish within its reset_timeout of {:.2} s; the connection \
+                 is closed",
+                action.as_str(),
+                limit.as_secs_f64()
+            )),
         };
         if outcome.is_err() {
             fail(&span, "reset");

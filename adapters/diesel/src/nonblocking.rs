@@ -316,6 +316,12 @@ where
 
     forward_options!(C);
 
+    /// How long a reset on return may wait for the server before the connection is closed
+    /// instead; see [`poolscope::AsyncBuilder::reset_timeout`] (default 10 s).
+    pub fn reset_timeout(self, timeout: impl Into<Option<std::time::Duration>>) -> Self {
+        self.map(|b| b.reset_timeout(timeout))
+    }
+
     /// Replaces the diesel-async reset with your own.
     pub fn reset_with(mut self, reset: impl AsyncReset<C>) -> Self {
         self.user_set.reset = true;
