@@ -241,6 +241,33 @@ impl fmt::Display for TimeoutError {
 
 impl StdError for TimeoutError {}
 
+/// The manager's `connect` did not return within the checkout's `pool_timeout`: the server
+/// (or the network to it) hangs. The pool is not at its limit; the connect is what took too
+/// long. See `Pool::get` for what becomes of the connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectTimeoutError {
+    pub(crate) timeout: Duration,
+}
+
+impl ConnectTimeoutError {
+    /// The checkout's `pool_timeout`.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+impl fmt::Display for ConnectTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "could not open a connection: connect did not return within pool_timeout, timeout {:.2}",
+            self.timeout.as_secs_f64()
+        )
+    }
+}
+
+impl StdError for ConnectTimeoutError {}
+
 /// What a listener's error means to the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -309,6 +336,8 @@ pub enum Error<E> {
     AlreadyCheckedOut(AlreadyCheckedOut),
     /// The manager could not open a connection.
     Connect(E),
+    /// The manager's `connect` did not return within `pool_timeout`.
+    ConnectTimeout(ConnectTimeoutError),
     /// A `first_connect`, `connect` or `checkout` listener failed.
     Listener(ListenerError),
     /// Checkout listeners kept reporting disconnects for fresh connections
@@ -318,12 +347,14 @@ pub enum Error<E> {
 
 impl<E> Error<E> {
     /// A short, stable name for the failure, as spans record it in `error.type`:
-    /// `timeout`, `already_checked_out`, `connect`, `listener`, `reconnect_attempts_exhausted`.
+    /// `timeout`, `already_checked_out`, `connect`, `connect_timeout`, `listener`,
+    /// `reconnect_attempts_exhausted`.
     pub fn error_type(&self) -> &'static str {
         match self {
             Error::Timeout(_) => "timeout",
             Error::AlreadyCheckedOut(_) => "already_checked_out",
             Error::Connect(_) => "connect",
+            Error::ConnectTimeout(_) => "connect_timeout",
             Error::Listener(_) => "listener",
             Error::ReconnectAttemptsExhausted => "reconnect_attempts_exhausted",
         }
@@ -336,6 +367,7 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Error::Timeout(e) => e.fmt(f),
             Error::AlreadyCheckedOut(e) => e.fmt(f),
             Error::Connect(e) => write!(f, "could not open a connection: {e}"),
+            Error::ConnectTimeout(e) => e.fmt(f),
             Error::Listener(e) => e.fmt(f),
             Error::ReconnectAttemptsExhausted => f.write_str("This connection is closed"),
         }
@@ -348,6 +380,7 @@ impl<E: StdError + 'static> StdError for Error<E> {
             Error::Timeout(e) => Some(e),
             Error::AlreadyCheckedOut(e) => Some(e),
             Error::Connect(e) => Some(e),
+            Error::ConnectTimeout(e) => Some(e),
             Error::Listener(e) => Some(e),
             Error::ReconnectAttemptsExhausted => None,
         }

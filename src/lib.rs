@@ -75,8 +75,8 @@ pub use blocking::{Builder, DetachedConnection, Pool, PooledConnection};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EchoPool, PoolClass, ResetAction, ResetOnReturn};
 pub use error::{
-    AlreadyCheckedOut, BoxError, BuildError, CheckoutSite, Error, ListenerError, ListenerErrorKind,
-    TimeoutError,
+    AlreadyCheckedOut, BoxError, BuildError, CheckoutSite, ConnectTimeoutError, Error,
+    ListenerError, ListenerErrorKind, TimeoutError,
 };
 pub use events::{PoolListener, ResetState};
 pub use instrument::names as metric_names;

@@ -1,6 +1,7 @@
 //! The blocking pool, over any `r2d2::ManageConnection`.
 
 mod builder;
+mod connector;
 mod guard;
 mod pool;
 

@@ -3,9 +3,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::builder::Builder;
+use super::connector;
 use super::guard::PooledConnection;
 use crate::core::panics::catching;
-use crate::core::{Begin, Checked, Core, ReturnStep, Step};
+use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Step};
 use crate::error::Error;
 use crate::owner::Owner;
 use crate::pool_common::pool_common;
@@ -67,13 +68,24 @@ impl<M: r2d2::ManageConnection> Pool<M> {
     /// Checks out a connection: an idle one, a new one within the class's limits, or the next
     /// one returned, waiting up to `pool_timeout`.
     ///
+    /// `pool_timeout` bounds the whole checkout, waiting and connecting (as r2d2's
+    /// `connection_timeout` does): with one, connections are opened on a connector thread
+    /// (shared by every pool, reused), and a connect still running at the deadline is left to
+    /// finish there. When it does, the connection it opened is closed and its slot freed:
+    /// until then the slot stays taken, so the pool never has more connections than its
+    /// limit, live or being opened.
+    ///
     /// # Errors
-    /// [`Error::Timeout`] at the limit after `pool_timeout`; [`Error::AlreadyCheckedOut`] for a
+    /// [`Error::Timeout`] at the limit after `pool_timeout`; [`Error::ConnectTimeout`] when
+    /// the manager's connect did not return within it; [`Error::AlreadyCheckedOut`] for a
     /// second checkout of AssertionPool's connection (or a nested one on StaticPool and
     /// SingletonThreadPool); [`Error::Connect`] when the manager fails; [`Error::Listener`]
     /// when a listener refuses.
     #[track_caller]
-    pub fn get(&self) -> Result<PooledConnection<M>, Error<M::Error>> {
+    pub fn get(&self) -> Result<PooledConnection<M>, Error<M::Error>>
+    where
+        M::Error: Send,
+    {
         let location = Location::caller();
         let mut trace = CheckoutTrace::start(&self.shared.core);
         let span = trace.span.clone();
@@ -89,19 +101,20 @@ impl<M: r2d2::ManageConnection> Pool<M> {
         &self,
         location: &'static Location<'static>,
         trace: &mut CheckoutTrace,
-    ) -> Result<PooledConnection<M>, Error<M::Error>> {
+    ) -> Result<PooledConnection<M>, Error<M::Error>>
+    where
+        M::Error: Send,
+    {
         let core = &self.shared.core;
         let site = core.site(location, Owner::current_thread);
+        // The checkout's deadline, read from the clock only when it waits or connects.
+        let mut deadline = None;
         let mut reservation = match core.begin(&site) {
             Begin::Reserved(reservation) => reservation,
             Begin::Refused(failure) => return Err(failure.into()),
             Begin::Wait(waiter) => {
                 trace.mark();
-                // A deadline too far to represent is no deadline.
-                let deadline = core
-                    .config
-                    .timeout
-                    .and_then(|t| Instant::now().checked_add(t));
+                deadline = self.deadline();
                 match core.wait_blocking(&waiter, deadline) {
                     Some(grant) => core.reservation_for(&waiter, grant),
                     None => match core.cancel_wait(&waiter, true) {
@@ -118,7 +131,23 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                     trace.mark();
                     let span = connect_span(&core.config);
                     let timer = ConnectTimer::start(&self.shared.core);
-                    let connected = span.in_scope(|| manager.connect());
+                    let connected = match deadline.or_else(|| self.deadline()) {
+                        None => span.in_scope(|| manager.connect()),
+                        Some(at) => {
+                            let mut waiting = Some(reservation);
+                            let connected = self.connect_until(at, &span, &mut waiting);
+                            match (connected, waiting) {
+                                (Ok(connected), Some(still)) => {
+                                    reservation = still;
+                                    connected
+                                }
+                                _ => {
+                                    fail(&span, "connect_timeout");
+                                    return Err(Error::ConnectTimeout(core.connect_timed_out()));
+                                }
+                            }
+                        }
+                    };
                     timer.done(core, &span, &connected);
                     match connected {
                         Ok(conn) => reservation.connected(conn)?,
@@ -146,6 +175,46 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                 Step::Fail(failure) => return Err(failure.into()),
             }
         }
+    }
+}
+
+impl<M: r2d2::ManageConnection> Pool<M> {
+    /// `pool_timeout` from now; `None` without one, with zero (which refuses to wait but
+    /// lets a connect take its time), or with one too far to represent.
+    fn deadline(&self) -> Option<Instant> {
+        let timeout = self.shared.core.config.timeout.filter(|t| !t.is_zero())?;
+        Instant::now().checked_add(timeout)
+    }
+
+    /// Opens a connection on a connector thread, waiting until `deadline` at most. At the
+    /// deadline the reservation is taken out of `waiting` and left with the connect, which
+    /// frees its slot when it returns; `Err(())` then.
+    fn connect_until(
+        &self,
+        deadline: Instant,
+        span: &tracing::Span,
+        waiting: &mut Option<Reservation<'_, M::Connection>>,
+    ) -> Result<Result<M::Connection, M::Error>, ()>
+    where
+        M::Error: Send,
+    {
+        let manager = Arc::clone(&self.shared.manager);
+        let span = span.clone();
+        let core = Arc::clone(&self.shared.core);
+        connector::connect_until(
+            move || span.in_scope(|| manager.connect()),
+            deadline,
+            || {
+                let abandoned = waiting
+                    .take()
+                    .expect("the reservation waits for its connect")
+                    .abandon();
+                Box::new(move |outcome| {
+                    let conn = outcome.ok().and_then(Result::ok);
+                    core.release_abandoned(abandoned, conn);
+                })
+            },
+        )
     }
 }
 

@@ -9,7 +9,9 @@ use super::state::ThreadConn;
 use super::waiter::Wake;
 use super::{Core, Grant, Reservation, Waiter};
 use crate::config::{FrontEnd, PoolClass};
-use crate::error::{AlreadyCheckedOut, CheckoutSite, PoolFailure, TimeoutError};
+use crate::error::{
+    AlreadyCheckedOut, CheckoutSite, ConnectTimeoutError, PoolFailure, TimeoutError,
+};
 use crate::instrument::CloseReason;
 use crate::policy::Checkout;
 use crate::sync::lock;
@@ -221,6 +223,14 @@ impl<C> Core<C> {
     pub(crate) fn timeout_error(&self) -> TimeoutError {
         let open = lock(&self.state).open;
         self.timed_out(open)
+    }
+
+    /// A connect did not return within `pool_timeout`: counted as a timeout.
+    pub(crate) fn connect_timed_out(&self) -> ConnectTimeoutError {
+        self.instruments.timeout();
+        ConnectTimeoutError {
+            timeout: self.config.timeout.unwrap_or_default(),
+        }
     }
 
     /// Counts a timeout (outside the pool's lock: the recorder is user code) and builds its

@@ -257,6 +257,47 @@ impl<'a, C> Reservation<'a, C> {
     }
 }
 
+/// A checkout given up while its connect goes on (see `blocking::connector`): its slot
+/// stays taken until [`Core::release_abandoned`] is handed what the connect returned.
+pub(crate) struct Abandoned<C> {
+    slot: Slot<C>,
+    new_capacity: bool,
+    owner: crate::owner::Owner,
+}
+
+impl<'a, C> Reservation<'a, C> {
+    /// Gives up on the checkout at [`Step::Connect`], its slot kept taken for the connect.
+    pub(crate) fn abandon(mut self) -> Abandoned<C> {
+        Abandoned {
+            slot: self
+                .slot
+                .take()
+                .expect("a reservation holds its slot until consumed"),
+            new_capacity: self.new_capacity,
+            owner: self.owner,
+        }
+    }
+}
+
+impl<C> Core<C> {
+    /// The connect of an abandoned checkout returned: the connection it opened, if any, is
+    /// closed (it was never the pool's), then the slot is freed.
+    pub(crate) fn release_abandoned(&self, abandoned: Abandoned<C>, conn: Option<C>) {
+        let closed = super::panics::catching(|| drop(conn)).err();
+        let Abandoned {
+            slot,
+            new_capacity,
+            owner,
+        } = abandoned;
+        if new_capacity {
+            self.release_new_capacity(slot.record.slot_id, owner);
+        } else {
+            self.check_in(slot, owner);
+        }
+        drop(closed);
+    }
+}
+
 impl<C> Drop for Reservation<'_, C> {
     fn drop(&mut self) {
         let Some(mut slot) = self.slot.take() else {

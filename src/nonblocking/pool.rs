@@ -106,12 +106,16 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
     ) -> Result<AsyncPooledConnection<M>, Error<M::Error>> {
         let core = &self.shared.core;
         let site = core.site(location, Owner::current_task);
+        // The checkout's deadline (`pool_timeout` from its start), read from the clock only
+        // when it waits or connects.
+        let mut deadline = None;
         let mut reservation = match core.begin(&site) {
             Begin::Reserved(reservation) => reservation,
             Begin::Refused(failure) => return Err(failure.into()),
             Begin::Wait(waiter) => {
                 trace.mark();
-                self.wait(waiter).await?
+                deadline = self.deadline();
+                self.wait(waiter, deadline).await?
             }
         };
         let manager = &self.shared.manager;
@@ -121,7 +125,18 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                     trace.mark();
                     let span = connect_span(&core.config);
                     let timer = ConnectTimer::start(&self.shared.core);
-                    let connected = manager.connect().instrument(span.clone()).await;
+                    let connecting = manager.connect().instrument(span.clone());
+                    // A connect that hangs is dropped (cancelled) at the deadline.
+                    let connected = match deadline.or_else(|| self.deadline()) {
+                        Some(at) => match tokio::time::timeout_at(at, connecting).await {
+                            Ok(connected) => connected,
+                            Err(_) => {
+                                fail(&span, "connect_timeout");
+                                return Err(Error::ConnectTimeout(core.connect_timed_out()));
+                            }
+                        },
+                        None => connecting.await,
+                    };
                     timer.done(core, &span, &connected);
                     match connected {
                         Ok(conn) => reservation.connected(conn)?,
@@ -152,9 +167,17 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         }
     }
 
+    /// `pool_timeout` from now; `None` without one, with zero (which refuses to wait but
+    /// lets a connect take its time), or with one too far to represent.
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        let timeout = self.shared.core.config.timeout.filter(|t| !t.is_zero())?;
+        tokio::time::Instant::now().checked_add(timeout)
+    }
+
     async fn wait(
         &self,
         waiter: Arc<Waiter<M::Connection>>,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<Reservation<'_, M::Connection>, PoolFailure> {
         let core = &self.shared.core;
         let mut cancel = CancelWait {
@@ -162,8 +185,8 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
             waiter: Some(Arc::clone(&waiter)),
         };
         let granted = poll_fn(|cx| core.poll_wait(&waiter, cx));
-        let outcome = match core.config.timeout {
-            Some(timeout) => tokio::time::timeout(timeout, granted).await.ok(),
+        let outcome = match deadline {
+            Some(at) => tokio::time::timeout_at(at, granted).await.ok(),
             None => Some(granted.await),
         };
         cancel.waiter = None;

@@ -1,0 +1,89 @@
+//! A connect that hangs (a server that accepts and never answers) holds its caller for
+//! `pool_timeout` at most, as r2d2 and bb8 bound theirs, and blocks nobody else. Its slot
+//! stays taken until the connect is over, so the connections live or being opened never
+//! exceed the limit: the blocking pool leaves the connect to finish on its connector thread
+//! and closes what it opens; the async pool drops (cancels) it.
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::fronts::{Front, Opts, TestPool};
+use common::Db;
+
+const TIMEOUT: Duration = Duration::from_millis(200);
+const HANG: Duration = Duration::from_millis(1_000);
+
+fn a_hanging_connect_times_out_at_pool_timeout(front: Front) {
+    let db = Db::new();
+    let pool = TestPool::build(front, &db, Opts::queue(1, 0, TIMEOUT));
+    db.set_connect_delay(HANG);
+    let started = Instant::now();
+    let err = pool.get().err().expect("the connect hangs");
+    let took = started.elapsed();
+    assert!(matches!(err, poolscope::Error::ConnectTimeout(_)), "{err}");
+    assert_eq!(err.error_type(), "connect_timeout");
+    assert!(
+        err.to_string()
+            .starts_with("could not open a connection: connect did not return within pool_timeout"),
+        "{err}"
+    );
+    assert!(
+        took >= TIMEOUT && took < TIMEOUT + Duration::from_millis(300),
+        "{took:?}"
+    );
+
+    // The slot is the hanging connect's until it is over: the next caller waits for it,
+    // then gets it.
+    db.set_connect_delay(Duration::ZERO);
+    std::thread::sleep(HANG);
+    let status = pool.settled();
+    assert_eq!(status.checked_out, 0, "{status}");
+    assert_eq!(db.live(), 0, "what the late connect opened was closed");
+    let conn = pool.get().expect("the slot is free again");
+    drop(conn);
+    assert!(
+        db.peak_live() <= 1,
+        "{} live at once, limit 1",
+        db.peak_live()
+    );
+}
+
+fn a_hanging_connect_blocks_nobody_else(front: Front) {
+    let db = Db::new();
+    let pool = TestPool::build(front, &db, Opts::queue(1, 1, TIMEOUT));
+    drop(pool.get().unwrap());
+    assert_eq!(pool.settled().checked_in, 1, "one idle connection");
+    db.set_connect_delay(HANG);
+    let held = pool.get().unwrap(); // the idle one
+    let hanging = {
+        let pool = pool.clone();
+        std::thread::spawn(move || pool.get().err().map(|e| e.error_type()))
+    };
+    // While the second caller's connect hangs, the first returns and checks out again at
+    // once, over and over.
+    std::thread::sleep(Duration::from_millis(20));
+    drop(held);
+    let started = Instant::now();
+    for i in 0..10 {
+        let status = pool.status();
+        drop(
+            pool.get()
+                .unwrap_or_else(|e| panic!("checkout {i}: {e}; before it: {status}")),
+        );
+    }
+    assert!(started.elapsed() < TIMEOUT / 2, "{:?}", started.elapsed());
+    assert_eq!(hanging.join().unwrap(), Some("connect_timeout"));
+    db.set_connect_delay(Duration::ZERO);
+    std::thread::sleep(HANG);
+    assert!(
+        db.peak_live() <= 2,
+        "{} live at once, limit 2",
+        db.peak_live()
+    );
+    assert_eq!(pool.settled().checked_out, 0);
+}
+
+on_both_fronts!(
+    a_hanging_connect_times_out_at_pool_timeout,
+    a_hanging_connect_blocks_nobody_else,
+);
