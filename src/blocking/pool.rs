@@ -150,7 +150,10 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                     };
                     timer.done(core, &span, &connected);
                     match connected {
-                        Ok(conn) => reservation.connected(conn)?,
+                        Ok(conn) => {
+                            let turn = core.first_connect.wait_turn(Owner::current_thread());
+                            reservation.connected(conn, turn)?
+                        }
                         Err(e) => {
                             reservation.connect_failed(&e);
                             return Err(Error::Connect(e));

@@ -44,7 +44,9 @@ fn core(pool_size: usize, max_overflow: i64, wait: bool) -> Arc<Core<u32>> {
 fn drive(mut reservation: super::Reservation<'_, u32>) -> Checked<u32> {
     loop {
         match reservation.next_step() {
-            Step::Connect => reservation.connected(7).unwrap(),
+            Step::Connect => reservation
+                .connected(7, super::first_connect::Turn::Passed)
+                .unwrap(),
             Step::Ready => return reservation.finish(None),
             other => panic!("unexpected step {other:?}"),
         }

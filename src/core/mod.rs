@@ -21,6 +21,7 @@
 
 mod checkin;
 mod checkout;
+pub(crate) mod first_connect;
 mod leaks;
 pub(crate) mod panics;
 mod reservation;
@@ -92,9 +93,8 @@ pub(crate) struct Core<C> {
     state: Mutex<State<C>>,
     /// Checkouts watched for leaks (only with a leak threshold).
     leaks: Mutex<leaks::Tracked>,
-    /// Held while the first connection's `first_connect` and `connect` listeners run.
-    first_connect: Mutex<bool>,
-    first_connect_done: AtomicBool,
+    /// The gate new connections pass for `first_connect`.
+    pub(crate) first_connect: first_connect::FirstConnect,
     /// Set once the pool was ever invalidated, so checkouts skip the lock until then.
     ever_invalidated: AtomicBool,
     /// Waiters that reached their deadline while an idle connection or capacity was there
@@ -153,11 +153,10 @@ impl<C> Core<C> {
             limits,
             config,
             instruments,
-            first_connect_done: AtomicBool::new(listeners.is_empty()),
+            first_connect: first_connect::FirstConnect::new(listeners.is_empty()),
             listeners,
             clock,
             state: Mutex::new(State::new()),
-            first_connect: Mutex::new(false),
             ever_invalidated: AtomicBool::new(false),
             missed_wakeups: AtomicU64::new(0),
             leaks: Mutex::new(leaks::Tracked::default()),
@@ -260,20 +259,17 @@ impl<C> Core<C> {
         None
     }
 
-    /// Runs `first_connect` (once per pool, serialized) and `connect` listeners.
+    /// Runs `first_connect` if this connection's `turn` says so, then the `connect`
+    /// listeners.
     fn run_connect_listeners(
         &self,
         conn: &mut C,
         record: &mut ConnectionRecord,
+        turn: first_connect::Turn<'_>,
     ) -> Result<(), crate::ListenerError> {
-        if !self.first_connect_done.load(Ordering::Acquire) {
-            let mut done = lock(&self.first_connect);
-            if !*done {
-                self.listeners.try_each(|l| l.first_connect(conn, record))?;
-                *done = true;
-                self.first_connect_done.store(true, Ordering::Release);
-                return self.listeners.try_each(|l| l.connect(conn, record));
-            }
+        if let first_connect::Turn::RunIt(run) = turn {
+            self.listeners.try_each(|l| l.first_connect(conn, record))?;
+            run.succeeded();
         }
         self.listeners.try_each(|l| l.connect(conn, record))
     }

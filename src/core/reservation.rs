@@ -169,8 +169,13 @@ impl<'a, C> Reservation<'a, C> {
         }
     }
 
-    /// The manager opened `conn` for this slot: record it and run the connect listeners.
-    pub(crate) fn connected(&mut self, conn: C) -> Result<(), PoolFailure> {
+    /// The manager opened `conn` for this slot: record it and run the connect listeners
+    /// (`first_connect` too if `turn` says so).
+    pub(crate) fn connected(
+        &mut self,
+        conn: C,
+        turn: super::first_connect::Turn<'_>,
+    ) -> Result<(), PoolFailure> {
         let core = self.core;
         let now = core.clock.now();
         let id = next_connection_id();
@@ -186,7 +191,7 @@ impl<'a, C> Reservation<'a, C> {
         record.created_at = Some(now);
         let conn = slot_conn.insert(conn);
         echo_debug!(core, "Created new connection {}", id);
-        let listened = core.run_connect_listeners(conn, record);
+        let listened = core.run_connect_listeners(conn, record, turn);
         self.in_user_code = false;
         match listened {
             Ok(()) => {

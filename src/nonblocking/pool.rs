@@ -139,7 +139,15 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                     };
                     timer.done(core, &span, &connected);
                     match connected {
-                        Ok(conn) => reservation.connected(conn)?,
+                        Ok(conn) => {
+                            let turn = if core.first_connect.is_done() {
+                                crate::core::first_connect::Turn::Passed
+                            } else {
+                                let me = Owner::current_task();
+                                poll_fn(|cx| core.first_connect.poll_turn(me, cx)).await
+                            };
+                            reservation.connected(conn, turn)?
+                        }
                         Err(e) => {
                             reservation.connect_failed(&e);
                             return Err(Error::Connect(e));
