@@ -52,6 +52,8 @@ pub struct Opts {
     pub lifo: bool,
     pub reset: ResetOnReturn,
     pub listeners: Vec<Arc<dyn PoolListener<FakeConn>>>,
+    /// The `metrics` facade's `gauge_interval`, when set.
+    pub gauge_interval: Option<Duration>,
 }
 
 impl Default for Opts {
@@ -66,6 +68,7 @@ impl Default for Opts {
             lifo: false,
             reset: ResetOnReturn::Rollback,
             listeners: Vec::new(),
+            gauge_interval: None,
         }
     }
 }
@@ -150,6 +153,9 @@ impl TestPool {
                 for l in opts.listeners {
                     b = b.listener(SharedListener(l));
                 }
+                if let Some(every) = opts.gauge_interval {
+                    b = b.gauge_interval(every);
+                }
                 TestPool::Blocking(b.build(db.manager()).unwrap())
             }
             Front::Async => {
@@ -173,6 +179,9 @@ impl TestPool {
                 }
                 for l in opts.listeners {
                     b = b.listener(SharedListener(l));
+                }
+                if let Some(every) = opts.gauge_interval {
+                    b = b.gauge_interval(every);
                 }
                 let pool = rt.block_on(b.build(db.manager())).unwrap();
                 TestPool::Async(pool, rt)
