@@ -1,8 +1,9 @@
 //! The core against a real MariaDB / MySQL server, counting the server's own connections in
 //! `information_schema.processlist`. Runs when `POOLSCOPE_MYSQL_URL` is set (for example
 //! `mysql://root@127.0.0.1:3306/test`); says SKIPPED otherwise. A set URL that cannot be
-//! reached fails the suite. The tests in this file run one at a time, so each one's count is
-//! its own.
+//! reached fails the suite. Each test connects to a database of its own (`ps_<test>`, created
+//! on the way) and counts only the connections in it, so other clients of the server are
+//! not counted; the tests still take turns, sharing the server's connection limit.
 use std::io::Write;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -37,10 +38,19 @@ fn reset(conn: &mut mysql::Conn, action: ResetAction) -> Result<(), BoxError> {
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// The URL and the file's lock, or `None` after saying SKIPPED where the runner shows it.
+/// The URL of `test`'s own database and the file's lock, or `None` after saying SKIPPED
+/// where the runner shows it.
 fn url(test: &str) -> Option<(String, MutexGuard<'static, ()>)> {
     match std::env::var("POOLSCOPE_MYSQL_URL") {
-        Ok(url) if !url.is_empty() => Some((url, SERIAL.lock().unwrap_or_else(|p| p.into_inner()))),
+        Ok(url) if !url.is_empty() => {
+            let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+            let database = format!("ps_{test}");
+            assert!(database.len() <= 64, "database name too long: {database}");
+            admin(&url)
+                .query_drop(format!("CREATE DATABASE IF NOT EXISTS {database}"))
+                .unwrap();
+            Some((own_url(&url, &database), serial))
+        }
         _ => {
             let _ = writeln!(
                 std::io::stderr(),
@@ -55,21 +65,43 @@ fn manager(url: &str) -> MysqlManager {
     MysqlManager(mysql::Opts::from_url(url).expect("POOLSCOPE_MYSQL_URL is a valid URL"))
 }
 
+/// `url` with its database replaced by `database` (its query string kept).
+fn own_url(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let host_end = base["mysql://".len()..]
+        .find('/')
+        .map_or(base.len(), |i| "mysql://".len() + i);
+    let mut own = format!("{}/{database}", &base[..host_end]);
+    if let Some(query) = query {
+        own = format!("{own}?{query}");
+    }
+    own
+}
+
 fn admin(url: &str) -> mysql::Conn {
     mysql::Conn::new(manager(url).0)
         .expect("POOLSCOPE_MYSQL_URL is set but the server cannot be reached")
 }
 
-/// Other connections to the server right now, once the count settles on `expected` (a closed
-/// connection leaves the processlist a moment later), or the last count after 3 s.
+/// The test's connections on the server right now (in its own database, this counting one
+/// left out), once the count settles on `expected` (a closed connection leaves the
+/// processlist a moment later), or the last count after 3 s.
 fn settled_connections(url: &str, expected: u64) -> u64 {
     let mut admin = admin(url);
+    let database = manager(url)
+        .0
+        .get_db_name()
+        .expect("the test's database")
+        .to_owned();
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
     loop {
         let seen: u64 = admin
-            .query_first(
+            .exec_first(
                 "SELECT COUNT(*) FROM information_schema.processlist \
-                 WHERE id <> CONNECTION_ID() AND command <> 'Daemon' AND user <> 'system user'",
+                 WHERE db = ? AND id <> CONNECTION_ID()",
+                (&database,),
             )
             .unwrap()
             .unwrap();
