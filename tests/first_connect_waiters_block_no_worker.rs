@@ -61,6 +61,8 @@ fn pool_with(front: Front, first: &Arc<First>) -> TestPool {
     pool
 }
 
+/// B17 (`PoolFirstConnectSyncTest.test_sync`): the first connection's `first_connect` runs
+/// before every other connection's `connect`, once.
 fn first_connect_runs_once_before_every_other_connect(front: Front) {
     let first = Arc::new(First::default());
     first.nested.store(true, Ordering::SeqCst);

@@ -1,17 +1,17 @@
-//! SQLAlchemy checklist E: invalidation.
+//! SQLAlchemy checklist E: invalidation, on both fronts.
 mod common;
 
-use common::{builder, counts, Db, EventLog, FakeConn};
+use common::fronts::{Front, Opts, TestPool};
+use common::{Db, EventLog, FakeConn};
 use poolscope::{ConnectionRecord, Error, ListenerError, PoolListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// E23 (`test_invalidate`, `test_reconnect`): after invalidate, a different connection.
-#[test]
-fn e23_invalidate_then_checkout_gives_a_new_connection() {
+fn e23_invalidate_then_checkout_gives_a_new_connection(front: Front) {
     let db = Db::new();
-    let pool = builder().pool_size(1).build(db.manager()).unwrap();
+    let pool = TestPool::build(front, &db, Opts::queue(1, 10, Duration::from_secs(30)));
     let c = pool.get().unwrap();
     let first = c.id;
     c.invalidate();
@@ -21,10 +21,9 @@ fn e23_invalidate_then_checkout_gives_a_new_connection() {
 /// E24 (`test_detach_via_invalidate`): invalidate closes the connection once at once; the
 /// next checkout opens a new one, and returning that one does not close it. In Rust the
 /// handle is consumed, so "dbapi_connection becomes None" is enforced by the type system.
-#[test]
-fn e24_invalidate_closes_once_and_the_replacement_is_pooled() {
+fn e24_invalidate_closes_once_and_the_replacement_is_pooled(front: Front) {
     let db = Db::new();
-    let pool = builder().pool_size(1).build(db.manager()).unwrap();
+    let pool = TestPool::build(front, &db, Opts::queue(1, 10, Duration::from_secs(30)));
     let c = pool.get().unwrap();
     let first = c.id;
     c.invalidate();
@@ -38,10 +37,9 @@ fn e24_invalidate_closes_once_and_the_replacement_is_pooled() {
 
 /// E25 (`test_recycle_on_invalidate`): `invalidate_all()` (SQLAlchemy's `pool._invalidate`)
 /// while c2 is out: c2 returns normally, and its next checkout replaces it.
-#[test]
-fn e25_pool_invalidation_replaces_returned_connections_at_next_checkout() {
+fn e25_pool_invalidation_replaces_returned_connections_at_next_checkout(front: Front) {
     let db = Db::new();
-    let pool = builder().pool_size(1).build(db.manager()).unwrap();
+    let pool = TestPool::build(front, &db, Opts::queue(1, 10, Duration::from_secs(30)));
     let c2 = pool.get().unwrap();
     let id = c2.id;
     pool.invalidate_all();
@@ -57,10 +55,9 @@ fn e25_pool_invalidation_replaces_returned_connections_at_next_checkout() {
 
 /// E26 (`test_recycle_on_soft_invalidate`): soft invalidation keeps the connection usable;
 /// after return the next checkout opens a new connection on the same slot.
-#[test]
-fn e26_soft_invalidate_replaces_on_the_same_slot_after_return() {
+fn e26_soft_invalidate_replaces_on_the_same_slot_after_return(front: Front) {
     let db = Db::new();
-    let pool = builder().pool_size(1).build(db.manager()).unwrap();
+    let pool = TestPool::build(front, &db, Opts::queue(1, 10, Duration::from_secs(30)));
     let mut c = pool.get().unwrap();
     let (id, slot) = (c.id, c.record().slot_id());
     c.soft_invalidate();
@@ -74,13 +71,9 @@ fn e26_soft_invalidate_replaces_on_the_same_slot_after_return() {
 
 /// E27 (`test_[soft_]invalidate_event_{no_,}exception`): the events fire with the reason, and
 /// not on a normal checkout/return.
-#[test]
-fn e27_invalidate_events_fire_only_on_invalidation() {
+fn e27_invalidate_events_fire_only_on_invalidation(front: Front) {
     let log = EventLog::default();
-    let pool = builder()
-        .listener(log.clone())
-        .build(Db::new().manager())
-        .unwrap();
+    let pool = TestPool::build(front, &Db::new(), Opts::default().listener(log.clone()));
     drop(pool.get().unwrap());
     assert!(!log.names().iter().any(|e| e.contains("invalidate")));
     let mut c = pool.get().unwrap();
@@ -91,15 +84,9 @@ fn e27_invalidate_events_fire_only_on_invalidation() {
 }
 
 /// E28 (`test_error_on_pooled_reconnect_cleanup_invalidate`): as D22, after an invalidation.
-#[test]
-fn e28_failed_reconnect_after_invalidation_leaks_nothing() {
+fn e28_failed_reconnect_after_invalidation_leaks_nothing(front: Front) {
     let db = Db::new();
-    let pool = builder()
-        .pool_size(1)
-        .max_overflow(2)
-        .pool_timeout(Duration::from_secs(2))
-        .build(db.manager())
-        .unwrap();
+    let pool = TestPool::build(front, &db, Opts::queue(1, 2, Duration::from_secs(2)));
     pool.get().unwrap().invalidate();
     db.stop();
     assert!(matches!(pool.get(), Err(Error::Connect(_))));
@@ -109,15 +96,15 @@ fn e28_failed_reconnect_after_invalidation_leaks_nothing() {
     let c2 = pool.get().unwrap();
     assert_eq!(pool.status().overflow, 1);
     let c3 = pool.get().unwrap();
-    assert_eq!(counts(&pool), (1, 0, 2, 3));
+    assert_eq!(pool.counts(), (1, 0, 2, 3));
     drop((c1, c2, c3));
+    assert_eq!(pool.counts(), (1, 1, 0, 0));
 }
 
 /// E29 (`test_connect_event_fails_invalidates`): a connect listener failing while an
 /// invalidated slot reconnects fails the checkout without leaking the slot; the next checkout
 /// succeeds and the other listener's `info` is there.
-#[test]
-fn e29_failing_connect_listener_does_not_leak_the_slot() {
+fn e29_failing_connect_listener_does_not_leak_the_slot(front: Front) {
     struct FailOnce(AtomicBool);
     impl PoolListener<FakeConn> for FailOnce {
         fn connect(&self, _: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
@@ -148,17 +135,16 @@ fn e29_failing_connect_listener_does_not_leak_the_slot() {
         }
     }
     let db = Db::new();
-    let pool = builder()
-        .pool_size(1)
-        .max_overflow(0)
-        .pool_timeout(Duration::from_secs(5))
-        .listener(Shared(Arc::clone(&fail)))
-        .listener(Flag)
-        .build(db.manager())
-        .unwrap();
+    let pool = TestPool::build(
+        front,
+        &db,
+        Opts::queue(1, 0, Duration::from_secs(5))
+            .listener(Shared(Arc::clone(&fail)))
+            .listener(Flag),
+    );
     pool.get().unwrap().invalidate();
     fail.0.store(true, Ordering::SeqCst);
-    let err = pool.get().unwrap_err();
+    let err = pool.get().err().unwrap();
     assert!(matches!(err, Error::Listener(_)), "{err:?}");
     assert_eq!(db.open(), 0, "the half-made connection was closed");
     let c = pool.get().unwrap();
@@ -168,16 +154,14 @@ fn e29_failing_connect_listener_does_not_leak_the_slot() {
 
 /// E30 (`test_connect_handler_not_called_for_recycled`): a failed reconnect fires neither
 /// `connect` nor `checkout`; the later successful one fires exactly `[connect, checkout]`.
-#[test]
-fn e30_failed_reconnect_fires_no_connect_or_checkout() {
+fn e30_failed_reconnect_fires_no_connect_or_checkout(front: Front) {
     let db = Db::new();
     let log = EventLog::default();
-    let pool = builder()
-        .pool_size(2)
-        .max_overflow(2)
-        .listener(log.clone())
-        .build(db.manager())
-        .unwrap();
+    let pool = TestPool::build(
+        front,
+        &db,
+        Opts::queue(2, 2, Duration::from_secs(30)).listener(log.clone()),
+    );
     drop(pool.get().unwrap());
     pool.invalidate_all();
     db.stop();
@@ -200,8 +184,7 @@ fn e30_failed_reconnect_fires_no_connect_or_checkout() {
 
 /// E31 (`test_connect_checkout_handler_always_gets_info`): info written in `connect` is
 /// visible in `checkout` on the reconnect path.
-#[test]
-fn e31_connect_info_is_visible_to_checkout_after_reconnect() {
+fn e31_connect_info_is_visible_to_checkout_after_reconnect(front: Front) {
     struct Writes;
     struct Seen(Arc<AtomicBool>);
     struct Mark;
@@ -223,11 +206,13 @@ fn e31_connect_info_is_visible_to_checkout_after_reconnect() {
         }
     }
     let seen = Arc::new(AtomicBool::new(false));
-    let pool = builder()
-        .listener(Writes)
-        .listener(Seen(Arc::clone(&seen)))
-        .build(Db::new().manager())
-        .unwrap();
+    let pool = TestPool::build(
+        front,
+        &Db::new(),
+        Opts::default()
+            .listener(Writes)
+            .listener(Seen(Arc::clone(&seen))),
+    );
     pool.get().unwrap().invalidate();
     seen.store(false, Ordering::SeqCst);
     let _c = pool.get().unwrap();
@@ -236,13 +221,12 @@ fn e31_connect_info_is_visible_to_checkout_after_reconnect() {
 
 /// E32 (`test_connrec_invalidated_within_checkout_no_race`): pool invalidation racing a
 /// checkout never errors; the handle can still be returned.
-#[test]
-fn e32_invalidation_during_checkouts_never_errors() {
-    let pool = builder()
-        .pool_size(2)
-        .pool_timeout(Duration::from_secs(10))
-        .build(Db::new().manager())
-        .unwrap();
+fn e32_invalidation_during_checkouts_never_errors(front: Front) {
+    let pool = TestPool::build(
+        front,
+        &Db::new(),
+        Opts::queue(2, 10, Duration::from_secs(10)),
+    );
     std::thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| {
@@ -264,14 +248,9 @@ fn e32_invalidation_during_checkouts_never_errors() {
 
 /// E33 (`test_recycle_pool_no_race`): 15 connections invalidated from 15 threads, then 15
 /// reopened: 15 closes in all (none doubled) and 30 connects.
-#[test]
-fn e33_concurrent_invalidations_close_each_connection_once() {
+fn e33_concurrent_invalidations_close_each_connection_once(front: Front) {
     let db = Db::new();
-    let pool = builder()
-        .pool_size(15)
-        .max_overflow(0)
-        .build(db.manager())
-        .unwrap();
+    let pool = TestPool::build(front, &db, Opts::queue(15, 0, Duration::from_secs(30)));
     let held: Vec<_> = (0..15).map(|_| pool.get().unwrap()).collect();
     std::thread::scope(|s| {
         for c in held {
@@ -287,3 +266,17 @@ fn e33_concurrent_invalidations_close_each_connection_once() {
         assert_eq!(db.calls(id).iter().filter(|c| **c == "close").count(), 1);
     }
 }
+
+on_both_fronts!(
+    e23_invalidate_then_checkout_gives_a_new_connection,
+    e24_invalidate_closes_once_and_the_replacement_is_pooled,
+    e25_pool_invalidation_replaces_returned_connections_at_next_checkout,
+    e26_soft_invalidate_replaces_on_the_same_slot_after_return,
+    e27_invalidate_events_fire_only_on_invalidation,
+    e28_failed_reconnect_after_invalidation_leaks_nothing,
+    e29_failing_connect_listener_does_not_leak_the_slot,
+    e30_failed_reconnect_fires_no_connect_or_checkout,
+    e31_connect_info_is_visible_to_checkout_after_reconnect,
+    e32_invalidation_during_checkouts_never_errors,
+    e33_concurrent_invalidations_close_each_connection_once,
+);

@@ -154,6 +154,8 @@ fn invariants_hold_under_random_faults(front: Front) {
         &db,
         Opts {
             pre_ping: true,
+            // Async returns whose reset awaits go on on tasks: the harder path.
+            reset_awaits: true,
             ..Opts::queue(POOL_SIZE, MAX_OVERFLOW, TIMEOUT)
         },
     );

@@ -2,13 +2,18 @@
 //! [`AsyncPool`] over the fake manager, driven from plain threads (the async pool on a
 //! multi-threaded Tokio runtime of its own, every call entering it). [`on_both_fronts!`]
 //! turns a `fn(Front)` into a test per front.
+//!
+//! The async pool's reset finishes at once by default (`FakeAsyncReset` yields first when
+//! `Opts::reset_awaits` is set), so that a dropped connection is back before `drop` returns
+//! on both fronts and counts can be asserted right after it.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
 
 use poolscope::{
-    AsyncPool, AsyncPooledConnection, Error, Pool, PoolClass, PoolListener, PooledConnection,
+    AsyncPool, AsyncPooledConnection, BoxError, BoxFuture, ConnectionRecord, EchoPool, Error,
+    Extensions, ManualClock, Pool, PoolClass, PoolListener, PooledConnection, ResetAction,
     ResetOnReturn, Status,
 };
 
@@ -40,7 +45,8 @@ macro_rules! on_both_fronts {
     };
 }
 
-/// The options the tests set, for either builder.
+/// The options the tests set, for either builder. Options a class does not take (sizes
+/// on NullPool, say) are left out for it.
 #[derive(Clone)]
 pub struct Opts {
     pub class: PoolClass,
@@ -51,9 +57,16 @@ pub struct Opts {
     pub recycle: Option<Duration>,
     pub lifo: bool,
     pub reset: ResetOnReturn,
+    /// The async reset yields once before it runs, so that a return must wait for it.
+    pub reset_awaits: bool,
     pub listeners: Vec<Arc<dyn PoolListener<FakeConn>>>,
     /// The `metrics` facade's `gauge_interval`, when set.
     pub gauge_interval: Option<Duration>,
+    pub clock: Option<ManualClock>,
+    pub echo: EchoPool,
+    pub name: Option<String>,
+    pub leak_threshold: Option<Duration>,
+    pub store_traceback: Option<bool>,
 }
 
 impl Default for Opts {
@@ -67,8 +80,14 @@ impl Default for Opts {
             recycle: None,
             lifo: false,
             reset: ResetOnReturn::Rollback,
+            reset_awaits: false,
             listeners: Vec::new(),
             gauge_interval: None,
+            clock: None,
+            echo: EchoPool::Off,
+            name: None,
+            leak_threshold: None,
+            store_traceback: None,
         }
     }
 }
@@ -80,6 +99,14 @@ impl Opts {
             pool_size,
             max_overflow,
             timeout: Some(timeout),
+            ..Opts::default()
+        }
+    }
+
+    /// Another class, with its defaults.
+    pub fn class(class: PoolClass) -> Self {
+        Opts {
+            class,
             ..Opts::default()
         }
     }
@@ -104,16 +131,70 @@ macro_rules! forward_listener {
 }
 
 forward_listener! {
-    first_connect(c: &mut FakeConn, r: &mut poolscope::ConnectionRecord) -> Result<(), poolscope::ListenerError>;
-    connect(c: &mut FakeConn, r: &mut poolscope::ConnectionRecord) -> Result<(), poolscope::ListenerError>;
-    checkout(c: &mut FakeConn, r: &mut poolscope::ConnectionRecord) -> Result<(), poolscope::ListenerError>;
-    checkin(c: Option<&mut FakeConn>, r: &mut poolscope::ConnectionRecord);
-    reset(c: &mut FakeConn, r: &mut poolscope::ConnectionRecord, s: poolscope::ResetState);
-    invalidate(c: &mut FakeConn, r: &mut poolscope::ConnectionRecord, why: &poolscope::InvalidateReason);
-    soft_invalidate(c: &mut FakeConn, r: &mut poolscope::ConnectionRecord, why: &poolscope::InvalidateReason);
-    close(c: &mut FakeConn, r: &mut poolscope::ConnectionRecord);
-    detach(c: &mut FakeConn, r: &mut poolscope::ConnectionRecord);
+    first_connect(c: &mut FakeConn, r: &mut ConnectionRecord) -> Result<(), poolscope::ListenerError>;
+    connect(c: &mut FakeConn, r: &mut ConnectionRecord) -> Result<(), poolscope::ListenerError>;
+    checkout(c: &mut FakeConn, r: &mut ConnectionRecord) -> Result<(), poolscope::ListenerError>;
+    checkin(c: Option<&mut FakeConn>, r: &mut ConnectionRecord);
+    reset(c: &mut FakeConn, r: &mut ConnectionRecord, s: poolscope::ResetState);
+    invalidate(c: &mut FakeConn, r: &mut ConnectionRecord, why: &poolscope::InvalidateReason);
+    soft_invalidate(c: &mut FakeConn, r: &mut ConnectionRecord, why: &poolscope::InvalidateReason);
+    close(c: &mut FakeConn, r: &mut ConnectionRecord);
+    detach(c: &mut FakeConn, r: &mut ConnectionRecord);
     close_detached(c: &mut FakeConn);
+}
+
+/// The async reset for the fake connections that finishes at once (the fake's rollback is
+/// instant), so that returns complete inside `drop` as on the blocking pool.
+struct InstantAsyncReset;
+
+impl poolscope::AsyncReset<FakeConn> for InstantAsyncReset {
+    fn reset<'a>(
+        &'a self,
+        conn: &'a mut FakeConn,
+        action: ResetAction,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move { fake_reset(conn, action) })
+    }
+}
+
+/// Applies `opts` to a builder of either front (their setters share names).
+macro_rules! configure {
+    ($builder:expr, $opts:expr) => {{
+        let opts = $opts;
+        let class = opts.class;
+        let mut b = $builder
+            .pool_class(class)
+            .pool_recycle(opts.recycle)
+            .pre_ping(opts.pre_ping)
+            .reset_on_return(opts.reset)
+            .echo_pool(opts.echo)
+            .leak_detection_threshold(opts.leak_threshold);
+        if matches!(class, PoolClass::Queue | PoolClass::Static) {
+            b = b.pool_timeout(opts.timeout);
+        }
+        if matches!(class, PoolClass::Queue | PoolClass::SingletonThread) {
+            b = b.pool_size(opts.pool_size);
+        }
+        if class == PoolClass::Queue {
+            b = b.max_overflow(opts.max_overflow).use_lifo(opts.lifo);
+        }
+        if let Some(store) = opts.store_traceback {
+            b = b.store_traceback(store);
+        }
+        if let Some(name) = opts.name {
+            b = b.name(name);
+        }
+        if let Some(clock) = opts.clock {
+            b = b.clock(clock);
+        }
+        if let Some(every) = opts.gauge_interval {
+            b = b.gauge_interval(every);
+        }
+        for l in opts.listeners {
+            b = b.listener(SharedListener(l));
+        }
+        b
+    }};
 }
 
 /// A pool under test, on either front. Cloning shares the pool.
@@ -127,7 +208,7 @@ pub enum TestPool {
 /// detached inside its runtime (its return may spawn a task).
 pub struct Conn {
     inner: Option<Inner>,
-    runtime: Option<tokio::runtime::Handle>,
+    runtime: Option<Arc<tokio::runtime::Runtime>>,
 }
 
 enum Inner {
@@ -136,27 +217,17 @@ enum Inner {
 }
 
 impl TestPool {
+    /// A pool of `front` over `db`, as `opts` say.
     pub fn build(front: Front, db: &Db, opts: Opts) -> TestPool {
+        Self::try_build(front, db, opts).unwrap()
+    }
+
+    /// As [`build`](Self::build), with the builder's refusal as an error.
+    pub fn try_build(front: Front, db: &Db, opts: Opts) -> Result<TestPool, poolscope::BuildError> {
         match front {
             Front::Blocking => {
-                let mut b = Pool::builder()
-                    .pool_class(opts.class)
-                    .pool_timeout(opts.timeout)
-                    .pool_recycle(opts.recycle)
-                    .pre_ping(opts.pre_ping)
-                    .use_lifo(opts.lifo)
-                    .reset_on_return(opts.reset)
-                    .reset_with(fake_reset);
-                if needs_sizes(opts.class) {
-                    b = b.pool_size(opts.pool_size).max_overflow(opts.max_overflow);
-                }
-                for l in opts.listeners {
-                    b = b.listener(SharedListener(l));
-                }
-                if let Some(every) = opts.gauge_interval {
-                    b = b.gauge_interval(every);
-                }
-                TestPool::Blocking(b.build(db.manager()).unwrap())
+                let b = configure!(Pool::builder(), opts).reset_with(fake_reset);
+                Ok(TestPool::Blocking(b.build(db.manager())?))
             }
             Front::Async => {
                 let rt = Arc::new(
@@ -166,25 +237,15 @@ impl TestPool {
                         .build()
                         .unwrap(),
                 );
-                let mut b = AsyncPool::builder()
-                    .pool_class(opts.class)
-                    .pool_timeout(opts.timeout)
-                    .pool_recycle(opts.recycle)
-                    .pre_ping(opts.pre_ping)
-                    .use_lifo(opts.lifo)
-                    .reset_on_return(opts.reset)
-                    .reset_with(FakeAsyncReset);
-                if needs_sizes(opts.class) {
-                    b = b.pool_size(opts.pool_size).max_overflow(opts.max_overflow);
-                }
-                for l in opts.listeners {
-                    b = b.listener(SharedListener(l));
-                }
-                if let Some(every) = opts.gauge_interval {
-                    b = b.gauge_interval(every);
-                }
-                let pool = rt.block_on(b.build(db.manager())).unwrap();
-                TestPool::Async(pool, rt)
+                let awaits = opts.reset_awaits;
+                let b = configure!(AsyncPool::builder(), opts);
+                let b = if awaits {
+                    b.reset_with(FakeAsyncReset)
+                } else {
+                    b.reset_with(InstantAsyncReset)
+                };
+                let pool = rt.block_on(b.build(db.manager()))?;
+                Ok(TestPool::Async(pool, rt))
             }
         }
     }
@@ -205,32 +266,8 @@ impl TestPool {
             }),
             TestPool::Async(pool, rt) => Ok(Conn {
                 inner: Some(Inner::Async(rt.block_on(pool.get())?)),
-                runtime: Some(rt.handle().clone()),
+                runtime: Some(Arc::clone(rt)),
             }),
-        }
-    }
-
-    pub fn status(&self) -> Status {
-        match self {
-            TestPool::Blocking(pool) => pool.status(),
-            TestPool::Async(pool, _) => pool.status(),
-        }
-    }
-
-    pub fn dispose(&self) {
-        match self {
-            TestPool::Blocking(pool) => pool.dispose(),
-            TestPool::Async(pool, rt) => {
-                let _in = rt.enter();
-                pool.dispose()
-            }
-        }
-    }
-
-    pub fn invalidate_all(&self) {
-        match self {
-            TestPool::Blocking(pool) => pool.invalidate_all(),
-            TestPool::Async(pool, _) => pool.invalidate_all(),
         }
     }
 
@@ -246,9 +283,70 @@ impl TestPool {
                     .ok()?;
                 Some(got.map(|conn| Conn {
                     inner: Some(Inner::Async(conn)),
-                    runtime: Some(rt.handle().clone()),
+                    runtime: Some(Arc::clone(rt)),
                 }))
             }
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        match self {
+            TestPool::Blocking(pool) => pool.status(),
+            TestPool::Async(pool, _) => pool.status(),
+        }
+    }
+
+    /// SQLAlchemy's `(size, checkedin, overflow, checkedout)`.
+    pub fn counts(&self) -> (usize, usize, i64, usize) {
+        let s = self.status();
+        (s.size, s.checked_in, s.overflow, s.checked_out)
+    }
+
+    /// `pool_timeout`.
+    pub fn timeout(&self) -> Option<Duration> {
+        match self {
+            TestPool::Blocking(pool) => pool.timeout(),
+            TestPool::Async(pool, _) => pool.timeout(),
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            TestPool::Blocking(pool) => pool.name().to_owned(),
+            TestPool::Async(pool, _) => pool.name().to_owned(),
+        }
+    }
+
+    pub fn dispose(&self) {
+        match self {
+            TestPool::Blocking(pool) => pool.dispose(),
+            TestPool::Async(pool, rt) => {
+                let _in = rt.enter();
+                pool.dispose()
+            }
+        }
+    }
+
+    /// SQLAlchemy's `recreate()`: a new, empty pool like this one.
+    pub fn recreate(&self) -> TestPool {
+        match self {
+            TestPool::Blocking(pool) => TestPool::Blocking(pool.recreate().unwrap()),
+            TestPool::Async(pool, rt) => TestPool::Async(pool.recreate().unwrap(), Arc::clone(rt)),
+        }
+    }
+
+    pub fn invalidate_all(&self) {
+        match self {
+            TestPool::Blocking(pool) => pool.invalidate_all(),
+            TestPool::Async(pool, _) => pool.invalidate_all(),
+        }
+    }
+
+    /// Waiters that reached their deadline while the pool could have served them.
+    pub fn missed_wakeups(&self) -> u64 {
+        match self {
+            TestPool::Blocking(pool) => pool.missed_wakeups(),
+            TestPool::Async(pool, _) => pool.missed_wakeups(),
         }
     }
 
@@ -257,6 +355,19 @@ impl TestPool {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while self.status().waiting < n {
             assert!(std::time::Instant::now() < deadline, "{}", self.status());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Waits until `n` connections are checked out (an async return whose reset must await
+    /// counts as checked out until its task is done), 5 s at most; the status then.
+    pub fn until_checked_out(&self, n: usize) -> Status {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let status = self.status();
+            if status.checked_out == n || std::time::Instant::now() > deadline {
+                return status;
+            }
             std::thread::sleep(Duration::from_millis(1));
         }
     }
@@ -275,10 +386,6 @@ impl TestPool {
     }
 }
 
-fn needs_sizes(class: PoolClass) -> bool {
-    matches!(class, PoolClass::Queue | PoolClass::SingletonThread)
-}
-
 impl Conn {
     fn inner(&self) -> &Inner {
         self.inner.as_ref().expect("held until consumed")
@@ -289,19 +396,44 @@ impl Conn {
     }
 
     /// Runs `f` on the connection's guard, inside its runtime when it has one.
-    fn consume(mut self, f: impl FnOnce(Inner)) {
-        let _in = self.runtime.as_ref().map(|rt| rt.enter());
-        if let Some(inner) = self.inner.take() {
-            f(inner);
+    fn consume<T>(mut self, f: impl FnOnce(Inner) -> T) -> T {
+        let runtime = self.runtime.take();
+        let _in = runtime.as_ref().map(|rt| rt.enter());
+        f(self.inner.take().expect("held until consumed"))
+    }
+
+    pub fn record(&self) -> &ConnectionRecord {
+        match self.inner() {
+            Inner::Blocking(c) => c.record(),
+            Inner::Async(c) => c.record(),
+        }
+    }
+
+    pub fn record_mut(&mut self) -> &mut ConnectionRecord {
+        match self.inner_mut() {
+            Inner::Blocking(c) => c.record_mut(),
+            Inner::Async(c) => c.record_mut(),
         }
     }
 
     pub fn connection_id(&self) -> u64 {
+        self.record().connection_id().unwrap_or(0)
+    }
+
+    pub fn checkout_location(&self) -> &'static std::panic::Location<'static> {
         match self.inner() {
-            Inner::Blocking(c) => c.record().connection_id(),
-            Inner::Async(c) => c.record().connection_id(),
+            Inner::Blocking(c) => c.checkout_location(),
+            Inner::Async(c) => c.checkout_location(),
         }
-        .unwrap_or(0)
+    }
+
+    /// Returns the connection explicitly: `close()` (the async one awaits its reset).
+    pub fn close(self) {
+        let runtime = self.runtime.clone();
+        self.consume(|inner| match inner {
+            Inner::Blocking(c) => c.close(),
+            Inner::Async(c) => runtime.expect("an async pool's").block_on(c.close()),
+        })
     }
 
     /// Invalidates the connection: closed, its slot back empty.
@@ -319,13 +451,23 @@ impl Conn {
         }
     }
 
-    /// Detaches the connection and closes the detached handle at once.
-    pub fn detach_and_close(mut self) {
+    /// Detaches the connection: the pool forgets it; the handle closes it when dropped.
+    pub fn detach(mut self) -> Detached {
         self.leave_pool();
-        self.consume(|inner| match inner {
-            Inner::Blocking(c) => drop(c.detach()),
-            Inner::Async(c) => drop(c.detach()),
-        })
+        let runtime = self.runtime.clone();
+        let inner = self.consume(|inner| match inner {
+            Inner::Blocking(c) => DetachedInner::Blocking(c.detach()),
+            Inner::Async(c) => DetachedInner::Async(c.detach()),
+        });
+        Detached {
+            inner: Some(inner),
+            runtime,
+        }
+    }
+
+    /// Detaches the connection and closes the detached handle at once.
+    pub fn detach_and_close(self) {
+        drop(self.detach());
     }
 }
 
@@ -355,12 +497,40 @@ impl Drop for Conn {
     }
 }
 
-impl TestPool {
-    /// Waiters that reached their deadline while the pool could have served them.
-    pub fn missed_wakeups(&self) -> u64 {
-        match self {
-            TestPool::Blocking(pool) => pool.missed_wakeups(),
-            TestPool::Async(pool, _) => pool.missed_wakeups(),
+/// A connection detached from a [`TestPool`].
+pub struct Detached {
+    inner: Option<DetachedInner>,
+    runtime: Option<Arc<tokio::runtime::Runtime>>,
+}
+
+enum DetachedInner {
+    Blocking(poolscope::DetachedConnection<FakeManager>),
+    Async(poolscope::AsyncDetachedConnection<FakeManager>),
+}
+
+impl Detached {
+    /// The `info` the connection carried.
+    pub fn info(&self) -> &Extensions {
+        match self.inner.as_ref().expect("held until dropped") {
+            DetachedInner::Blocking(d) => d.info(),
+            DetachedInner::Async(d) => d.info(),
         }
+    }
+}
+
+impl Deref for Detached {
+    type Target = FakeConn;
+    fn deref(&self) -> &FakeConn {
+        match self.inner.as_ref().expect("held until dropped") {
+            DetachedInner::Blocking(d) => d,
+            DetachedInner::Async(d) => d,
+        }
+    }
+}
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        let _in = self.runtime.as_ref().map(|rt| rt.enter());
+        drop(self.inner.take());
     }
 }
