@@ -1,7 +1,8 @@
-//! SQLAlchemy checklist G: errors raised by checkout listeners.
+//! SQLAlchemy checklist G: errors raised by checkout listeners, on both fronts.
 mod common;
 
-use common::{builder, counts, Db, FakeConn};
+use common::fronts::{Front, Opts, TestPool};
+use common::{Db, FakeConn};
 use poolscope::{ConnectionRecord, Error, ListenerError, PoolListener};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -25,18 +26,16 @@ impl PoolListener<FakeConn> for RejectWhile {
 /// G41 (`test_error_on_pooled_reconnect_cleanup_wcheckout_event`): a disconnect from a
 /// checkout listener while the database is down; and a fatal listener error: in both, no slot
 /// leaks and the pool then works as in D22.
-#[test]
-fn g41_listener_errors_while_db_is_down_leak_nothing() {
+fn g41_listener_errors_while_db_is_down_leak_nothing(front: Front) {
     for disconnect in [true, false] {
         let db = Db::new();
         let reject = Arc::new(AtomicBool::new(false));
-        let pool = builder()
-            .pool_size(1)
-            .max_overflow(2)
-            .pool_timeout(Duration::from_secs(2))
-            .listener(RejectWhile(Arc::clone(&reject), disconnect))
-            .build(db.manager())
-            .unwrap();
+        let pool = TestPool::build(
+            front,
+            &db,
+            Opts::queue(1, 2, Duration::from_secs(2))
+                .listener(RejectWhile(Arc::clone(&reject), disconnect)),
+        );
         drop(pool.get().unwrap());
         db.stop();
         reject.store(true, Ordering::SeqCst);
@@ -48,16 +47,16 @@ fn g41_listener_errors_while_db_is_down_leak_nothing() {
         let c2 = pool.get().unwrap();
         assert_eq!(pool.status().overflow, 1);
         let c3 = pool.get().unwrap();
-        assert_eq!(counts(&pool), (1, 0, 2, 3));
+        assert_eq!(pool.counts(), (1, 0, 2, 3));
         drop((c1, c2, c3));
+        assert_eq!(pool.counts(), (1, 1, 0, 0));
     }
 }
 
 /// G42 (`test_userspace_disconnectionerror_weakref_finalizer`): a disconnect for one
 /// connection: it is closed (after its earlier return's rollback) and a new one is handed
 /// out, which on drop gets `[rollback]`.
-#[test]
-fn g42_listener_disconnect_for_one_connection_replaces_it() {
+fn g42_listener_disconnect_for_one_connection_replaces_it(front: Front) {
     struct RejectFirst;
     impl PoolListener<FakeConn> for RejectFirst {
         fn checkout(
@@ -73,11 +72,11 @@ fn g42_listener_disconnect_for_one_connection_replaces_it() {
         }
     }
     let db = Db::new();
-    let pool = builder()
-        .pool_size(1)
-        .listener(RejectFirst)
-        .build(db.manager())
-        .unwrap();
+    let pool = TestPool::build(
+        front,
+        &db,
+        Opts::queue(1, 10, Duration::from_secs(30)).listener(RejectFirst),
+    );
     drop(pool.get().unwrap());
     let c = pool.get().unwrap();
     assert_eq!(c.id, 2);
@@ -93,8 +92,7 @@ fn g42_listener_disconnect_for_one_connection_replaces_it() {
 
 /// Subtlety 5.5: a listener that always reports a disconnect fails the checkout with
 /// "This connection is closed" after two attempts, and the slot is not leaked.
-#[test]
-fn always_disconnecting_listener_exhausts_attempts() {
+fn always_disconnecting_listener_exhausts_attempts(front: Front) {
     struct Always(Arc<AtomicUsize>);
     impl PoolListener<FakeConn> for Always {
         fn checkout(
@@ -108,16 +106,21 @@ fn always_disconnecting_listener_exhausts_attempts() {
     }
     let runs = Arc::new(AtomicUsize::new(0));
     let db = Db::new();
-    let pool = builder()
-        .pool_size(1)
-        .max_overflow(0)
-        .listener(Always(Arc::clone(&runs)))
-        .build(db.manager())
-        .unwrap();
-    let err = pool.get().unwrap_err();
+    let pool = TestPool::build(
+        front,
+        &db,
+        Opts::queue(1, 0, Duration::from_secs(30)).listener(Always(Arc::clone(&runs))),
+    );
+    let err = pool.get().err().unwrap();
     assert!(matches!(err, Error::ReconnectAttemptsExhausted));
     assert_eq!(err.to_string(), "This connection is closed");
     assert_eq!(runs.load(Ordering::SeqCst), 2);
     assert_eq!(db.open(), 0);
     assert_eq!(pool.status().checked_out, 0);
 }
+
+on_both_fronts!(
+    g41_listener_errors_while_db_is_down_leak_nothing,
+    g42_listener_disconnect_for_one_connection_replaces_it,
+    always_disconnecting_listener_exhausts_attempts,
+);

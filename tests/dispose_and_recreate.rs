@@ -1,20 +1,16 @@
-//! SQLAlchemy checklist J: dispose and recreate.
+//! SQLAlchemy checklist J: dispose and recreate, on both fronts.
 mod common;
 
-use common::{builder, Db, EventLog};
+use common::fronts::{Front, Opts, TestPool};
+use common::{Db, EventLog};
 use poolscope::{EchoPool, PoolClass, ResetOnReturn};
 use std::time::Duration;
 
 /// J51 (`test_dispose_closes_pooled`): dispose closes the idle connection once and leaves the
 /// checked-out one alone; it then returns to the pool and is reused.
-#[test]
-fn j51_dispose_closes_idle_only() {
+fn j51_dispose_closes_idle_only(front: Front) {
     let db = Db::new();
-    let pool = builder()
-        .pool_size(2)
-        .max_overflow(0)
-        .build(db.manager())
-        .unwrap();
+    let pool = TestPool::build(front, &db, Opts::queue(2, 0, Duration::from_secs(30)));
     let c1 = pool.get().unwrap();
     let c2 = pool.get().unwrap();
     let (id1, id2) = (c1.id, c2.id);
@@ -29,14 +25,8 @@ fn j51_dispose_closes_idle_only() {
 
 /// Decision on subtlety 5.7: unlike SQLAlchemy, dispose does not reset overflow while
 /// connections are out, so capacity never exceeds pool_size + max_overflow.
-#[test]
-fn dispose_keeps_counting_checked_out_connections() {
-    let pool = builder()
-        .pool_size(2)
-        .max_overflow(0)
-        .pool_timeout(Duration::ZERO)
-        .build(Db::new().manager())
-        .unwrap();
+fn dispose_keeps_counting_checked_out_connections(front: Front) {
+    let pool = TestPool::build(front, &Db::new(), Opts::queue(2, 0, Duration::ZERO));
     let a = pool.get().unwrap();
     let b = pool.get().unwrap();
     pool.dispose();
@@ -47,13 +37,9 @@ fn dispose_keeps_counting_checked_out_connections() {
 }
 
 /// J52 (`test_close`): `close` does not fire at return; dispose fires it.
-#[test]
-fn j52_close_event_fires_on_dispose_not_on_return() {
+fn j52_close_event_fires_on_dispose_not_on_return(front: Front) {
     let log = EventLog::default();
-    let pool = builder()
-        .listener(log.clone())
-        .build(Db::new().manager())
-        .unwrap();
+    let pool = TestPool::build(front, &Db::new(), Opts::default().listener(log.clone()));
     let c = pool.get().unwrap();
     let id = c.id;
     drop(c);
@@ -64,20 +50,22 @@ fn j52_close_event_fires_on_dispose_not_on_return() {
 
 /// J53 (`PoolDialectTest`): connect/close, dispose, recreate, connect/close on the original:
 /// NullPool closes on every return; the others keep theirs until dispose.
-#[test]
-fn j53_connect_close_sequence_per_class() {
-    for class in [
+fn j53_connect_close_sequence_per_class(front: Front) {
+    let mut classes = vec![
         PoolClass::Queue,
         PoolClass::Assertion,
-        PoolClass::SingletonThread,
         PoolClass::Static,
         PoolClass::Null,
-    ] {
+    ];
+    if front == Front::Blocking {
+        classes.push(PoolClass::SingletonThread);
+    }
+    for class in classes {
         let db = Db::new();
-        let pool = builder().pool_class(class).build(db.manager()).unwrap();
+        let pool = TestPool::build(front, &db, Opts::class(class));
         drop(pool.get().unwrap());
         pool.dispose();
-        let _again = pool.recreate().unwrap();
+        let _again = pool.recreate();
         drop(pool.get().unwrap());
         let expected = if class == PoolClass::Null {
             (2, 2)
@@ -89,22 +77,22 @@ fn j53_connect_close_sequence_per_class() {
 }
 
 /// J54 (`test_recreate_state`): recreate keeps the class and every option.
-#[test]
-fn j54_recreate_keeps_every_option() {
+fn j54_recreate_keeps_every_option(front: Front) {
     let db = Db::new();
-    let pool = builder()
-        .pool_size(8)
-        .max_overflow(10)
-        .pool_timeout(Duration::from_secs(25))
-        .use_lifo(true)
-        .pre_ping(true)
-        .reset_on_return(ResetOnReturn::Commit)
-        .pool_recycle(Duration::from_secs(35))
-        .name("orders")
-        .echo_pool(EchoPool::Debug)
-        .build(db.manager())
-        .unwrap();
-    let again = pool.recreate().unwrap();
+    let pool = TestPool::build(
+        front,
+        &db,
+        Opts {
+            lifo: true,
+            pre_ping: true,
+            reset: ResetOnReturn::Commit,
+            recycle: Some(Duration::from_secs(35)),
+            name: Some("orders".into()),
+            echo: EchoPool::Debug,
+            ..Opts::queue(8, 10, Duration::from_secs(25))
+        },
+    );
+    let again = pool.recreate();
     assert_eq!(again.class(), PoolClass::Queue);
     assert_eq!(again.name(), "orders");
     assert_eq!(again.timeout(), Some(Duration::from_secs(25)));
@@ -121,24 +109,26 @@ fn j54_recreate_keeps_every_option() {
         vec!["commit", "ping"],
         "commit-on-return and pre-ping"
     );
-    assert!(
-        std::ptr::eq(pool.manager(), again.manager()),
-        "same manager"
-    );
+    assert!(pool.shares_manager_with(&again), "same manager");
 }
 
 /// J55: listeners carry over; first_connect fires once per pool.
-#[test]
-fn j55_listeners_carry_over_and_first_connect_is_per_pool() {
+fn j55_listeners_carry_over_and_first_connect_is_per_pool(front: Front) {
     let log = EventLog::default();
-    let pool = builder()
-        .listener(log.clone())
-        .build(Db::new().manager())
-        .unwrap();
+    let pool = TestPool::build(front, &Db::new(), Opts::default().listener(log.clone()));
     drop(pool.get().unwrap());
-    let again = pool.recreate().unwrap();
+    let again = pool.recreate();
     drop(again.get().unwrap());
     drop(pool.get().unwrap());
     let firsts = log.names().iter().filter(|e| *e == "first_connect").count();
     assert_eq!(firsts, 2);
 }
+
+on_both_fronts!(
+    j51_dispose_closes_idle_only,
+    dispose_keeps_counting_checked_out_connections,
+    j52_close_event_fires_on_dispose_not_on_return,
+    j53_connect_close_sequence_per_class,
+    j54_recreate_keeps_every_option,
+    j55_listeners_carry_over_and_first_connect_is_per_pool,
+);

@@ -335,6 +335,26 @@ impl TestPool {
         }
     }
 
+    /// Whether two pools use the same manager (as `recreate()` promises).
+    pub fn shares_manager_with(&self, other: &TestPool) -> bool {
+        match (self, other) {
+            (TestPool::Blocking(a), TestPool::Blocking(b)) => {
+                std::ptr::eq(a.manager(), b.manager())
+            }
+            (TestPool::Async(a, _), TestPool::Async(b, _)) => {
+                std::ptr::eq(a.manager(), b.manager())
+            }
+            _ => false,
+        }
+    }
+
+    pub fn class(&self) -> PoolClass {
+        match self {
+            TestPool::Blocking(pool) => pool.class(),
+            TestPool::Async(pool, _) => pool.class(),
+        }
+    }
+
     pub fn invalidate_all(&self) {
         match self {
             TestPool::Blocking(pool) => pool.invalidate_all(),
@@ -509,6 +529,14 @@ enum DetachedInner {
 }
 
 impl Detached {
+    /// Takes the raw connection: no reset, no `close_detached` event.
+    pub fn into_inner(mut self) -> FakeConn {
+        match self.inner.take().expect("held until dropped") {
+            DetachedInner::Blocking(d) => d.into_inner(),
+            DetachedInner::Async(d) => d.into_inner(),
+        }
+    }
+
     /// The `info` the connection carried.
     pub fn info(&self) -> &Extensions {
         match self.inner.as_ref().expect("held until dropped") {
