@@ -1,19 +1,16 @@
-//! SQLAlchemy checklist K: pool events.
+//! SQLAlchemy checklist K: pool events, on both fronts.
 mod common;
 
-use common::{builder, Db, EventLog, FakeConn};
+use common::fronts::{Front, Opts, TestPool};
+use common::{Db, EventLog, FakeConn};
 use poolscope::{ConnectionRecord, ListenerError, PoolListener};
 use std::sync::{Arc, Mutex};
 
 /// K56 (`test_checkin_event`, `test_reset_event`): checkout fires only `checkout`; the return
 /// fires `[reset, checkin]`.
-#[test]
-fn k56_return_fires_reset_then_checkin() {
+fn k56_return_fires_reset_then_checkin(front: Front) {
     let log = EventLog::default();
-    let pool = builder()
-        .listener(log.clone())
-        .build(Db::new().manager())
-        .unwrap();
+    let pool = TestPool::build(front, &Db::new(), Opts::default().listener(log.clone()));
     let c = pool.get().unwrap();
     let id = c.id;
     assert_eq!(
@@ -33,13 +30,9 @@ fn k56_return_fires_reset_then_checkin() {
 
 /// K57: `connect` once per new connection, `first_connect` once per pool, `checkout` on every
 /// checkout.
-#[test]
-fn k57_connect_first_connect_and_checkout_counts() {
+fn k57_connect_first_connect_and_checkout_counts(front: Front) {
     let log = EventLog::default();
-    let pool = builder()
-        .listener(log.clone())
-        .build(Db::new().manager())
-        .unwrap();
+    let pool = TestPool::build(front, &Db::new(), Opts::default().listener(log.clone()));
     let (a, b) = (pool.get().unwrap(), pool.get().unwrap());
     drop((a, b));
     drop(pool.get().unwrap());
@@ -52,8 +45,7 @@ fn k57_connect_first_connect_and_checkout_counts() {
 }
 
 /// K58 (`test_connect_insert_event`): `listener_first` runs first: `[two, one, three]`.
-#[test]
-fn k58_listener_first_runs_before_the_others() {
+fn k58_listener_first_runs_before_the_others(front: Front) {
     struct Named(&'static str, Arc<Mutex<Vec<&'static str>>>);
     impl PoolListener<FakeConn> for Named {
         fn connect(&self, _: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
@@ -62,12 +54,16 @@ fn k58_listener_first_runs_before_the_others() {
         }
     }
     let order = Arc::new(Mutex::new(Vec::new()));
-    let pool = builder()
-        .listener(Named("one", Arc::clone(&order)))
-        .listener_first(Named("two", Arc::clone(&order)))
-        .listener(Named("three", Arc::clone(&order)))
-        .build(Db::new().manager())
-        .unwrap();
+    let pool = TestPool::build(
+        front,
+        &Db::new(),
+        Opts {
+            first_listeners: vec![Arc::new(Named("two", Arc::clone(&order)))],
+            ..Opts::default()
+                .listener(Named("one", Arc::clone(&order)))
+                .listener(Named("three", Arc::clone(&order)))
+        },
+    );
     drop(pool.get().unwrap());
     assert_eq!(*order.lock().unwrap(), vec!["two", "one", "three"]);
 }
@@ -78,11 +74,10 @@ fn k58_listener_first_runs_before_the_others() {
 
 /// K60 (`test_checkin_event_gc`): a guard dropped without close gives `[reset, checkin]` and
 /// the connection stays pooled; an invalidated one gives only `checkin(None)` and is closed.
-#[test]
-fn k60_drop_returns_and_invalidated_drop_checks_in_none() {
+fn k60_drop_returns_and_invalidated_drop_checks_in_none(front: Front) {
     let db = Db::new();
     let log = EventLog::default();
-    let pool = builder().listener(log.clone()).build(db.manager()).unwrap();
+    let pool = TestPool::build(front, &db, Opts::default().listener(log.clone()));
     let c = pool.get().unwrap();
     let id = c.id;
     log.take();
@@ -111,9 +106,8 @@ fn k60_drop_returns_and_invalidated_drop_checks_in_none() {
 
 /// K62 (`test_raw_connection_context`): the guard returns the connection at scope exit, also
 /// when the scope unwinds.
-#[test]
-fn k62_scope_exit_returns_even_on_panic() {
-    let pool = builder().build(Db::new().manager()).unwrap();
+fn k62_scope_exit_returns_even_on_panic(front: Front) {
+    let pool = TestPool::build(front, &Db::new(), Opts::default());
     {
         let _c = pool.get().unwrap();
         assert_eq!(pool.status().checked_out, 1);
@@ -127,3 +121,11 @@ fn k62_scope_exit_returns_even_on_panic() {
     assert_eq!(pool.status().checked_out, 0);
     assert_eq!(pool.status().checked_in, 1);
 }
+
+on_both_fronts!(
+    k56_return_fires_reset_then_checkin,
+    k57_connect_first_connect_and_checkout_counts,
+    k58_listener_first_runs_before_the_others,
+    k60_drop_returns_and_invalidated_drop_checks_in_none,
+    k62_scope_exit_returns_even_on_panic,
+);

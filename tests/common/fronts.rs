@@ -60,6 +60,8 @@ pub struct Opts {
     /// The async reset yields once before it runs, so that a return must wait for it.
     pub reset_awaits: bool,
     pub listeners: Vec<Arc<dyn PoolListener<FakeConn>>>,
+    /// Listeners put in front (`listener_first`), each ahead of those before it.
+    pub first_listeners: Vec<Arc<dyn PoolListener<FakeConn>>>,
     /// The `metrics` facade's `gauge_interval`, when set.
     pub gauge_interval: Option<Duration>,
     pub clock: Option<ManualClock>,
@@ -82,6 +84,7 @@ impl Default for Opts {
             reset: ResetOnReturn::Rollback,
             reset_awaits: false,
             listeners: Vec::new(),
+            first_listeners: Vec::new(),
             gauge_interval: None,
             clock: None,
             echo: EchoPool::Off,
@@ -192,6 +195,9 @@ macro_rules! configure {
         }
         for l in opts.listeners {
             b = b.listener(SharedListener(l));
+        }
+        for l in opts.first_listeners {
+            b = b.listener_first(SharedListener(l));
         }
         b
     }};
