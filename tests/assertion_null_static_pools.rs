@@ -1,24 +1,27 @@
-//! SQLAlchemy checklist M: AssertionPool, NullPool, StaticPool.
+//! SQLAlchemy checklist M: AssertionPool, NullPool, StaticPool, on both fronts. (A nested
+//! StaticPool checkout by the holder itself is refused at once: here for a thread; for a
+//! task in `async_pool_semantics`.)
 mod common;
 
-use common::{builder, Db};
+use common::fronts::{Front, Opts, TestPool};
+use common::Db;
 use poolscope::{Error, PoolClass};
+
+fn of(front: Front, db: &Db, class: PoolClass) -> TestPool {
+    TestPool::build(front, db, Opts::class(class))
+}
 
 /// M65 (`test_connect_error`, `test_connect_multiple`): a second concurrent checkout fails at
 /// once naming where the first was taken; sequential checkouts are fine.
-#[test]
-fn m65_assertion_pool_refuses_a_second_checkout_naming_the_first() {
-    let pool = builder()
-        .pool_class(PoolClass::Assertion)
-        .build(Db::new().manager())
-        .unwrap();
+fn m65_assertion_pool_refuses_a_second_checkout_naming_the_first(front: Front) {
+    let pool = of(front, &Db::new(), PoolClass::Assertion);
     for _ in 0..5 {
         drop(pool.get().unwrap());
     }
     let first = pool.get().unwrap();
     let line = line!() - 1;
     let err = std::thread::scope(|s| {
-        s.spawn(|| pool.get().map(|_| ()).unwrap_err())
+        s.spawn(|| pool.get().map(|_| ()).err().unwrap())
             .join()
             .unwrap()
     });
@@ -35,16 +38,18 @@ fn m65_assertion_pool_refuses_a_second_checkout_naming_the_first() {
 }
 
 /// AssertionPool's text with stored backtraces off is exactly the location.
-#[test]
-fn assertion_pool_text_without_backtrace() {
-    let pool = builder()
-        .pool_class(PoolClass::Assertion)
-        .store_traceback(false)
-        .build(Db::new().manager())
-        .unwrap();
+fn assertion_pool_text_without_backtrace(front: Front) {
+    let pool = TestPool::build(
+        front,
+        &Db::new(),
+        Opts {
+            store_traceback: Some(false),
+            ..Opts::class(PoolClass::Assertion)
+        },
+    );
     let _first = pool.get().unwrap();
     let line = line!() - 1;
-    let err = pool.get().unwrap_err();
+    let err = pool.get().err().unwrap();
     assert_eq!(
         err.to_string(),
         format!(
@@ -57,13 +62,9 @@ fn assertion_pool_text_without_backtrace() {
 
 /// M66 (`NullPoolTest.test_reconnect`, with the real count): every checkout opens, every
 /// return closes; close → invalidate → connect opens 3 in all.
-#[test]
-fn m66_null_pool_opens_and_closes_every_time() {
+fn m66_null_pool_opens_and_closes_every_time(front: Front) {
     let db = Db::new();
-    let pool = builder()
-        .pool_class(PoolClass::Null)
-        .build(db.manager())
-        .unwrap();
+    let pool = of(front, &db, PoolClass::Null);
     let c = pool.get().unwrap();
     let id = c.id;
     drop(c);
@@ -77,33 +78,25 @@ fn m66_null_pool_opens_and_closes_every_time() {
 
 /// M67 (`test_connect`, `test_recreate`): StaticPool hands out the same connection every time
 /// and keeps it on return; recreate keeps the manager.
-#[test]
-fn m67_static_pool_is_one_connection_for_life() {
+fn m67_static_pool_is_one_connection_for_life(front: Front) {
     let db = Db::new();
-    let pool = builder()
-        .pool_class(PoolClass::Static)
-        .build(db.manager())
-        .unwrap();
+    let pool = of(front, &db, PoolClass::Static);
     let ids: Vec<_> = (0..5).map(|_| pool.get().unwrap().id).collect();
     assert_eq!(ids, vec![1; 5]);
     assert_eq!((db.connects(), db.closes()), (1, 0));
     assert_eq!(pool.status().to_string(), "StaticPool");
-    let again = pool.recreate().unwrap();
-    assert!(std::ptr::eq(pool.manager(), again.manager()));
+    let again = pool.recreate();
+    assert!(pool.shares_manager_with(&again));
 }
 
 /// StaticPool: a nested checkout on the thread that holds it fails at once naming the site.
 #[test]
 fn static_pool_nested_checkout_fails_at_once() {
-    let pool = builder()
-        .pool_class(PoolClass::Static)
-        .pool_timeout(std::time::Duration::from_secs(30))
-        .build(Db::new().manager())
-        .unwrap();
+    let pool = of(Front::Blocking, &Db::new(), PoolClass::Static);
     let _held = pool.get().unwrap();
     let line = line!() - 1;
     let start = std::time::Instant::now();
-    let err = pool.get().unwrap_err();
+    let err = pool.get().err().unwrap();
     assert!(
         start.elapsed() < std::time::Duration::from_secs(1),
         "no wait for itself"
@@ -115,23 +108,24 @@ fn static_pool_nested_checkout_fails_at_once() {
 }
 
 /// Subtlety 5.9: after invalidation StaticPool opens a new connection at the next checkout.
-#[test]
-fn static_pool_reconnects_after_invalidation() {
+fn static_pool_reconnects_after_invalidation(front: Front) {
     let db = Db::new();
-    let pool = builder()
-        .pool_class(PoolClass::Static)
-        .build(db.manager())
-        .unwrap();
+    let pool = of(front, &db, PoolClass::Static);
     pool.get().unwrap().invalidate();
     assert_eq!(pool.get().unwrap().id, 2);
     assert_eq!(pool.status().to_string(), "StaticPool");
 }
 
-#[test]
-fn assertion_pool_status_text() {
-    let pool = builder()
-        .pool_class(PoolClass::Assertion)
-        .build(Db::new().manager())
-        .unwrap();
+fn assertion_pool_status_text(front: Front) {
+    let pool = of(front, &Db::new(), PoolClass::Assertion);
     assert_eq!(pool.status().to_string(), "AssertionPool");
 }
+
+on_both_fronts!(
+    m65_assertion_pool_refuses_a_second_checkout_naming_the_first,
+    assertion_pool_text_without_backtrace,
+    m66_null_pool_opens_and_closes_every_time,
+    m67_static_pool_is_one_connection_for_life,
+    static_pool_reconnects_after_invalidation,
+    assertion_pool_status_text,
+);

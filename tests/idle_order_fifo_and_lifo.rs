@@ -1,12 +1,25 @@
-//! SQLAlchemy checklist C: FIFO (default) and LIFO idle order.
+//! SQLAlchemy checklist C: FIFO (default) and LIFO idle order, on both fronts.
 mod common;
 
-use common::{builder, Db};
+use std::time::Duration;
+
+use common::fronts::{Front, Opts, TestPool};
+use common::Db;
+
+fn three(front: Front, lifo: bool) -> TestPool {
+    TestPool::build(
+        front,
+        &Db::new(),
+        Opts {
+            lifo,
+            ..Opts::queue(3, 10, Duration::from_secs(30))
+        },
+    )
+}
 
 /// C19 (`test_fifo`).
-#[test]
-fn c19_fifo_hands_out_the_longest_idle_first() {
-    let pool = builder().pool_size(3).build(Db::new().manager()).unwrap();
+fn c19_fifo_hands_out_the_longest_idle_first(front: Front) {
+    let pool = three(front, false);
     let (c1, c2, c3) = (
         pool.get().unwrap(),
         pool.get().unwrap(),
@@ -31,13 +44,8 @@ fn c19_fifo_hands_out_the_longest_idle_first() {
 }
 
 /// C20 (`test_lifo`): five identical rounds.
-#[test]
-fn c20_lifo_hands_out_the_most_recently_returned_first() {
-    let pool = builder()
-        .pool_size(3)
-        .use_lifo(true)
-        .build(Db::new().manager())
-        .unwrap();
+fn c20_lifo_hands_out_the_most_recently_returned_first(front: Front) {
+    let pool = three(front, true);
     let (c1, c2, c3) = (
         pool.get().unwrap(),
         pool.get().unwrap(),
@@ -65,3 +73,8 @@ fn c20_lifo_hands_out_the_most_recently_returned_first() {
         drop(b);
     }
 }
+
+on_both_fronts!(
+    c19_fifo_hands_out_the_longest_idle_first,
+    c20_lifo_hands_out_the_most_recently_returned_first,
+);
