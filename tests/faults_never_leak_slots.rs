@@ -1,13 +1,27 @@
 //! Faults never leak a slot: a panicking holder, a failing or panicking connect, a failing or
-//! panicking reset. After each, the pool's counts are whole and it keeps working.
+//! panicking reset. After each, the pool's counts are whole and it keeps working. Both fronts.
 mod common;
 
-use common::{builder, Db, EventLog};
+use common::fronts::{Front, Opts, TestPool};
+use common::{Db, EventLog};
 use poolscope::Error;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-fn assert_whole<M: r2d2::ManageConnection>(pool: &poolscope::Pool<M>, checked_in: usize) {
+fn one(front: Front, db: &Db, timeout: Duration, opts: Opts) -> TestPool {
+    TestPool::build(
+        front,
+        db,
+        Opts {
+            pool_size: 1,
+            max_overflow: 0,
+            timeout: Some(timeout),
+            ..opts
+        },
+    )
+}
+
+fn assert_whole(pool: &TestPool, checked_in: usize) {
     let s = pool.status();
     assert_eq!(
         (s.checked_out, s.checked_in, s.waiting),
@@ -16,15 +30,9 @@ fn assert_whole<M: r2d2::ManageConnection>(pool: &poolscope::Pool<M>, checked_in
     );
 }
 
-#[test]
-fn panicking_holders_on_many_threads_return_every_slot() {
+fn panicking_holders_on_many_threads_return_every_slot(front: Front) {
     let db = Db::new();
-    let pool = builder()
-        .pool_size(2)
-        .max_overflow(0)
-        .pool_timeout(Duration::from_secs(5))
-        .build(db.manager())
-        .unwrap();
+    let pool = TestPool::build(front, &db, Opts::queue(2, 0, Duration::from_secs(5)));
     std::thread::scope(|s| {
         for i in 0..8 {
             let pool = &pool;
@@ -50,15 +58,9 @@ fn panicking_holders_on_many_threads_return_every_slot() {
     );
 }
 
-#[test]
-fn a_panicking_connect_gives_the_slot_back() {
+fn a_panicking_connect_gives_the_slot_back(front: Front) {
     let db = Db::new();
-    let pool = builder()
-        .pool_size(1)
-        .max_overflow(0)
-        .pool_timeout(Duration::ZERO)
-        .build(db.manager())
-        .unwrap();
+    let pool = one(front, &db, Duration::ZERO, Opts::default());
     db.panic_connects(true);
     assert!(catch_unwind(AssertUnwindSafe(|| pool.get())).is_err());
     assert_eq!(pool.status().checked_out, 0);
@@ -66,21 +68,13 @@ fn a_panicking_connect_gives_the_slot_back() {
     assert!(pool.get().is_ok(), "the only slot is free again");
 }
 
-#[test]
-fn a_failing_connect_gives_the_slot_back_to_a_waiter() {
+fn a_failing_connect_gives_the_slot_back_to_a_waiter(front: Front) {
     let db = Db::new();
-    let pool = builder()
-        .pool_size(1)
-        .max_overflow(0)
-        .pool_timeout(Duration::from_secs(5))
-        .build(db.manager())
-        .unwrap();
+    let pool = one(front, &db, Duration::from_secs(5), Opts::default());
     let held = pool.get().unwrap();
     std::thread::scope(|s| {
         let waiter = s.spawn(|| pool.get().map(|c| c.id));
-        while pool.status().waiting == 0 {
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        pool.until_waiting(1);
         // The held connection is invalidated while the database is down: the waiter gets the
         // empty slot, fails to reconnect, and the slot still comes back.
         db.stop();
@@ -92,16 +86,15 @@ fn a_failing_connect_gives_the_slot_back_to_a_waiter() {
     assert!(pool.get().is_ok());
 }
 
-#[test]
-fn a_failing_reset_invalidates_the_connection_and_frees_the_slot() {
+fn a_failing_reset_invalidates_the_connection_and_frees_the_slot(front: Front) {
     let db = Db::new();
     let log = EventLog::default();
-    let pool = builder()
-        .pool_size(1)
-        .max_overflow(0)
-        .listener(log.clone())
-        .build(db.manager())
-        .unwrap();
+    let pool = one(
+        front,
+        &db,
+        Duration::from_secs(30),
+        Opts::default().listener(log.clone()),
+    );
     let c = pool.get().unwrap();
     let id = c.id;
     db.fail_resets(true);
@@ -126,14 +119,9 @@ fn a_failing_reset_invalidates_the_connection_and_frees_the_slot() {
     );
 }
 
-#[test]
-fn a_panicking_reset_is_treated_as_a_failed_reset() {
+fn a_panicking_reset_is_treated_as_a_failed_reset(front: Front) {
     let db = Db::new();
-    let pool = builder()
-        .pool_size(1)
-        .max_overflow(0)
-        .build(db.manager())
-        .unwrap();
+    let pool = one(front, &db, Duration::from_secs(30), Opts::default());
     let c = pool.get().unwrap();
     let id = c.id;
     db.panic_resets(true);
@@ -144,10 +132,9 @@ fn a_panicking_reset_is_treated_as_a_failed_reset() {
     assert!(pool.get().is_ok());
 }
 
-#[test]
-fn a_broken_connection_is_closed_on_return_not_pooled() {
+fn a_broken_connection_is_closed_on_return_not_pooled(front: Front) {
     let db = Db::new();
-    let pool = builder().pool_size(1).build(db.manager()).unwrap();
+    let pool = TestPool::build(front, &db, Opts::queue(1, 10, Duration::from_secs(30)));
     let mut c = pool.get().unwrap();
     let id = c.id;
     c.broken = true;
@@ -162,8 +149,7 @@ fn a_broken_connection_is_closed_on_return_not_pooled() {
 
 /// Items 29 and 41's `BaseException` variants, in Rust terms: a `connect` or `checkout`
 /// listener that panics unwinds out of `get()`, and the slot still comes back.
-#[test]
-fn a_panicking_connect_or_checkout_listener_gives_the_slot_back() {
+fn a_panicking_connect_or_checkout_listener_gives_the_slot_back(front: Front) {
     use common::FakeConn;
     use poolscope::{ConnectionRecord, ListenerError, PoolListener};
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -191,13 +177,12 @@ fn a_panicking_connect_or_checkout_listener_gives_the_slot_back() {
     for in_connect in [true, false] {
         let db = Db::new();
         let armed = Arc::new(AtomicBool::new(true));
-        let pool = builder()
-            .pool_size(1)
-            .max_overflow(0)
-            .pool_timeout(Duration::ZERO)
-            .listener(PanicWhile(Arc::clone(&armed), in_connect))
-            .build(db.manager())
-            .unwrap();
+        let pool = one(
+            front,
+            &db,
+            Duration::ZERO,
+            Opts::default().listener(PanicWhile(Arc::clone(&armed), in_connect)),
+        );
         assert!(catch_unwind(AssertUnwindSafe(|| pool.get())).is_err());
         assert_eq!(pool.status().checked_out, 0, "in_connect={in_connect}");
         assert_eq!(db.open(), 0, "the connection was closed while unwinding");
@@ -209,8 +194,7 @@ fn a_panicking_connect_or_checkout_listener_gives_the_slot_back() {
 /// A listener that panics while a connection is being returned (its `reset`, `checkin` or
 /// `invalidate` callback): the panic carries on to the caller, the connection is closed, and
 /// its slot is back in the pool.
-#[test]
-fn a_listener_panicking_during_a_return_leaks_nothing() {
+fn a_listener_panicking_during_a_return_leaks_nothing(front: Front) {
     use common::FakeConn;
     use poolscope::{ConnectionRecord, InvalidateReason, PoolListener, ResetState};
 
@@ -234,13 +218,12 @@ fn a_listener_panicking_during_a_return_leaks_nothing() {
     }
     for at in [At::Reset, At::Checkin, At::Invalidate] {
         let db = Db::new();
-        let pool = builder()
-            .pool_size(1)
-            .max_overflow(0)
-            .pool_timeout(Duration::ZERO)
-            .listener(PanicAt(at))
-            .build(db.manager())
-            .unwrap();
+        let pool = one(
+            front,
+            &db,
+            Duration::ZERO,
+            Opts::default().listener(PanicAt(at)),
+        );
         let conn = pool.get().unwrap();
         let unwound = catch_unwind(AssertUnwindSafe(|| {
             if at == At::Invalidate {
@@ -257,3 +240,14 @@ fn a_listener_panicking_during_a_return_leaks_nothing() {
         let _ = catch_unwind(AssertUnwindSafe(|| drop(again)));
     }
 }
+
+on_both_fronts!(
+    panicking_holders_on_many_threads_return_every_slot,
+    a_panicking_connect_gives_the_slot_back,
+    a_failing_connect_gives_the_slot_back_to_a_waiter,
+    a_failing_reset_invalidates_the_connection_and_frees_the_slot,
+    a_panicking_reset_is_treated_as_a_failed_reset,
+    a_broken_connection_is_closed_on_return_not_pooled,
+    a_panicking_connect_or_checkout_listener_gives_the_slot_back,
+    a_listener_panicking_during_a_return_leaks_nothing,
+);
