@@ -1,12 +1,13 @@
-//! `status()`'s Display is SQLAlchemy's text exactly; the typed fields agree with it.
+//! `status()`'s Display is SQLAlchemy's text exactly; the typed fields agree with it. Both
+//! fronts.
 mod common;
 
-use common::{builder, Db};
+use common::fronts::{Front, Opts, TestPool};
+use common::Db;
 use poolscope::PoolClass;
 
-#[test]
-fn queue_pool_status_text_has_two_spaces_after_the_size() {
-    let pool = builder().build(Db::new().manager()).unwrap();
+fn queue_pool_status_text_has_two_spaces_after_the_size(front: Front) {
+    let pool = TestPool::build(front, &Db::new(), Opts::default());
     assert_eq!(
         pool.status().to_string(),
         "Pool size: 5  Connections in pool: 0 Current Overflow: -5 Current Checked out connections: 0"
@@ -23,23 +24,19 @@ fn queue_pool_status_text_has_two_spaces_after_the_size() {
     );
 }
 
-#[test]
-fn other_classes_status_texts() {
+fn other_classes_status_texts(front: Front) {
     for (class, text) in [
         (PoolClass::Null, "NullPool"),
         (PoolClass::Static, "StaticPool"),
         (PoolClass::Assertion, "AssertionPool"),
     ] {
-        let pool = builder()
-            .pool_class(class)
-            .build(Db::new().manager())
-            .unwrap();
+        let pool = TestPool::build(front, &Db::new(), Opts::class(class));
         assert_eq!(pool.status().to_string(), text);
     }
-    let pool = builder()
-        .pool_class(PoolClass::SingletonThread)
-        .build(Db::new().manager())
-        .unwrap();
+    if front == Front::Async {
+        return; // SingletonThreadPool is the blocking pool's only
+    }
+    let pool = TestPool::build(front, &Db::new(), Opts::class(PoolClass::SingletonThread));
     let id = pool.status().pool_id;
     assert_eq!(
         pool.status().to_string(),
@@ -51,3 +48,8 @@ fn other_classes_status_texts() {
         format!("SingletonThreadPool id:{id} size: 1")
     );
 }
+
+on_both_fronts!(
+    queue_pool_status_text_has_two_spaces_after_the_size,
+    other_classes_status_texts,
+);
