@@ -1,18 +1,19 @@
 //! echo_pool: SQLAlchemy's pool log lines as `tracing` events under target `poolscope::pool`,
-//! captured through an ordinary subscriber (as L:`PoolLoggingTest` does).
+//! captured through an ordinary subscriber (as L:`PoolLoggingTest` does), on both fronts.
 mod common;
 
+use common::fronts::{Front, Opts, TestPool};
 use common::pool_lines::PoolLines;
-use common::{builder, Db};
+use common::Db;
 use poolscope::EchoPool;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Each `poolscope::pool` event as `LEVEL target: message pool=<name>`, the way a plain log
 /// line reads.
-fn capture(echo: EchoPool, scenario: impl FnOnce(EchoPool)) -> Vec<String> {
+fn capture(front: Front, echo: EchoPool) -> Vec<String> {
     let lines = PoolLines::default();
     let subscriber = tracing_subscriber::registry().with(lines.clone());
-    tracing::subscriber::with_default(subscriber, || scenario(echo));
+    tracing::subscriber::with_default(subscriber, || scenario(front, echo));
     let captured = lines.0.lock().unwrap();
     captured
         .iter()
@@ -28,21 +29,24 @@ fn capture(echo: EchoPool, scenario: impl FnOnce(EchoPool)) -> Vec<String> {
         .collect()
 }
 
-fn scenario(echo: EchoPool) {
-    let pool = builder()
-        .name("orders")
-        .echo_pool(echo)
-        .build(Db::new().manager())
-        .unwrap();
+fn scenario(front: Front, echo: EchoPool) {
+    let pool = TestPool::build(
+        front,
+        &Db::new(),
+        Opts {
+            name: Some("orders".into()),
+            echo,
+            ..Opts::default()
+        },
+    );
     drop(pool.get().unwrap());
     drop(pool.get().unwrap());
     pool.get().unwrap().invalidate();
     pool.dispose();
 }
 
-#[test]
-fn debug_logs_every_checkout_return_and_reset_in_sqlalchemy_words() {
-    let lines = capture(EchoPool::Debug, scenario);
+fn debug_logs_every_checkout_return_and_reset_in_sqlalchemy_words(front: Front) {
+    let lines = capture(front, EchoPool::Debug);
     let expected = [
         "DEBUG poolscope::pool: Created new connection 1 pool=orders",
         "DEBUG poolscope::pool: Connection 1 checked out from pool pool=orders",
@@ -68,15 +72,19 @@ fn debug_logs_every_checkout_return_and_reset_in_sqlalchemy_words() {
     assert_eq!(lines, expected);
 }
 
-#[test]
-fn info_logs_only_invalidations_and_dispose() {
-    let lines = capture(EchoPool::Info, scenario);
+fn info_logs_only_invalidations_and_dispose(front: Front) {
+    let lines = capture(front, EchoPool::Info);
     assert_eq!(lines.len(), 2, "{lines:#?}");
     assert!(lines[0].contains("Invalidate connection"));
     assert!(lines[1].contains("Pool disposed."));
 }
 
-#[test]
-fn off_logs_nothing() {
-    assert!(capture(EchoPool::Off, scenario).is_empty());
+fn off_logs_nothing(front: Front) {
+    assert!(capture(front, EchoPool::Off).is_empty());
 }
+
+on_both_fronts!(
+    debug_logs_every_checkout_return_and_reset_in_sqlalchemy_words,
+    info_logs_only_invalidations_and_dispose,
+    off_logs_nothing,
+);

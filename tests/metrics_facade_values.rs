@@ -1,11 +1,12 @@
 //! The `metrics` facade path, with metrics-util's DebuggingRecorder as the oracle: exact values
 //! after scripted scenarios. (A snapshot drains the recorder, so each test takes one, at the
 //! end.) The count gauges are published on every change here (`gauge_interval(ZERO)`);
-//! `count_gauges_publish_off_the_checkout_path.rs` tests the default, a timer.
+//! `count_gauges_publish_off_the_checkout_path.rs` tests the default, a timer. Both fronts.
 #![cfg(feature = "metrics")]
 mod common;
 
-use common::{builder, Db};
+use common::fronts::{Front, Opts, TestPool};
+use common::Db;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::MetricKind;
 use poolscope::metric_names as m;
@@ -71,20 +72,20 @@ fn samples(all: &[Series], name: &str) -> Vec<f64> {
     }
 }
 
-#[test]
-fn three_checkouts_one_timeout_all_returned() {
+fn three_checkouts_one_timeout_all_returned(front: Front) {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, || {
-        let pool = builder()
-            .name("facade-scenario")
-            // Exact gauges at the end: published on every change, not on a timer.
-            .gauge_interval(Duration::ZERO)
-            .pool_size(2)
-            .max_overflow(1)
-            .pool_timeout(Duration::from_millis(50))
-            .build(Db::new().manager())
-            .unwrap();
+        let pool = TestPool::build(
+            front,
+            &Db::new(),
+            Opts {
+                name: Some("facade-scenario".into()),
+                // Exact gauges at the end: published on every change, not on a timer.
+                gauge_interval: Some(Duration::ZERO),
+                ..Opts::queue(2, 1, Duration::from_millis(50))
+            },
+        );
         let held: Vec<_> = (0..3).map(|_| pool.get().unwrap()).collect();
         assert_eq!(pool.status().checked_out, 3);
         assert!(pool.get().is_err());
@@ -150,23 +151,25 @@ fn three_checkouts_one_timeout_all_returned() {
     }
 }
 
-#[test]
-fn recycles_invalidations_pre_ping_failures_reset_errors_and_dispose() {
+fn recycles_invalidations_pre_ping_failures_reset_errors_and_dispose(front: Front) {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let clock = poolscope::ManualClock::new();
     let db = Db::new();
     metrics::with_local_recorder(&recorder, || {
-        let pool = builder()
-            .name("facade-counters")
-            // Exact gauges at the end: published on every change, not on a timer.
-            .gauge_interval(Duration::ZERO)
-            .pool_size(2)
-            .pre_ping(true)
-            .pool_recycle(Duration::from_secs(60))
-            .clock(clock.clone())
-            .build(db.manager())
-            .unwrap();
+        let pool = TestPool::build(
+            front,
+            &db,
+            Opts {
+                name: Some("facade-counters".into()),
+                // Exact gauges at the end: published on every change, not on a timer.
+                gauge_interval: Some(Duration::ZERO),
+                pre_ping: true,
+                recycle: Some(Duration::from_secs(60)),
+                clock: Some(clock.clone()),
+                ..Opts::queue(2, 10, Duration::from_secs(30))
+            },
+        );
         drop(pool.get().unwrap());
         clock.advance(Duration::from_secs(61));
         drop(pool.get().unwrap()); // recycled by age
@@ -247,16 +250,18 @@ fn recycles_invalidations_pre_ping_failures_reset_errors_and_dispose() {
     assert_eq!(db.open(), 0);
 }
 
-#[test]
-fn null_pool_and_waiting_callers_show_in_their_series() {
+fn null_pool_and_waiting_callers_show_in_their_series(front: Front) {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, || {
-        let pool = builder()
-            .name("facade-null")
-            .pool_class(poolscope::PoolClass::Null)
-            .build(Db::new().manager())
-            .unwrap();
+        let pool = TestPool::build(
+            front,
+            &Db::new(),
+            Opts {
+                name: Some("facade-null".into()),
+                ..Opts::class(poolscope::PoolClass::Null)
+            },
+        );
         drop(pool.get().unwrap());
         drop(pool.get().unwrap());
     });
@@ -270,3 +275,9 @@ fn null_pool_and_waiting_callers_show_in_their_series() {
         "no limit: no max series"
     );
 }
+
+on_both_fronts!(
+    three_checkouts_one_timeout_all_returned,
+    recycles_invalidations_pre_ping_failures_reset_errors_and_dispose,
+    null_pool_and_waiting_callers_show_in_their_series,
+);
