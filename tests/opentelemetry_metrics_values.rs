@@ -1,9 +1,10 @@
 //! The OpenTelemetry metrics path, collected by the SDK's in-memory exporter: exact values
-//! after the same scripted scenario as the `metrics` facade test.
+//! after the same scripted scenario as the `metrics` facade test, on both fronts.
 #![cfg(feature = "opentelemetry")]
 mod common;
 
-use common::{builder, Db};
+use common::fronts::{Front, Opts, TestPool};
+use common::Db;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -78,17 +79,17 @@ fn collect<T>(scenario: impl FnOnce(opentelemetry::metrics::Meter) -> T) -> Coll
     Collected(exporter.get_finished_metrics().unwrap())
 }
 
-#[test]
-fn three_checkouts_one_timeout_all_returned() {
+fn three_checkouts_one_timeout_all_returned(front: Front) {
     let got = collect(|meter| {
-        let pool = builder()
-            .name("otel-scenario")
-            .otel_meter(meter)
-            .pool_size(2)
-            .max_overflow(1)
-            .pool_timeout(Duration::from_millis(50))
-            .build(Db::new().manager())
-            .unwrap();
+        let pool = TestPool::build(
+            front,
+            &Db::new(),
+            Opts {
+                name: Some("otel-scenario".into()),
+                meter: Some(meter),
+                ..Opts::queue(2, 1, Duration::from_millis(50))
+            },
+        );
         let held: Vec<_> = (0..3).map(|_| pool.get().unwrap()).collect();
         assert!(pool.get().is_err());
         drop(held);
@@ -128,17 +129,25 @@ fn three_checkouts_one_timeout_all_returned() {
     );
 }
 
-#[test]
-fn a_dropped_pool_stops_reporting_counts() {
+fn a_dropped_pool_stops_reporting_counts(front: Front) {
     let got = collect(|meter| {
-        let pool = builder()
-            .name("otel-dropped")
-            .otel_meter(meter)
-            .build(Db::new().manager())
-            .unwrap();
+        let pool = TestPool::build(
+            front,
+            &Db::new(),
+            Opts {
+                name: Some("otel-dropped".into()),
+                meter: Some(meter),
+                ..Opts::default()
+            },
+        );
         drop(pool.get().unwrap());
         drop(pool);
     });
     assert_eq!(got.point(m::CONNECTION_COUNT, &[(m::STATE, "idle")]), None);
     assert_eq!(got.value(m::WAIT_TIME, &[]), 1.0, "what it recorded stays");
 }
+
+on_both_fronts!(
+    three_checkouts_one_timeout_all_returned,
+    a_dropped_pool_stops_reporting_counts,
+);

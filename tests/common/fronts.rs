@@ -69,6 +69,9 @@ pub struct Opts {
     pub name: Option<String>,
     pub leak_threshold: Option<Duration>,
     pub store_traceback: Option<bool>,
+    /// The OpenTelemetry meter (`otel_meter`).
+    #[cfg(feature = "opentelemetry")]
+    pub meter: Option<opentelemetry::metrics::Meter>,
 }
 
 impl Default for Opts {
@@ -91,6 +94,8 @@ impl Default for Opts {
             name: None,
             leak_threshold: None,
             store_traceback: None,
+            #[cfg(feature = "opentelemetry")]
+            meter: None,
         }
     }
 }
@@ -192,6 +197,10 @@ macro_rules! configure {
         }
         if let Some(every) = opts.gauge_interval {
             b = b.gauge_interval(every);
+        }
+        #[cfg(feature = "opentelemetry")]
+        if let Some(meter) = opts.meter {
+            b = b.otel_meter(meter);
         }
         for l in opts.listeners {
             b = b.listener(SharedListener(l));
