@@ -1,50 +1,22 @@
 //! A password in the database URL never appears in anything poolscope writes: log lines,
 //! span names and fields, metric names and labels (both paths), error texts, `Debug` output.
 //! The pool is named from the URL, the manager's own `Debug` carries the URL, and the scenario
-//! goes through every event, span and counter the pool has.
+//! goes through every event, span and counter the pool has. Both fronts.
 #![cfg(all(feature = "metrics", feature = "opentelemetry"))]
 mod common;
 
-use common::{Db, FakeConn, FakeError, FakeManager};
+use common::fronts::{Front, Opts, TestPool};
+use common::Db;
 use opentelemetry::metrics::MeterProvider as _;
-use poolscope::{EchoPool, Pool, PoolClass};
+use poolscope::{EchoPool, PoolClass};
 use prometheus::Encoder as _;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 const PASSWORD: &str = "hunter2-Zq9";
 const URL: &str =
     "postgres://app:hunter2-Zq9@db.internal:5432/orders?password=hunter2-Zq9&sslmode=require";
-
-/// A manager that, like many, keeps its URL (and shows it in `Debug`).
-struct UrlManager {
-    #[allow(dead_code)]
-    url: String,
-    inner: FakeManager,
-}
-
-impl std::fmt::Debug for UrlManager {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UrlManager")
-            .field("url", &self.url)
-            .finish()
-    }
-}
-
-impl r2d2::ManageConnection for UrlManager {
-    type Connection = FakeConn;
-    type Error = FakeError;
-    fn connect(&self) -> Result<FakeConn, FakeError> {
-        self.inner.connect()
-    }
-    fn is_valid(&self, conn: &mut FakeConn) -> Result<(), FakeError> {
-        self.inner.is_valid(conn)
-    }
-    fn has_broken(&self, conn: &mut FakeConn) -> bool {
-        self.inner.has_broken(conn)
-    }
-}
 
 /// Everything the tracing side sees: span names, span fields, event fields.
 #[derive(Clone, Default)]
@@ -84,11 +56,21 @@ impl<S: tracing::Subscriber> Layer<S> for Everything {
     }
 }
 
-#[test]
-fn the_password_appears_nowhere() {
-    let traced = Everything::default();
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(traced.clone()))
+/// What the global subscriber saw (both fronts' tests write to it; neither may leak).
+fn traced() -> &'static Everything {
+    static TRACED: OnceLock<Everything> = OnceLock::new();
+    TRACED.get_or_init(|| {
+        let traced = Everything::default();
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(traced.clone()),
+        )
         .unwrap();
+        traced
+    })
+}
+
+fn the_password_appears_nowhere(front: Front) {
+    let traced = traced();
     let mut written = String::new();
 
     let facade = metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -107,35 +89,34 @@ fn the_password_appears_nowhere() {
 
     let db = Db::new();
     let clock = poolscope::ManualClock::new();
-    let builder = Pool::builder()
-        .name_from_url(URL)
-        .reset_with(common::fake_reset)
-        .echo_pool(EchoPool::Debug)
-        .db_system_name("postgresql")
-        .pool_size(1)
-        .max_overflow(1)
-        .pre_ping(true)
-        .pool_recycle(Duration::from_secs(60))
-        .pool_timeout(Duration::from_millis(20))
-        .leak_detection_threshold(Duration::from_millis(10))
-        .clock(clock.clone())
-        .otel_meter(provider.meter("poolscope"));
-    written.push_str(&format!("{builder:?}"));
-    let manager = UrlManager {
-        url: URL.to_owned(),
-        inner: db.manager(),
+    let opts = Opts {
+        url: Some(URL.to_owned()),
+        echo: EchoPool::Debug,
+        db_system: Some("postgresql".into()),
+        pre_ping: true,
+        recycle: Some(Duration::from_secs(60)),
+        leak_threshold: Some(Duration::from_millis(10)),
+        clock: Some(clock.clone()),
+        meter: Some(provider.meter("poolscope")),
+        ..Opts::queue(1, 1, Duration::from_millis(20))
     };
     assert!(
-        format!("{manager:?}").contains(PASSWORD),
+        format!("{:?}", db.manager_with_url(URL)).contains(PASSWORD),
         "the manager itself does show it"
     );
-    let pool = metrics::with_local_recorder(&facade, || builder.build(manager).unwrap());
+    let pool = metrics::with_local_recorder(&facade, || TestPool::build(front, &db, opts));
     assert_eq!(pool.name(), "postgres://db.internal:5432/orders");
 
     let a = pool.get().unwrap();
     let mut b = pool.get().unwrap();
-    written.push_str(&format!("{pool:?} {a:?} {b:?} {}", pool.status()));
-    let timeout = pool.get().unwrap_err();
+    written.push_str(&format!(
+        "{} {} {} {}",
+        pool.debug(),
+        a.debug(),
+        b.debug(),
+        pool.status()
+    ));
+    let timeout = pool.get().err().unwrap();
     written.push_str(&format!("{timeout} {timeout:?}"));
     b.soft_invalidate();
     while pool.status().suspected_leaks == 0 {
@@ -150,7 +131,7 @@ fn the_password_appears_nowhere() {
     drop(detached);
     db.stop();
     pool.invalidate_all();
-    let connect = pool.get().unwrap_err();
+    let connect = pool.get().err().unwrap();
     written.push_str(&format!("{connect} {connect:?}"));
     db.start();
     db.fail_resets(true);
@@ -159,18 +140,17 @@ fn the_password_appears_nowhere() {
     pool.dispose();
     written.push_str(&format!("{}", pool.status()));
 
-    let assertion = Pool::builder()
-        .name_from_url(URL)
-        .pool_class(PoolClass::Assertion)
-        .reset_with(common::fake_reset)
-        .build(UrlManager {
-            url: URL.to_owned(),
-            inner: db.manager(),
-        })
-        .unwrap();
+    let assertion = TestPool::build(
+        front,
+        &db,
+        Opts {
+            url: Some(URL.to_owned()),
+            ..Opts::class(PoolClass::Assertion)
+        },
+    );
     let _held = assertion.get().unwrap();
-    let refused = assertion.get().unwrap_err();
-    written.push_str(&format!("{refused} {refused:?} {assertion:?}"));
+    let refused = assertion.get().err().unwrap();
+    written.push_str(&format!("{refused} {refused:?} {}", assertion.debug()));
 
     written.push_str(&facade_handle.render());
     let mut otel = Vec::new();
@@ -205,3 +185,5 @@ fn the_password_appears_nowhere() {
         "the user name leaked:\n{written}"
     );
 }
+
+on_both_fronts!(the_password_appears_nowhere);

@@ -67,6 +67,9 @@ pub struct Opts {
     pub clock: Option<ManualClock>,
     pub echo: EchoPool,
     pub name: Option<String>,
+    /// Names the pool after a URL (`name_from_url`), and gives the manager that URL.
+    pub url: Option<String>,
+    pub db_system: Option<String>,
     pub leak_threshold: Option<Duration>,
     pub store_traceback: Option<bool>,
     /// The OpenTelemetry meter (`otel_meter`).
@@ -92,6 +95,8 @@ impl Default for Opts {
             clock: None,
             echo: EchoPool::Off,
             name: None,
+            url: None,
+            db_system: None,
             leak_threshold: None,
             store_traceback: None,
             #[cfg(feature = "opentelemetry")]
@@ -192,6 +197,12 @@ macro_rules! configure {
         if let Some(name) = opts.name {
             b = b.name(name);
         }
+        if let Some(url) = &opts.url {
+            b = b.name_from_url(url);
+        }
+        if let Some(system) = opts.db_system {
+            b = b.db_system_name(system);
+        }
         if let Some(clock) = opts.clock {
             b = b.clock(clock);
         }
@@ -210,6 +221,13 @@ macro_rules! configure {
         }
         b
     }};
+}
+
+fn manager(db: &Db, opts: &Opts) -> FakeManager {
+    match &opts.url {
+        Some(url) => db.manager_with_url(url),
+        None => db.manager(),
+    }
 }
 
 /// A pool under test, on either front. Cloning shares the pool.
@@ -241,8 +259,9 @@ impl TestPool {
     pub fn try_build(front: Front, db: &Db, opts: Opts) -> Result<TestPool, poolscope::BuildError> {
         match front {
             Front::Blocking => {
+                let manager = manager(db, &opts);
                 let b = configure!(Pool::builder(), opts).reset_with(fake_reset);
-                Ok(TestPool::Blocking(b.build(db.manager())?))
+                Ok(TestPool::Blocking(b.build(manager)?))
             }
             Front::Async => {
                 let rt = Arc::new(
@@ -253,13 +272,14 @@ impl TestPool {
                         .unwrap(),
                 );
                 let awaits = opts.reset_awaits;
+                let manager = manager(db, &opts);
                 let b = configure!(AsyncPool::builder(), opts);
                 let b = if awaits {
                     b.reset_with(FakeAsyncReset)
                 } else {
                     b.reset_with(InstantAsyncReset)
                 };
-                let pool = rt.block_on(b.build(db.manager()))?;
+                let pool = rt.block_on(b.build(manager))?;
                 Ok(TestPool::Async(pool, rt))
             }
         }
@@ -322,6 +342,14 @@ impl TestPool {
         match self {
             TestPool::Blocking(pool) => pool.timeout(),
             TestPool::Async(pool, _) => pool.timeout(),
+        }
+    }
+
+    /// The pool's `Debug`.
+    pub fn debug(&self) -> String {
+        match self {
+            TestPool::Blocking(pool) => format!("{pool:?}"),
+            TestPool::Async(pool, _) => format!("{pool:?}"),
         }
     }
 
@@ -448,6 +476,14 @@ impl Conn {
         match self.inner_mut() {
             Inner::Blocking(c) => c.record_mut(),
             Inner::Async(c) => c.record_mut(),
+        }
+    }
+
+    /// The guard's `Debug`.
+    pub fn debug(&self) -> String {
+        match self.inner() {
+            Inner::Blocking(c) => format!("{c:?}"),
+            Inner::Async(c) => format!("{c:?}"),
         }
     }
 

@@ -61,7 +61,17 @@ impl Db {
         Self::default()
     }
     pub fn manager(&self) -> FakeManager {
-        FakeManager { db: self.clone() }
+        FakeManager {
+            db: self.clone(),
+            url: None,
+        }
+    }
+    /// A manager that keeps `url` and shows it in its `Debug`, as many real ones do.
+    pub fn manager_with_url(&self, url: &str) -> FakeManager {
+        FakeManager {
+            db: self.clone(),
+            url: Some(url.to_owned()),
+        }
     }
     pub fn connects(&self) -> usize {
         self.inner.connects.load(Ordering::SeqCst)
@@ -228,6 +238,16 @@ impl Drop for FakeConn {
 
 pub struct FakeManager {
     pub db: Db,
+    /// Shown by `Debug`, credentials and all.
+    url: Option<String>,
+}
+
+impl fmt::Debug for FakeManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeManager")
+            .field("url", &self.url)
+            .finish()
+    }
 }
 
 impl r2d2::ManageConnection for FakeManager {
