@@ -135,6 +135,13 @@ impl<'a, C> Reservation<'a, C> {
                     return Step::Ping;
                 }
             }
+            if core.listeners.is_empty() {
+                if core.config.echo >= crate::config::EchoPool::Debug {
+                    let id = self.slot().record.connection_id.unwrap_or(0);
+                    echo_debug!(core, "Connection {} checked out from pool", id);
+                }
+                return Step::Ready;
+            }
             self.in_user_code = true;
             let Slot { record, conn } = self.slot();
             let Some(conn) = conn.as_mut() else {

@@ -103,15 +103,28 @@ impl<C> DerefMut for Locked<'_, C> {
 }
 
 impl<C> Drop for Locked<'_, C> {
+    #[inline]
     fn drop(&mut self) {
-        let Some(mut st) = self.st.take() else {
+        let Some(st) = self.st.take() else {
             return;
         };
-        let core = self.core;
-        core.settle_locked(&mut st);
-        let counts = core.instruments.wants_counts().then(|| {
+        // The common case, nobody waiting and nothing to publish, costs three loads.
+        if st.waiters.is_empty() && st.to_wake.is_empty() && !self.core.instruments.wants_counts()
+        {
+            return;
+        }
+        self.core.end_locked(st);
+    }
+}
+
+impl<C> Core<C> {
+    /// The end of a locked section with waiters to serve or wake, or counts to publish.
+    #[inline(never)]
+    fn end_locked(&self, mut st: MutexGuard<'_, State<C>>) {
+        self.settle_locked(&mut st);
+        let counts = self.instruments.wants_counts().then(|| {
             st.counts_taken += 1;
-            (st.counts_taken, core.gauges_locked(&st))
+            (st.counts_taken, self.gauges_locked(&st))
         });
         if st.to_wake.is_empty() {
             drop(st);
@@ -129,8 +142,8 @@ impl<C> Drop for Locked<'_, C> {
             }
         }
         if let Some((taken, gauges)) = counts {
-            if let Err(panic) = catching(|| core.instruments.counts(taken, gauges)) {
-                core.carry_on(Some(panic));
+            if let Err(panic) = catching(|| self.instruments.counts(taken, gauges)) {
+                self.carry_on(Some(panic));
             }
         }
     }
