@@ -129,7 +129,30 @@ fn panicking_checkin_reset_and_close_listeners_free_the_slot(front: Front) {
     }
 }
 
+/// A panic in the manager's `is_valid` (the pre-ping) carries on out of `get()`; the
+/// connection, whose state is unknown, is closed and its slot freed.
+fn a_panic_in_the_pre_ping_frees_the_slot(front: Front) {
+    common::quiet_deliberate_panics();
+    let db = Db::new();
+    let pool = one_slot(
+        front,
+        &db,
+        Opts {
+            pre_ping: true,
+            ..Opts::default()
+        },
+    );
+    drop(pool.get().unwrap());
+    db.panic_pings(true);
+    let panicked = catch_unwind(AssertUnwindSafe(|| pool.get().map(drop)));
+    db.panic_pings(false);
+    assert!(panicked.is_err(), "the panic carries on to the caller");
+    assert_eq!(db.live(), 0, "the connection was closed");
+    assert_slot_back(&pool);
+}
+
 on_both_fronts!(
+    a_panic_in_the_pre_ping_frees_the_slot,
     a_panic_in_has_broken_frees_the_slot,
     a_panic_in_has_broken_while_unwinding_does_not_abort,
     a_panicking_detach_listener_frees_the_slot,

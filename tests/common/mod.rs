@@ -35,6 +35,7 @@ struct DbState {
     panic_reset: AtomicBool,
     panic_connect: AtomicBool,
     panic_has_broken: AtomicBool,
+    panic_ping: AtomicBool,
     close_delay_ms: AtomicU64,
     /// Connections opened and not yet fully closed, and the most there ever were at once.
     live: AtomicUsize,
@@ -105,6 +106,10 @@ impl Db {
     }
     pub fn panic_connects(&self, panic: bool) {
         self.inner.panic_connect.store(panic, Ordering::SeqCst);
+    }
+    /// Makes the manager's `is_valid` (the pre-ping) panic.
+    pub fn panic_pings(&self, panic: bool) {
+        self.inner.panic_ping.store(panic, Ordering::SeqCst);
     }
     /// Makes the manager's `has_broken` panic.
     pub fn panic_has_broken(&self, panic: bool) {
@@ -264,6 +269,9 @@ impl r2d2::ManageConnection for FakeManager {
 
     fn is_valid(&self, conn: &mut FakeConn) -> Result<(), FakeError> {
         self.db.record(conn.id, "ping");
+        if self.db.inner.panic_ping.load(Ordering::SeqCst) {
+            panic!("the ping panicked on purpose");
+        }
         if conn.alive() {
             Ok(())
         } else {
