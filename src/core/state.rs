@@ -109,8 +109,7 @@ impl<C> Drop for Locked<'_, C> {
             return;
         };
         // The common case, nobody waiting and nothing to publish, costs three loads.
-        if st.waiters.is_empty() && st.to_wake.is_empty() && !self.core.instruments.wants_counts()
-        {
+        if st.waiters.is_empty() && st.to_wake.is_empty() && !self.core.instruments.wants_counts() {
             return;
         }
         self.core.end_locked(st);
