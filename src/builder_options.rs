@@ -31,16 +31,26 @@ macro_rules! policy_setters {
             self
         }
 
-        /// Replaces a connection at checkout once it is older than this (default off).
+        /// Replaces a connection at checkout once it is older than this (default off;
+        /// `None` turns it off).
         pub fn pool_recycle(mut self, recycle: impl Into<Option<std::time::Duration>>) -> Self {
-            self.options.recycle = recycle.into();
+            self.options.recycle = Some(recycle.into());
             self
         }
 
         /// Tests a pooled connection with the manager's `is_valid` before handing it out, and
         /// replaces it (and every older one) if the test fails (default off).
         pub fn pre_ping(mut self, pre_ping: bool) -> Self {
-            self.options.pre_ping = pre_ping;
+            self.options.pre_ping = Some(pre_ping);
+            self
+        }
+
+        /// What the options left unset default to (default
+        /// [`Defaults::SQLALCHEMY`](crate::Defaults::SQLALCHEMY)); adapters for stacks used to
+        /// r2d2's, bb8's or sqlx's behaviour start from
+        /// [`Defaults::RUST_POOLS`](crate::Defaults::RUST_POOLS).
+        pub fn defaults(mut self, defaults: $crate::Defaults) -> Self {
+            self.options.defaults = defaults;
             self
         }
 

@@ -122,15 +122,90 @@ pub(crate) enum FrontEnd {
     Hooks,
 }
 
+/// What a builder gives the options its user leaves unset.
+///
+/// The core's builders start from [`Defaults::SQLALCHEMY`], SQLAlchemy's own. An adapter for
+/// a stack whose users are used to another pool's behaviour starts from theirs:
+/// [`Defaults::RUST_POOLS`] is what r2d2, bb8 and sqlx do by default. An option the user
+/// sets wins either way, and an option a class does not take (`max_overflow` on NullPool,
+/// say) is left alone.
+///
+/// ```
+/// use poolscope::{Defaults, Pool};
+/// # struct M;
+/// # impl r2d2::ManageConnection for M {
+/// #     type Connection = ();
+/// #     type Error = std::io::Error;
+/// #     fn connect(&self) -> Result<(), std::io::Error> { Ok(()) }
+/// #     fn is_valid(&self, _: &mut ()) -> Result<(), std::io::Error> { Ok(()) }
+/// #     fn has_broken(&self, _: &mut ()) -> bool { false }
+/// # }
+/// let pool = Pool::builder()
+///     .defaults(Defaults::RUST_POOLS)
+///     .max_overflow(5) // set: wins over the defaults' 0
+///     .reset_on_return(poolscope::ResetOnReturn::None)
+///     .build(M)?;
+/// assert_eq!(pool.status().size, 10);
+/// assert_eq!(pool.status().overflow, -10);
+/// # Ok::<(), poolscope::BuildError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Defaults {
+    /// `pool_size` (QueuePool, SingletonThreadPool).
+    pub pool_size: usize,
+    /// `max_overflow` (QueuePool).
+    pub max_overflow: i64,
+    /// `pool_timeout` (QueuePool, StaticPool).
+    pub pool_timeout: Option<Duration>,
+    /// `pool_recycle`.
+    pub pool_recycle: Option<Duration>,
+    /// `pre_ping`.
+    pub pre_ping: bool,
+}
+
+impl Defaults {
+    /// SQLAlchemy's: `pool_size` 5, `max_overflow` 10, `pool_timeout` 30 s, no recycling, no
+    /// pre-ping.
+    pub const SQLALCHEMY: Defaults = Defaults {
+        pool_size: 5,
+        max_overflow: 10,
+        pool_timeout: Some(Duration::from_secs(30)),
+        pool_recycle: None,
+        pre_ping: false,
+    };
+
+    /// What r2d2, bb8 and sqlx do by default, in SQLAlchemy's terms: at most 10 connections
+    /// (`pool_size` 10, `max_overflow` 0), a checkout waits 30 s at most, a connection is
+    /// tested before it is handed out (r2d2's and bb8's `test_on_check_out`, sqlx's
+    /// `test_before_acquire`) and replaced once 30 minutes old (their `max_lifetime`).
+    /// Their `idle_timeout` has no counterpart: QueuePool keeps `pool_size` connections
+    /// idle, and the test before each checkout finds those that died idle.
+    pub const RUST_POOLS: Defaults = Defaults {
+        pool_size: 10,
+        max_overflow: 0,
+        pool_timeout: Some(Duration::from_secs(30)),
+        pool_recycle: Some(Duration::from_secs(30 * 60)),
+        pre_ping: true,
+    };
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults::SQLALCHEMY
+    }
+}
+
 /// Options as the user set them, before validation. `None` means "not set".
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Options {
     pub(crate) class: PoolClass,
+    pub(crate) defaults: Defaults,
     pub(crate) pool_size: Option<usize>,
     pub(crate) max_overflow: Option<i64>,
     pub(crate) timeout: Option<Option<Duration>>,
-    pub(crate) recycle: Option<Duration>,
-    pub(crate) pre_ping: bool,
+    pub(crate) recycle: Option<Option<Duration>>,
+    pub(crate) pre_ping: Option<bool>,
     pub(crate) use_lifo: Option<bool>,
     pub(crate) reset_on_return: ResetOnReturn,
     pub(crate) echo: EchoPool,
@@ -160,10 +235,6 @@ pub(crate) struct Config {
     /// Report connections held longer than this.
     pub(crate) leak_threshold: Option<Duration>,
 }
-
-pub(crate) const DEFAULT_POOL_SIZE: usize = 5;
-pub(crate) const DEFAULT_MAX_OVERFLOW: i64 = 10;
-pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Options {
     /// Checks the options against the class and front end; `can_reset` says whether a reset
@@ -200,16 +271,18 @@ impl Options {
             &[Assertion],
         )?;
 
-        let pool_size = self.pool_size.unwrap_or(DEFAULT_POOL_SIZE);
+        let defaults = self.defaults;
+        let pool_size = self.pool_size.unwrap_or(defaults.pool_size);
         if class == SingletonThread && pool_size == 0 {
             return Err(BuildError::ZeroPoolSize { class });
         }
-        let max_overflow = match self.max_overflow.unwrap_or(DEFAULT_MAX_OVERFLOW) {
+        let max_overflow = match self.max_overflow.unwrap_or(defaults.max_overflow) {
             -1 => Overflow::Unlimited,
             n if n < -1 => return Err(BuildError::MaxOverflowOutOfRange(n)),
             n => Overflow::Limited(usize::try_from(n).unwrap_or(usize::MAX)),
         };
-        if self.recycle == Some(Duration::ZERO) {
+        let recycle = self.recycle.unwrap_or(defaults.pool_recycle);
+        if recycle == Some(Duration::ZERO) {
             return Err(BuildError::ZeroRecycle);
         }
         if self.leak_threshold == Some(Duration::ZERO) {
@@ -230,9 +303,9 @@ impl Options {
             front,
             pool_size,
             max_overflow,
-            timeout: self.timeout.unwrap_or(Some(DEFAULT_TIMEOUT)),
-            recycle: self.recycle,
-            pre_ping: self.pre_ping,
+            timeout: self.timeout.unwrap_or(defaults.pool_timeout),
+            recycle,
+            pre_ping: self.pre_ping.unwrap_or(defaults.pre_ping),
             use_lifo: self.use_lifo.unwrap_or(false),
             reset_on_return: self.reset_on_return,
             echo: self.echo,

@@ -73,7 +73,7 @@ mod url_name;
 
 pub use blocking::{Builder, DetachedConnection, Pool, PooledConnection};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{EchoPool, PoolClass, ResetAction, ResetOnReturn};
+pub use config::{Defaults, EchoPool, PoolClass, ResetAction, ResetOnReturn};
 pub use error::{
     AlreadyCheckedOut, BoxError, BuildError, CheckoutSite, ConnectTimeoutError, Error,
     ListenerError, ListenerErrorKind, TimeoutError,

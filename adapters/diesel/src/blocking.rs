@@ -144,11 +144,13 @@ pub struct Pool<C: R2D2Connection + Send + 'static> {
 }
 
 impl<C: R2D2Connection + Send + 'static> Pool<C> {
-    /// A builder with poolscope's defaults (QueuePool, 5 + 10 overflow, 30 s timeout,
-    /// rollback on return through Diesel's transaction manager).
+    /// A builder with the defaults of Diesel's r2d2 pool, in SQLAlchemy's terms
+    /// ([`Defaults::RUST_POOLS`](poolscope::Defaults::RUST_POOLS)): QueuePool of at most 10
+    /// connections (`pool_size` 10, `max_overflow` 0), a 30 s `pool_timeout`, `pre_ping` on,
+    /// `pool_recycle` 30 min, and rollback on return through Diesel's transaction manager.
     pub fn builder() -> Builder<C> {
         Builder {
-            inner: poolscope::Pool::builder(),
+            inner: poolscope::Pool::builder().defaults(poolscope::Defaults::RUST_POOLS),
             user_set: UserSet::default(),
         }
     }

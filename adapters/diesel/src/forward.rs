@@ -36,6 +36,13 @@ macro_rules! forward_options {
             self.map(|b| b.pre_ping(pre_ping))
         }
 
+        /// What the options left unset default to (default
+        /// [`Defaults::RUST_POOLS`](poolscope::Defaults::RUST_POOLS), what Diesel's own pools
+        /// do; [`Defaults::SQLALCHEMY`](poolscope::Defaults::SQLALCHEMY) for SQLAlchemy's).
+        pub fn defaults(self, defaults: poolscope::Defaults) -> Self {
+            self.map(|b| b.defaults(defaults))
+        }
+
         /// Most recently returned first; see [`poolscope::Builder::use_lifo`].
         pub fn use_lifo(self, use_lifo: bool) -> Self {
             self.map(|b| b.use_lifo(use_lifo))

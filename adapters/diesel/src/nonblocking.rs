@@ -227,11 +227,13 @@ where
     C: AsyncConnection + 'static,
     AsyncManager<C>: bb8::ManageConnection<Connection = C>,
 {
-    /// A builder with poolscope's defaults (QueuePool, 5 + 10 overflow, 30 s timeout,
-    /// rollback on return through diesel-async's transaction manager).
+    /// A builder with the defaults of diesel-async's bb8 pool, in SQLAlchemy's terms
+    /// ([`Defaults::RUST_POOLS`](poolscope::Defaults::RUST_POOLS)): QueuePool of at most 10
+    /// connections, a 30 s `pool_timeout`, `pre_ping` on, `pool_recycle` 30 min, and
+    /// rollback on return through diesel-async's transaction manager.
     pub fn builder() -> AsyncBuilder<C> {
         AsyncBuilder {
-            inner: poolscope::AsyncPool::builder(),
+            inner: poolscope::AsyncPool::builder().defaults(poolscope::Defaults::RUST_POOLS),
             user_set: UserSet::default(),
         }
     }

@@ -3,6 +3,9 @@
 //! extra round trip, and one whose query failed with an error that may mean the connection is
 //! gone is checked with exactly one `SELECT 1`.
 //!
+//! The adapters' default `pre_ping` (on, as Diesel's r2d2 pool tests every checkout) is
+//! turned off here except where it is the subject.
+//!
 //! Every query a connection runs is counted through Diesel's default instrumentation, which
 //! the pool's watch passes every event on to. That is process-wide, so this file's tests take
 //! turns.
@@ -54,6 +57,7 @@ mod blocking {
         let pool = Pool::<C>::builder()
             .pool_size(1)
             .max_overflow(0)
+            .pre_ping(false)
             .build(url)
             .unwrap();
         drop(pool.get().unwrap()); // opened: its setup queries are not counted below
@@ -86,6 +90,26 @@ mod blocking {
             "the connection answered: kept"
         );
     }
+
+    /// With the adapter's defaults, as with Diesel's r2d2 pool, a pooled connection is tested
+    /// before it is handed out: one `SELECT 1` per checkout of an idle connection.
+    pub(super) fn defaults_test_each_checkout<C: R2D2Connection + Send + 'static>(url: &str) {
+        let _turn = count_queries();
+        let pool = Pool::<C>::builder().build(url).unwrap();
+        drop(pool.get().unwrap());
+        let before = queries();
+        for _ in 0..10 {
+            pool.get().unwrap().batch_execute("SELECT 1").unwrap();
+        }
+        assert_eq!(queries() - before, 20, "each checkout pinged once");
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn blocking_defaults_test_each_checkout() {
+    let t = common::Target::sqlite("defaults_ping");
+    blocking::defaults_test_each_checkout::<diesel::SqliteConnection>(&t.url);
 }
 
 #[cfg(feature = "sqlite")]
@@ -128,6 +152,7 @@ mod nonblocking {
         let pool = AsyncPool::<C>::builder()
             .pool_size(1)
             .max_overflow(0)
+            .pre_ping(false)
             .build(url)
             .await
             .unwrap();

@@ -7,9 +7,12 @@ use crate::backend::Backend;
 use crate::sqlx_hooks::pool_options;
 use crate::{DatabasePool, Error};
 
-/// Builds a [`DatabasePool`] with SQLAlchemy's pool options (the same names and defaults as
-/// [`poolscope::Builder`]): QueuePool, pool_size 5, max_overflow 10, pool_timeout 30 s,
-/// reset-on-return rollback, FIFO.
+/// Builds a [`DatabasePool`] with SQLAlchemy's pool options (the same names as
+/// [`poolscope::Builder`]), defaulting to what sqlx's own pool does
+/// ([`Defaults::RUST_POOLS`](poolscope::Defaults::RUST_POOLS)): QueuePool of at most 10
+/// connections (`pool_size` 10, `max_overflow` 0), `pool_timeout` 30 s, `pre_ping` on (sqlx's
+/// `test_before_acquire`), `pool_recycle` 30 min (its `max_lifetime`), reset-on-return
+/// rollback, FIFO.
 ///
 /// Refused at build with a clear error: SingletonThreadPool (tasks move between threads) and
 /// `use_lifo(true)` (sqlx hands out its oldest idle connection first).
@@ -30,7 +33,7 @@ use crate::{DatabasePool, Error};
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[must_use = "a Builder does nothing until build() or connect()"]
 pub struct Builder {
     hooks: HooksBuilder,
@@ -38,8 +41,18 @@ pub struct Builder {
     system_set: bool,
 }
 
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            hooks: HooksBuilder::new().defaults(poolscope::Defaults::RUST_POOLS),
+            name_set: false,
+            system_set: false,
+        }
+    }
+}
+
 impl Builder {
-    /// SQLAlchemy's defaults.
+    /// sqlx's defaults, in SQLAlchemy's terms (see the type's doc).
     pub fn new() -> Self {
         Self::default()
     }

@@ -39,6 +39,13 @@ macro_rules! forward_options {
             self.map(|b| b.pre_ping(pre_ping))
         }
 
+        /// What the options left unset default to (default
+        /// [`Defaults::RUST_POOLS`](poolscope::Defaults::RUST_POOLS), what sqlx's own pool
+        /// does; [`Defaults::SQLALCHEMY`](poolscope::Defaults::SQLALCHEMY) for SQLAlchemy's).
+        pub fn defaults(self, defaults: poolscope::Defaults) -> Self {
+            self.map(|b| b.defaults(defaults))
+        }
+
         /// Only `false` can be honoured: sqlx's idle queue is FIFO, and `build()` refuses
         /// `true`.
         pub fn use_lifo(self, use_lifo: bool) -> Self {

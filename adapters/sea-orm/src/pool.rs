@@ -67,6 +67,11 @@ impl DatabasePool {
         self.hooks.name()
     }
 
+    /// The poolscope decisions behind sqlx's callbacks (its options, its counts).
+    pub fn hooks(&self) -> &PoolHooks {
+        &self.hooks
+    }
+
     /// SQLAlchemy's `status()`:
     /// `Pool size: 5  Connections in pool: 1 Current Overflow: -4 Current Checked out connections: 0`.
     pub fn status(&self) -> poolscope::Status {

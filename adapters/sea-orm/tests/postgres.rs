@@ -39,7 +39,7 @@ async fn pre_ping_replaces_a_connection_the_server_ended() {
     // The pooled connection is dead; the pre-ping finds out and a new one is opened.
     db.execute_unprepared("SELECT 1").await.unwrap();
     let status = common::settled(&db).await;
-    assert_eq!((status.checked_in, status.overflow), (1, -4));
+    assert_eq!((status.checked_in, status.overflow), (1, -9));
     assert_eq!(t.server_connections(1), 1);
 }
 
@@ -49,7 +49,11 @@ async fn a_connection_sqlx_closes_on_its_own_stops_being_counted() {
     let Some(t) = common::Target::postgres("so_lost") else {
         return;
     };
-    let db = poolscope_sea_orm::Builder::new().build(&t.url).unwrap();
+    let db = poolscope_sea_orm::Builder::new()
+        .pre_ping(false)
+        .defaults(poolscope::Defaults::SQLALCHEMY)
+        .build(&t.url)
+        .unwrap();
     db.execute_unprepared("SELECT 1").await.unwrap();
     common::settled(&db).await;
     terminate_backends("lost");

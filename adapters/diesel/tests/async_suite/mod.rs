@@ -293,6 +293,28 @@ macro_rules! async_suite {
             killed_connections_cost_at_most_one_error_each("akill_default", None).await;
         }
 
+        /// The adapter's defaults are diesel-async's bb8 pool's, in SQLAlchemy's terms: at
+        /// most 10 connections, each replaced once 30 minutes old, tested before checkout.
+        #[tokio::test(flavor = "multi_thread")]
+        async fn the_adapters_defaults_are_bb8s() {
+            let Some(t) = target("adefaults") else { return };
+            let clock = poolscope::ManualClock::new();
+            let pool = AsyncPool::<Conn>::builder()
+                .clock(clock.clone())
+                .build(t.url.as_str())
+                .await
+                .unwrap();
+            let status = pool.status();
+            assert_eq!((status.size, status.overflow), (10, -10), "{status}");
+            let first = pool.get().await.unwrap().record().connection_id();
+            clock.advance(Duration::from_secs(31 * 60));
+            assert_ne!(
+                pool.get().await.unwrap().record().connection_id(),
+                first,
+                "replaced once 30 minutes old"
+            );
+        }
+
         #[tokio::test(flavor = "multi_thread")]
         async fn pre_ping_runs_the_managers_check_and_keeps_a_live_connection() {
             let Some(t) = target("aping") else { return };

@@ -353,6 +353,36 @@ macro_rules! blocking_suite {
             killed_connections_cost_at_most_one_error_each("kill_default", None);
         }
 
+        /// The adapter's defaults are Diesel's r2d2 pool's, in SQLAlchemy's terms: at most
+        /// 10 connections, each replaced once 30 minutes old (and tested before each
+        /// checkout: `lost_connection_checks_cost_nothing_when_queries_work`).
+        #[test]
+        fn the_adapters_defaults_are_diesels_r2d2_pools() {
+            let Some(t) = target("defaults") else { return };
+            let clock = poolscope::ManualClock::new();
+            let pool = Pool::<Conn>::builder()
+                .clock(clock.clone())
+                .build(t.url.as_str())
+                .unwrap();
+            let status = pool.status();
+            assert_eq!((status.size, status.overflow), (10, -10), "{status}");
+            let first = pool.get().unwrap().record().connection_id();
+            clock.advance(Duration::from_secs(29 * 60));
+            assert_eq!(pool.get().unwrap().record().connection_id(), first);
+            clock.advance(Duration::from_secs(2 * 60));
+            assert_ne!(
+                pool.get().unwrap().record().connection_id(),
+                first,
+                "replaced once 30 minutes old"
+            );
+            let sqlalchemy = Pool::<Conn>::builder()
+                .defaults(poolscope::Defaults::SQLALCHEMY)
+                .build(t.url.as_str())
+                .unwrap();
+            let status = sqlalchemy.status();
+            assert_eq!((status.size, status.overflow), (5, -5), "{status}");
+        }
+
         #[test]
         fn pre_ping_checks_each_checkout_and_keeps_a_live_connection() {
             let Some(t) = target("ping") else { return };

@@ -1,5 +1,6 @@
 //! SQLAlchemy's pool behaviours replayed through SeaORM, counting the server's own
-//! connections where there is a server. Expanded once per backend.
+//! connections where there is a server. Expanded once per backend. The replays start from
+//! SQLAlchemy's defaults (`sqlalchemy()`); the adapter's own (sqlx's) are tested apart.
 
 /// `$target`: `fn(&str) -> Option<Target>`.
 macro_rules! sea_orm_suite {
@@ -9,6 +10,11 @@ macro_rules! sea_orm_suite {
         use poolscope::{PoolClass, ResetOnReturn};
         use poolscope_sea_orm::{Builder, DatabasePool};
         use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, TransactionTrait};
+
+        /// A builder with SQLAlchemy's defaults, which the replayed behaviours assume.
+        fn sqlalchemy() -> Builder {
+            Builder::new().defaults(poolscope::Defaults::SQLALCHEMY)
+        }
 
         fn target(test: &str) -> Option<common::Target> {
             ($target)(test)
@@ -47,7 +53,7 @@ macro_rules! sea_orm_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn queue_pool_keeps_one_server_connection_after_one_checkout() {
             let Some(t) = target("keeps_one") else { return };
-            let db = Builder::new().build(&common::sqlx_url(&t)).unwrap();
+            let db = sqlalchemy().build(&common::sqlx_url(&t)).unwrap();
             db.execute_unprepared("SELECT 1").await.unwrap();
             let status = common::settled(&db).await;
             assert_eq!((status.checked_in, status.checked_out), (1, 0));
@@ -57,7 +63,7 @@ macro_rules! sea_orm_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn six_open_at_once_leave_five_when_returned() {
             let Some(t) = target("six_five") else { return };
-            let db = Builder::new().build(&common::sqlx_url(&t)).unwrap();
+            let db = sqlalchemy().build(&common::sqlx_url(&t)).unwrap();
             let held = hold(&db, 6).await;
             assert_eq!(db.status().overflow, 1);
             assert_eq!(t.server_connections(6), 6);
@@ -73,7 +79,7 @@ macro_rules! sea_orm_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn fifteen_open_at_once_and_the_sixteenth_times_out() {
             let Some(t) = target("sixteenth") else { return };
-            let db = Builder::new()
+            let db = sqlalchemy()
                 .pool_timeout(Duration::from_millis(300))
                 .build(&common::sqlx_url(&t))
                 .unwrap();
@@ -95,7 +101,7 @@ macro_rules! sea_orm_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn null_pool_leaves_no_server_connection() {
             let Some(t) = target("null") else { return };
-            let db = Builder::new()
+            let db = sqlalchemy()
                 .pool_class(PoolClass::Null)
                 .build(&common::sqlx_url(&t))
                 .unwrap();
@@ -110,7 +116,7 @@ macro_rules! sea_orm_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn static_pool_shares_one_server_connection() {
             let Some(t) = target("static") else { return };
-            let db = Builder::new()
+            let db = sqlalchemy()
                 .pool_class(PoolClass::Static)
                 .build(&common::sqlx_url(&t))
                 .unwrap();
@@ -134,7 +140,7 @@ macro_rules! sea_orm_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn assertion_pool_refuses_a_second_checkout_naming_the_first() {
             let Some(t) = target("assertion") else { return };
-            let db = Builder::new()
+            let db = sqlalchemy()
                 .pool_class(PoolClass::Assertion)
                 .build(&common::sqlx_url(&t))
                 .unwrap();
@@ -154,7 +160,7 @@ macro_rules! sea_orm_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn rollback_on_return_undoes_a_transaction_left_open_in_sql() {
             let Some(t) = target("rollback") else { return };
-            let db = Builder::new()
+            let db = sqlalchemy()
                 .pool_size(1)
                 .max_overflow(0)
                 .build(&common::sqlx_url(&t))
@@ -173,7 +179,7 @@ macro_rules! sea_orm_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn commit_on_return_keeps_a_transaction_left_open_in_sql() {
             let Some(t) = target("commit") else { return };
-            let db = Builder::new()
+            let db = sqlalchemy()
                 .pool_size(1)
                 .max_overflow(0)
                 .reset_on_return(ResetOnReturn::Commit)
@@ -184,7 +190,7 @@ macro_rules! sea_orm_suite {
                 .await
                 .unwrap();
             // Committed: a connection of another pool sees it.
-            let other = Builder::new()
+            let other = sqlalchemy()
                 .pool_class(PoolClass::Null)
                 .build(&common::sqlx_url(&t))
                 .unwrap();
@@ -194,7 +200,7 @@ macro_rules! sea_orm_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn reset_none_leaves_the_transaction_for_the_next_statement() {
             let Some(t) = target("reset_none") else { return };
-            let db = Builder::new()
+            let db = sqlalchemy()
                 .pool_size(1)
                 .max_overflow(0)
                 .reset_on_return(ResetOnReturn::None)
@@ -213,7 +219,7 @@ macro_rules! sea_orm_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_dropped_seaorm_transaction_is_rolled_back_and_its_connection_kept() {
             let Some(t) = target("txn_drop") else { return };
-            let db = Builder::new()
+            let db = sqlalchemy()
                 .pool_size(1)
                 .max_overflow(0)
                 .build(&common::sqlx_url(&t))
@@ -233,7 +239,7 @@ macro_rules! sea_orm_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn pool_recycle_replaces_an_old_connection_at_checkout() {
             let Some(t) = target("recycle") else { return };
-            let db = Builder::new()
+            let db = sqlalchemy()
                 .pool_recycle(Duration::from_millis(100))
                 .build(&common::sqlx_url(&t))
                 .unwrap();
@@ -291,6 +297,15 @@ macro_rules! sea_orm_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn killed_connections_cost_at_most_one_error_each_with_the_defaults() {
             killed_connections_cost_at_most_one_error_each("kill_default", None).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn the_adapters_defaults_are_sqlxs() {
+            let Some(t) = target("defaults") else { return };
+            let db = Builder::new().build(&common::sqlx_url(&t)).unwrap();
+            let status = db.status();
+            assert_eq!((status.size, status.overflow), (10, -10), "at most 10, like sqlx");
+            assert!(db.hooks().pre_ping(), "tested before each checkout, like sqlx");
         }
 
         #[test]
