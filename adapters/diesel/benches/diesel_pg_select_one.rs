@@ -35,8 +35,9 @@
 //!   read them every second).
 //!
 //! Both pools are warmed to 8 connections, neither tests connections on checkout (r2d2's
-//! `test_on_check_out(false)`, poolscope's default `pre_ping(false)`), and poolscope's reset
-//! on return is on (nothing to roll back after a `SELECT 1`, so it sends nothing).
+//! `test_on_check_out(false)`, poolscope's `pre_ping(false)`; both test by default), and
+//! poolscope's reset on return is on (nothing to roll back after a `SELECT 1`, so it sends
+//! nothing).
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -308,6 +309,7 @@ fn bench(c: &mut Criterion) {
         poolscope_diesel::Pool::<PgConnection>::builder()
             .pool_size(POOL as usize)
             .max_overflow(0)
+            .pre_ping(false)
             .use_lifo(lifo)
     };
     let with_recorder = |builder: poolscope_diesel::Builder<PgConnection>| {
