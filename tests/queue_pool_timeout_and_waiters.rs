@@ -240,3 +240,32 @@ on_both_fronts!(
     static_pool_threads_take_turns,
     an_enormous_timeout_waits_instead_of_overflowing,
 );
+
+/// `get_timeout` (r2d2's): this checkout waits its own time, and its error says so.
+#[test]
+fn get_timeout_waits_its_own_time() {
+    let pool = poolscope::Pool::builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .pool_timeout(Duration::from_secs(30))
+        .reset_with(common::fake_reset)
+        .build(Db::new().manager())
+        .unwrap();
+    let held = pool.get().unwrap();
+    let start = Instant::now();
+    let err = pool.get_timeout(Duration::from_millis(100)).err().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(err.to_string().ends_with("timeout 0.10"), "{err}");
+    let start = Instant::now();
+    assert!(pool.get_timeout(Duration::ZERO).is_err());
+    assert!(start.elapsed() < Duration::from_millis(50));
+    drop(held);
+    assert!(
+        pool.get_timeout(Duration::ZERO).is_ok(),
+        "an idle one is taken at once"
+    );
+}

@@ -86,11 +86,38 @@ impl<M: r2d2::ManageConnection> Pool<M> {
     where
         M::Error: Send,
     {
-        let location = Location::caller();
+        self.get_within(Location::caller(), self.shared.core.config.timeout)
+    }
+
+    /// As [`get`](Self::get), waiting (and connecting) up to `timeout` instead of
+    /// `pool_timeout` (r2d2's `get_timeout`); zero fails at once when the pool is at its
+    /// limit. StaticPool and QueuePool wait; for the other classes this is `get`.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get), [`Error::Timeout`] carrying `timeout`.
+    #[track_caller]
+    pub fn get_timeout(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<PooledConnection<M>, Error<M::Error>>
+    where
+        M::Error: Send,
+    {
+        self.get_within(Location::caller(), Some(timeout))
+    }
+
+    fn get_within(
+        &self,
+        location: &'static Location<'static>,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<PooledConnection<M>, Error<M::Error>>
+    where
+        M::Error: Send,
+    {
         let mut trace = CheckoutTrace::start(&self.shared.core);
         let span = trace.span.clone();
         let _entered = span.enter();
-        let result = self.checkout(location, &mut trace);
+        let result = self.checkout(location, &mut trace, timeout);
         if let Err(e) = &result {
             trace.failed(&self.shared.core, e.error_type());
         }
@@ -101,6 +128,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
         &self,
         location: &'static Location<'static>,
         trace: &mut CheckoutTrace,
+        timeout: Option<std::time::Duration>,
     ) -> Result<PooledConnection<M>, Error<M::Error>>
     where
         M::Error: Send,
@@ -109,17 +137,17 @@ impl<M: r2d2::ManageConnection> Pool<M> {
         let site = core.site(location, Owner::current_thread);
         // The checkout's deadline, read from the clock only when it waits or connects.
         let mut deadline = None;
-        let mut reservation = match core.begin(&site) {
+        let mut reservation = match core.begin(&site, timeout) {
             Begin::Reserved(reservation) => reservation,
             Begin::Refused(failure) => return Err(failure.into()),
             Begin::Wait(waiter) => {
                 trace.mark();
-                deadline = self.deadline();
+                deadline = deadline_after(timeout);
                 match core.wait_blocking(&waiter, deadline) {
                     Some(grant) => core.reservation_for(&waiter, grant),
                     None => match core.cancel_wait(&waiter, true) {
                         Some(reservation) => reservation,
-                        None => return Err(Error::Timeout(core.timeout_error())),
+                        None => return Err(Error::Timeout(core.timeout_error(timeout))),
                     },
                 }
             }
@@ -131,7 +159,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                     trace.mark();
                     let span = connect_span(&core.config);
                     let timer = ConnectTimer::start(&self.shared.core);
-                    let connected = match deadline.or_else(|| self.deadline()) {
+                    let connected = match deadline.or_else(|| deadline_after(timeout)) {
                         None => span.in_scope(|| manager.connect()),
                         Some(at) => {
                             let mut waiting = Some(reservation);
@@ -143,7 +171,9 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                                 }
                                 _ => {
                                     fail(&span, "connect_timeout");
-                                    return Err(Error::ConnectTimeout(core.connect_timed_out()));
+                                    return Err(Error::ConnectTimeout(
+                                        core.connect_timed_out(timeout),
+                                    ));
                                 }
                             }
                         }
@@ -181,14 +211,14 @@ impl<M: r2d2::ManageConnection> Pool<M> {
     }
 }
 
-impl<M: r2d2::ManageConnection> Pool<M> {
-    /// `pool_timeout` from now; `None` without one, with zero (which refuses to wait but
-    /// lets a connect take its time), or with one too far to represent.
-    fn deadline(&self) -> Option<Instant> {
-        let timeout = self.shared.core.config.timeout.filter(|t| !t.is_zero())?;
-        Instant::now().checked_add(timeout)
-    }
+/// `timeout` from now; `None` without one, with zero (which refuses to wait but lets a
+/// connect take its time), or with one too far to represent.
+fn deadline_after(timeout: Option<std::time::Duration>) -> Option<Instant> {
+    let timeout = timeout.filter(|t| !t.is_zero())?;
+    Instant::now().checked_add(timeout)
+}
 
+impl<M: r2d2::ManageConnection> Pool<M> {
     /// Opens a connection on a connector thread, waiting until `deadline` at most. At the
     /// deadline the reservation is taken out of `waiting` and left with the connect, which
     /// frees its slot when it returns; `Err(())` then.

@@ -4,6 +4,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::state::ThreadConn;
 use super::waiter::Wake;
@@ -24,8 +25,9 @@ pub(crate) enum Begin<'a, C> {
 }
 
 impl<C> Core<C> {
-    /// Starts a checkout: reserves an idle slot or new capacity, queues a waiter, or refuses.
-    pub(crate) fn begin(&self, site: &CheckoutSite) -> Begin<'_, C> {
+    /// Starts a checkout that may wait up to `timeout` (`None`: forever): reserves an idle
+    /// slot or new capacity, queues a waiter, or refuses (at once when `timeout` is zero).
+    pub(crate) fn begin(&self, site: &CheckoutSite, timeout: Option<Duration>) -> Begin<'_, C> {
         if self.config.class == PoolClass::SingletonThread {
             return self.begin_singleton(site);
         }
@@ -38,10 +40,10 @@ impl<C> Core<C> {
             },
             Checkout::Open => self.new_capacity_locked(&mut st),
             Checkout::Wait => {
-                if self.config.timeout.is_some_and(|t| t.is_zero()) {
+                if timeout.is_some_and(|t| t.is_zero()) {
                     let open = st.open;
                     drop(st);
-                    return Begin::Refused(PoolFailure::Timeout(self.timed_out(open)));
+                    return Begin::Refused(PoolFailure::Timeout(self.timed_out(open, timeout)));
                 }
                 let waiter = Arc::new(Waiter::new(
                     site.clone(),
@@ -219,29 +221,29 @@ impl<C> Core<C> {
         Reservation::new(self, grant, waiter.site.owner)
     }
 
-    /// The timeout error for now, counted once.
-    pub(crate) fn timeout_error(&self) -> TimeoutError {
+    /// The timeout error for a checkout that waited `timeout`, counted once.
+    pub(crate) fn timeout_error(&self, timeout: Option<Duration>) -> TimeoutError {
         let open = lock(&self.state).open;
-        self.timed_out(open)
+        self.timed_out(open, timeout)
     }
 
-    /// A connect did not return within `pool_timeout`: counted as a timeout.
-    pub(crate) fn connect_timed_out(&self) -> ConnectTimeoutError {
+    /// A connect did not return within the checkout's `timeout`: counted as a timeout.
+    pub(crate) fn connect_timed_out(&self, timeout: Option<Duration>) -> ConnectTimeoutError {
         self.instruments.timeout();
         ConnectTimeoutError {
-            timeout: self.config.timeout.unwrap_or_default(),
+            timeout: timeout.unwrap_or_default(),
         }
     }
 
     /// Counts a timeout (outside the pool's lock: the recorder is user code) and builds its
     /// error, with `open` slots in the pool.
-    fn timed_out(&self, open: usize) -> TimeoutError {
+    fn timed_out(&self, open: usize, timeout: Option<Duration>) -> TimeoutError {
         self.instruments.timeout();
         TimeoutError {
             class: self.config.class,
             size: self.limits.pool_size,
             overflow: self.limits.overflow(open),
-            timeout: self.config.timeout.unwrap_or_default(),
+            timeout: timeout.unwrap_or_default(),
         }
     }
 }

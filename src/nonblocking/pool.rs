@@ -109,7 +109,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         // The checkout's deadline (`pool_timeout` from its start), read from the clock only
         // when it waits or connects.
         let mut deadline = None;
-        let mut reservation = match core.begin(&site) {
+        let mut reservation = match core.begin(&site, core.config.timeout) {
             Begin::Reserved(reservation) => reservation,
             Begin::Refused(failure) => return Err(failure.into()),
             Begin::Wait(waiter) => {
@@ -165,7 +165,9 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                 Ok(connected) => connected,
                 Err(_) => {
                     fail(&span, "connect_timeout");
-                    return Err(Error::ConnectTimeout(core.connect_timed_out()));
+                    return Err(Error::ConnectTimeout(
+                        core.connect_timed_out(core.config.timeout),
+                    ));
                 }
             },
             None => connecting.await,
@@ -215,7 +217,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
             Some(grant) => Ok(core.reservation_for(&waiter, grant)),
             None => core
                 .cancel_wait(&waiter, true)
-                .ok_or_else(|| PoolFailure::Timeout(core.timeout_error())),
+                .ok_or_else(|| PoolFailure::Timeout(core.timeout_error(core.config.timeout))),
         }
     }
 }

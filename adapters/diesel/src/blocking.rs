@@ -114,9 +114,7 @@ where
     }
 }
 
-/// A checked-out connection: `&mut conn` (or `&mut *conn` where Diesel's methods are generic
-/// over the connection) is a `&mut C`.
-pub type PooledConnection<C> = poolscope::PooledConnection<Manager<C>>;
+pub use crate::guard::PooledConnection;
 
 /// The error of [`Pool::get`](poolscope::Pool::get).
 pub type Error = poolscope::Error<diesel::r2d2::Error>;
@@ -162,6 +160,17 @@ impl<C: R2D2Connection + Send + 'static> Pool<C> {
     /// None with the defaults; see [`Builder::build`].
     pub fn new(manager: impl Into<Manager<C>>) -> Result<Self, BuildError> {
         Self::builder().build(manager)
+    }
+
+    /// Checks out a connection, usable wherever Diesel wants one; see
+    /// [`poolscope::Pool::get`].
+    ///
+    /// # Errors
+    /// As [`poolscope::Pool::get`]: a timeout at the limit, a failed or hanging connect, a
+    /// refusing listener.
+    #[track_caller]
+    pub fn get(&self) -> Result<PooledConnection<C>, Error> {
+        self.inner.get().map(PooledConnection::new)
     }
 
     /// The core pool.

@@ -57,6 +57,7 @@
 
 mod blocking;
 mod forward;
+mod guard;
 mod lost_connection;
 #[cfg(any(feature = "async-postgres", feature = "async-mysql"))]
 mod nonblocking;

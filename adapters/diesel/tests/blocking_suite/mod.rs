@@ -353,6 +353,49 @@ macro_rules! blocking_suite {
             killed_connections_cost_at_most_one_error_each("kill_default", None);
         }
 
+        /// The guard is a Diesel connection itself, as r2d2's guard is: `&mut conn` goes to
+        /// `load`/`execute`, `conn.transaction(..)` works on it, and a function generic over
+        /// the connection takes it, with no `&mut *conn`.
+        #[test]
+        fn the_guard_is_a_diesel_connection_like_r2d2s() {
+            fn count_in<C>(conn: &mut C, table: &str) -> i64
+            where
+                C: diesel::Connection<Backend = <Conn as diesel::Connection>::Backend>
+                    + diesel::connection::LoadConnection,
+            {
+                diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+                    .get_result::<Count>(conn)
+                    .unwrap()
+                    .n
+            }
+            let Some(t) = target("guard") else { return };
+            let pool = one(&t, ResetOnReturn::Rollback);
+            let mut conn = pool.get().unwrap();
+            diesel::sql_query(format!("INSERT INTO {} VALUES (1)", t.table))
+                .execute(&mut conn)
+                .unwrap();
+            conn.transaction::<(), diesel::result::Error, _>(|c| {
+                diesel::sql_query(format!("INSERT INTO {} VALUES (2)", t.table))
+                    .execute(c)
+                    .map(drop)?;
+                Err(diesel::result::Error::RollbackTransaction)
+            })
+            .unwrap_err();
+            assert_eq!(
+                count_in(&mut conn, &t.table),
+                1,
+                "the transaction rolled back"
+            );
+            // Left open on the guard, through Diesel's own API: rolled back on return.
+            Tm::begin_transaction(&mut *conn).unwrap();
+            diesel::sql_query(format!("INSERT INTO {} VALUES (3)", t.table))
+                .execute(&mut conn)
+                .unwrap();
+            drop(conn);
+            let mut conn = pool.get().unwrap();
+            assert_eq!(count_in(&mut conn, &t.table), 1);
+        }
+
         /// The adapter's defaults are Diesel's r2d2 pool's, in SQLAlchemy's terms: at most
         /// 10 connections, each replaced once 30 minutes old (and tested before each
         /// checkout: `lost_connection_checks_cost_nothing_when_queries_work`).
