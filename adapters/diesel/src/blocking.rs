@@ -133,7 +133,7 @@ pub type Error = poolscope::Error<diesel::r2d2::Error>;
 ///     .build(":memory:")?;
 /// let mut conn = pool.get()?;
 /// let one: i32 = diesel::select(1.into_sql::<diesel::sql_types::Integer>())
-///     .get_result(&mut *conn)?;
+///     .get_result(&mut conn)?;
 /// assert_eq!(one, 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -48,10 +48,16 @@
 //! as Diesel's own pool leaves it. `ResetOnReturn::Commit` commits every open level;
 //! `ResetOnReturn::None` leaves the connection as it is, open transaction included.
 //!
-//! ## Generic Diesel calls
-//! `&mut conn` coerces to `&mut PgConnection` wherever that type is expected. Diesel's
-//! `RunQueryDsl` methods are generic over the connection, so there write `&mut *conn`
-//! (Diesel allows only its own crate to implement `Connection` for a pool's guard).
+//! ## Diesel's connection traits
+//! The blocking pool's guard ([`PooledConnection`]) implements Diesel's `Connection`,
+//! `LoadConnection`, `MigrationConnection` and the rest, as r2d2's guard does: `&mut conn`
+//! goes wherever Diesel wants a connection. The async pool's guard is a diesel-async
+//! connection through diesel-async's own `Deref` impls.
+//!
+//! ## Coming from `diesel::r2d2`
+//! [`r2d2`] has `diesel::r2d2`'s API (`Pool<ConnectionManager<C>>`, its builder's options,
+//! `PooledConnection`, `PoolError`, `CustomizeConnection`, `state()`): change the imports and
+//! the app compiles. `MIGRATING.md` maps every option.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -61,6 +67,7 @@ mod guard;
 mod lost_connection;
 #[cfg(any(feature = "async-postgres", feature = "async-mysql"))]
 mod nonblocking;
+pub mod r2d2;
 mod reset;
 mod system;
 mod user_set;

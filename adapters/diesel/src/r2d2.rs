@@ -1,0 +1,430 @@
+//! `diesel::r2d2`'s API over a poolscope pool: an application written against Diesel's r2d2
+//! pool switches by changing `diesel::r2d2` to `poolscope_diesel::r2d2` in its imports.
+//!
+//! ```
+//! # use diesel::connection::SimpleConnection;
+//! use diesel::prelude::*;
+//! use poolscope_diesel::r2d2::{ConnectionManager, Pool, PoolError, PooledConnection};
+//!
+//! type DbPool = Pool<ConnectionManager<SqliteConnection>>;
+//!
+//! fn count(conn: &mut PooledConnection<ConnectionManager<SqliteConnection>>) -> QueryResult<i64> {
+//!     diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("1")).get_result(conn)
+//! }
+//!
+//! let manager = ConnectionManager::<SqliteConnection>::new(":memory:");
+//! let pool: DbPool = Pool::builder().max_size(4).build(manager)?;
+//! let mut conn = pool.get()?;
+//! assert_eq!(count(&mut conn)?, 1);
+//! assert_eq!(pool.state().connections, 4, "min_idle (default: max_size) opened at build");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! What each r2d2 option becomes, in SQLAlchemy's terms (MIGRATING.md has the whole table):
+//!
+//! | r2d2 | here |
+//! |---|---|
+//! | `max_size` (10) | at most that many connections |
+//! | `min_idle` (`max_size`) | `pool_size`: opened at `build()` (as r2d2 does) and kept idle; the rest, up to `max_size`, are SQLAlchemy's overflow, closed when returned |
+//! | `idle_timeout` (10 min) | kept as a setting; connections beyond `min_idle` close on return instead of after it |
+//! | `max_lifetime` (30 min) | `pool_recycle` |
+//! | `test_on_check_out` (true) | `pre_ping` |
+//! | `connection_timeout` (30 s) | `pool_timeout`, bounding the connect too |
+//! | `connection_customizer` | `on_acquire` runs on every new connection (a `connect` listener); `on_release` is not called: the pool closes connections it owns |
+//! | `error_handler`, `event_handler`, `thread_pool` | none: poolscope logs through `tracing` (`echo_pool`), reports through listeners and metrics, and opens connections on its own threads |
+//!
+//! On top: a connection returned inside a transaction is rolled back and kept (r2d2's Diesel
+//! manager closes it), and everything poolscope observes. `Pool::as_poolscope` reaches the
+//! pool underneath (`status()`, `dispose()`, SQLAlchemy's options through
+//! [`Builder::poolscope`]).
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+pub use diesel::r2d2::{ConnectionManager, CustomizeConnection, Error, R2D2Connection};
+use poolscope::{BuildError, ConnectionRecord, ListenerError, PoolListener};
+
+use crate::blocking::Manager;
+
+/// Diesel's `ConnectionManager<C>`, as this pool takes it.
+pub trait DieselManager: sealed::Sealed + Into<Manager<Self::Connection>> {
+    /// The connection type the manager opens.
+    type Connection: R2D2Connection + Send + 'static;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<C> Sealed for super::ConnectionManager<C> {}
+}
+
+impl<C: R2D2Connection + Send + 'static> DieselManager for ConnectionManager<C> {
+    type Connection = C;
+}
+
+/// A checked-out connection, usable wherever Diesel wants one (as r2d2's is).
+pub type PooledConnection<M> = crate::PooledConnection<<M as DieselManager>::Connection>;
+
+/// A pool's failure: bad options at `build()`, or a failed checkout (with its cause as
+/// `source()`). Diesel's `PoolError`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PoolError {
+    /// The options make no sense together (r2d2 panics on these).
+    Options(BuildError),
+    /// A checkout failed: a timeout, a connect that failed or hung, a customizer's error.
+    Checkout(crate::Error),
+}
+
+impl fmt::Display for PoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PoolError::Options(e) => e.fmt(f),
+            PoolError::Checkout(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PoolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PoolError::Options(e) => e.source(),
+            PoolError::Checkout(e) => e.source(),
+        }
+    }
+}
+
+impl From<BuildError> for PoolError {
+    fn from(e: BuildError) -> Self {
+        PoolError::Options(e)
+    }
+}
+
+impl From<crate::Error> for PoolError {
+    fn from(e: crate::Error) -> Self {
+        PoolError::Checkout(e)
+    }
+}
+
+/// The pool's counts, as r2d2 reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct State {
+    /// Connections the pool holds: idle and checked out.
+    pub connections: u32,
+    /// Idle connections.
+    pub idle_connections: u32,
+}
+
+/// The r2d2 settings a pool was built with (r2d2's getters return them).
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    max_size: u32,
+    min_idle: Option<u32>,
+    test_on_check_out: bool,
+    max_lifetime: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    connection_timeout: Duration,
+}
+
+impl Default for Settings {
+    /// r2d2's defaults.
+    fn default() -> Self {
+        Settings {
+            max_size: 10,
+            min_idle: None,
+            test_on_check_out: true,
+            max_lifetime: Some(Duration::from_secs(30 * 60)),
+            idle_timeout: Some(Duration::from_secs(10 * 60)),
+            connection_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A pool of Diesel connections with `diesel::r2d2::Pool`'s API. Cloning shares it.
+pub struct Pool<M: DieselManager> {
+    inner: crate::Pool<M::Connection>,
+    settings: Settings,
+}
+
+impl<M: DieselManager> Clone for Pool<M> {
+    fn clone(&self) -> Self {
+        Pool {
+            inner: self.inner.clone(),
+            settings: self.settings,
+        }
+    }
+}
+
+impl<M: DieselManager> fmt::Debug for Pool<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("pool", &self.inner)
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl<M: DieselManager> Pool<M> {
+    /// A pool with r2d2's defaults; see [`Builder::build`].
+    ///
+    /// # Errors
+    /// As [`Builder::build`].
+    pub fn new(manager: M) -> Result<Self, PoolError> {
+        Self::builder().build(manager)
+    }
+
+    /// A builder with r2d2's defaults.
+    pub fn builder() -> Builder<M> {
+        Builder {
+            settings: Settings::default(),
+            customizer: None,
+            poolscope: crate::Pool::builder(),
+            _manager: PhantomData,
+        }
+    }
+
+    /// Checks out a connection, waiting up to `connection_timeout`.
+    ///
+    /// # Errors
+    /// [`PoolError::Checkout`]: a timeout, a connect that failed or hung, a customizer's
+    /// error.
+    #[track_caller]
+    pub fn get(&self) -> Result<PooledConnection<M>, PoolError> {
+        Ok(self.inner.get()?)
+    }
+
+    /// As [`get`](Self::get), waiting up to `timeout` instead.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    #[track_caller]
+    pub fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection<M>, PoolError> {
+        Ok(self
+            .inner
+            .as_core()
+            .get_timeout(timeout)
+            .map(crate::PooledConnection::new)?)
+    }
+
+    /// A connection if one can be had without waiting: an idle one, or a new one while the
+    /// pool is below `max_size` (r2d2's `try_get` does not open one; this one may).
+    #[track_caller]
+    pub fn try_get(&self) -> Option<PooledConnection<M>> {
+        self.get_timeout(Duration::ZERO).ok()
+    }
+
+    /// The pool's counts.
+    pub fn state(&self) -> State {
+        let status = self.inner.status();
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        State {
+            connections: count(status.checked_in + status.checked_out),
+            idle_connections: count(status.checked_in),
+        }
+    }
+
+    /// `max_size`.
+    pub fn max_size(&self) -> u32 {
+        self.settings.max_size
+    }
+
+    /// `min_idle`.
+    pub fn min_idle(&self) -> Option<u32> {
+        self.settings.min_idle
+    }
+
+    /// `test_on_check_out` (poolscope's `pre_ping`).
+    pub fn test_on_check_out(&self) -> bool {
+        self.settings.test_on_check_out
+    }
+
+    /// `max_lifetime` (poolscope's `pool_recycle`).
+    pub fn max_lifetime(&self) -> Option<Duration> {
+        self.settings.max_lifetime
+    }
+
+    /// `idle_timeout`, as set (see the module doc for what it does here).
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.settings.idle_timeout
+    }
+
+    /// `connection_timeout` (poolscope's `pool_timeout`).
+    pub fn connection_timeout(&self) -> Duration {
+        self.settings.connection_timeout
+    }
+
+    /// The poolscope pool underneath: `status()`, `dispose()`, and the rest.
+    pub fn as_poolscope(&self) -> &crate::Pool<M::Connection> {
+        &self.inner
+    }
+}
+
+/// Runs an r2d2 connection customizer's `on_acquire` on every new connection.
+struct Customizer<C>(Box<dyn CustomizeConnection<C, Error>>);
+
+impl<C: 'static> PoolListener<C> for Customizer<C> {
+    fn connect(&self, conn: &mut C, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+        self.0.on_acquire(conn).map_err(ListenerError::fatal)
+    }
+}
+
+/// Builds a [`Pool`], with `diesel::r2d2::Builder`'s options and defaults.
+pub struct Builder<M: DieselManager> {
+    settings: Settings,
+    customizer: Option<Box<dyn CustomizeConnection<M::Connection, Error>>>,
+    poolscope: crate::Builder<M::Connection>,
+    _manager: PhantomData<fn(M)>,
+}
+
+impl<M: DieselManager> fmt::Debug for Builder<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("settings", &self.settings)
+            .field("customizer", &self.customizer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: DieselManager> Builder<M> {
+    /// r2d2's defaults.
+    pub fn new() -> Self {
+        Pool::builder()
+    }
+
+    /// The most connections at once (default 10; must be at least 1).
+    pub fn max_size(mut self, max_size: u32) -> Self {
+        self.settings.max_size = max_size;
+        self
+    }
+
+    /// Connections opened at `build()` and kept idle (default: `max_size`).
+    pub fn min_idle(mut self, min_idle: Option<u32>) -> Self {
+        self.settings.min_idle = min_idle;
+        self
+    }
+
+    /// Test each connection before it is handed out (default true).
+    pub fn test_on_check_out(mut self, test: bool) -> Self {
+        self.settings.test_on_check_out = test;
+        self
+    }
+
+    /// Replace connections older than this (default 30 min).
+    pub fn max_lifetime(mut self, max_lifetime: Option<Duration>) -> Self {
+        self.settings.max_lifetime = max_lifetime;
+        self
+    }
+
+    /// Kept as a setting (default 10 min): connections beyond `min_idle` close when they
+    /// are returned rather than after this long idle.
+    pub fn idle_timeout(mut self, idle_timeout: Option<Duration>) -> Self {
+        self.settings.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// How long a checkout waits, connecting included (default 30 s; must be longer than
+    /// zero).
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.connection_timeout = timeout;
+        self
+    }
+
+    /// Runs `customizer.on_acquire` on every new connection; an error fails that checkout.
+    pub fn connection_customizer(
+        mut self,
+        customizer: Box<dyn CustomizeConnection<M::Connection, Error>>,
+    ) -> Self {
+        self.customizer = Some(customizer);
+        self
+    }
+
+    /// SQLAlchemy's and poolscope's own options (`echo_pool`, `reset_on_return`, `name`,
+    /// listeners, ...), on the poolscope builder underneath. The r2d2 options above are
+    /// applied over it at `build()`.
+    pub fn poolscope(
+        mut self,
+        f: impl FnOnce(crate::Builder<M::Connection>) -> crate::Builder<M::Connection>,
+    ) -> Self {
+        self.poolscope = f(self.poolscope);
+        self
+    }
+
+    /// The poolscope builder these settings make.
+    fn translated(mut self) -> Result<(crate::Builder<M::Connection>, Settings), PoolError> {
+        let s = self.settings;
+        let min_idle = s.min_idle.unwrap_or(s.max_size);
+        let refused = [
+            (s.max_size == 0, "max_size", "it must be at least 1"),
+            (
+                min_idle > s.max_size,
+                "min_idle",
+                "it must not be larger than max_size",
+            ),
+            (
+                s.connection_timeout.is_zero(),
+                "connection_timeout",
+                "it must be longer than zero",
+            ),
+        ];
+        if let Some((_, option, why)) = refused.into_iter().find(|(bad, ..)| *bad) {
+            return Err(BuildError::NotHonoured { option, why }.into());
+        }
+        let mut b = self
+            .poolscope
+            .pool_size(min_idle as usize)
+            .max_overflow(i64::from(s.max_size - min_idle))
+            .pre_ping(s.test_on_check_out)
+            .pool_recycle(s.max_lifetime)
+            .pool_timeout(s.connection_timeout);
+        if let Some(customizer) = self.customizer.take() {
+            b = b.listener(Customizer(customizer));
+        }
+        Ok((b, s))
+    }
+
+    /// Builds the pool and opens `min_idle` connections (all of `max_size` by default),
+    /// waiting up to `connection_timeout`, as r2d2 does: a wrong URL or a server that is
+    /// down shows here.
+    ///
+    /// # Errors
+    /// [`PoolError::Options`] for options that make no sense (r2d2 panics on these);
+    /// [`PoolError::Checkout`] when the connections cannot be opened.
+    pub fn build(self, manager: M) -> Result<Pool<M>, PoolError> {
+        let (builder, settings) = self.translated()?;
+        let pool = Pool {
+            inner: builder.build(manager)?,
+            settings,
+        };
+        let min_idle = settings.min_idle.unwrap_or(settings.max_size);
+        let opened = (0..min_idle)
+            .map(|_| pool.get())
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(opened);
+        Ok(pool)
+    }
+
+    /// Builds the pool without opening anything: connections open on first demand
+    /// (poolscope's and SQLAlchemy's way).
+    ///
+    /// # Panics
+    /// On options that make no sense, as r2d2's `build_unchecked` does (`build` returns
+    /// them as an error).
+    pub fn build_unchecked(self, manager: M) -> Pool<M> {
+        let (builder, settings) = self
+            .translated()
+            .unwrap_or_else(|e| panic!("invalid r2d2 pool options: {e}"));
+        Pool {
+            inner: builder
+                .build(manager)
+                .unwrap_or_else(|e| panic!("invalid pool options: {e}")),
+            settings,
+        }
+    }
+}
+
+impl<M: DieselManager> Default for Builder<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
