@@ -84,6 +84,6 @@ pub use nonblocking::{
     AsyncBuilder, AsyncDetachedConnection, AsyncPool, AsyncPooledConnection, DEFAULT_RESET_TIMEOUT,
 };
 pub use record::{ConnectionRecord, Extensions, InvalidateReason};
-pub use reset::{AsyncReset, BoxFuture, Reset};
+pub use reset::{AsyncConnectHook, AsyncReset, BoxFuture, Reset};
 pub use status::Status;
 pub use url_name::pool_name_from_url;

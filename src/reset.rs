@@ -52,3 +52,32 @@ pub trait AsyncReset<C>: Send + Sync + 'static {
         action: ResetAction,
     ) -> BoxFuture<'a, Result<(), BoxError>>;
 }
+
+/// Async setup run on every new connection of an [`AsyncPool`](crate::AsyncPool), after the
+/// manager opened it and before its `connect` listeners (a `SET` statement, a session
+/// variable, a prepared statement: what a synchronous [`PoolListener`](crate::PoolListener)
+/// cannot await). bb8's `CustomizeConnection::on_acquire`.
+///
+/// An error fails the checkout with [`Error::Listener`](crate::Error::Listener) (its source
+/// the hook's error) and closes the connection; the slot is freed.
+///
+/// ```
+/// use poolscope::{AsyncConnectHook, BoxError, BoxFuture};
+///
+/// struct Conn { timezone: &'static str }
+///
+/// struct Utc;
+///
+/// impl AsyncConnectHook<Conn> for Utc {
+///     fn on_connect<'a>(&'a self, conn: &'a mut Conn) -> BoxFuture<'a, Result<(), BoxError>> {
+///         Box::pin(async move {
+///             conn.timezone = "UTC"; // a real one would await `SET TIME ZONE 'UTC'`
+///             Ok(())
+///         })
+///     }
+/// }
+/// ```
+pub trait AsyncConnectHook<C>: Send + Sync + 'static {
+    /// Sets up `conn`, just opened.
+    fn on_connect<'a>(&'a self, conn: &'a mut C) -> BoxFuture<'a, Result<(), BoxError>>;
+}

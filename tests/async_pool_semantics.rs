@@ -328,3 +328,53 @@ fn a_reset_task_dropped_with_its_runtime_closes_the_connection_and_frees_the_slo
     assert_eq!(pool.status().checked_out, 0);
     assert_eq!(pool.status().checked_in, 1);
 }
+
+/// `on_connect`: async setup on every new connection (bb8's customizer); a failure fails
+/// the checkout, closes the connection and frees the slot.
+#[tokio::test]
+async fn on_connect_sets_up_every_new_connection_and_a_failure_frees_the_slot() {
+    use common::FakeConn;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    struct Setup(Arc<AtomicUsize>, Arc<AtomicBool>);
+    impl poolscope::AsyncConnectHook<FakeConn> for Setup {
+        fn on_connect<'a>(
+            &'a self,
+            conn: &'a mut FakeConn,
+        ) -> poolscope::BoxFuture<'a, Result<(), poolscope::BoxError>> {
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                if self.1.load(Ordering::SeqCst) {
+                    return Err("SET TIME ZONE failed".into());
+                }
+                self.0.fetch_add(1, Ordering::SeqCst);
+                conn.in_transaction = false;
+                Ok(())
+            })
+        }
+    }
+    let (runs, fail) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let db = Db::new();
+    let pool = builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .on_connect(Setup(Arc::clone(&runs), Arc::clone(&fail)))
+        .build(db.manager())
+        .await
+        .unwrap();
+    drop(pool.get().await.unwrap());
+    drop(pool.get().await.unwrap());
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "once per new connection");
+    pool.get().await.unwrap().invalidate();
+    fail.store(true, Ordering::SeqCst);
+    let err = pool.get().await.err().unwrap();
+    assert!(matches!(err, poolscope::Error::Listener(_)), "{err:?}");
+    assert!(err.to_string().contains("SET TIME ZONE failed"), "{err}");
+    assert_eq!(db.open(), 0, "the connection was closed");
+    assert_eq!(pool.status().checked_out, 0);
+    fail.store(false, Ordering::SeqCst);
+    assert!(pool.get().await.is_ok());
+}

@@ -10,7 +10,7 @@ use crate::core::Core;
 use crate::error::BuildError;
 use crate::events::Listeners;
 use crate::instrument::InstrumentOptions;
-use crate::reset::AsyncReset;
+use crate::reset::{AsyncConnectHook, AsyncReset};
 
 /// Builds an [`AsyncPool`]. Obtained from [`AsyncPool::builder`].
 pub struct AsyncBuilder<M: bb8::ManageConnection> {
@@ -20,6 +20,7 @@ pub struct AsyncBuilder<M: bb8::ManageConnection> {
     pub(super) instruments: InstrumentOptions,
     pub(super) reset: Option<Arc<dyn AsyncReset<M::Connection>>>,
     pub(super) reset_timeout: Option<Duration>,
+    pub(super) on_connect: Option<Arc<dyn AsyncConnectHook<M::Connection>>>,
 }
 
 /// How long an async reset may take before the connection is closed instead, unless the
@@ -35,6 +36,7 @@ impl<M: bb8::ManageConnection> Default for AsyncBuilder<M> {
             instruments: InstrumentOptions::default(),
             reset: None,
             reset_timeout: Some(DEFAULT_RESET_TIMEOUT),
+            on_connect: None,
         }
     }
 }
@@ -48,6 +50,7 @@ impl<M: bb8::ManageConnection> Clone for AsyncBuilder<M> {
             instruments: self.instruments.clone(),
             reset: self.reset.clone(),
             reset_timeout: self.reset_timeout,
+            on_connect: self.on_connect.clone(),
         }
     }
 }
@@ -58,6 +61,7 @@ impl<M: bb8::ManageConnection> fmt::Debug for AsyncBuilder<M> {
             .field("options", &self.options)
             .field("reset", &self.reset.is_some())
             .field("reset_timeout", &self.reset_timeout)
+            .field("on_connect", &self.on_connect.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -70,6 +74,14 @@ impl<M: bb8::ManageConnection> AsyncBuilder<M> {
     /// [`ResetOnReturn::None`](crate::ResetOnReturn).
     pub fn reset_with(mut self, reset: impl AsyncReset<M::Connection>) -> Self {
         self.reset = Some(Arc::new(reset));
+        self
+    }
+
+    /// Async setup run on every new connection before it is used (bb8's connection
+    /// customizer); see [`AsyncConnectHook`]. An error fails that checkout and closes the
+    /// connection.
+    pub fn on_connect(mut self, hook: impl AsyncConnectHook<M::Connection>) -> Self {
+        self.on_connect = Some(Arc::new(hook));
         self
     }
 

@@ -174,7 +174,20 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         };
         timer.done(core, &span, &connected);
         match connected {
-            Ok(conn) => {
+            Ok(mut conn) => {
+                if let Some(hook) = &self.shared.builder.on_connect {
+                    let set_up = CatchUnwind::new(hook.on_connect(&mut conn)).await;
+                    let refused = match set_up {
+                        Ok(Ok(())) => None,
+                        Ok(Err(e)) => Some(e),
+                        Err(()) => Some("the on_connect hook panicked".into()),
+                    };
+                    if let Some(e) = refused {
+                        reservation.connect_failed(&e);
+                        drop(conn);
+                        return Err(Error::Listener(crate::ListenerError::fatal(e)));
+                    }
+                }
                 let turn = if core.first_connect.is_done() {
                     crate::core::first_connect::Turn::Passed
                 } else {

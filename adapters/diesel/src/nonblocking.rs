@@ -324,6 +324,12 @@ where
         self.map(|b| b.reset_timeout(timeout))
     }
 
+    /// Async setup on every new connection (bb8's connection customizer); see
+    /// [`poolscope::AsyncBuilder::on_connect`].
+    pub fn on_connect(self, hook: impl poolscope::AsyncConnectHook<C>) -> Self {
+        self.map(|b| b.on_connect(hook))
+    }
+
     /// Replaces the diesel-async reset with your own.
     pub fn reset_with(mut self, reset: impl AsyncReset<C>) -> Self {
         self.user_set.reset = true;
