@@ -57,11 +57,15 @@
 //! ## Coming from `diesel::r2d2`
 //! [`r2d2`] has `diesel::r2d2`'s API (`Pool<ConnectionManager<C>>`, its builder's options,
 //! `PooledConnection`, `PoolError`, `CustomizeConnection`, `state()`): change the imports and
-//! the app compiles. `MIGRATING.md` maps every option.
+//! the app compiles. [`bb8`] does the same for diesel-async's bb8 pool. `MIGRATING.md` maps
+//! every option.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "async-postgres", feature = "async-mysql"))]
+pub mod bb8;
 mod blocking;
+mod compat;
 mod forward;
 mod guard;
 mod lost_connection;

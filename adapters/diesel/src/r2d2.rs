@@ -106,40 +106,8 @@ impl From<crate::Error> for PoolError {
     }
 }
 
-/// The pool's counts, as r2d2 reports them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct State {
-    /// Connections the pool holds: idle and checked out.
-    pub connections: u32,
-    /// Idle connections.
-    pub idle_connections: u32,
-}
-
-/// The r2d2 settings a pool was built with (r2d2's getters return them).
-#[derive(Debug, Clone, Copy)]
-struct Settings {
-    max_size: u32,
-    min_idle: Option<u32>,
-    test_on_check_out: bool,
-    max_lifetime: Option<Duration>,
-    idle_timeout: Option<Duration>,
-    connection_timeout: Duration,
-}
-
-impl Default for Settings {
-    /// r2d2's defaults.
-    fn default() -> Self {
-        Settings {
-            max_size: 10,
-            min_idle: None,
-            test_on_check_out: true,
-            max_lifetime: Some(Duration::from_secs(30 * 60)),
-            idle_timeout: Some(Duration::from_secs(10 * 60)),
-            connection_timeout: Duration::from_secs(30),
-        }
-    }
-}
+use crate::compat::Settings;
+pub use crate::compat::State;
 
 /// A pool of Diesel connections with `diesel::r2d2::Pool`'s API. Cloning shares it.
 pub struct Pool<M: DieselManager> {
@@ -216,12 +184,7 @@ impl<M: DieselManager> Pool<M> {
 
     /// The pool's counts.
     pub fn state(&self) -> State {
-        let status = self.inner.status();
-        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        State {
-            connections: count(status.checked_in + status.checked_out),
-            idle_connections: count(status.checked_in),
-        }
+        State::of(&self.inner.status())
     }
 
     /// `max_size`.
@@ -353,30 +316,7 @@ impl<M: DieselManager> Builder<M> {
     /// The poolscope builder these settings make.
     fn translated(mut self) -> Result<(crate::Builder<M::Connection>, Settings), PoolError> {
         let s = self.settings;
-        let min_idle = s.min_idle.unwrap_or(s.max_size);
-        let refused = [
-            (s.max_size == 0, "max_size", "it must be at least 1"),
-            (
-                min_idle > s.max_size,
-                "min_idle",
-                "it must not be larger than max_size",
-            ),
-            (
-                s.connection_timeout.is_zero(),
-                "connection_timeout",
-                "it must be longer than zero",
-            ),
-        ];
-        if let Some((_, option, why)) = refused.into_iter().find(|(bad, ..)| *bad) {
-            return Err(BuildError::NotHonoured { option, why }.into());
-        }
-        let mut b = self
-            .poolscope
-            .pool_size(min_idle as usize)
-            .max_overflow(i64::from(s.max_size - min_idle))
-            .pre_ping(s.test_on_check_out)
-            .pool_recycle(s.max_lifetime)
-            .pool_timeout(s.connection_timeout);
+        let mut b = s.apply(self.poolscope)?;
         if let Some(customizer) = self.customizer.take() {
             b = b.listener(Customizer(customizer));
         }

@@ -1,0 +1,328 @@
+//! `diesel_async::pooled_connection::bb8`'s API over a poolscope pool: a diesel-async app
+//! written against bb8 switches by changing `diesel_async::pooled_connection::bb8` to
+//! `poolscope_diesel::bb8` in its imports.
+//!
+//! ```no_run
+//! use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+//! use diesel_async::AsyncPgConnection;
+//! use poolscope_diesel::bb8::{Pool, PooledConnection, RunError};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = AsyncDieselConnectionManager::<AsyncPgConnection>::new("postgres://db/orders");
+//! let pool: Pool<AsyncPgConnection> = Pool::builder().max_size(8).build(config).await?;
+//! let conn: PooledConnection<'_, AsyncPgConnection> = pool.get().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! bb8's options become SQLAlchemy's as in [`crate::r2d2`] (`max_size` the limit, `min_idle`
+//! the connections kept idle, the rest overflow closed on return; `test_on_check_out`
+//! `pre_ping`; `max_lifetime` `pool_recycle`; `connection_timeout` `pool_timeout`), with
+//! bb8's defaults (`min_idle` none: nothing opened at `build()`, so `pool_size` is
+//! `max_size`). `queue_strategy` picks FIFO or LIFO. A connection customizer's `on_acquire`
+//! runs on every new connection (poolscope's `on_connect`). Not kept: `retry_connection` (a
+//! failed connect fails that checkout), `error_sink` and `reaper_rate` (poolscope logs through
+//! `tracing` and closes overflow on return). A pool failure that is not the manager's error
+//! (a listener's refusal, say) comes as `RunError::User(PoolError::ConnectionError(..))`
+//! with its text; a timeout, also of a hanging connect, as `RunError::TimedOut`.
+
+use std::fmt;
+use std::time::Duration;
+
+pub use bb8::{CustomizeConnection, QueueStrategy};
+use diesel::ConnectionError;
+use diesel_async::pooled_connection::PoolableConnection;
+pub use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
+use poolscope::{AsyncConnectHook, BoxError, BoxFuture, BuildError};
+
+use crate::nonblocking::AsyncManager;
+
+/// bb8's error for a checkout: the manager's error, or a timeout.
+pub type RunError = bb8::RunError<PoolError>;
+
+/// A checked-out connection, a diesel-async connection through diesel-async's `Deref` impls
+/// (the lifetime is bb8's; poolscope's guard owns its pool handle, so `get_owned` is `get`).
+pub type PooledConnection<'a, C> = crate::AsyncPooledConnection<C>;
+
+use crate::compat::Settings;
+pub use crate::compat::State;
+
+/// A pool of diesel-async connections with diesel-async's bb8 `Pool<C>` API. Cloning shares
+/// it.
+pub struct Pool<C>
+where
+    C: PoolableConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection<Connection = C, Error = PoolError>,
+{
+    inner: crate::AsyncPool<C>,
+    settings: Settings,
+}
+
+impl<C> Clone for Pool<C>
+where
+    C: PoolableConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection<Connection = C, Error = PoolError>,
+{
+    fn clone(&self) -> Self {
+        Pool {
+            inner: self.inner.clone(),
+            settings: self.settings,
+        }
+    }
+}
+
+impl<C> fmt::Debug for Pool<C>
+where
+    C: PoolableConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection<Connection = C, Error = PoolError>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("pool", &self.inner)
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+/// A pool failure that is not the manager's own error, in bb8's terms.
+fn run_error(e: crate::AsyncError) -> RunError {
+    match e {
+        poolscope::Error::Connect(e) => bb8::RunError::User(e),
+        poolscope::Error::Timeout(_) | poolscope::Error::ConnectTimeout(_) => {
+            bb8::RunError::TimedOut
+        }
+        other => bb8::RunError::User(PoolError::ConnectionError(ConnectionError::BadConnection(
+            other.to_string(),
+        ))),
+    }
+}
+
+impl<C> Pool<C>
+where
+    C: PoolableConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection<Connection = C, Error = PoolError>,
+{
+    /// A builder with bb8's defaults.
+    pub fn builder() -> Builder<C> {
+        Builder {
+            settings: Settings::default(),
+            customizer: None,
+            poolscope: crate::AsyncPool::builder(),
+        }
+    }
+
+    /// Checks out a connection, waiting up to `connection_timeout`.
+    ///
+    /// # Errors
+    /// `RunError::TimedOut` after `connection_timeout` (waiting or connecting);
+    /// `RunError::User` with the manager's error.
+    #[track_caller]
+    pub fn get(
+        &self,
+    ) -> impl std::future::Future<Output = Result<PooledConnection<'_, C>, RunError>> + Send + '_
+    {
+        let checkout = self.inner.get();
+        async move { checkout.await.map_err(run_error) }
+    }
+
+    /// The same as [`get`](Self::get): the guard owns its pool handle.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    #[track_caller]
+    pub fn get_owned(
+        &self,
+    ) -> impl std::future::Future<Output = Result<PooledConnection<'static, C>, RunError>> + Send + '_
+    {
+        self.get()
+    }
+
+    /// The pool's counts.
+    pub fn state(&self) -> State {
+        State::of(&self.inner.status())
+    }
+
+    /// `max_size`.
+    pub fn max_size(&self) -> u32 {
+        self.settings.max_size
+    }
+
+    /// The poolscope pool underneath: `status()`, `dispose()`, and the rest.
+    pub fn as_poolscope(&self) -> &crate::AsyncPool<C> {
+        &self.inner
+    }
+}
+
+/// Runs a bb8 connection customizer's `on_acquire` on every new connection.
+struct Customizer<C: Send + 'static>(Box<dyn CustomizeConnection<C, PoolError>>);
+
+impl<C: Send + 'static> AsyncConnectHook<C> for Customizer<C> {
+    fn on_connect<'a>(&'a self, conn: &'a mut C) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            self.0
+                .on_acquire(conn)
+                .await
+                .map_err(|e| Box::new(e) as BoxError)
+        })
+    }
+}
+
+/// Builds a [`Pool`], with bb8's options and defaults.
+pub struct Builder<C>
+where
+    C: PoolableConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection<Connection = C, Error = PoolError>,
+{
+    settings: Settings,
+    customizer: Option<Box<dyn CustomizeConnection<C, PoolError>>>,
+    poolscope: crate::AsyncBuilder<C>,
+}
+
+impl<C> fmt::Debug for Builder<C>
+where
+    C: PoolableConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection<Connection = C, Error = PoolError>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("settings", &self.settings)
+            .field("customizer", &self.customizer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> Builder<C>
+where
+    C: PoolableConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection<Connection = C, Error = PoolError>,
+{
+    /// The most connections at once (default 10; must be at least 1).
+    pub fn max_size(mut self, max_size: u32) -> Self {
+        self.settings.max_size = max_size;
+        self
+    }
+
+    /// Connections opened at `build()` and kept idle (default none: nothing opened, up to
+    /// `max_size` kept).
+    pub fn min_idle(mut self, min_idle: impl Into<Option<u32>>) -> Self {
+        self.settings.min_idle = min_idle.into();
+        self
+    }
+
+    /// Test each connection before it is handed out (default true).
+    pub fn test_on_check_out(mut self, test: bool) -> Self {
+        self.settings.test_on_check_out = test;
+        self
+    }
+
+    /// Replace connections older than this (default 30 min).
+    pub fn max_lifetime(mut self, max_lifetime: impl Into<Option<Duration>>) -> Self {
+        self.settings.max_lifetime = max_lifetime.into();
+        self
+    }
+
+    /// Kept as a setting (default 10 min): connections beyond `min_idle` close when they
+    /// are returned rather than after this long idle.
+    pub fn idle_timeout(mut self, idle_timeout: impl Into<Option<Duration>>) -> Self {
+        self.settings.idle_timeout = idle_timeout.into();
+        self
+    }
+
+    /// How long a checkout waits, connecting included (default 30 s; must be longer than
+    /// zero).
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.connection_timeout = timeout;
+        self
+    }
+
+    /// FIFO (default) or LIFO hand-out of idle connections.
+    pub fn queue_strategy(mut self, strategy: QueueStrategy) -> Self {
+        self.settings.lifo = matches!(strategy, QueueStrategy::Lifo);
+        self
+    }
+
+    /// Runs `customizer.on_acquire` on every new connection; an error fails that checkout.
+    pub fn connection_customizer(
+        mut self,
+        customizer: Box<dyn CustomizeConnection<C, PoolError>>,
+    ) -> Self {
+        self.customizer = Some(customizer);
+        self
+    }
+
+    /// SQLAlchemy's and poolscope's own options (`echo_pool`, `reset_on_return`, `name`,
+    /// listeners, ...), on the poolscope builder underneath; the bb8 options above are applied
+    /// over it at `build()`.
+    pub fn poolscope(
+        mut self,
+        f: impl FnOnce(crate::AsyncBuilder<C>) -> crate::AsyncBuilder<C>,
+    ) -> Self {
+        self.poolscope = f(self.poolscope);
+        self
+    }
+
+    /// The poolscope builder these settings make, or why they make no sense. bb8 opens no
+    /// connection at build unless `min_idle` says so, and keeps up to `max_size` idle.
+    fn translated(mut self) -> Result<(crate::AsyncBuilder<C>, Settings), BuildError> {
+        let s = self.settings;
+        let mut b = s.apply(self.poolscope)?.use_lifo(s.lifo);
+        if let Some(customizer) = self.customizer.take() {
+            b = b.on_connect(Customizer(customizer));
+        }
+        Ok((b, s))
+    }
+
+    /// Builds the pool and opens `min_idle` connections (none by default), as bb8 does.
+    ///
+    /// # Errors
+    /// The manager's error when a connection cannot be opened; options that make no sense
+    /// (bb8 panics on these) as `PoolError::ConnectionError(BadConnection(..))` with the
+    /// reason.
+    pub async fn build(self, manager: impl Into<AsyncManager<C>>) -> Result<Pool<C>, PoolError> {
+        let bad = |why: String| PoolError::ConnectionError(ConnectionError::BadConnection(why));
+        let (builder, settings) = self.translated().map_err(|e| bad(e.to_string()))?;
+        let pool = Pool {
+            inner: builder
+                .build(manager)
+                .await
+                .map_err(|e| bad(e.to_string()))?,
+            settings,
+        };
+        let mut opened = Vec::new();
+        for _ in 0..settings.min_idle.unwrap_or(0) {
+            opened.push(pool.inner.get().await.map_err(|e| match run_error(e) {
+                bb8::RunError::User(e) => e,
+                bb8::RunError::TimedOut => bad("timed out opening min_idle connections".into()),
+            })?);
+        }
+        drop(opened);
+        Ok(pool)
+    }
+
+    /// Builds the pool without opening anything.
+    ///
+    /// # Panics
+    /// On options that make no sense, as bb8's `build_unchecked` does (`build` returns them
+    /// as an error).
+    pub fn build_unchecked(self, manager: impl Into<AsyncManager<C>>) -> Pool<C> {
+        let (builder, settings) = self
+            .translated()
+            .unwrap_or_else(|e| panic!("invalid bb8 pool options: {e}"));
+        let built =
+            ready_now(builder.build(manager)).expect("building an async pool awaits nothing");
+        Pool {
+            inner: built.unwrap_or_else(|e| panic!("invalid pool options: {e}")),
+            settings,
+        }
+    }
+}
+
+/// Polls `future` once: its output if it completed without waiting (the async builder's
+/// `build` awaits nothing), `None` if it would wait.
+fn ready_now<F: std::future::Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => Some(out),
+        std::task::Poll::Pending => None,
+    }
+}

@@ -1,0 +1,135 @@
+//! What the `r2d2` and `bb8` compatibility modules share: their pools' settings, translated
+//! to SQLAlchemy's, and the counts they report.
+
+use std::time::Duration;
+
+use poolscope::BuildError;
+
+/// A pool's counts, as r2d2 and bb8 report them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct State {
+    /// Connections the pool holds: idle and checked out.
+    pub connections: u32,
+    /// Idle connections.
+    pub idle_connections: u32,
+}
+
+impl State {
+    pub(crate) fn of(status: &poolscope::Status) -> Self {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        State {
+            connections: count(status.checked_in + status.checked_out),
+            idle_connections: count(status.checked_in),
+        }
+    }
+}
+
+/// r2d2's and bb8's settings (their defaults are the same).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub(crate) max_size: u32,
+    pub(crate) min_idle: Option<u32>,
+    pub(crate) test_on_check_out: bool,
+    pub(crate) max_lifetime: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) connection_timeout: Duration,
+    #[cfg_attr(
+        not(any(feature = "async-postgres", feature = "async-mysql")),
+        allow(dead_code)
+    )]
+    pub(crate) lifo: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_size: 10,
+            min_idle: None,
+            test_on_check_out: true,
+            max_lifetime: Some(Duration::from_secs(30 * 60)),
+            idle_timeout: Some(Duration::from_secs(10 * 60)),
+            connection_timeout: Duration::from_secs(30),
+            lifo: false,
+        }
+    }
+}
+
+/// SQLAlchemy's sizes for these settings: `pool_size` is `min_idle` (or `max_size`), the rest
+/// up to `max_size` is overflow, closed on return.
+pub(crate) struct Sizes {
+    pub(crate) pool_size: usize,
+    pub(crate) max_overflow: i64,
+}
+
+impl Settings {
+    /// The sizes, or the option that makes no sense and why (r2d2 and bb8 panic on these).
+    pub(crate) fn sizes(&self) -> Result<Sizes, BuildError> {
+        let min_idle = self.min_idle.unwrap_or(self.max_size);
+        let refused = [
+            (self.max_size == 0, "max_size", "it must be at least 1"),
+            (
+                min_idle > self.max_size,
+                "min_idle",
+                "it must not be larger than max_size",
+            ),
+            (
+                self.connection_timeout.is_zero(),
+                "connection_timeout",
+                "it must be longer than zero",
+            ),
+        ];
+        if let Some((_, option, why)) = refused.into_iter().find(|(bad, ..)| *bad) {
+            return Err(BuildError::NotHonoured { option, why });
+        }
+        Ok(Sizes {
+            pool_size: min_idle as usize,
+            max_overflow: i64::from(self.max_size - min_idle),
+        })
+    }
+}
+
+/// The SQLAlchemy options the settings set, on either front's builder.
+pub(crate) trait SqlAlchemyOptions: Sized {
+    fn sized(self, sizes: Sizes) -> Self;
+    fn checked(self, pre_ping: bool, recycle: Option<Duration>, timeout: Duration) -> Self;
+}
+
+/// The same two methods on both builders, whose setters share names but not a trait.
+macro_rules! sqlalchemy_options {
+    () => {
+        fn sized(self, sizes: Sizes) -> Self {
+            self.pool_size(sizes.pool_size)
+                .max_overflow(sizes.max_overflow)
+        }
+        fn checked(self, pre_ping: bool, recycle: Option<Duration>, timeout: Duration) -> Self {
+            self.pre_ping(pre_ping)
+                .pool_recycle(recycle)
+                .pool_timeout(timeout)
+        }
+    };
+}
+
+impl<C: diesel::r2d2::R2D2Connection + Send + 'static> SqlAlchemyOptions for crate::Builder<C> {
+    sqlalchemy_options!();
+}
+
+#[cfg(any(feature = "async-postgres", feature = "async-mysql"))]
+impl<C> SqlAlchemyOptions for crate::AsyncBuilder<C>
+where
+    C: diesel_async::pooled_connection::PoolableConnection + 'static,
+    crate::AsyncManager<C>: bb8::ManageConnection<Connection = C>,
+{
+    sqlalchemy_options!();
+}
+
+impl Settings {
+    /// `builder` with these settings applied, or the option that makes no sense.
+    pub(crate) fn apply<B: SqlAlchemyOptions>(&self, builder: B) -> Result<B, BuildError> {
+        Ok(builder.sized(self.sizes()?).checked(
+            self.test_on_check_out,
+            self.max_lifetime,
+            self.connection_timeout,
+        ))
+    }
+}
