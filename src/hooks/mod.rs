@@ -218,6 +218,14 @@ impl PoolHooks {
         self.0.limits.max_open
     }
 
+    /// Whether every connection the class allows is open (idle or in use), so that a
+    /// checkout must wait for a return: a timeout then is the pool's limit, not a connect
+    /// that kept failing.
+    pub fn at_limit(&self) -> bool {
+        let open = lock(&self.0.state).open;
+        self.0.limits.max_open.is_some_and(|max| open >= max)
+    }
+
     /// How long a checkout may wait (`None`: forever), which the other pool must enforce.
     pub fn pool_timeout(&self) -> Option<Duration> {
         self.0.config.timeout

@@ -66,12 +66,20 @@
 pub mod bb8;
 mod blocking;
 mod compat;
+#[cfg(any(feature = "async-postgres", feature = "async-mysql"))]
+mod connect_cause;
 mod forward;
 mod guard;
 mod lost_connection;
 #[cfg(any(feature = "async-postgres", feature = "async-mysql"))]
 mod nonblocking;
 pub mod r2d2;
+
+/// `MIGRATING.md`, compiled as doctests so that the guide cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../MIGRATING.md")]
+mod migrating {}
+
 mod reset;
 mod system;
 mod user_set;

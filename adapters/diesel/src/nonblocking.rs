@@ -98,8 +98,12 @@ where
 
     fn connect(&self) -> impl std::future::Future<Output = Result<C, PoolError>> + Send {
         let connecting = self.inner.connect();
+        let url = self.url.as_deref();
         async move {
-            let mut conn = connecting.await?;
+            let mut conn = match connecting.await {
+                Ok(conn) => conn,
+                Err(e) => return Err(crate::connect_cause::with_cause(url, e).await),
+            };
             conn.set_instrumentation(DisconnectWatch::new());
             Ok(conn)
         }

@@ -13,6 +13,7 @@ use sea_orm::{
 
 use crate::raw_transaction::{opens_transaction, run_then_reset};
 use crate::scope::{acquire_failed, observed, take_acquire};
+use sea_orm::ConnAcquireErr;
 
 /// A SeaORM connection whose sqlx pool obeys poolscope's policy.
 ///
@@ -119,7 +120,42 @@ impl DatabasePool {
 
     async fn observe<T>(&self, call: impl Future<Output = Result<T, DbErr>>) -> Result<T, DbErr> {
         self.reconcile();
-        observed(&self.hooks, call).await
+        match observed(&self.hooks, call).await {
+            Err(error) => Err(self.connect_cause(error).await),
+            ok => ok,
+        }
+    }
+
+    /// sqlx's acquire timed out while the pool had room: it was retrying a connect the
+    /// server refused (or did not answer). One more connect, outside the pool, gives the
+    /// cause, which the caller gets instead of a timeout that blames the pool.
+    async fn connect_cause(&self, error: DbErr) -> DbErr {
+        if !matches!(error, DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)) {
+            return error;
+        }
+        let probe = match &self.db.inner {
+            #[cfg(feature = "postgres")]
+            sea_orm::DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
+                probe(self.db.get_postgres_connection_pool()).await
+            }
+            #[cfg(feature = "mysql")]
+            sea_orm::DatabaseConnectionType::SqlxMySqlPoolConnection(_) => {
+                probe(self.db.get_mysql_connection_pool()).await
+            }
+            #[cfg(feature = "sqlite")]
+            sea_orm::DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
+                probe(self.db.get_sqlite_connection_pool()).await
+            }
+            #[allow(unreachable_patterns)]
+            _ => None,
+        };
+        probe.unwrap_or_else(|| {
+            crate::scope::internal(format!(
+                "could not open a connection within pool_timeout ({:.2} s): the server did \
+                 not accept one in time",
+                self.hooks.pool_timeout().unwrap_or_default().as_secs_f64()
+            ))
+        })
     }
 
     /// A statement that opens a transaction in SQL text: run where its connection can be reset
@@ -149,6 +185,21 @@ impl DatabasePool {
             }
         };
         Some(self.observe(run).await)
+    }
+}
+
+/// Opens (and closes) one connection with the pool's options, outside the pool: the error
+/// if it fails.
+async fn probe<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> Option<DbErr> {
+    use sea_orm::sqlx::{ConnectOptions, Connection};
+    let timeout = std::time::Duration::from_secs(5);
+    match tokio::time::timeout(timeout, pool.connect_options().connect()).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            None
+        }
+        Ok(Err(e)) => Some(DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()))),
+        Err(_) => None,
     }
 }
 
@@ -272,7 +323,10 @@ impl DatabasePool {
             .await;
         match (result, failed) {
             (Ok(Err(TransactionError::Connection(error))), Some(acquire)) => {
-                Err(TransactionError::Connection(acquire_failed(acquire, error)))
+                let error = acquire_failed(&self.hooks, acquire, error);
+                Err(TransactionError::Connection(
+                    self.connect_cause(error).await,
+                ))
             }
             (Ok(result), _) => result,
             (Err(refused), _) => Err(TransactionError::Connection(refused)),

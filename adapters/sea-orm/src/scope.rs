@@ -37,19 +37,26 @@ pub(crate) async fn observed<T>(
         })
         .await;
     match (result, left) {
-        (Err(error), Some(acquire)) => Err(acquire_failed(acquire, error)),
+        (Err(error), Some(acquire)) => Err(acquire_failed(hooks, acquire, error)),
         // Ok without a handed-out connection cannot happen through SeaORM's pool; dropping
         // the Acquire ends it as cancelled.
         (result, _) => result,
     }
 }
 
-/// A SeaORM error that came before any connection was handed out: a pool timeout becomes
-/// SQLAlchemy's text, anything else ends the checkout as failed.
-pub(crate) fn acquire_failed(acquire: Acquire, error: DbErr) -> DbErr {
+/// A SeaORM error that came before any connection was handed out: a timeout at the pool's
+/// limit becomes SQLAlchemy's text; a timeout with capacity free was sqlx retrying a connect
+/// that kept failing (it retries a refused connection until the deadline), and stays
+/// SeaORM's timeout for [`DatabasePool`](crate::DatabasePool) to find the connect error;
+/// anything else ends the checkout as failed.
+pub(crate) fn acquire_failed(hooks: &PoolHooks, acquire: Acquire, error: DbErr) -> DbErr {
     match error {
-        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => {
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) if hooks.at_limit() => {
             internal(acquire.timed_out().to_string())
+        }
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => {
+            acquire.failed("connect");
+            error
         }
         DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed) => {
             acquire.failed("pool_closed");
