@@ -118,6 +118,23 @@ pub enum IdleCheck {
     Replace,
 }
 
+/// Whether a checkout should wait for a connection on its way back rather than have the other
+/// pool open one (see [`PoolHooks::return_in_flight`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReturnInFlight {
+    /// Nothing to wait for: a connection is idle, or one opened now would be kept, or the pool
+    /// is at its limit (the other pool waits for a return itself).
+    No,
+    /// Connections are out and none has been seen coming back yet: one may have been released
+    /// and not reached its callback. Worth letting other tasks run once.
+    Maybe,
+    /// A connection was checked in (kept idle) and has not reached the other pool's idle
+    /// queue yet (sqlx tests it on its way): it will be idle in a round trip, while a
+    /// connection opened now would be closed as overflow on its return.
+    Kept,
+}
+
 /// One pool's decisions and instruments, for a pool implementation that holds the connections
 /// itself. Cheap to clone; every clone is the same pool.
 ///
@@ -224,6 +241,33 @@ impl PoolHooks {
     pub fn at_limit(&self) -> bool {
         let open = lock(&self.0.state).open;
         self.0.limits.max_open.is_some_and(|max| open >= max)
+    }
+
+    /// A checkout is about to ask the other pool, which has `idle_now` connections in its idle
+    /// queue. A connection it opened now would be overflow (closed on its return) while a
+    /// connection kept on return may still be on its way to that queue: sqlx returns a
+    /// connection on a task of its own, after a ping. Waiting for it instead of opening one
+    /// is what keeps a small pool from churning connections (a QueuePool of `pool_size` 1
+    /// with overflow opened and closed one connection for every third statement).
+    pub fn return_in_flight(&self, idle_now: usize) -> ReturnInFlight {
+        if idle_now > 0 {
+            return ReturnInFlight::No;
+        }
+        let limits = &self.0.limits;
+        let st = lock(&self.0.state);
+        let opened_now_is_closed = limits
+            .max_idle
+            .is_some_and(|kept| kept > 0 && st.open >= kept)
+            && limits.max_open.is_none_or(|max| st.open < max);
+        if !opened_now_is_closed {
+            ReturnInFlight::No
+        } else if st.idle > idle_now {
+            ReturnInFlight::Kept
+        } else if st.used > 0 {
+            ReturnInFlight::Maybe
+        } else {
+            ReturnInFlight::No
+        }
     }
 
     /// How long a checkout may wait (`None`: forever), which the other pool must enforce.

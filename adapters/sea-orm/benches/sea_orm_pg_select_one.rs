@@ -11,8 +11,9 @@
 //! Every pool is warmed to 8 connections by use (none sets a minimum, which would have sqlx
 //! run a maintenance task on every return). Stock SeaORM runs twice: with its defaults (sqlx
 //! pings each idle connection before handing it out) and with that test off, which is what
-//! poolscope's default `pre_ping(false)` does (the like-for-like ratio). poolscope's reset on
-//! return is on (nothing is open after a `SELECT 1`, so it sends nothing).
+//! the poolscope row does with `pre_ping(false)` (the like-for-like ratio; the adapter's
+//! default is `pre_ping(true)`, as sqlx's). poolscope's reset on return is on (nothing is
+//! open after a `SELECT 1`, so it sends nothing).
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -100,6 +101,7 @@ fn bench(c: &mut Criterion) {
         poolscope_sea_orm::Builder::new()
             .pool_size(POOL as usize)
             .max_overflow(0)
+            .pre_ping(false)
             .build(url.as_str())
             .unwrap()
     });

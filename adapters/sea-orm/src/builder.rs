@@ -1,9 +1,12 @@
 //! [`Builder`]: the core's options, then a URL.
 
+use std::sync::Arc;
+
 use poolscope::hooks::{HooksBuilder, PoolHooks};
 use sea_orm::DatabaseConnection;
 
 use crate::backend::Backend;
+use crate::returns::Returns;
 use crate::sqlx_hooks::pool_options;
 use crate::{DatabasePool, Error};
 
@@ -76,8 +79,9 @@ impl Builder {
             hooks = hooks.db_system_name(backend.system_name());
         }
         let hooks = hooks.build()?;
-        let db = lazy_connection(backend, url, &hooks)?;
-        Ok(DatabasePool::new(db, hooks))
+        let returns = Arc::new(Returns::default());
+        let db = lazy_connection(backend, url, &hooks, &returns)?;
+        Ok(DatabasePool::new(db, hooks, returns))
     }
 
     /// [`build`](Self::build), then one checkout and ping, so that a wrong URL or a server that
@@ -93,6 +97,7 @@ fn lazy_connection(
     backend: Backend,
     url: &str,
     hooks: &PoolHooks,
+    returns: &Arc<Returns>,
 ) -> Result<DatabaseConnection, Error> {
     use sea_orm::sqlx;
     Ok(match backend {
@@ -100,7 +105,7 @@ fn lazy_connection(
         Backend::Postgres => {
             let options: sqlx::postgres::PgConnectOptions =
                 url.parse().map_err(Error::InvalidUrl)?;
-            let pool = pool_options::<sqlx::Postgres>(hooks).connect_lazy_with(options);
+            let pool = pool_options::<sqlx::Postgres>(hooks, returns).connect_lazy_with(options);
             sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
         }
         #[cfg(feature = "mysql")]
@@ -112,14 +117,14 @@ fn lazy_connection(
             };
             let options: sqlx::mysql::MySqlConnectOptions =
                 url.parse().map_err(Error::InvalidUrl)?;
-            let pool = pool_options::<sqlx::MySql>(hooks).connect_lazy_with(options);
+            let pool = pool_options::<sqlx::MySql>(hooks, returns).connect_lazy_with(options);
             sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool)
         }
         #[cfg(feature = "sqlite")]
         Backend::Sqlite => {
             let options: sqlx::sqlite::SqliteConnectOptions =
                 url.parse().map_err(Error::InvalidUrl)?;
-            let pool = pool_options::<sqlx::Sqlite>(hooks).connect_lazy_with(options);
+            let pool = pool_options::<sqlx::Sqlite>(hooks, returns).connect_lazy_with(options);
             sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
         }
     })

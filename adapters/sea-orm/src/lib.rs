@@ -87,6 +87,7 @@ mod error;
 mod forward;
 mod pool;
 mod raw_transaction;
+mod returns;
 mod scope;
 mod sqlx_hooks;
 

@@ -4,6 +4,8 @@ use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
 
+use std::sync::Arc;
+
 use poolscope::hooks::PoolHooks;
 use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
@@ -12,8 +14,18 @@ use sea_orm::{
 };
 
 use crate::raw_transaction::{opens_transaction, run_then_reset};
+use crate::returns::Returns;
 use crate::scope::{acquire_failed, observed, take_acquire};
 use sea_orm::ConnAcquireErr;
+
+/// When the connection a call checks out goes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Released {
+    /// When the call ends (statements, `transaction(..)`, ping).
+    AtEnd,
+    /// When the caller is done with what the call returned (`begin()`'s transaction).
+    Later,
+}
 
 /// A SeaORM connection whose sqlx pool obeys poolscope's policy.
 ///
@@ -30,6 +42,7 @@ use sea_orm::ConnAcquireErr;
 pub struct DatabasePool {
     db: DatabaseConnection,
     hooks: PoolHooks,
+    returns: Arc<Returns>,
 }
 
 impl std::fmt::Debug for DatabasePool {
@@ -49,8 +62,8 @@ impl Deref for DatabasePool {
 }
 
 impl DatabasePool {
-    pub(crate) fn new(db: DatabaseConnection, hooks: PoolHooks) -> Self {
-        DatabasePool { db, hooks }
+    pub(crate) fn new(db: DatabaseConnection, hooks: PoolHooks, returns: Arc<Returns>) -> Self {
+        DatabasePool { db, hooks, returns }
     }
 
     /// SeaORM's connection (the same pool), for APIs that want `&DatabaseConnection`.
@@ -118,9 +131,52 @@ impl DatabasePool {
         self.hooks.reconcile(|| self.sqlx_open());
     }
 
+    /// Connections in sqlx's idle queue.
+    fn sqlx_idle(&self) -> usize {
+        match &self.db.inner {
+            #[cfg(feature = "postgres")]
+            sea_orm::DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
+                self.db.get_postgres_connection_pool().num_idle()
+            }
+            #[cfg(feature = "mysql")]
+            sea_orm::DatabaseConnectionType::SqlxMySqlPoolConnection(_) => {
+                self.db.get_mysql_connection_pool().num_idle()
+            }
+            #[cfg(feature = "sqlite")]
+            sea_orm::DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
+                self.db.get_sqlite_connection_pool().num_idle()
+            }
+            #[allow(unreachable_patterns)]
+            _ => usize::MAX,
+        }
+    }
+
+    /// One statement (or `transaction(..)`, or ping): its connection is on its way back when
+    /// it ends.
     async fn observe<T>(&self, call: impl Future<Output = Result<T, DbErr>>) -> Result<T, DbErr> {
+        self.observe_checkout(call, Released::AtEnd).await
+    }
+
+    /// One call that checks a connection out: counted pending while it waits, timed, its
+    /// errors made plain. A statement first waits for the previous statement's connection if
+    /// sqlx would otherwise open one that the pool closes on its return (see `returns`).
+    async fn observe_checkout<T>(
+        &self,
+        call: impl Future<Output = Result<T, DbErr>>,
+        released: Released,
+    ) -> Result<T, DbErr> {
         self.reconcile();
-        match observed(&self.hooks, call).await {
+        let call = async {
+            self.returns
+                .await_return_in_flight(&self.hooks, || self.sqlx_idle(), || self.reconcile())
+                .await;
+            call.await
+        };
+        let (result, handed) = observed(&self.hooks, call).await;
+        if handed && released == Released::AtEnd {
+            self.returns.statement_ended();
+        }
+        match result {
             Err(error) => Err(self.connect_cause(error).await),
             ok => ok,
         }
@@ -243,7 +299,8 @@ impl TransactionTrait for DatabasePool {
     type Transaction = DatabaseTransaction;
 
     async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.observe(self.db.begin()).await
+        self.observe_checkout(self.db.begin(), Released::Later)
+            .await
     }
 
     async fn begin_with_config(
@@ -251,15 +308,19 @@ impl TransactionTrait for DatabasePool {
         isolation_level: Option<IsolationLevel>,
         access_mode: Option<AccessMode>,
     ) -> Result<DatabaseTransaction, DbErr> {
-        self.observe(self.db.begin_with_config(isolation_level, access_mode))
-            .await
+        self.observe_checkout(
+            self.db.begin_with_config(isolation_level, access_mode),
+            Released::Later,
+        )
+        .await
     }
 
     async fn begin_with_options(
         &self,
         options: TransactionOptions,
     ) -> Result<DatabaseTransaction, DbErr> {
-        self.observe(self.db.begin_with_options(options)).await
+        self.observe_checkout(self.db.begin_with_options(options), Released::Later)
+            .await
     }
 
     async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>

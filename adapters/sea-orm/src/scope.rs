@@ -22,14 +22,15 @@ pub(crate) fn take_acquire() -> Option<Acquire> {
 
 /// Runs one SeaORM call (which may check a connection out) as a poolscope checkout: counted
 /// pending until the connection is handed out, its wait timed, a pool timeout turned into
-/// SQLAlchemy's error.
+/// SQLAlchemy's error. Also says whether a connection was handed out to the call.
 pub(crate) async fn observed<T>(
     hooks: &PoolHooks,
     call: impl Future<Output = Result<T, DbErr>>,
-) -> Result<T, DbErr> {
-    let acquire = hooks
-        .start_acquire()
-        .map_err(|refused| internal(refused.to_string()))?;
+) -> (Result<T, DbErr>, bool) {
+    let acquire = match hooks.start_acquire() {
+        Ok(acquire) => acquire,
+        Err(refused) => return (Err(internal(refused.to_string())), false),
+    };
     let (result, left) = ACQUIRE
         .scope(RefCell::new(Some(acquire)), async {
             let result = call.await;
@@ -37,10 +38,10 @@ pub(crate) async fn observed<T>(
         })
         .await;
     match (result, left) {
-        (Err(error), Some(acquire)) => Err(acquire_failed(hooks, acquire, error)),
+        (Err(error), Some(acquire)) => (Err(acquire_failed(hooks, acquire, error)), false),
         // Ok without a handed-out connection cannot happen through SeaORM's pool; dropping
         // the Acquire ends it as cancelled.
-        (result, _) => result,
+        (result, left) => (result, left.is_none()),
     }
 }
 

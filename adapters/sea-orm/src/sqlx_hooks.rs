@@ -6,6 +6,7 @@
 //! | `before_acquire` | an idle one is taken: replaced if older than `pool_recycle` or opened before the pool was invalidated, pinged first with `pre_ping` |
 //! | `after_release` | reset-on-return of a transaction sqlx knows is open, then keep idle (at most `pool_size`) or close |
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use poolscope::hooks::{IdleCheck, PoolHooks};
@@ -15,6 +16,7 @@ use sea_orm::sqlx::{Connection, Database};
 use sqlx_core::transaction::TransactionManager;
 use tracing::Instrument;
 
+use crate::returns::Returns;
 use crate::scope::take_acquire;
 
 /// The most connections sqlx may open when poolscope sets no limit (NullPool, unlimited
@@ -26,7 +28,10 @@ pub const UNLIMITED_CONNECTIONS: u32 = 4096;
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// sqlx pool options that enforce `hooks`' limits and report to them.
-pub(crate) fn pool_options<DB: Database>(hooks: &PoolHooks) -> PoolOptions<DB> {
+pub(crate) fn pool_options<DB: Database>(
+    hooks: &PoolHooks,
+    returns: &Arc<Returns>,
+) -> PoolOptions<DB> {
     let max = hooks.max_open().map_or(UNLIMITED_CONNECTIONS, |n| {
         u32::try_from(n)
             .unwrap_or(u32::MAX)
@@ -35,6 +40,7 @@ pub(crate) fn pool_options<DB: Database>(hooks: &PoolHooks) -> PoolOptions<DB> {
     let connected = hooks.clone();
     let taken = hooks.clone();
     let released = hooks.clone();
+    let returns = Arc::clone(returns);
     PoolOptions::<DB>::new()
         .max_connections(max)
         .min_connections(0)
@@ -67,21 +73,29 @@ pub(crate) fn pool_options<DB: Database>(hooks: &PoolHooks) -> PoolOptions<DB> {
         })
         .after_release(move |conn, _meta| {
             let hooks = released.clone();
+            let returns = Arc::clone(&returns);
             Box::pin(async move {
-                if let Some(action) = hooks.returning() {
-                    if conn.is_in_transaction() {
-                        let span = hooks.reset_span(action);
-                        let result = end_transaction::<DB>(conn, action).instrument(span).await;
-                        let failed = result.is_err();
-                        hooks.reset_done(action, result.as_ref().map_err(|e| e as _).copied());
-                        if failed {
-                            return Ok(false);
-                        }
-                    }
-                }
-                Ok(hooks.check_in())
+                let keep = release::<DB>(&hooks, conn).await;
+                returns.released();
+                Ok(keep)
             })
         })
+}
+
+/// `after_release`: the reset the policy asks for, if a transaction is open, then keep or close.
+async fn release<DB: Database>(hooks: &PoolHooks, conn: &mut DB::Connection) -> bool {
+    if let Some(action) = hooks.returning() {
+        if conn.is_in_transaction() {
+            let span = hooks.reset_span(action);
+            let result = end_transaction::<DB>(conn, action).instrument(span).await;
+            let failed = result.is_err();
+            hooks.reset_done(action, result.as_ref().map_err(|e| e as _).copied());
+            if failed {
+                return false;
+            }
+        }
+    }
+    hooks.check_in()
 }
 
 /// Rolls back (or commits) every level sqlx has open, innermost first, through sqlx's
