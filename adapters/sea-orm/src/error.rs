@@ -18,6 +18,20 @@ pub enum Error {
     InvalidUrl(sea_orm::sqlx::Error),
     /// The first connection (`connect`) failed.
     Connect(sea_orm::DbErr),
+    /// `min_connections` is above the most connections the pool may open.
+    MinConnectionsAboveLimit {
+        /// `min_connections`, as given.
+        min: u32,
+        /// `pool_size + max_overflow`.
+        limit: usize,
+    },
+    /// An option has no meaning (SeaORM's `ConnectOptions` in [`compat`](crate::compat)).
+    InvalidOption {
+        /// The option, as SeaORM names it.
+        option: &'static str,
+        /// Why it was refused.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -31,6 +45,12 @@ impl fmt::Display for Error {
             ),
             Error::InvalidUrl(e) => write!(f, "invalid database URL: {e}"),
             Error::Connect(e) => write!(f, "could not connect: {e}"),
+            Error::MinConnectionsAboveLimit { min, limit } => write!(
+                f,
+                "min_connections {min} is above the pool's limit of {limit} connections \
+                 (pool_size + max_overflow)"
+            ),
+            Error::InvalidOption { option, reason } => write!(f, "invalid {option}: {reason}"),
         }
     }
 }
@@ -42,6 +62,7 @@ impl StdError for Error {
             Error::UnsupportedUrl { .. } => None,
             Error::InvalidUrl(e) => Some(e),
             Error::Connect(e) => Some(e),
+            Error::MinConnectionsAboveLimit { .. } | Error::InvalidOption { .. } => None,
         }
     }
 }

@@ -81,15 +81,24 @@
     allow(unused, unreachable_code)
 )]
 
+/// `MIGRATING.md`, compiled as doctests so that the guide cannot rot.
+#[cfg(all(doctest, feature = "sqlite", feature = "stream"))]
+#[doc = include_str!("../MIGRATING.md")]
+mod migrating {}
+
 mod backend;
 mod builder;
+pub mod compat;
 mod error;
 mod forward;
 mod pool;
 mod raw_transaction;
 mod returns;
 mod scope;
+mod session;
 mod sqlx_hooks;
+#[cfg(feature = "stream")]
+mod stream;
 
 pub use builder::Builder;
 pub use error::Error;

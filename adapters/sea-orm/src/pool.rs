@@ -20,7 +20,7 @@ use sea_orm::ConnAcquireErr;
 
 /// When the connection a call checks out goes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Released {
+pub(crate) enum Released {
     /// When the call ends (statements, `transaction(..)`, ping).
     AtEnd,
     /// When the caller is done with what the call returned (`begin()`'s transaction).
@@ -98,6 +98,56 @@ impl DatabasePool {
         self.observe(self.db.ping()).await
     }
 
+    /// Opens `count` connections, holding each until all are open (each a counted checkout),
+    /// then gives them back: what [`Builder::connect`](crate::Builder::connect) does for
+    /// `min_connections`.
+    pub(crate) async fn open(&self, count: usize) -> Result<(), DbErr> {
+        match &self.db.inner {
+            #[cfg(feature = "postgres")]
+            sea_orm::DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
+                self.hold(self.db.get_postgres_connection_pool(), count)
+                    .await
+            }
+            #[cfg(feature = "mysql")]
+            sea_orm::DatabaseConnectionType::SqlxMySqlPoolConnection(_) => {
+                self.hold(self.db.get_mysql_connection_pool(), count).await
+            }
+            #[cfg(feature = "sqlite")]
+            sea_orm::DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
+                self.hold(self.db.get_sqlite_connection_pool(), count).await
+            }
+            #[allow(unreachable_patterns)]
+            _ => self.ping().await,
+        }
+    }
+
+    async fn hold<DB: sea_orm::sqlx::Database>(
+        &self,
+        pool: &sea_orm::sqlx::Pool<DB>,
+        count: usize,
+    ) -> Result<(), DbErr> {
+        let mut held = Vec::with_capacity(count);
+        for _ in 0..count {
+            let acquire = async {
+                pool.acquire().await.map_err(|error| match error {
+                    sea_orm::sqlx::Error::PoolTimedOut => {
+                        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)
+                    }
+                    error => DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())),
+                })
+            };
+            held.push(self.observe_checkout(acquire, Released::Later).await?);
+        }
+        drop(held);
+        // sqlx gives them back on tasks of its own: wait (briefly) until they are idle, so
+        // that `connect` returns a pool whose status shows them idle.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while self.hooks.status().checked_out > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        Ok(())
+    }
+
     /// Closes the pool: idle connections now, the others as they come back.
     pub async fn close(self) -> Result<(), DbErr> {
         let result = self.db.close_by_ref().await;
@@ -160,7 +210,7 @@ impl DatabasePool {
     /// One call that checks a connection out: counted pending while it waits, timed, its
     /// errors made plain. A statement first waits for the previous statement's connection if
     /// sqlx would otherwise open one that the pool closes on its return (see `returns`).
-    async fn observe_checkout<T>(
+    pub(crate) async fn observe_checkout<T>(
         &self,
         call: impl Future<Output = Result<T, DbErr>>,
         released: Released,

@@ -6,6 +6,8 @@
 //! | `before_acquire` | an idle one is taken: replaced if older than `pool_recycle` or opened before the pool was invalidated, pinged first with `pre_ping` |
 //! | `after_release` | reset-on-return of a transaction sqlx knows is open, then keep idle (at most `pool_size`) or close |
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,13 +26,27 @@ use crate::scope::take_acquire;
 /// still be a number; this one is far above any server's connection limit.
 pub const UNLIMITED_CONNECTIONS: u32 = 4096;
 
+/// Setup run on each new connection (see [`pool_options`]).
+pub(crate) type Setup<DB> = Arc<
+    dyn for<'c> Fn(
+            &'c mut <DB as Database>::Connection,
+        )
+            -> Pin<Box<dyn Future<Output = Result<(), sea_orm::sqlx::Error>> + Send + 'c>>
+        + Send
+        + Sync,
+>;
+
 /// How long "wait forever" (`pool_timeout(None)`) is for sqlx, which needs a deadline.
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// sqlx pool options that enforce `hooks`' limits and report to them.
+/// `setup` runs on each new connection before it is counted or handed out (PostgreSQL's
+/// `SET search_path`); if it fails, sqlx closes the connection and the checkout fails with its
+/// error.
 pub(crate) fn pool_options<DB: Database>(
     hooks: &PoolHooks,
     returns: &Arc<Returns>,
+    setup: Option<Setup<DB>>,
 ) -> PoolOptions<DB> {
     let max = hooks.max_open().map_or(UNLIMITED_CONNECTIONS, |n| {
         u32::try_from(n)
@@ -50,9 +66,28 @@ pub(crate) fn pool_options<DB: Database>(
         .max_lifetime(None)
         .idle_timeout(None)
         .test_before_acquire(false)
-        .after_connect(move |_conn, _meta| {
-            connected.connected(take_acquire());
-            Box::pin(async { Ok(()) })
+        .after_connect(move |conn, _meta| {
+            let Some(setup) = setup.clone() else {
+                connected.connected(take_acquire());
+                return Box::pin(async { Ok(()) });
+            };
+            // Taken now, on the caller's task, where the task-local is in reach.
+            let acquire = take_acquire();
+            let hooks = connected.clone();
+            Box::pin(async move {
+                match setup(conn).await {
+                    Ok(_) => {
+                        hooks.connected(acquire);
+                        Ok(())
+                    }
+                    Err(error) => {
+                        if let Some(acquire) = acquire {
+                            acquire.failed("connect");
+                        }
+                        Err(error)
+                    }
+                }
+            })
         })
         .before_acquire(move |conn, meta| {
             let hooks = taken.clone();
