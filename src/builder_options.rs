@@ -79,6 +79,14 @@ macro_rules! policy_setters {
             self
         }
 
+        /// Applies options read from configuration or the environment (see
+        /// [`PoolOptions`](crate::PoolOptions)): each one set there wins over this builder's;
+        /// those left out keep it. `build()` checks them as it checks the setters'.
+        pub fn options(mut self, options: &$crate::PoolOptions) -> Self {
+            options.apply(&mut self.options);
+            self
+        }
+
         /// The pool's name in logs and metrics (default `pool-<id>`).
         pub fn name(mut self, name: impl Into<String>) -> Self {
             self.options.name = Some(name.into());

@@ -63,6 +63,7 @@ mod nonblocking;
 mod owner;
 mod policy;
 mod pool_common;
+mod pool_options;
 mod record;
 mod reset;
 mod spans;
@@ -83,6 +84,7 @@ pub use instrument::names as metric_names;
 pub use nonblocking::{
     AsyncBuilder, AsyncDetachedConnection, AsyncPool, AsyncPooledConnection, DEFAULT_RESET_TIMEOUT,
 };
+pub use pool_options::{OptionError, PoolOptions};
 pub use record::{ConnectionRecord, Extensions, InvalidateReason};
 pub use reset::{AsyncConnectHook, AsyncReset, BoxFuture, Reset};
 pub use status::Status;

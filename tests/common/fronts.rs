@@ -75,6 +75,8 @@ pub struct Opts {
     /// The OpenTelemetry meter (`otel_meter`).
     #[cfg(feature = "opentelemetry")]
     pub meter: Option<opentelemetry::metrics::Meter>,
+    /// Options read from text (`options`), applied after the rest.
+    pub options: Option<poolscope::PoolOptions>,
 }
 
 impl Default for Opts {
@@ -101,6 +103,7 @@ impl Default for Opts {
             store_traceback: None,
             #[cfg(feature = "opentelemetry")]
             meter: None,
+            options: None,
         }
     }
 }
@@ -205,6 +208,9 @@ macro_rules! configure {
         }
         if let Some(clock) = opts.clock {
             b = b.clock(clock);
+        }
+        if let Some(options) = &opts.options {
+            b = b.options(options);
         }
         if let Some(every) = opts.gauge_interval {
             b = b.gauge_interval(every);

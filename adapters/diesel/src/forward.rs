@@ -59,6 +59,15 @@ macro_rules! forward_options {
             self.map(|b| b.echo_pool(echo))
         }
 
+        /// Applies options read from configuration or the environment; see
+        /// [`poolscope::PoolOptions`] (feature `serde` for configuration files).
+        pub fn options(mut self, options: &poolscope::PoolOptions) -> Self {
+            if options.name.is_some() {
+                self.user_set.name = true;
+            }
+            self.map(|b| b.options(options))
+        }
+
         /// The pool's name in logs and metrics (default: from the URL, without credentials).
         pub fn name(mut self, name: impl Into<String>) -> Self {
             self.user_set.name = true;
