@@ -83,7 +83,71 @@ fn off_logs_nothing(front: Front) {
     assert!(capture(front, EchoPool::Off).is_empty());
 }
 
+/// A `Write` into a shared buffer, for a plain `fmt` subscriber.
+#[derive(Clone, Default)]
+struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What a user sees with `tracing_subscriber::fmt()` at DEBUG: a timeout has its INFO line,
+/// and a line inside a checkout does not repeat the checkout span's fields (the pool's name,
+/// class and `db.system.name`) in front of its own `pool=`.
+fn a_timeout_has_its_line_and_lines_name_the_pool_once(front: Front) {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .without_time()
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let pool = TestPool::build(
+            front,
+            &Db::new(),
+            Opts {
+                name: Some("orders".into()),
+                db_system: Some("postgresql".into()),
+                echo: EchoPool::Debug,
+                ..Opts::queue(1, 0, std::time::Duration::from_millis(50))
+            },
+        );
+        let held = pool.get().unwrap();
+        assert!(
+            pool.get().is_err(),
+            "a second checkout from a pool of 1 + 0"
+        );
+        drop(held);
+    });
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("poolscope::pool"))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.ends_with(
+            "INFO poolscope::pool: Checkout failed: QueuePool limit of size 1 overflow 0 \
+             reached, connection timed out, timeout 0.05 pool=orders"
+        )),
+        "{text}"
+    );
+    assert!(lines.len() >= 4, "{text}");
+    for line in lines {
+        assert_eq!(line.matches("orders").count(), 1, "{line}");
+        assert!(!line.contains("poolscope.checkout{"), "{line}");
+    }
+}
+
 on_both_fronts!(
+    a_timeout_has_its_line_and_lines_name_the_pool_once,
     debug_logs_every_checkout_return_and_reset_in_sqlalchemy_words,
     info_logs_only_invalidations_and_dispose,
     off_logs_nothing,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::fronts::{Front, Opts, TestPool};
 use common::Db;
-use poolscope::{EchoPool, OptionError, PoolClass, PoolOptions, ResetOnReturn};
+use poolscope::{OptionError, PoolOptions, ResetOnReturn};
 
 fn with(options: PoolOptions) -> Opts {
     Opts {
@@ -114,6 +114,8 @@ fn environment_variables_set_options_and_name_themselves_in_errors() {
 #[cfg(feature = "serde")]
 #[test]
 fn a_configuration_file_section_sets_options() {
+    use poolscope::{EchoPool, PoolClass};
+
     let options: PoolOptions = serde_json::from_str(
         r#"{
             "poolclass": "QueuePool",

@@ -10,6 +10,7 @@ use super::state::ThreadConn;
 use super::waiter::Wake;
 use super::{Core, Grant, Reservation, Waiter};
 use crate::config::{FrontEnd, PoolClass};
+use crate::echo::echo_info;
 use crate::error::{
     AlreadyCheckedOut, CheckoutSite, ConnectTimeoutError, PoolFailure, TimeoutError,
 };
@@ -230,20 +231,24 @@ impl<C> Core<C> {
     /// A connect did not return within the checkout's `timeout`: counted as a timeout.
     pub(crate) fn connect_timed_out(&self, timeout: Option<Duration>) -> ConnectTimeoutError {
         self.instruments.timeout();
-        ConnectTimeoutError {
+        let error = ConnectTimeoutError {
             timeout: timeout.unwrap_or_default(),
-        }
+        };
+        echo_info!(self, "Checkout failed: {error}");
+        error
     }
 
     /// Counts a timeout (outside the pool's lock: the recorder is user code) and builds its
     /// error, with `open` slots in the pool.
     fn timed_out(&self, open: usize, timeout: Option<Duration>) -> TimeoutError {
         self.instruments.timeout();
-        TimeoutError {
+        let error = TimeoutError {
             class: self.config.class,
             size: self.limits.pool_size,
             overflow: self.limits.overflow(open),
             timeout: timeout.unwrap_or_default(),
-        }
+        };
+        echo_info!(self, "Checkout failed: {error}");
+        error
     }
 }

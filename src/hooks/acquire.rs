@@ -83,12 +83,14 @@ impl Acquire {
         inner.instruments.timeout();
         self.span.record("poolscope.checkout.outcome", "timeout");
         crate::spans::fail(&self.span, "timeout");
-        TimeoutError {
+        let error = TimeoutError {
             class: inner.config.class,
             size: inner.limits.pool_size,
             overflow: inner.limits.overflow(open),
             timeout: inner.config.timeout.unwrap_or(Duration::ZERO),
-        }
+        };
+        crate::echo::echo_info!(inner, "Checkout failed: {error}");
+        error
     }
 
     /// The checkout failed otherwise (`error_type` as OpenTelemetry's `error.type`, e.g.

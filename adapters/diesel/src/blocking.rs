@@ -68,6 +68,12 @@ impl<C> From<String> for Manager<C> {
     }
 }
 
+impl<C> From<&String> for Manager<C> {
+    fn from(url: &String) -> Self {
+        Manager::new(url.as_str())
+    }
+}
+
 impl<C> fmt::Debug for Manager<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt_manager(
