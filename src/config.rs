@@ -236,6 +236,27 @@ pub(crate) struct Config {
     pub(crate) leak_threshold: Option<Duration>,
 }
 
+impl Config {
+    /// How many connections `prefill(count)` checks out at once: `count`, but no more than
+    /// the class keeps idle (more would only be closed again on return), and at least one
+    /// when `count` is not 0 (NullPool keeps none: one is opened and closed, which checks the
+    /// server all the same).
+    pub(crate) fn prefill_count(&self, count: usize) -> usize {
+        if count == 0 {
+            return 0;
+        }
+        let kept = match self.class {
+            PoolClass::Queue if self.pool_size == 0 => count,
+            PoolClass::Queue => self.pool_size,
+            PoolClass::Null
+            | PoolClass::SingletonThread
+            | PoolClass::Static
+            | PoolClass::Assertion => 1,
+        };
+        count.min(kept).max(1)
+    }
+}
+
 impl Options {
     /// Checks the options against the class and front end; `can_reset` says whether a reset
     /// function was supplied. `pool_id` names an unnamed pool.

@@ -89,6 +89,47 @@ impl<M: r2d2::ManageConnection> Pool<M> {
         self.get_within(Location::caller(), self.shared.core.config.timeout)
     }
 
+    /// Opens connections now, so that a wrong URL or a server that is down fails here, at
+    /// start, rather than at the first request (what r2d2's `build` does with `min_idle`):
+    /// checks `count` connections out at once and returns them, where they stay idle. The
+    /// pool itself stays lazy (SQLAlchemy's way); this is the fail-fast start to call after
+    /// `build`. `count` is capped at what the class keeps idle (QueuePool's `pool_size`; one
+    /// for the other classes, and NullPool opens and closes it).
+    ///
+    /// ```
+    /// # use poolscope::Pool;
+    /// # struct M;
+    /// # impl r2d2::ManageConnection for M {
+    /// #     type Connection = ();
+    /// #     type Error = std::io::Error;
+    /// #     fn connect(&self) -> Result<(), std::io::Error> { Ok(()) }
+    /// #     fn is_valid(&self, _: &mut ()) -> Result<(), std::io::Error> { Ok(()) }
+    /// #     fn has_broken(&self, _: &mut ()) -> bool { false }
+    /// # }
+    /// let pool = Pool::builder()
+    ///     .pool_size(3)
+    ///     .reset_on_return(poolscope::ResetOnReturn::None)
+    ///     .build(M)?;
+    /// pool.prefill(3)?;
+    /// assert_eq!(pool.status().checked_in, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`get`](Self::get): the first checkout that fails.
+    #[track_caller]
+    pub fn prefill(&self, count: usize) -> Result<(), Error<M::Error>>
+    where
+        M::Error: Send,
+    {
+        let count = self.shared.core.config.prefill_count(count);
+        let held = (0..count)
+            .map(|_| self.get())
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(held);
+        Ok(())
+    }
+
     /// As [`get`](Self::get), waiting (and connecting) up to `timeout` instead of
     /// `pool_timeout` (r2d2's `get_timeout`); zero fails at once when the pool is at its
     /// limit. StaticPool and QueuePool wait; for the other classes this is `get`.

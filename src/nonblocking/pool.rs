@@ -76,6 +76,22 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         AsyncBuilder::default()
     }
 
+    /// Opens connections now, so that a wrong URL or a server that is down fails here, at
+    /// start, rather than at the first request (what bb8's `build` does with `min_idle`);
+    /// see [`Pool::prefill`](crate::Pool::prefill).
+    ///
+    /// # Errors
+    /// As [`get`](Self::get): the first checkout that fails.
+    pub async fn prefill(&self, count: usize) -> Result<(), Error<M::Error>> {
+        let count = self.shared.core.config.prefill_count(count);
+        let mut held = Vec::with_capacity(count);
+        for _ in 0..count {
+            held.push(self.get().await?);
+        }
+        drop(held);
+        Ok(())
+    }
+
     /// Checks out a connection: an idle one, a new one within the class's limits, or the next
     /// one returned, waiting up to `pool_timeout`. Dropping the future while it waits leaves
     /// the pool as if it had never asked.

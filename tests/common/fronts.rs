@@ -330,6 +330,13 @@ impl TestPool {
         }
     }
 
+    pub fn prefill(&self, count: usize) -> Result<(), Error<FakeError>> {
+        match self {
+            TestPool::Blocking(pool) => pool.prefill(count),
+            TestPool::Async(pool, rt) => rt.block_on(pool.prefill(count)),
+        }
+    }
+
     pub fn status(&self) -> Status {
         match self {
             TestPool::Blocking(pool) => pool.status(),

@@ -56,3 +56,25 @@ async fn async_mysql_down() {
         .unwrap();
     assert_refused(&pool.get().await.err().unwrap());
 }
+
+/// The fail-fast start: `prefill` after `build` reports the server down at once.
+#[cfg(feature = "postgres")]
+#[test]
+fn blocking_postgres_down_fails_at_prefill() {
+    let pool = poolscope_diesel::Pool::<diesel::PgConnection>::builder()
+        .pool_timeout(Duration::from_secs(2))
+        .build("postgres://app:secret@127.0.0.1:1/orders")
+        .unwrap();
+    assert_refused(&pool.prefill(1).err().unwrap());
+}
+
+#[cfg(feature = "async-postgres")]
+#[tokio::test]
+async fn async_postgres_down_fails_at_prefill() {
+    let pool = poolscope_diesel::AsyncPool::<diesel_async::AsyncPgConnection>::builder()
+        .pool_timeout(Duration::from_secs(2))
+        .build("postgres://app:secret@127.0.0.1:1/orders")
+        .await
+        .unwrap();
+    assert_refused(&pool.prefill(1).await.err().unwrap());
+}
