@@ -15,6 +15,10 @@ pub struct ResetState {
     pub action: Option<ResetAction>,
     /// The connection is about to be closed, not returned (a detached connection closing).
     pub terminate_only: bool,
+    /// The reset function said no transaction is open (see
+    /// [`Reset::transaction_open`](crate::Reset::transaction_open)): a rollback is skipped,
+    /// and echo_pool says `Connection N reset, transaction already reset`.
+    pub transaction_was_reset: bool,
 }
 
 /// Receives the pool's events. Every method has a no-op default; implement the ones you need.

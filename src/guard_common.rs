@@ -49,18 +49,39 @@ macro_rules! guard_common {
 
             /// Closes the connection instead of returning it; its slot goes back to the pool
             /// empty at once, so a waiting caller can open a new one. No reset runs.
-            pub fn invalidate(mut self) {
+            pub fn invalidate(self) {
+                self.invalidate_because($crate::InvalidateReason::Requested);
+            }
+
+            /// [`invalidate`](Self::invalidate) because of `error` (SQLAlchemy's
+            /// `invalidate(e)`): the `invalidate` listeners get it, and the echo_pool line
+            /// reads `Invalidate connection N (reason: <ErrorType>:<message>)`.
+            pub fn invalidate_with<E: std::error::Error + ?Sized>(self, error: &E) {
+                self.invalidate_because($crate::InvalidateReason::from_error(error));
+            }
+
+            fn invalidate_because(mut self, reason: $crate::InvalidateReason) {
                 if let Some(checked) = self.checked.take() {
-                    self.shared.invalidate(checked);
+                    self.shared.core.invalidate(checked, reason, None);
                 }
             }
 
             /// Marks the connection to be replaced at its next checkout; it stays usable until
             /// then and returns to the pool normally.
             pub fn soft_invalidate(&mut self) {
+                self.soft_invalidate_because($crate::InvalidateReason::Requested);
+            }
+
+            /// [`soft_invalidate`](Self::soft_invalidate) because of `error` (SQLAlchemy's
+            /// `invalidate(e, soft=True)`).
+            pub fn soft_invalidate_with<E: std::error::Error + ?Sized>(&mut self, error: &E) {
+                self.soft_invalidate_because($crate::InvalidateReason::from_error(error));
+            }
+
+            fn soft_invalidate_because(&mut self, reason: $crate::InvalidateReason) {
                 let core = std::sync::Arc::clone(&self.shared.core);
                 let checked = self.checked_mut();
-                core.soft_invalidate(&mut checked.conn, &mut checked.record);
+                core.soft_invalidate(&mut checked.conn, &mut checked.record, reason);
             }
 
             /// Takes the connection out of the pool for good: its slot goes back to the pool
@@ -68,11 +89,13 @@ macro_rules! guard_common {
             /// `info`).
             pub fn detach(mut self) -> $detached<M> {
                 let $crate::core::Checked { mut conn, record } = self.checked.take().expect(HELD);
+                let id = record.connection_id.unwrap_or(0);
                 let info = self.shared.core.detach(&mut conn, record);
                 $detached {
                     shared: std::sync::Arc::clone(&self.shared),
                     conn: Some(conn),
                     info,
+                    id,
                 }
             }
         }
@@ -124,6 +147,7 @@ macro_rules! guard_common {
                 let state = $crate::ResetState {
                     action,
                     terminate_only: true,
+                    transaction_was_reset: false,
                 };
                 for l in core.listeners.iter() {
                     l.reset(conn, &mut record, state);
@@ -136,6 +160,7 @@ macro_rules! guard_common {
                 for l in self.shared.core.listeners.iter() {
                     l.close_detached(conn);
                 }
+                $crate::echo::echo_debug!(self.shared.core, "Closing connection {}", self.id);
             }
         }
 

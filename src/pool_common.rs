@@ -20,6 +20,7 @@ macro_rules! pool_common {
             /// # Errors
             /// None in practice: the options were validated when this pool was built.
             pub fn recreate(&self) -> Result<$pool<M>, $crate::BuildError> {
+                $crate::echo::echo_info!(self.shared.core, "Pool recreating");
                 self.shared
                     .builder
                     .clone()

@@ -173,6 +173,42 @@ pub enum InvalidateReason {
     Broken,
     /// A `checkout` listener reported a disconnect or failed.
     Listener(String),
+    /// The user invalidated the connection because of an error (`invalidate_with`,
+    /// SQLAlchemy's `invalidate(e)`): the error's type name and text.
+    Error {
+        /// The error's type, without its module path (`io::Error` is `Error`).
+        type_name: String,
+        /// The error's text.
+        message: String,
+    },
+}
+
+impl InvalidateReason {
+    /// The reason for an `error` of type `E`, as SQLAlchemy names it (`<ErrorType>:<message>`).
+    pub fn from_error<E: std::error::Error + ?Sized>(error: &E) -> Self {
+        let full = std::any::type_name::<E>();
+        // `std::io::error::Error` → `Error`; `my::Wrapper<other::Thing>` → `Wrapper`.
+        let without_generics = full.split('<').next().unwrap_or(full);
+        let type_name = without_generics
+            .rsplit("::")
+            .next()
+            .unwrap_or(without_generics)
+            .trim_start_matches("dyn ")
+            .to_owned();
+        InvalidateReason::Error {
+            type_name,
+            message: error.to_string(),
+        }
+    }
+
+    /// What an echo_pool line adds after `Invalidate connection N`: nothing when the user
+    /// asked without a reason (as SQLAlchemy), ` (reason: <kind>:<message>)` otherwise.
+    pub(crate) fn log_suffix(&self) -> String {
+        match self {
+            InvalidateReason::Requested => String::new(),
+            reason => format!(" (reason: {reason})"),
+        }
+    }
 }
 
 impl fmt::Display for InvalidateReason {
@@ -183,6 +219,7 @@ impl fmt::Display for InvalidateReason {
             InvalidateReason::ResetFailed(m) => write!(f, "reset failed:{m}"),
             InvalidateReason::Broken => f.write_str("connection reported broken"),
             InvalidateReason::Listener(m) => write!(f, "checkout listener:{m}"),
+            InvalidateReason::Error { type_name, message } => write!(f, "{type_name}:{message}"),
         }
     }
 }

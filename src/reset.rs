@@ -32,6 +32,16 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Reset<C>: Send + Sync + 'static {
     /// Performs `action` on `conn`.
     fn reset(&self, conn: &mut C, action: ResetAction) -> Result<(), BoxError>;
+
+    /// Whether `conn` has a transaction open, if this reset can tell without asking the
+    /// server (Diesel's transaction manager keeps count). `Some(false)`: the pool sends no
+    /// ROLLBACK and logs SQLAlchemy's `Connection N reset, transaction already reset`
+    /// (a commit-on-return still runs, as SQLAlchemy's does). `None` (the default): the reset
+    /// always runs.
+    fn transaction_open(&self, conn: &mut C) -> Option<bool> {
+        let _ = conn;
+        None
+    }
 }
 
 impl<C, F> Reset<C> for F
@@ -51,6 +61,12 @@ pub trait AsyncReset<C>: Send + Sync + 'static {
         conn: &'a mut C,
         action: ResetAction,
     ) -> BoxFuture<'a, Result<(), BoxError>>;
+
+    /// As [`Reset::transaction_open`]: `Some(false)` skips a rollback that has nothing to do.
+    fn transaction_open(&self, conn: &mut C) -> Option<bool> {
+        let _ = conn;
+        None
+    }
 }
 
 /// Async setup run on every new connection of an [`AsyncPool`](crate::AsyncPool), after the

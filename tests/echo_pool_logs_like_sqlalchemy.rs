@@ -4,83 +4,332 @@ mod common;
 
 use common::fronts::{Front, Opts, TestPool};
 use common::pool_lines::PoolLines;
-use common::Db;
+use common::{Db, FakeError};
 use poolscope::EchoPool;
 use tracing_subscriber::layer::SubscriberExt;
 
-/// Each `poolscope::pool` event as `LEVEL target: message pool=<name>`, the way a plain log
-/// line reads.
-fn capture(front: Front, echo: EchoPool) -> Vec<String> {
+/// Each `poolscope::pool` event recorded while `scenario` runs, as `LEVEL message` with
+/// the connection ids renumbered 1, 2, ... in order of appearance (ids are process-wide),
+/// and ` error=<e>` where the event carries an error field.
+fn lines_of(scenario: impl FnOnce()) -> Vec<String> {
     let lines = PoolLines::default();
     let subscriber = tracing_subscriber::registry().with(lines.clone());
-    tracing::subscriber::with_default(subscriber, || scenario(front, echo));
+    tracing::subscriber::with_default(subscriber, scenario);
     let captured = lines.0.lock().unwrap();
+    let mut ids: Vec<String> = Vec::new();
     captured
         .iter()
         // Not other libraries' lines (OpenTelemetry's own diagnostics, say).
         .filter(|line| line.target == "poolscope::pool")
         .map(|line| {
-            let level = format!("{:>5}", line.level.to_string());
-            format!(
-                "{level} {}: {} pool={}",
-                line.target, line.message, line.pool
-            )
+            let mut words: Vec<String> = line.message.split(' ').map(str::to_owned).collect();
+            for i in 1..words.len() {
+                let after_connection = words[i - 1].eq_ignore_ascii_case("connection");
+                if after_connection && words[i].chars().all(|c| c.is_ascii_digit()) {
+                    let n = match ids.iter().position(|id| *id == words[i]) {
+                        Some(n) => n + 1,
+                        None => {
+                            ids.push(words[i].clone());
+                            ids.len()
+                        }
+                    };
+                    words[i] = n.to_string();
+                }
+            }
+            let mut text = format!("{:>5} {}", line.level.to_string(), words.join(" "));
+            if !line.error.is_empty() {
+                text.push_str(&format!(" error={}", line.error));
+            }
+            text
         })
         .collect()
 }
 
-fn scenario(front: Front, echo: EchoPool) {
-    let pool = TestPool::build(
+fn pool(front: Front, db: &Db, echo: EchoPool, opts: Opts) -> TestPool {
+    TestPool::build(
         front,
-        &Db::new(),
+        db,
         Opts {
             name: Some("orders".into()),
             echo,
-            ..Opts::default()
+            ..opts
         },
-    );
-    drop(pool.get().unwrap());
-    drop(pool.get().unwrap());
-    pool.get().unwrap().invalidate();
-    pool.dispose();
+    )
+}
+
+fn capture(front: Front, echo: EchoPool) -> Vec<String> {
+    lines_of(|| {
+        let pool = pool(front, &Db::new(), echo, Opts::default());
+        drop(pool.get().unwrap());
+        drop(pool.get().unwrap());
+        pool.get().unwrap().invalidate();
+        pool.dispose();
+    })
 }
 
 fn debug_logs_every_checkout_return_and_reset_in_sqlalchemy_words(front: Front) {
-    let lines = capture(front, EchoPool::Debug);
     let expected = [
-        "DEBUG poolscope::pool: Created new connection 1 pool=orders",
-        "DEBUG poolscope::pool: Connection 1 checked out from pool pool=orders",
-        "DEBUG poolscope::pool: Connection 1 being returned to pool pool=orders",
-        "DEBUG poolscope::pool: Connection 1 rollback-on-return pool=orders",
-        "DEBUG poolscope::pool: Connection 1 checked out from pool pool=orders",
-        "DEBUG poolscope::pool: Connection 1 being returned to pool pool=orders",
-        "DEBUG poolscope::pool: Connection 1 rollback-on-return pool=orders",
-        "DEBUG poolscope::pool: Connection 1 checked out from pool pool=orders",
-        " INFO poolscope::pool: Invalidate connection 1 (reason: requested) pool=orders",
-        "DEBUG poolscope::pool: Closing connection 1 pool=orders",
-        " INFO poolscope::pool: Pool disposed. Pool size: 5  Connections in pool: 0 Current Overflow: -5 Current Checked out connections: 0 pool=orders",
+        "DEBUG Created new connection 1",
+        "DEBUG Connection 1 checked out from pool",
+        "DEBUG Connection 1 being returned to pool",
+        "DEBUG Connection 1 rollback-on-return",
+        "DEBUG Connection 1 checked out from pool",
+        "DEBUG Connection 1 being returned to pool",
+        "DEBUG Connection 1 rollback-on-return",
+        "DEBUG Connection 1 checked out from pool",
+        // No reason given: SQLAlchemy's `Invalidate connection %r`, and a hard close.
+        " INFO Invalidate connection 1",
+        "DEBUG Hard-closing connection 1",
+        " INFO Pool disposed. Pool size: 5  Connections in pool: 0 Current Overflow: -5 Current Checked out connections: 0",
     ];
-    // Connection ids are process-wide: normalise the first one seen to 1.
-    let first = lines[0].split_whitespace().nth(5).unwrap().to_owned();
-    let lines: Vec<String> = lines
-        .iter()
-        .map(|l| {
-            l.replace(&format!("connection {first} "), "connection 1 ")
-                .replace(&format!("Connection {first} "), "Connection 1 ")
-        })
-        .collect();
-    assert_eq!(lines, expected);
+    assert_eq!(capture(front, EchoPool::Debug), expected);
 }
 
 fn info_logs_only_invalidations_and_dispose(front: Front) {
     let lines = capture(front, EchoPool::Info);
-    assert_eq!(lines.len(), 2, "{lines:#?}");
-    assert!(lines[0].contains("Invalidate connection"));
-    assert!(lines[1].contains("Pool disposed."));
+    assert_eq!(
+        lines,
+        [
+            " INFO Invalidate connection 1",
+            " INFO Pool disposed. Pool size: 5  Connections in pool: 0 Current Overflow: -5 Current Checked out connections: 0",
+        ]
+    );
 }
 
 fn off_logs_nothing(front: Front) {
     assert!(capture(front, EchoPool::Off).is_empty());
+}
+
+/// `invalidate(e)` / `invalidate(e, soft=True)`: the reason is `<ErrorType>:<message>`; a
+/// soft invalidation is `Soft Invalidate`, and the connection is recycled at its next
+/// checkout with SQLAlchemy's words, then hard-closed.
+fn invalidations_with_an_error_name_it(front: Front) {
+    let lines = lines_of(|| {
+        let pool = pool(front, &Db::new(), EchoPool::Debug, Opts::default());
+        pool.get()
+            .unwrap()
+            .invalidate_with(&FakeError("server closed the connection".into()));
+        let mut conn = pool.get().unwrap();
+        conn.soft_invalidate();
+        conn.soft_invalidate_with(&FakeError("stale".into()));
+        drop(conn);
+        drop(pool.get().unwrap());
+    });
+    assert_eq!(
+        lines,
+        [
+            "DEBUG Created new connection 1",
+            "DEBUG Connection 1 checked out from pool",
+            " INFO Invalidate connection 1 (reason: FakeError:server closed the connection)",
+            "DEBUG Hard-closing connection 1",
+            "DEBUG Created new connection 2",
+            "DEBUG Connection 2 checked out from pool",
+            " INFO Soft Invalidate connection 2",
+            " INFO Soft Invalidate connection 2 (reason: FakeError:stale)",
+            "DEBUG Connection 2 being returned to pool",
+            "DEBUG Connection 2 rollback-on-return",
+            " INFO Connection 2 invalidated due to local soft invalidation; recycling",
+            "DEBUG Hard-closing connection 2",
+            "DEBUG Created new connection 3",
+            "DEBUG Connection 3 checked out from pool",
+            "DEBUG Connection 3 being returned to pool",
+            "DEBUG Connection 3 rollback-on-return",
+        ]
+    );
+}
+
+/// Pre-ping: `checked out` comes first, then the ping; after a failed ping the replacement
+/// is `fresh` and no second `checked out` is written.
+fn pre_ping_lines_follow_the_checkout_line(front: Front) {
+    let db = Db::new();
+    let lines = lines_of(|| {
+        let pool = pool(
+            front,
+            &db,
+            EchoPool::Debug,
+            Opts {
+                pre_ping: true,
+                reset: poolscope::ResetOnReturn::None,
+                ..Opts::default()
+            },
+        );
+        drop(pool.get().unwrap());
+        drop(pool.get().unwrap());
+        db.restart();
+        drop(pool.get().unwrap());
+    });
+    let ping_failed = lines
+        .iter()
+        .position(|l| l.contains("failed, will invalidate pool"))
+        .expect("a failed ping");
+    assert_eq!(
+        lines[..ping_failed],
+        [
+            "DEBUG Created new connection 1",
+            "DEBUG Connection 1 checked out from pool",
+            "DEBUG Connection 1 is fresh, skipping pre-ping",
+            "DEBUG Connection 1 being returned to pool",
+            "DEBUG Connection 1 checked out from pool",
+            "DEBUG Pool pre-ping on connection 1",
+            "DEBUG Connection 1 being returned to pool",
+            "DEBUG Connection 1 checked out from pool",
+            "DEBUG Pool pre-ping on connection 1",
+        ]
+    );
+    assert_eq!(
+        lines[ping_failed],
+        "DEBUG Pool pre-ping on connection 1 failed, will invalidate pool"
+    );
+    let rest: Vec<&str> = lines[ping_failed + 1..]
+        .iter()
+        .map(|l| l.split(" (reason: ").next().unwrap())
+        .collect();
+    assert_eq!(
+        rest,
+        [
+            " INFO Disconnection detected on checkout, invalidating all pooled connections prior to current timestamp",
+            " INFO Invalidate connection 1",
+            "DEBUG Hard-closing connection 1",
+            "DEBUG Created new connection 2",
+            "DEBUG Connection 2 is fresh, skipping pre-ping",
+            "DEBUG Connection 2 being returned to pool",
+        ]
+    );
+}
+
+/// Recycle: SQLAlchemy's INFO line, a hard close, and the replacement's checkout line.
+fn recycling_hard_closes(front: Front) {
+    let clock = poolscope::ManualClock::new();
+    let lines = lines_of(|| {
+        let pool = pool(
+            front,
+            &Db::new(),
+            EchoPool::Debug,
+            Opts {
+                recycle: Some(std::time::Duration::from_secs(30)),
+                clock: Some(clock.clone()),
+                reset: poolscope::ResetOnReturn::None,
+                ..Opts::default()
+            },
+        );
+        drop(pool.get().unwrap());
+        clock.advance(std::time::Duration::from_secs(31));
+        drop(pool.get().unwrap());
+    });
+    assert_eq!(
+        lines,
+        [
+            "DEBUG Created new connection 1",
+            "DEBUG Connection 1 checked out from pool",
+            "DEBUG Connection 1 being returned to pool",
+            " INFO Connection 1 exceeded timeout; recycling",
+            "DEBUG Hard-closing connection 1",
+            "DEBUG Created new connection 2",
+            "DEBUG Connection 2 checked out from pool",
+            "DEBUG Connection 2 being returned to pool",
+        ]
+    );
+}
+
+/// A failing reset: SQLAlchemy's message with the error attached as a field, then the
+/// invalidation and a hard close.
+fn a_failing_reset_is_logged_with_the_error_attached(front: Front) {
+    let db = Db::new();
+    let lines = lines_of(|| {
+        let pool = pool(front, &db, EchoPool::Debug, Opts::default());
+        let conn = pool.get().unwrap();
+        db.fail_resets(true);
+        drop(conn);
+        pool.settled();
+    });
+    assert_eq!(
+        lines,
+        [
+            "DEBUG Created new connection 1",
+            "DEBUG Connection 1 checked out from pool",
+            "DEBUG Connection 1 being returned to pool",
+            "DEBUG Connection 1 rollback-on-return",
+            "ERROR Exception during reset or similar error=reset failed: connection lost",
+            " INFO Invalidate connection 1 (reason: reset failed:reset failed: connection lost)",
+            "DEBUG Hard-closing connection 1",
+        ]
+    );
+}
+
+/// A reset that knows no transaction is open sends nothing and says so, in SQLAlchemy's
+/// words; one with a transaction open rolls back.
+fn nothing_to_roll_back_is_transaction_already_reset(front: Front) {
+    let db = Db::new();
+    let mut id = 0;
+    let lines = lines_of(|| {
+        let pool = pool(
+            front,
+            &db,
+            EchoPool::Debug,
+            Opts {
+                reset_knows_transactions: true,
+                ..Opts::default()
+            },
+        );
+        drop(pool.get().unwrap());
+        let mut conn = pool.get().unwrap();
+        id = conn.id;
+        conn.begin();
+        drop(conn);
+        pool.settled();
+    });
+    assert_eq!(
+        lines,
+        [
+            "DEBUG Created new connection 1",
+            "DEBUG Connection 1 checked out from pool",
+            "DEBUG Connection 1 being returned to pool",
+            "DEBUG Connection 1 reset, transaction already reset",
+            "DEBUG Connection 1 checked out from pool",
+            "DEBUG Connection 1 being returned to pool",
+            "DEBUG Connection 1 rollback-on-return",
+        ]
+    );
+    // One ROLLBACK sent: for the return with a transaction open, none for the other.
+    let rollbacks = db.calls(id).iter().filter(|c| **c == "rollback").count();
+    assert_eq!(rollbacks, 1, "{:?}", db.calls(id));
+}
+
+/// `recreate()` says so; closing a detached connection resets it (blocking) and closes it.
+fn recreate_and_detached_close(front: Front) {
+    let lines = lines_of(|| {
+        let pool = pool(front, &Db::new(), EchoPool::Debug, Opts::default());
+        let _again = pool.recreate();
+        pool.get().unwrap().detach_and_close();
+    });
+    let mut expected = vec![
+        " INFO Pool recreating",
+        "DEBUG Created new connection 1",
+        "DEBUG Connection 1 checked out from pool",
+    ];
+    // The async pool cannot await a reset in `Drop`: closing the connection ends its
+    // transaction on the server instead (a documented Rust translation).
+    if front == Front::Blocking {
+        expected.push("DEBUG Connection 1 rollback-on-return");
+    }
+    expected.push("DEBUG Closing connection 1");
+    assert_eq!(lines, expected);
+}
+
+/// `Error on connect()` gives the manager's error text (`Display`) on the blocking pool; the
+/// async pool has only bb8's `Debug` (a documented Rust translation).
+fn a_failed_connect_gives_the_error_text(front: Front) {
+    let db = Db::new();
+    db.stop();
+    let lines = lines_of(|| {
+        let pool = pool(front, &db, EchoPool::Debug, Opts::default());
+        assert!(pool.get().is_err());
+    });
+    let expected = match front {
+        Front::Blocking => "DEBUG Error on connect(): database is stopped",
+        Front::Async => "DEBUG Error on connect(): FakeError(\"database is stopped\")",
+    };
+    assert_eq!(lines, [expected]);
 }
 
 /// A `Write` into a shared buffer, for a plain `fmt` subscriber.
@@ -148,6 +397,13 @@ fn a_timeout_has_its_line_and_lines_name_the_pool_once(front: Front) {
 
 on_both_fronts!(
     a_timeout_has_its_line_and_lines_name_the_pool_once,
+    invalidations_with_an_error_name_it,
+    pre_ping_lines_follow_the_checkout_line,
+    recycling_hard_closes,
+    a_failing_reset_is_logged_with_the_error_attached,
+    nothing_to_roll_back_is_transaction_already_reset,
+    recreate_and_detached_close,
+    a_failed_connect_gives_the_error_text,
     debug_logs_every_checkout_return_and_reset_in_sqlalchemy_words,
     info_logs_only_invalidations_and_dispose,
     off_logs_nothing,

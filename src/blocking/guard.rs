@@ -21,6 +21,8 @@ pub struct DetachedConnection<M: r2d2::ManageConnection> {
     shared: Arc<Shared<M>>,
     conn: Option<M::Connection>,
     info: Extensions,
+    /// The connection's id while it was pooled, for the echo_pool lines.
+    id: u64,
 }
 
 guard_common!(PooledConnection, DetachedConnection, r2d2::ManageConnection);
@@ -44,11 +46,17 @@ impl<M: r2d2::ManageConnection> Drop for DetachedConnection<M> {
             return;
         };
         if let Some(action) = self.closing(&mut conn) {
+            crate::echo::echo_debug!(
+                self.shared.core,
+                "Connection {} {}-on-return",
+                self.id,
+                action.as_str()
+            );
             if let Err(message) = self.shared.run_reset(&mut conn, action) {
                 crate::echo::echo_error!(
                     self.shared.core,
-                    "Exception during reset or similar: {}",
-                    message
+                    error = %message,
+                    "Exception during reset or similar"
                 );
             }
         }

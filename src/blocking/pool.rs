@@ -10,7 +10,6 @@ use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Step};
 use crate::error::Error;
 use crate::owner::Owner;
 use crate::pool_common::pool_common;
-use crate::record::InvalidateReason;
 use crate::spans::{connect_span, fail, reset_span, CheckoutTrace, ConnectTimer};
 
 /// A blocking connection pool with SQLAlchemy's semantics over an `r2d2::ManageConnection`.
@@ -226,7 +225,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                             reservation.connected(conn, turn)?
                         }
                         Err(e) => {
-                            reservation.connect_failed(&e);
+                            reservation.connect_failed(|| e.to_string());
                             return Err(Error::Connect(e));
                         }
                     }
@@ -298,7 +297,12 @@ impl<M: r2d2::ManageConnection> Shared<M> {
         let core = &self.core;
         let mut checked = checked;
         let broken = catching(|| self.manager.has_broken(&mut checked.conn));
-        let Some((mut checked, step)) = core.start_return(checked, broken) else {
+        let open = self.builder.reset.as_ref().and_then(|reset| {
+            catching(|| reset.transaction_open(&mut checked.conn))
+                .ok()
+                .flatten()
+        });
+        let Some((mut checked, step)) = core.start_return(checked, broken, open) else {
             return;
         };
         match step {
@@ -328,10 +332,5 @@ impl<M: r2d2::ManageConnection> Shared<M> {
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("the {} function panicked", action.as_str())),
         }
-    }
-
-    pub(super) fn invalidate(&self, checked: Checked<M::Connection>) {
-        self.core
-            .invalidate(checked, InvalidateReason::Requested, None);
     }
 }

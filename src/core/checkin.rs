@@ -146,9 +146,15 @@ impl<C> Core<C> {
             }
         })
         .err();
+        // SQLAlchemy terminates ("hard-closes") a connection it gives up on, and closes one
+        // it merely has no room for.
         echo_debug!(
             self,
-            "Closing connection {}",
+            "{} connection {}",
+            match reason {
+                CloseReason::Invalidated | CloseReason::Recycled => "Hard-closing",
+                _ => "Closing",
+            },
             record.connection_id.unwrap_or(0)
         );
         let dropped = catching(|| drop(conn)).err();
@@ -172,9 +178,9 @@ impl<C> Core<C> {
         .err();
         echo_info!(
             self,
-            "Invalidate connection {} (reason: {})",
+            "Invalidate connection {}{}",
             record.connection_id.unwrap_or(0),
-            reason
+            reason.log_suffix()
         );
         fired
     }
@@ -211,17 +217,21 @@ impl<C> Core<C> {
     }
 
     /// Marks a checked-out connection for replacement at its next checkout.
-    pub(crate) fn soft_invalidate(&self, conn: &mut C, record: &mut ConnectionRecord) {
+    pub(crate) fn soft_invalidate(
+        &self,
+        conn: &mut C,
+        record: &mut ConnectionRecord,
+        reason: InvalidateReason,
+    ) {
         record.soft_invalidated = true;
-        let reason = InvalidateReason::Requested;
         for l in self.listeners.iter() {
             l.soft_invalidate(conn, record, &reason);
         }
         echo_info!(
             self,
-            "Soft invalidate connection {} (reason: {})",
+            "Soft Invalidate connection {}{}",
             record.connection_id.unwrap_or(0),
-            reason
+            reason.log_suffix()
         );
     }
 
@@ -247,10 +257,13 @@ impl<C> Core<C> {
     /// First half of a return: use time, the echo line, the broken check's outcome (a
     /// panic in it counts as broken), the `reset` event. `None` when the return is over (the
     /// connection was invalidated, or closed after a listener panicked).
+    /// `transaction_open` is what the reset function knows (see
+    /// [`Reset::transaction_open`](crate::Reset::transaction_open)).
     pub(crate) fn start_return(
         &self,
         mut checked: Checked<C>,
         broken: Result<bool, Panic>,
+        transaction_open: Option<bool>,
     ) -> Option<(Checked<C>, ReturnStep)> {
         let id = checked.record.connection_id.unwrap_or(0);
         if let Some(at) = checked.record.checked_out_at {
@@ -272,10 +285,13 @@ impl<C> Core<C> {
             }
         }
         let action = self.config.reset_on_return.action();
+        // SQLAlchemy's `transaction_was_reset`: nothing to roll back.
+        let already_reset = transaction_open == Some(false);
         if !self.listeners.is_empty() {
             let state = ResetState {
                 action,
                 terminate_only: false,
+                transaction_was_reset: already_reset,
             };
             let fired = catching(|| {
                 for l in self.listeners.iter() {
@@ -288,6 +304,10 @@ impl<C> Core<C> {
             }
         }
         match action {
+            Some(ResetAction::Rollback) if already_reset => {
+                echo_debug!(self, "Connection {} reset, transaction already reset", id);
+                Some((checked, ReturnStep::CheckIn))
+            }
             Some(action) => {
                 echo_debug!(self, "Connection {} {}-on-return", id, action.as_str());
                 Some((checked, ReturnStep::Reset(action)))
@@ -320,7 +340,7 @@ impl<C> Core<C> {
             }
         }
         if let Err(message) = reset {
-            echo_error!(self, "Exception during reset or similar: {}", message);
+            echo_error!(self, error = %message, "Exception during reset or similar");
             self.invalidate(checked, InvalidateReason::ResetFailed(message), None);
             return;
         }

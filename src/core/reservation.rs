@@ -46,6 +46,8 @@ pub(crate) struct Reservation<'a, C> {
     /// The connection was opened by this checkout (so it is not pinged).
     fresh: bool,
     pinged: bool,
+    /// `Connection N checked out from pool` was logged (once per checkout).
+    announced: bool,
     /// User code (the manager's ping, a listener) is working on the connection: dropped
     /// now, the connection's state is unknown and it is closed rather than pooled.
     in_user_code: bool,
@@ -64,6 +66,7 @@ impl<'a, C> Reservation<'a, C> {
             stale_checked: false,
             fresh: false,
             pinged: false,
+            announced: false,
             in_user_code: false,
             disconnects: 0,
         }
@@ -124,6 +127,15 @@ impl<'a, C> Reservation<'a, C> {
                     }
                 }
             }
+            if !self.announced {
+                // SQLAlchemy logs the checkout before the pre-ping and the checkout
+                // listeners, and not again for a connection that replaces a failed one.
+                self.announced = true;
+                if core.config.echo >= crate::config::EchoPool::Debug {
+                    let id = self.slot().record.connection_id.unwrap_or(0);
+                    echo_debug!(core, "Connection {} checked out from pool", id);
+                }
+            }
             if core.config.pre_ping && !self.pinged {
                 self.pinged = true;
                 let id = self.slot().record.connection_id.unwrap_or(0);
@@ -136,10 +148,6 @@ impl<'a, C> Reservation<'a, C> {
                 }
             }
             if core.listeners.is_empty() {
-                if core.config.echo >= crate::config::EchoPool::Debug {
-                    let id = self.slot().record.connection_id.unwrap_or(0);
-                    echo_debug!(core, "Connection {} checked out from pool", id);
-                }
                 return Step::Ready;
             }
             self.in_user_code = true;
@@ -148,25 +156,24 @@ impl<'a, C> Reservation<'a, C> {
                 continue;
             };
             let checked = core.listeners.try_each(|l| l.checkout(conn, record));
-            let id = record.connection_id.unwrap_or(0);
             self.in_user_code = false;
             match checked {
-                Ok(()) => {
-                    echo_debug!(core, "Connection {} checked out from pool", id);
-                    return Step::Ready;
-                }
+                Ok(()) => return Step::Ready,
                 Err(e) if e.kind() == ListenerErrorKind::Disconnect => {
+                    // SQLAlchemy's order: the detection, the invalidation, and on the last
+                    // attempt the give-up line.
+                    echo_info!(
+                        core,
+                        "Disconnection detected on checkout, invalidating individual connection {} (reason: {})",
+                        self.slot().record.connection_id.unwrap_or(0),
+                        e
+                    );
                     self.invalidate_conn(InvalidateReason::Listener(e.to_string()));
                     self.disconnects += 1;
                     if self.disconnects >= CHECKOUT_DISCONNECT_ATTEMPTS {
                         echo_info!(core, "Reconnection attempts exhausted on checkout");
                         return Step::Fail(PoolFailure::ReconnectAttemptsExhausted);
                     }
-                    echo_info!(
-                        core,
-                        "Disconnection detected on checkout, invalidating individual connection (reason: {})",
-                        e
-                    );
                 }
                 Err(e) => {
                     self.invalidate_conn(InvalidateReason::Listener(e.to_string()));
@@ -219,8 +226,10 @@ impl<'a, C> Reservation<'a, C> {
     }
 
     /// The manager failed to open a connection.
-    pub(crate) fn connect_failed(&self, message: &dyn std::fmt::Debug) {
-        echo_debug!(self.core, "Error on connect(): {:?}", message);
+    /// `describe` gives the error's text (its `Display` where the manager's error has one),
+    /// only when the line is written.
+    pub(crate) fn connect_failed(&self, describe: impl FnOnce() -> String) {
+        echo_debug!(self.core, "Error on connect(): {}", describe());
     }
 
     /// The pre-ping failed: invalidate the connection, mark every older connection stale,

@@ -418,6 +418,15 @@ impl PoolHooks {
         inner.config.reset_on_return.action()
     }
 
+    /// The connection came back with no transaction open: no reset is sent (SQLAlchemy's
+    /// `Connection reset, transaction already reset`, for a rollback; a commit-on-return with
+    /// nothing open has nothing to commit either).
+    pub fn nothing_to_reset(&self, action: ResetAction) {
+        if action == ResetAction::Rollback {
+            echo_debug!(self.0, "Connection reset, transaction already reset");
+        }
+    }
+
     /// The `poolscope.reset` span for a reset about to run (enter it around the reset).
     pub fn reset_span(&self, action: ResetAction) -> tracing::Span {
         echo_debug!(self.0, "Connection {}-on-return", action.as_str());
@@ -430,7 +439,7 @@ impl PoolHooks {
         let inner = &self.0;
         inner.instruments.reset(action, result.is_ok());
         if let Err(error) = result {
-            echo_error!(inner, "Exception during reset or similar: {error}");
+            echo_error!(inner, error = %error, "Exception during reset or similar");
             let reason = InvalidateReason::ResetFailed(error.to_string());
             echo_info!(inner, "Invalidate connection (reason: {reason})");
             inner.instruments.invalidated(&reason);

@@ -94,7 +94,8 @@ pub(crate) const INVALIDATE_REASONS: [&str; 5] = [
 
 pub(crate) fn invalidate_index(reason: &InvalidateReason) -> usize {
     match reason {
-        InvalidateReason::Requested => 0,
+        // Invalidated by the user, with or without an error.
+        InvalidateReason::Requested | InvalidateReason::Error { .. } => 0,
         InvalidateReason::PingFailed(_) => 1,
         InvalidateReason::ResetFailed(_) => 2,
         InvalidateReason::Broken => 3,

@@ -24,6 +24,8 @@ pub struct AsyncDetachedConnection<M: bb8::ManageConnection> {
     shared: Arc<Shared<M>>,
     conn: Option<M::Connection>,
     info: Extensions,
+    /// The connection's id while it was pooled, for the echo_pool lines.
+    id: u64,
 }
 
 guard_common!(

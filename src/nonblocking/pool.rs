@@ -12,7 +12,6 @@ use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Step, Waiter};
 use crate::error::{Error, PoolFailure};
 use crate::owner::Owner;
 use crate::pool_common::pool_common;
-use crate::record::InvalidateReason;
 use crate::spans::{connect_span, fail, reset_span, CheckoutTrace, ConnectTimer};
 use tracing::Instrument;
 
@@ -199,7 +198,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                         Err(()) => Some("the on_connect hook panicked".into()),
                     };
                     if let Some(e) = refused {
-                        reservation.connect_failed(&e);
+                        reservation.connect_failed(|| e.to_string());
                         drop(conn);
                         return Err(Error::Listener(crate::ListenerError::fatal(e)));
                     }
@@ -213,7 +212,8 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                 Ok(reservation.connected(conn, turn)?)
             }
             Err(e) => {
-                reservation.connect_failed(&e);
+                // bb8's managers promise only `Debug` for their errors.
+                reservation.connect_failed(|| format!("{e:?}"));
                 Err(Error::Connect(e))
             }
         }
@@ -292,7 +292,12 @@ impl<M: bb8::ManageConnection> Shared<M> {
     ) -> Option<(Checked<M::Connection>, ResetAction)> {
         let core = &self.core;
         let broken = catching(|| self.manager.has_broken(&mut checked.conn));
-        match core.start_return(checked, broken)? {
+        let open = self.builder.reset.as_ref().and_then(|reset| {
+            catching(|| reset.transaction_open(&mut checked.conn))
+                .ok()
+                .flatten()
+        });
+        match core.start_return(checked, broken, open)? {
             (checked, ReturnStep::CheckIn) => core.end_return(checked, None, Ok(())),
             (checked, ReturnStep::Reset(action)) => return Some((checked, action)),
         }
@@ -347,11 +352,6 @@ impl<M: bb8::ManageConnection> Shared<M> {
             handle.spawn(task);
         }
         // Otherwise dropping the task closes the connection (see `PendingReturn`).
-    }
-
-    pub(super) fn invalidate(&self, checked: Checked<M::Connection>) {
-        self.core
-            .invalidate(checked, InvalidateReason::Requested, None);
     }
 }
 

@@ -77,6 +77,9 @@ pub struct Opts {
     pub meter: Option<opentelemetry::metrics::Meter>,
     /// Options read from text (`options`), applied after the rest.
     pub options: Option<poolscope::PoolOptions>,
+    /// The reset says whether a transaction is open (`Reset::transaction_open`), as
+    /// Diesel's does.
+    pub reset_knows_transactions: bool,
 }
 
 impl Default for Opts {
@@ -104,6 +107,7 @@ impl Default for Opts {
             #[cfg(feature = "opentelemetry")]
             meter: None,
             options: None,
+            reset_knows_transactions: false,
         }
     }
 }
@@ -170,6 +174,31 @@ impl poolscope::AsyncReset<FakeConn> for InstantAsyncReset {
         action: ResetAction,
     ) -> BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(async move { fake_reset(conn, action) })
+    }
+}
+
+/// The fake reset, telling the pool whether a transaction is open (as Diesel's does).
+struct KnowingReset;
+
+impl poolscope::Reset<FakeConn> for KnowingReset {
+    fn reset(&self, conn: &mut FakeConn, action: ResetAction) -> Result<(), BoxError> {
+        fake_reset(conn, action)
+    }
+    fn transaction_open(&self, conn: &mut FakeConn) -> Option<bool> {
+        Some(conn.in_transaction)
+    }
+}
+
+impl poolscope::AsyncReset<FakeConn> for KnowingReset {
+    fn reset<'a>(
+        &'a self,
+        conn: &'a mut FakeConn,
+        action: ResetAction,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move { fake_reset(conn, action) })
+    }
+    fn transaction_open(&self, conn: &mut FakeConn) -> Option<bool> {
+        Some(conn.in_transaction)
     }
 }
 
@@ -266,7 +295,13 @@ impl TestPool {
         match front {
             Front::Blocking => {
                 let manager = manager(db, &opts);
-                let b = configure!(Pool::builder(), opts).reset_with(fake_reset);
+                let knows = opts.reset_knows_transactions;
+                let b = configure!(Pool::builder(), opts);
+                let b = if knows {
+                    b.reset_with(KnowingReset)
+                } else {
+                    b.reset_with(fake_reset)
+                };
                 Ok(TestPool::Blocking(b.build(manager)?))
             }
             Front::Async => {
@@ -278,9 +313,12 @@ impl TestPool {
                         .unwrap(),
                 );
                 let awaits = opts.reset_awaits;
+                let knows = opts.reset_knows_transactions;
                 let manager = manager(db, &opts);
                 let b = configure!(AsyncPool::builder(), opts);
-                let b = if awaits {
+                let b = if knows {
+                    b.reset_with(KnowingReset)
+                } else if awaits {
                     b.reset_with(FakeAsyncReset)
                 } else {
                     b.reset_with(InstantAsyncReset)
@@ -532,6 +570,22 @@ impl Conn {
         match self.inner_mut() {
             Inner::Blocking(c) => c.soft_invalidate(),
             Inner::Async(c) => c.soft_invalidate(),
+        }
+    }
+
+    /// Invalidates the connection because of `error` (SQLAlchemy's `invalidate(e)`).
+    pub fn invalidate_with(self, error: &FakeError) {
+        self.consume(|inner| match inner {
+            Inner::Blocking(c) => c.invalidate_with(error),
+            Inner::Async(c) => c.invalidate_with(error),
+        })
+    }
+
+    /// Soft-invalidates the connection because of `error`.
+    pub fn soft_invalidate_with(&mut self, error: &FakeError) {
+        match self.inner_mut() {
+            Inner::Blocking(c) => c.soft_invalidate_with(error),
+            Inner::Async(c) => c.soft_invalidate_with(error),
         }
     }
 

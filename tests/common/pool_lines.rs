@@ -12,6 +12,8 @@ pub struct PoolLine {
     pub target: String,
     pub pool: String,
     pub message: String,
+    /// The `error` field, where the event has one.
+    pub error: String,
 }
 
 /// Every event recorded so far, in order.
@@ -22,6 +24,7 @@ pub struct PoolLines(pub Arc<Mutex<Vec<PoolLine>>>);
 struct Fields {
     message: String,
     pool: String,
+    error: String,
 }
 
 impl tracing::field::Visit for Fields {
@@ -29,6 +32,7 @@ impl tracing::field::Visit for Fields {
         match field.name() {
             "message" => self.message = format!("{value:?}"),
             "pool" => self.pool = format!("{value:?}"),
+            "error" => self.error = format!("{value:?}"),
             _ => {}
         }
     }
@@ -43,6 +47,7 @@ impl<S: tracing::Subscriber> Layer<S> for PoolLines {
             target: event.metadata().target().to_owned(),
             pool: fields.pool,
             message: fields.message,
+            error: fields.error,
         });
     }
 }

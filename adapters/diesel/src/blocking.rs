@@ -9,7 +9,7 @@ use poolscope::BuildError;
 
 use crate::forward::forward_options;
 use crate::lost_connection::{self, DisconnectWatch, Suspicion};
-use crate::reset::{in_error, in_transaction, reset_connection};
+use crate::reset::{in_error, in_transaction, DieselReset};
 use crate::user_set::{fmt_manager, UserSet};
 
 /// Opens Diesel connections for a [`Pool`]: Diesel's own [`ConnectionManager`], except that a
@@ -261,7 +261,7 @@ impl<C: R2D2Connection + Send + 'static> Builder<C> {
             inner = inner.db_system_name(system);
         }
         if !self.user_set.reset {
-            inner = inner.reset_with(reset_connection::<C>);
+            inner = inner.reset_with(DieselReset);
         }
         Ok(Pool {
             inner: inner.build(manager)?,

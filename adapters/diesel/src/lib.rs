@@ -91,4 +91,4 @@ pub use nonblocking::{
     AsyncPooledConnection, DieselAsyncReset,
 };
 pub use poolscope;
-pub use reset::reset_connection;
+pub use reset::{reset_connection, DieselReset};

@@ -208,6 +208,17 @@ impl<C: AsyncConnection + 'static> AsyncReset<C> for DieselAsyncReset {
             reset_async_connection(conn, action).await
         })
     }
+
+    /// Known from diesel-async's transaction depth, unless a failed query left the
+    /// connection suspect: the reset then runs, and checks it.
+    fn transaction_open(&self, conn: &mut C) -> Option<bool> {
+        if lost_connection::seen(conn.instrumentation()) != lost_connection::Suspicion::Sound {
+            return None;
+        }
+        crate::reset::known_depth(
+            C::TransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
+        )
+    }
 }
 
 /// A checked-out async connection; `&mut *conn` is a `&mut C`.

@@ -77,6 +77,35 @@ where
     Ok(())
 }
 
+/// The [`Reset`](poolscope::Reset) the blocking builder installs: [`reset_connection`], with
+/// Diesel's transaction depth telling the pool when there is nothing to roll back (no
+/// ROLLBACK is sent then, and echo_pool says `Connection N reset, transaction already
+/// reset`, as SQLAlchemy does).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DieselReset;
+
+impl<C: diesel::Connection + 'static> poolscope::Reset<C> for DieselReset {
+    fn reset(&self, conn: &mut C, action: ResetAction) -> Result<(), BoxError> {
+        reset_connection(conn, action)
+    }
+
+    fn transaction_open(&self, conn: &mut C) -> Option<bool> {
+        use diesel::connection::TransactionManager;
+        known_depth(
+            <C as diesel::Connection>::TransactionManager::transaction_manager_status_mut(conn)
+                .transaction_depth(),
+        )
+    }
+}
+
+/// Whether a transaction is open, from Diesel's depth; `None` when its transaction manager is
+/// in its error state (the reset then runs, and fails, and the connection is closed).
+pub(crate) fn known_depth(
+    depth: diesel::QueryResult<Option<std::num::NonZeroU32>>,
+) -> Option<bool> {
+    depth.ok().map(|depth| depth.is_some())
+}
+
 /// Whether Diesel's transaction manager is in its error state (a failed ROLLBACK or COMMIT
 /// left the connection in an unknown state): such a connection is closed, never reused.
 pub(crate) fn in_error<C: diesel::Connection>(conn: &mut C) -> bool {

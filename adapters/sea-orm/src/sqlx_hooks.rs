@@ -128,6 +128,8 @@ async fn release<DB: Database>(hooks: &PoolHooks, conn: &mut DB::Connection) -> 
             if failed {
                 return false;
             }
+        } else {
+            hooks.nothing_to_reset(action);
         }
     }
     hooks.check_in()
