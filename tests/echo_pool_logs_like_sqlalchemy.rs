@@ -1,5 +1,7 @@
 //! echo_pool: SQLAlchemy's pool log lines as `tracing` events under target `poolscope::pool`,
 //! captured through an ordinary subscriber (as L:`PoolLoggingTest` does), on both fronts.
+//! The expected sequences are real SQLAlchemy's (2.1.9) for the same scenarios, as
+//! `tools/sqlalchemy_echo_pool.py` prints them.
 mod common;
 
 use common::fronts::{Front, Opts, TestPool};
