@@ -124,9 +124,66 @@ fn three_checkouts_one_timeout_all_returned(front: Front) {
             m::RESETS,
             &[(m::RESET_ACTION, "rollback"), (m::RESET_OUTCOME, "error")]
         ),
-        None,
-        "never recorded"
+        Some(0.0),
+        "never recorded, there at zero"
     );
+}
+
+/// Every counter series of the contract exists at 0 from the pool's build, so that
+/// Prometheus' `increase()` counts the first event (a series first seen at 1 hides it).
+fn every_counter_series_exists_at_zero_from_build(front: Front) {
+    let got = collect(|meter| {
+        TestPool::build(
+            front,
+            &Db::new(),
+            Opts {
+                name: Some("otel-zero".into()),
+                meter: Some(meter),
+                ..Opts::default()
+            },
+        )
+    });
+    for name in [
+        m::TIMEOUTS,
+        m::OVERFLOW_OPENED,
+        m::OVERFLOW_CLOSED,
+        m::PRE_PING_FAILURES,
+        m::LEAKS_SUSPECTED,
+    ] {
+        assert_eq!(got.point(name, &[]), Some(0.0), "{name}");
+    }
+    for action in ["rollback", "commit"] {
+        for outcome in ["ok", "error"] {
+            let labels = [(m::RESET_ACTION, action), (m::RESET_OUTCOME, outcome)];
+            assert_eq!(got.point(m::RESETS, &labels), Some(0.0), "{labels:?}");
+        }
+    }
+    for reason in ["age", "pool_invalidated", "soft_invalidated"] {
+        let labels = [(m::RECYCLE_REASON, reason)];
+        assert_eq!(got.point(m::RECYCLES, &labels), Some(0.0), "{reason}");
+    }
+    for reason in [
+        "requested",
+        "ping_failed",
+        "reset_failed",
+        "broken",
+        "listener",
+    ] {
+        let labels = [(m::INVALIDATE_REASON, reason)];
+        assert_eq!(got.point(m::INVALIDATIONS, &labels), Some(0.0), "{reason}");
+    }
+    for reason in [
+        "overflow",
+        "no_pooling",
+        "dispose",
+        "invalidated",
+        "recycled",
+        "evicted",
+        "checkout_failed",
+    ] {
+        let labels = [(m::CLOSE_REASON, reason)];
+        assert_eq!(got.point(m::CLOSES, &labels), Some(0.0), "{reason}");
+    }
 }
 
 fn a_dropped_pool_stops_reporting_counts(front: Front) {
@@ -148,6 +205,7 @@ fn a_dropped_pool_stops_reporting_counts(front: Front) {
 }
 
 on_both_fronts!(
+    every_counter_series_exists_at_zero_from_build,
     three_checkouts_one_timeout_all_returned,
     a_dropped_pool_stops_reporting_counts,
 );

@@ -4,6 +4,8 @@
 //! reached fails the suite. Each test connects to a database of its own (`ps_<test>`, created
 //! on the way) and counts only the connections in it, so other clients of the server are
 //! not counted; the tests still take turns, sharing the server's connection limit.
+mod common;
+
 use std::io::Write;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -279,5 +281,48 @@ fn assertion_pool_refuses_the_second_checkout() {
     assert!(
         err.starts_with("connection is already checked out at:\n"),
         "{err}"
+    );
+}
+
+/// The count gauges on both export paths equal `information_schema.processlist`'s count of
+/// the pool's connections after every step of a scenario that invalidates, loses connections
+/// on the server side, detaches and disposes (see `common::gauge_truth`).
+#[cfg(all(feature = "metrics", feature = "opentelemetry"))]
+#[test]
+fn gauges_count_what_the_server_has() {
+    let Some((url, _serial)) = url("gauges_count_what_the_server_has") else {
+        return;
+    };
+    let base = settled_connections(&url, 0);
+    let gauges = common::gauge_truth::Gauges::new("poolscope-gauge-truth-mariadb");
+    let pool = gauges.build(
+        builder().pool_size(3).max_overflow(2).pre_ping(true),
+        manager(&url),
+    );
+    let kill = || {
+        let database = manager(&url)
+            .0
+            .get_db_name()
+            .expect("the test's database")
+            .to_owned();
+        let mut admin = admin(&url);
+        let ids: Vec<u64> = admin
+            .exec(
+                "SELECT id FROM information_schema.processlist \
+                 WHERE db = ? AND id <> CONNECTION_ID()",
+                (&database,),
+            )
+            .unwrap();
+        for id in ids {
+            admin.query_drop(format!("KILL {id}")).unwrap();
+        }
+        drop(admin); // it is in the test's database too
+        assert_eq!(settled_connections(&url, 0), 0);
+    };
+    common::gauge_truth::gauges_follow_the_server(
+        &pool,
+        &gauges,
+        &|expected| settled_connections(&url, base + expected as u64) as i64 - base as i64,
+        &kill,
     );
 }

@@ -2,6 +2,8 @@
 //! `pg_stat_activity`. Runs when `POOLSCOPE_PG_URL` is set (for example
 //! `postgres://postgres@127.0.0.1:5432/test`); says SKIPPED otherwise. A set URL that cannot be
 //! reached fails the suite.
+mod common;
+
 use std::io::Write;
 use std::time::Duration;
 
@@ -276,4 +278,41 @@ fn assertion_pool_refuses_the_second_checkout() {
     );
     assert!(err.contains(file!()), "{err}");
     assert_eq!(settled_connections(&url, app, 1), 1);
+}
+
+/// The count gauges on both export paths equal `pg_stat_activity`'s count of the pool's
+/// connections after every step of a scenario that invalidates, loses connections on the
+/// server side, detaches and disposes (see `common::gauge_truth`).
+#[cfg(all(feature = "metrics", feature = "opentelemetry"))]
+#[test]
+fn gauges_count_what_the_server_has() {
+    let Some(url) = url("gauges_count_what_the_server_has") else {
+        return;
+    };
+    let app = "poolscope-gauge-truth";
+    let gauges = common::gauge_truth::Gauges::new(app);
+    let pool = gauges.build(
+        pool(&url, app).pool_size(3).max_overflow(2).pre_ping(true),
+        manager(&url, app),
+    );
+    let kill = || {
+        let mut admin = manager(&url, "poolscope-admin")
+            .0
+            .connect(postgres::NoTls)
+            .unwrap();
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = $1",
+                &[&app],
+            )
+            .unwrap();
+        assert_eq!(settled_connections(&url, app, 0), 0);
+    };
+    common::gauge_truth::gauges_follow_the_server(
+        &pool,
+        &gauges,
+        &|expected| settled_connections(&url, app, expected),
+        &kill,
+    );
 }

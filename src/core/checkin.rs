@@ -12,10 +12,11 @@ use super::{Checked, Core, Slot};
 use crate::config::{PoolClass, ResetAction};
 use crate::echo::{echo_debug, echo_error, echo_info};
 use crate::events::ResetState;
-use crate::instrument::CloseReason;
+use crate::instrument::{CloseReason, RecycleReason};
 use crate::owner::Owner;
 use crate::policy::Return;
 use crate::record::{ConnectionRecord, InvalidateReason};
+use std::collections::VecDeque;
 
 /// What the front end does next with a returned connection.
 pub(crate) enum ReturnStep {
@@ -92,6 +93,58 @@ impl<C> Core<C> {
                 Some((slot, reason))
             }
         }
+    }
+
+    /// After a pool invalidation at `at`: closes the idle connections opened before it now,
+    /// rather than at their next checkout (SQLAlchemy's way), so that the pool never counts
+    /// as idle a connection the server has dropped (a failed pre-ping says the server lost
+    /// its connections). Each is logged and counted as a recycle for pool invalidation; its
+    /// slot goes back empty, its capacity held as `closing` meanwhile. Connections checked
+    /// out are replaced at their next checkout, as before. SingletonThreadPool's threads'
+    /// connections are left to their next checkout.
+    pub(crate) fn close_stale_idle(&self, at: std::time::Instant) {
+        let stale: Vec<Slot<C>> = {
+            let mut st = self.locked();
+            let idle = std::mem::take(&mut st.idle);
+            let (stale, kept): (VecDeque<Slot<C>>, VecDeque<Slot<C>>) =
+                idle.into_iter().partition(|slot| {
+                    slot.conn.is_some() && slot.record.created_at.is_some_and(|c| at > c)
+                });
+            st.idle = kept;
+            st.closing += stale.len();
+            stale.into_iter().collect()
+        };
+        let mut panic = None;
+        for mut slot in stale {
+            let id = slot.record.connection_id.unwrap_or(0);
+            echo_info!(
+                self,
+                "Connection {} {}; recycling",
+                id,
+                RecycleReason::PoolInvalidated.log_text()
+            );
+            let counted = catching(|| self.instruments.recycled(RecycleReason::PoolInvalidated));
+            panic = first(panic, counted.err());
+            panic = first(
+                panic,
+                self.close_slot_keeping(&mut slot, CloseReason::Recycled),
+            );
+            let owner = slot.record.owner;
+            slot.record.clear_connection();
+            let mut st = self.locked();
+            st.closing -= 1;
+            // The empty slot goes back under the class's policy (it is no connection, so
+            // nothing is closed).
+            let nothing = self.check_in_locked(&mut st, slot, owner);
+            debug_assert!(nothing.is_none());
+        }
+        self.carry_on(panic);
+    }
+
+    /// Closes a slot's connection, if it has one, keeping the slot.
+    fn close_slot_keeping(&self, slot: &mut Slot<C>, reason: CloseReason) -> Option<Panic> {
+        let conn = slot.conn.take()?;
+        self.close_connection(conn, &mut slot.record, reason)
     }
 
     /// A connection counted as `closing` is closed: its capacity is free.

@@ -187,6 +187,7 @@ impl<C> Core<C> {
         let now = self.clock.now();
         lock(&self.state).invalidated_at = Some(now);
         self.ever_invalidated.store(true, Ordering::Release);
+        self.close_stale_idle(now);
     }
 
     /// Wake-ups missed so far (see `missed_wakeups`).
@@ -195,18 +196,27 @@ impl<C> Core<C> {
     }
 
     fn gauges_locked(&self, st: &State<C>) -> Gauges {
-        let idle = match self.config.class {
+        let (idle_slots, idle) = match self.config.class {
             PoolClass::SingletonThread => st
                 .threads
                 .values()
-                .filter(|c| matches!(c, ThreadConn::Idle(_)))
-                .count(),
-            _ => st.idle.len(),
+                .filter_map(|c| match c {
+                    ThreadConn::Idle(slot) => Some(slot),
+                    ThreadConn::Out { .. } => None,
+                })
+                .fold((0, 0), |(slots, conns), slot| {
+                    (slots + 1, conns + usize::from(slot.conn.is_some()))
+                }),
+            _ => (
+                st.idle.len(),
+                st.idle.iter().filter(|slot| slot.conn.is_some()).count(),
+            ),
         };
         Gauges {
             idle,
+            idle_slots,
             // Connections being closed are held by nobody: neither idle nor used.
-            used: st.open - st.closing - idle,
+            used: st.open - st.closing - idle_slots,
             pending: st.waiters.len(),
             leaks: 0,
         }
@@ -228,9 +238,9 @@ impl<C> Core<C> {
             class: self.config.class,
             pool_id: self.id,
             size: self.limits.pool_size,
-            checked_in: gauges.idle,
+            checked_in: gauges.idle_slots,
             // Every open slot is idle or used, whatever the class.
-            overflow: self.limits.overflow(gauges.idle + gauges.used),
+            overflow: self.limits.overflow(gauges.idle_slots + gauges.used),
             checked_out: gauges.used,
             waiting: gauges.pending,
             suspected_leaks: gauges.leaks,

@@ -180,6 +180,7 @@ impl Counts {
     fn gauges(&self) -> Gauges {
         Gauges {
             idle: self.idle,
+            idle_slots: self.idle,
             used: self.used,
             pending: self.pending,
             leaks: 0,

@@ -31,7 +31,15 @@ use crate::record::InvalidateReason;
 /// The pool's gauges at one moment.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Gauges {
+    /// Idle connections (what `db.client.connection.count{state="idle"}` reports).
+    #[cfg_attr(
+        not(any(feature = "metrics", feature = "opentelemetry")),
+        allow(dead_code)
+    )]
     pub(crate) idle: usize,
+    /// Idle slots, with or without a connection (SQLAlchemy's `checkedin()`, for `status()`):
+    /// an invalidated connection's slot goes back empty and counts here, not in `idle`.
+    pub(crate) idle_slots: usize,
     pub(crate) used: usize,
     pub(crate) pending: usize,
     pub(crate) leaks: usize,

@@ -8,7 +8,10 @@
 //! Prometheus exporter does this by default).
 
 /// `db.client.connection.count` (gauge, `{connection}`): open connections by
-/// [`STATE`] `idle` / `used`.
+/// [`STATE`] `idle` / `used`. Connections, not slots: an invalidated connection's slot,
+/// back in the pool empty, is in `status().checked_in` (SQLAlchemy's `checkedin()`) and not
+/// here, and a connection being closed is in neither state. Tested against
+/// `pg_stat_activity` and `information_schema.processlist` (`gauges_count_what_the_server_has`).
 pub const CONNECTION_COUNT: &str = "db.client.connection.count";
 /// `db.client.connection.max` (gauge): most connections allowed open (absent when unlimited).
 pub const CONNECTION_MAX: &str = "db.client.connection.max";

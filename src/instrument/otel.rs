@@ -136,7 +136,7 @@ impl Handles {
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build()
         };
-        Handles {
+        let handles = Handles {
             timeouts: counter(
                 TIMEOUTS,
                 "{timeout}",
@@ -192,6 +192,35 @@ impl Handles {
                 "Connections held longer than the leak threshold.",
             ),
             pool,
+        };
+        handles.start_at_zero();
+        handles
+    }
+
+    /// Adds 0 to every counter series, so that each exists from the pool's build: a series
+    /// first seen with 1 makes Prometheus' `increase()` miss that first event (the facade's
+    /// exporter shows registered series at 0 already).
+    fn start_at_zero(&self) {
+        for counter in [
+            &self.timeouts,
+            &self.overflow_opened,
+            &self.overflow_closed,
+            &self.pre_ping_failures,
+            &self.leaks_suspected,
+        ] {
+            counter.add(0, &self.pool);
+        }
+        for attrs in self.reset_attrs.iter().flatten() {
+            self.resets.add(0, attrs);
+        }
+        for attrs in &self.recycle_attrs {
+            self.recycles.add(0, attrs);
+        }
+        for attrs in &self.invalidate_attrs {
+            self.invalidations.add(0, attrs);
+        }
+        for attrs in &self.close_attrs {
+            self.closes.add(0, attrs);
         }
     }
 

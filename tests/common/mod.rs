@@ -3,6 +3,10 @@
 #![allow(dead_code)]
 
 pub mod fronts;
+#[cfg(feature = "metrics")]
+pub mod gauge_recorder;
+#[cfg(all(feature = "metrics", feature = "opentelemetry"))]
+pub mod gauge_truth;
 pub mod pool_lines;
 pub mod stress;
 

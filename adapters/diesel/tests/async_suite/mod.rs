@@ -232,6 +232,12 @@ macro_rules! async_suite {
                     .await
                     .unwrap();
             }
+            // The COMMIT goes on on a spawned task when it must wait for the server: let it
+            // land before another connection looks.
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+            while pool.status().checked_out > 0 && std::time::Instant::now() < until {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
             let other = AsyncPool::<Conn>::builder()
                 .build(t.url.as_str())
                 .await
