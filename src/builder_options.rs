@@ -87,13 +87,16 @@ macro_rules! policy_setters {
             self
         }
 
-        /// The pool's name in logs and metrics (default `pool-<id>`).
+        /// The pool's name in logs and metrics (default `pool-<id>`, numbered in build order
+        /// and kept by `recreate()`; name your pools, or use `name_from_url`, so that saved
+        /// queries and dashboards survive a change in the order pools are built).
         pub fn name(mut self, name: impl Into<String>) -> Self {
             self.options.name = Some(name.into());
             self
         }
 
-        /// Names the pool after a database URL without its credentials (see
+        /// Names the pool after a database URL as OpenTelemetry's conventions suggest,
+        /// `server.address:server.port/db.namespace`, without credentials (see
         /// [`pool_name_from_url`](crate::pool_name_from_url)).
         pub fn name_from_url(self, url: &str) -> Self {
             self.name(crate::pool_name_from_url(url))

@@ -21,9 +21,11 @@ macro_rules! pool_common {
             /// None in practice: the options were validated when this pool was built.
             pub fn recreate(&self) -> Result<$pool<M>, $crate::BuildError> {
                 $crate::echo::echo_info!(self.shared.core, "Pool recreating");
+                // The same name, given or defaulted: the new pool's series continue the old's.
                 self.shared
                     .builder
                     .clone()
+                    .name(self.shared.core.config.name.to_string())
                     .build_shared(std::sync::Arc::clone(&self.shared.manager))
             }
 

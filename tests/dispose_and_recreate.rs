@@ -124,7 +124,18 @@ fn j55_listeners_carry_over_and_first_connect_is_per_pool(front: Front) {
     assert_eq!(firsts, 2);
 }
 
+/// An unnamed pool's default name (`pool-<id>`) carries over to the pool `recreate()`
+/// returns, so that its metric series continue rather than start again under a new name.
+fn recreate_keeps_a_default_name(front: Front) {
+    let pool = TestPool::build(front, &Db::new(), Opts::default());
+    let name = pool.name();
+    assert!(name.starts_with("pool-"), "{name}");
+    assert_eq!(pool.recreate().name(), name);
+    assert_eq!(pool.recreate().recreate().name(), name);
+}
+
 on_both_fronts!(
+    recreate_keeps_a_default_name,
     j51_dispose_closes_idle_only,
     dispose_keeps_counting_checked_out_connections,
     j52_close_event_fires_on_dispose_not_on_return,

@@ -105,7 +105,7 @@ fn the_password_appears_nowhere(front: Front) {
         "the manager itself does show it"
     );
     let pool = metrics::with_local_recorder(&facade, || TestPool::build(front, &db, opts));
-    assert_eq!(pool.name(), "postgres://db.internal:5432/orders");
+    assert_eq!(pool.name(), "db.internal:5432/orders");
 
     let a = pool.get().unwrap();
     let mut b = pool.get().unwrap();
