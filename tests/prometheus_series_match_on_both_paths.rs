@@ -1,31 +1,30 @@
-//! One dashboard serves both metric paths: the same scenario rendered by
-//! metrics-exporter-prometheus (the `metrics` facade, `with_recommended_naming(true)` and
-//! poolscope's buckets) and by opentelemetry-prometheus (default configuration) gives the same
-//! series names with the same label keys.
+//! One dashboard serves both metric paths: one pool exporting through the `metrics` facade
+//! (metrics-exporter-prometheus, `with_recommended_naming(true)` and poolscope's buckets) and
+//! through OpenTelemetry (opentelemetry-prometheus, default configuration) at once renders the
+//! same series with the same values: every counter, every gauge, and every histogram's count,
+//! sum and bucket counts (the same durations are recorded to both, so the sums agree to the
+//! last bit of rounding). On both fronts.
 //!
-//! OpenTelemetry's exporter adds `otel_scope_*` labels and a `target_info` series, and reports
-//! a counter only once it has counted; the facade registers every counter up front at 0. The
-//! comparison ignores the former and treats an all-zero facade counter as not yet reported.
+//! OpenTelemetry's exporter adds `otel_scope_*` labels and a `target_info` series; the
+//! comparison leaves those out.
 #![cfg(all(feature = "metrics", feature = "opentelemetry"))]
 mod common;
 
-use common::{builder, Db};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::fronts::{Front, Opts, TestPool};
+use common::Db;
 use opentelemetry::metrics::MeterProvider as _;
 use poolscope::metric_names as m;
 use prometheus::Encoder as _;
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
-/// Family name -> label-key sets of its series, for one pool's series.
-type Families = BTreeMap<String, BTreeSet<Vec<String>>>;
+/// Series (name and sorted labels, the pool's name and OpenTelemetry's scope left out) ->
+/// value, for one pool's series.
+type Series = BTreeMap<(String, Vec<(String, String)>), f64>;
 
-fn families(text: &str, pool: &str) -> Families {
-    let histograms: BTreeSet<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.strip_suffix(" histogram"))
-        .collect();
-    let mut values: BTreeMap<String, Vec<(Vec<String>, f64)>> = BTreeMap::new();
+fn series(text: &str, pool: &str) -> Series {
+    let mut out = Series::new();
     for line in text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
@@ -35,53 +34,38 @@ fn families(text: &str, pool: &str) -> Families {
             Some((name, rest)) => (name, rest.trim_end_matches('}')),
             None => (series, ""),
         };
+        let mut labels: Vec<(String, String)> = labels
+            .split(',')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (k, v) = l.split_once('=').unwrap();
+                (k.to_owned(), v.trim_matches('"').to_owned())
+            })
+            .collect();
         if name == "target_info"
-            || !labels.contains(&format!("db_client_connection_pool_name=\"{pool}\""))
+            || !labels
+                .iter()
+                .any(|(k, v)| k == "db_client_connection_pool_name" && v == pool)
         {
             continue;
         }
-        let mut keys: Vec<String> = labels
-            .split(',')
-            .filter(|l| !l.is_empty())
-            .map(|l| l.split_once('=').unwrap().0.to_owned())
-            .filter(|k| !k.starts_with("otel_scope_"))
-            .collect();
-        keys.sort();
-        let family = ["_bucket", "_sum", "_count"]
-            .iter()
-            .find_map(|suffix| name.strip_suffix(suffix))
-            .filter(|family| histograms.contains(family))
-            .unwrap_or(name);
-        values
-            .entry(family.to_owned())
-            .or_default()
-            .push((keys, value.parse().unwrap()));
+        labels.retain(|(k, _)| {
+            !k.starts_with("otel_scope_") && k != "db_client_connection_pool_name"
+        });
+        for (k, v) in &mut labels {
+            if k == "le" && v != "+Inf" {
+                // `0.0001` and `1e-4` are the same bound.
+                *v = format!("{:e}", v.parse::<f64>().unwrap());
+            }
+        }
+        labels.sort();
+        out.insert((name.to_owned(), labels), value.parse().unwrap());
     }
-    values
-        .into_iter()
-        .filter(|(name, series)| {
-            !(name.ends_with("_total") && series.iter().all(|(_, v)| *v == 0.0))
-        })
-        .map(|(name, series)| (name, series.into_iter().map(|(k, _)| k).collect()))
-        .collect()
+    out
 }
 
 /// A scenario that makes every family count at least once.
-fn scenario(
-    builder: poolscope::Builder<common::FakeManager>,
-    db: &Db,
-) -> poolscope::Pool<common::FakeManager> {
-    let clock = poolscope::ManualClock::new();
-    let pool = builder
-        .pool_size(1)
-        .max_overflow(1)
-        .pre_ping(true)
-        .pool_recycle(Duration::from_secs(60))
-        .pool_timeout(Duration::from_millis(20))
-        .leak_detection_threshold(Duration::from_millis(10))
-        .clock(clock.clone())
-        .build(db.manager())
-        .unwrap();
+fn scenario(pool: &TestPool, db: &Db, clock: &poolscope::ManualClock) {
     let (a, b) = (pool.get().unwrap(), pool.get().unwrap()); // overflow opened
     assert!(pool.get().is_err()); // timeout
     drop((a, b)); // overflow closed, resets ok
@@ -99,22 +83,16 @@ fn scenario(
         std::thread::sleep(Duration::from_millis(5)); // leak suspected, then returned
     }
     drop(held);
-    pool
+    pool.settled();
 }
 
-#[test]
-fn both_exporters_render_the_same_series_and_label_keys() {
+fn both_exporters_render_the_same_values(front: Front) {
     let facade = metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_recommended_naming(true)
         .set_buckets(m::DURATION_BUCKETS)
         .unwrap()
         .build_recorder();
     let handle = facade.handle();
-    let db = Db::new();
-    let _pool =
-        metrics::with_local_recorder(&facade, || scenario(builder().name("prom-facade"), &db));
-    let facade_text = handle.render();
-
     let registry = prometheus::Registry::new();
     let exporter = opentelemetry_prometheus::exporter()
         .with_registry(registry.clone())
@@ -123,27 +101,89 @@ fn both_exporters_render_the_same_series_and_label_keys() {
     let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
         .with_reader(exporter)
         .build();
+
     let db = Db::new();
-    let _pool = scenario(
-        builder()
-            .name("prom-otel")
-            .otel_meter(provider.meter("poolscope")),
-        &db,
-    );
+    let clock = poolscope::ManualClock::new();
+    let pool = metrics::with_local_recorder(&facade, || {
+        TestPool::build(
+            front,
+            &db,
+            Opts {
+                name: Some("prom-both".into()),
+                pre_ping: true,
+                recycle: Some(Duration::from_secs(60)),
+                leak_threshold: Some(Duration::from_millis(10)),
+                clock: Some(clock.clone()),
+                // Published on every change: the facade's gauges are exact when rendered.
+                gauge_interval: Some(Duration::ZERO),
+                meter: Some(provider.meter("poolscope")),
+                ..Opts::queue(1, 1, Duration::from_millis(20))
+            },
+        )
+    });
+    scenario(&pool, &db, &clock);
+
+    let facade_text = handle.render();
     let mut otel_text = Vec::new();
     prometheus::TextEncoder::new()
         .encode(&registry.gather(), &mut otel_text)
         .unwrap();
     let otel_text = String::from_utf8(otel_text).unwrap();
 
-    let from_facade = families(&facade_text, "prom-facade");
-    let from_otel = families(&otel_text, "prom-otel");
+    let from_facade = series(&facade_text, "prom-both");
+    let from_otel = series(&otel_text, "prom-both");
+    let names = |s: &Series| {
+        s.keys()
+            .map(|(name, _)| name.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
     assert_eq!(
-        from_facade.keys().collect::<Vec<_>>(),
-        from_otel.keys().collect::<Vec<_>>(),
+        names(&from_facade),
+        names(&from_otel),
         "\nfacade:\n{facade_text}\notel:\n{otel_text}"
     );
-    assert_eq!(from_facade, from_otel);
+    for (key, facade_value) in &from_facade {
+        let otel_value = from_otel.get(key).unwrap_or_else(|| {
+            panic!("{key:?} = {facade_value} on the facade, absent on OpenTelemetry:\n{otel_text}")
+        });
+        let close = (facade_value - otel_value).abs() <= 1e-9 * facade_value.abs().max(1.0);
+        assert!(
+            close,
+            "{key:?}: facade {facade_value}, OpenTelemetry {otel_value}"
+        );
+    }
+    assert_eq!(
+        from_facade.len(),
+        from_otel.len(),
+        "the same series on both"
+    );
+
+    // Values, not only names: the scenario's own counts.
+    let value = |name: &str, labels: &[(&str, &str)]| {
+        let mut labels: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        labels.sort();
+        from_facade[&(name.to_owned(), labels)]
+    };
+    assert_eq!(value("db_client_connection_timeouts_total", &[]), 1.0);
+    assert_eq!(value("poolscope_overflow_opened_total", &[]), 1.0);
+    assert_eq!(value("poolscope_pre_ping_failures_total", &[]), 1.0);
+    // The two held through the 20 ms timeout, and the one held on purpose (threshold 10 ms).
+    assert_eq!(value("poolscope_leaks_suspected_total", &[]), 3.0);
+    assert_eq!(
+        value("db_client_connection_wait_time_seconds_count", &[]),
+        9.0
+    );
+    assert_eq!(
+        value(
+            "db_client_connection_count",
+            &[("db_client_connection_state", "idle")]
+        ),
+        1.0
+    );
+
     // The names the dashboards query, spelled out once:
     for family in [
         "db_client_connection_count",
@@ -152,9 +192,9 @@ fn both_exporters_render_the_same_series_and_label_keys() {
         "db_client_connection_idle_min",
         "db_client_connection_pending_requests",
         "db_client_connection_timeouts_total",
-        "db_client_connection_create_time_seconds",
-        "db_client_connection_wait_time_seconds",
-        "db_client_connection_use_time_seconds",
+        "db_client_connection_create_time_seconds_count",
+        "db_client_connection_wait_time_seconds_bucket",
+        "db_client_connection_use_time_seconds_sum",
         "poolscope_overflow_opened_total",
         "poolscope_overflow_closed_total",
         "poolscope_resets_total",
@@ -166,8 +206,10 @@ fn both_exporters_render_the_same_series_and_label_keys() {
         "poolscope_leaks_suspected_total",
     ] {
         assert!(
-            from_facade.contains_key(family),
+            names(&from_facade).contains(family),
             "{family} missing:\n{facade_text}"
         );
     }
 }
+
+on_both_fronts!(both_exporters_render_the_same_values);
