@@ -8,8 +8,11 @@
 //! ```
 //! Point Prometheus at it (`scrape_configs: - targets: ['127.0.0.1:9898']`) and import
 //! `dashboards/poolscope.json` into Grafana.
+#[path = "common/serve_metrics.rs"]
+mod serve_metrics;
+
 use std::error::Error;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -27,7 +30,7 @@ fn serve(
     listener.set_nonblocking(true)?;
     while Instant::now() < deadline {
         match listener.accept() {
-            Ok((stream, _)) => answer(stream, handle)?,
+            Ok((stream, _)) => serve_metrics::answer(stream, &|| handle.render())?,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(20))
             }
@@ -35,22 +38,6 @@ fn serve(
         }
     }
     Ok(())
-}
-
-fn answer(mut stream: TcpStream, handle: &PrometheusHandle) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    let mut request_line = String::new();
-    BufReader::new(&stream).read_line(&mut request_line)?;
-    let (status, body) = if request_line.starts_with("GET /metrics ") {
-        ("200 OK", handle.render())
-    } else {
-        ("404 Not Found", "try /metrics\n".to_owned())
-    };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
 }
 
 fn scrape(addr: std::net::SocketAddr) -> std::io::Result<String> {

@@ -117,3 +117,128 @@ fn every_query_uses_contract_names_and_every_series_is_shown() {
         "series the dashboard does not show: {missing:?}"
     );
 }
+
+fn dashboard() -> serde_json::Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/dashboards/poolscope.json"
+    ))
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Each series selector of `expr` (`name{...}`) with its label matchers.
+fn selectors(expr: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = expr;
+    while let Some(open) = rest.find('{') {
+        let name: String = rest[..open]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let close = rest[open..].find('}').expect("a closing brace") + open;
+        out.push((name, rest[open + 1..close].to_owned()));
+        rest = &rest[close + 1..];
+    }
+    out
+}
+
+/// Replicas of one service share pool names: every query is filtered by the `job`,
+/// `instance` and `pool` variables, and every aggregation keeps `job` and `instance` apart,
+/// so that two instances' pools are never added into one (a 5-connection pool scraped from
+/// two jobs showed used 9, max 10).
+#[test]
+fn every_query_keeps_instances_apart_and_follows_the_variables() {
+    let dashboard = dashboard();
+    let variables: Vec<&str> = dashboard["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(variables, ["datasource", "job", "instance", "pool"]);
+    assert!(
+        dashboard.get("uid").is_none_or(serde_json::Value::is_null),
+        "no hard-coded uid: Grafana gives one on import"
+    );
+    let mut all = Vec::new();
+    exprs(&dashboard, &mut all);
+    for expr in &all {
+        for (name, matchers) in selectors(expr) {
+            for wanted in [
+                r#"job=~"$job""#,
+                r#"instance=~"$instance""#,
+                r#"db_client_connection_pool_name=~"$pool""#,
+            ] {
+                assert!(
+                    matchers.contains(wanted),
+                    "{name} in `{expr}` is not filtered by {wanted}"
+                );
+            }
+        }
+        for (i, _) in expr.match_indices("sum by (") {
+            let by = &expr[i + "sum by (".len()..];
+            let by = &by[..by.find(')').unwrap()];
+            assert!(
+                by.contains("job") && by.contains("instance"),
+                "`{expr}` adds instances together: by ({by})"
+            );
+        }
+    }
+}
+
+/// Rates are per second (unit `ops`), a rate never shares an axis with a gauge, and a count
+/// over the range is a single number (a stat), not a time series that ramps.
+#[test]
+fn panels_have_units_that_match_their_queries() {
+    let dashboard = dashboard();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        if panel["type"] == "row" {
+            continue;
+        }
+        let title = panel["title"].as_str().unwrap();
+        let unit = panel["fieldConfig"]["defaults"]["unit"].as_str().unwrap();
+        let mut all = Vec::new();
+        exprs(&panel["targets"], &mut all);
+        let counter_rates = all
+            .iter()
+            .filter(|e| e.contains("rate(") && (e.contains("_total") || e.contains("_count")))
+            .count();
+        if unit == "ops" {
+            assert_eq!(
+                counter_rates,
+                all.len(),
+                "{title}: an ops/s panel shows only rates"
+            );
+        } else {
+            assert_eq!(
+                counter_rates, 0,
+                "{title}: a counter's rate on a `{unit}` axis"
+            );
+        }
+        if all.iter().any(|e| e.contains("[$__range]")) {
+            assert_eq!(
+                panel["type"], "stat",
+                "{title}: a count over the range is one number"
+            );
+        }
+    }
+    let titles: Vec<&str> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "Saturation: used / max",
+        "Sizing (Little's law)",
+        "Overflow in use",
+        "Checkouts / s and creates / s",
+    ] {
+        assert!(titles.contains(&wanted), "{wanted} missing: {titles:?}");
+    }
+}
