@@ -20,6 +20,7 @@
 /// assert_eq!(pool_name_from_url("sqlite://orders.db?mode=rwc"), "orders.db");
 /// assert_eq!(pool_name_from_url("file:app.db?mode=ro&cache=shared"), "app.db");
 /// assert_eq!(pool_name_from_url("/tmp/app.db"), "/tmp/app.db");
+/// assert_eq!(pool_name_from_url("sqlite://me:s3cret@host/x.db"), "host/x.db");
 /// assert_eq!(
 ///     pool_name_from_url("host=db port=5432 user=app password=s3cret dbname=orders"),
 ///     "db:5432/orders"
@@ -41,16 +42,17 @@ pub fn pool_name_from_url(url: &str) -> String {
     };
     let scheme = scheme.to_ascii_lowercase();
     let rest = without_query(rest);
-    if scheme == "sqlite" || scheme == "file" {
-        return rest;
-    }
     let (authority, path) = match rest.find('/') {
         Some(i) => rest.split_at(i),
         None => (rest.as_str(), ""),
     };
+    // Never the user or password, whatever the scheme.
     let host = authority
         .rsplit_once('@')
         .map_or(authority, |(_, host)| host);
+    if scheme == "sqlite" || scheme == "file" {
+        return format!("{host}{path}");
+    }
     let has_port = match host.rfind(']') {
         // `[::1]:5432`: a port only after the bracket.
         Some(bracket) => host[bracket..].contains(':'),

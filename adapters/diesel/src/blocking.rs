@@ -93,7 +93,7 @@ where
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<C, Self::Error> {
-        let mut conn = self.inner.connect()?;
+        let mut conn = self.inner.connect().map_err(crate::redact::connect_error)?;
         conn.set_instrumentation(DisconnectWatch::new());
         Ok(conn)
     }

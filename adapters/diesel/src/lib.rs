@@ -80,6 +80,7 @@ pub mod r2d2;
 #[doc = include_str!("../MIGRATING.md")]
 mod migrating {}
 
+mod redact;
 mod reset;
 mod system;
 mod user_set;
