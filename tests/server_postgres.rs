@@ -7,34 +7,8 @@ mod common;
 use std::io::Write;
 use std::time::Duration;
 
-use poolscope::{BoxError, Error, Pool, PoolClass, ResetAction, ResetOnReturn};
-
-struct PgManager(postgres::Config);
-
-impl r2d2::ManageConnection for PgManager {
-    type Connection = postgres::Client;
-    type Error = postgres::Error;
-
-    fn connect(&self) -> Result<postgres::Client, postgres::Error> {
-        self.0.connect(postgres::NoTls)
-    }
-    fn is_valid(&self, conn: &mut postgres::Client) -> Result<(), postgres::Error> {
-        conn.simple_query("SELECT 1").map(|_| ())
-    }
-    fn has_broken(&self, conn: &mut postgres::Client) -> bool {
-        conn.is_closed()
-    }
-}
-
-fn reset(conn: &mut postgres::Client, action: ResetAction) -> Result<(), BoxError> {
-    // Outside a transaction PostgreSQL answers with a warning only.
-    let sql = match action {
-        ResetAction::Rollback => "ROLLBACK",
-        ResetAction::Commit => "COMMIT",
-    };
-    conn.batch_execute(sql)?;
-    Ok(())
-}
+use common::pg::{reset, PgManager};
+use poolscope::{Error, Pool, PoolClass, ResetOnReturn};
 
 /// The URL, or `None` after saying SKIPPED where the test runner does not capture it.
 fn url(test: &str) -> Option<String> {

@@ -7,7 +7,9 @@ pub mod fronts;
 pub mod gauge_recorder;
 #[cfg(all(feature = "metrics", feature = "opentelemetry"))]
 pub mod gauge_truth;
+pub mod pg;
 pub mod pool_lines;
+pub mod private_postgres;
 pub mod stress;
 
 use std::collections::HashMap;
