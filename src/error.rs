@@ -241,12 +241,15 @@ impl fmt::Display for TimeoutError {
 
 impl StdError for TimeoutError {}
 
-/// The manager's `connect` did not return within the checkout's `pool_timeout`: the server
-/// (or the network to it) hangs. The pool is not at its limit; the connect is what took too
-/// long. See `Pool::get` for what becomes of the connect.
+/// The manager's `connect` (or, on the async pool, the pre-ping of a pooled connection) did
+/// not return within the checkout's `pool_timeout`: the server (or the network to it) hangs.
+/// The pool is not at its limit; the server is what took too long. See `Pool::get` for what
+/// becomes of the connect; a pre-ping's connection is closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectTimeoutError {
     pub(crate) timeout: Duration,
+    /// The pre-ping, not a connect, did not return.
+    pub(crate) ping: bool,
 }
 
 impl ConnectTimeoutError {
@@ -260,7 +263,8 @@ impl fmt::Display for ConnectTimeoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "could not open a connection: connect did not return within pool_timeout, timeout {:.2}",
+            "could not open a connection: {} did not return within pool_timeout, timeout {:.2}",
+            if self.ping { "the pre-ping" } else { "connect" },
             self.timeout.as_secs_f64()
         )
     }

@@ -83,6 +83,44 @@ fn a_hanging_connect_blocks_nobody_else(front: Front) {
     assert_eq!(pool.settled().checked_out, 0);
 }
 
+/// The async pool bounds a pre-ping the same way: a pooled connection whose server stops
+/// answering costs its caller `pool_timeout`, and the connection is closed (its state is
+/// unknown). The blocking pool pings inline and cannot (see the README's Rust translations).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_pre_ping_times_out_at_pool_timeout_on_the_async_pool() {
+    let db = Db::new();
+    let pool = poolscope::AsyncPool::builder()
+        .pool_size(1)
+        .max_overflow(0)
+        .pool_timeout(TIMEOUT)
+        .pre_ping(true)
+        .reset_with(common::FakeAsyncReset)
+        .build(db.manager())
+        .await
+        .unwrap();
+    pool.get().await.unwrap().close().await;
+    db.set_ping_delay(HANG);
+    let started = Instant::now();
+    let Err(err) = pool.get().await else {
+        panic!("the ping hangs: no connection within pool_timeout");
+    };
+    let took = started.elapsed();
+    assert!(
+        err.to_string().starts_with(
+            "could not open a connection: the pre-ping did not return within pool_timeout"
+        ),
+        "{err}"
+    );
+    assert!(
+        took >= TIMEOUT && took < TIMEOUT + Duration::from_millis(300),
+        "{took:?}"
+    );
+    assert_eq!(db.live(), 0, "the unanswered connection was closed");
+    db.set_ping_delay(Duration::ZERO);
+    pool.get().await.expect("a fresh connection").close().await;
+    assert_eq!(pool.status().checked_out, 0);
+}
+
 on_both_fronts!(
     a_hanging_connect_times_out_at_pool_timeout,
     a_hanging_connect_blocks_nobody_else,

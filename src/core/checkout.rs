@@ -228,11 +228,22 @@ impl<C> Core<C> {
         self.timed_out(open, timeout)
     }
 
+    /// The pre-ping of a pooled connection did not return within the checkout's `timeout`:
+    /// counted as a timeout.
+    pub(crate) fn ping_timed_out(&self, timeout: Option<Duration>) -> ConnectTimeoutError {
+        self.server_timed_out(timeout, true)
+    }
+
     /// A connect did not return within the checkout's `timeout`: counted as a timeout.
     pub(crate) fn connect_timed_out(&self, timeout: Option<Duration>) -> ConnectTimeoutError {
+        self.server_timed_out(timeout, false)
+    }
+
+    fn server_timed_out(&self, timeout: Option<Duration>, ping: bool) -> ConnectTimeoutError {
         self.instruments.timeout();
         let error = ConnectTimeoutError {
             timeout: timeout.unwrap_or_default(),
+            ping,
         };
         echo_info!(self, "Checkout failed: {error}");
         error

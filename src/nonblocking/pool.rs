@@ -144,9 +144,26 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                 }
                 Step::Ping => {
                     trace.mark();
+                    // Bounded like a connect: a server that does not answer the ping (frozen,
+                    // a dead network path) costs the caller `pool_timeout`, not forever.
+                    let at = deadline.or_else(|| self.deadline());
                     if let Some(conn) = reservation.conn_mut() {
-                        if let Err(e) = manager.is_valid(conn).await {
-                            reservation.ping_failed(format!("{e:?}"));
+                        let pinging = manager.is_valid(conn);
+                        let outcome = match at {
+                            None => Some(pinging.await),
+                            Some(at) => tokio::time::timeout_at(at, pinging).await.ok(),
+                        };
+                        match outcome {
+                            Some(Ok(())) => {}
+                            Some(Err(e)) => reservation.ping_failed(format!("{e:?}")),
+                            // No answer: the connection's state is unknown. Dropping the
+                            // reservation (the ping counts as user code) closes it and frees
+                            // the slot.
+                            None => {
+                                return Err(Error::ConnectTimeout(
+                                    core.ping_timed_out(core.config.timeout),
+                                ))
+                            }
                         }
                     }
                 }

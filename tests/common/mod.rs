@@ -2,6 +2,7 @@
 //! `r2d2::ManageConnection` and `bb8::ManageConnection`, plus an event-recording listener.
 #![allow(dead_code)]
 
+pub mod faults;
 pub mod fronts;
 #[cfg(feature = "metrics")]
 pub mod gauge_recorder;
@@ -37,6 +38,7 @@ struct DbState {
     down: AtomicBool,
     generation: AtomicU64,
     connect_delay_ms: AtomicU64,
+    ping_delay_ms: AtomicU64,
     fail_reset: AtomicBool,
     panic_reset: AtomicBool,
     panic_connect: AtomicBool,
@@ -105,6 +107,12 @@ impl Db {
     pub fn set_connect_delay(&self, delay: Duration) {
         self.inner
             .connect_delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+    /// Makes every ping take `delay` (a server that stopped answering).
+    pub fn set_ping_delay(&self, delay: Duration) {
+        self.inner
+            .ping_delay_ms
             .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
     pub fn fail_resets(&self, fail: bool) {
@@ -312,6 +320,10 @@ impl bb8::ManageConnection for FakeManager {
     }
 
     async fn is_valid(&self, conn: &mut FakeConn) -> Result<(), FakeError> {
+        let delay = self.db.inner.ping_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
         r2d2::ManageConnection::is_valid(self, conn)
     }
 

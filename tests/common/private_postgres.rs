@@ -179,8 +179,97 @@ impl PrivatePostgres {
     }
 }
 
+/// Faults the harness can inflict on a private server.
+impl PrivatePostgres {
+    fn pg_ctl(&self, args: &[&str]) {
+        let data = self.dir.join("data");
+        let mut all = vec!["-D", data.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = as_postgres(&self.bin.join("pg_ctl"), &all);
+        assert!(
+            out.status.success(),
+            "pg_ctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Terminates every backend of `user` (`pg_terminate_backend`); says how many.
+    pub fn kill_backends(&self, user: &str) -> i64 {
+        self.admin()
+            .query_one(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1",
+                &[&user],
+            )
+            .unwrap()
+            .get(0)
+    }
+
+    /// Stops the server (fast shutdown: connections are closed).
+    pub fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "-w", "stop"]);
+    }
+
+    /// Starts it again with the settings it had (`pg_ctl` keeps them in `postmaster.opts`).
+    pub fn start_again(&self) {
+        let options = std::fs::read_to_string(self.dir.join("data").join("postmaster.opts"))
+            .unwrap_or_default();
+        // postmaster.opts: the binary then its arguments, each quoted.
+        let args: Vec<String> = options
+            .split('"')
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 1)
+            .map(|(_, a)| a.to_owned())
+            .skip(2) // "-D" "<dir>"
+            .collect();
+        let log = self.dir.join("log");
+        self.pg_ctl(&[
+            "-o",
+            &args.join(" "),
+            "-l",
+            log.to_str().unwrap(),
+            "-w",
+            "start",
+        ]);
+        self.wait_ready();
+    }
+
+    /// Every process of the server (the postmaster and its children).
+    fn processes(&self) -> Vec<String> {
+        let pid = std::fs::read_to_string(self.dir.join("data").join("postmaster.pid"))
+            .unwrap_or_default()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        let children = Command::new("pgrep").args(["-P", &pid]).output().unwrap();
+        let mut all = vec![pid];
+        all.extend(
+            String::from_utf8_lossy(&children.stdout)
+                .split_whitespace()
+                .map(str::to_owned),
+        );
+        all
+    }
+
+    /// Freezes every server process (`SIGSTOP`): connects and queries hang until [`thaw`].
+    pub fn freeze(&self) {
+        for pid in self.processes() {
+            let _ = Command::new("kill").args(["-STOP", &pid]).status();
+        }
+    }
+
+    /// Undoes [`freeze`].
+    pub fn thaw(&self) {
+        for pid in self.processes() {
+            let _ = Command::new("kill").args(["-CONT", &pid]).status();
+        }
+    }
+}
+
 impl Drop for PrivatePostgres {
     fn drop(&mut self) {
+        self.thaw();
         let data = self.dir.join("data");
         let _ = as_postgres(
             &self.bin.join("pg_ctl"),

@@ -1,0 +1,171 @@
+//! Server faults under load: workers loop checkout / query / return on a pool while the
+//! harness kills every backend, restarts the server, stops it for a while, and freezes it
+//! (`SIGSTOP`) past `pool_timeout`, on a server of the test's own. What each fault cost the
+//! callers is measured and returned as a table row (shared by the core's and the adapters'
+//! suites through `#[path]`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::private_postgres::PrivatePostgres;
+
+/// One checkout and query: how long `get()` took, and the outcome.
+pub type Op = Arc<dyn Fn() -> (Duration, Result<(), String>) + Send + Sync>;
+
+/// What one fault cost.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub fault: &'static str,
+    /// Backends the fault killed (the kill fault), else 0.
+    pub killed: i64,
+    /// Calls that failed from the fault's start to the next fault.
+    pub errors: usize,
+    /// Of those, pool timeouts (`QueuePool limit ..`) and connect timeouts.
+    pub timeouts: usize,
+    /// Failed calls more than `settle` after the fault ended.
+    pub late_errors: usize,
+    /// From the fault's end to the last failed call (0 if none after it).
+    pub recovered_in: Duration,
+    /// The longest `get()`.
+    pub max_get: Duration,
+    pub calls: usize,
+}
+
+impl Row {
+    pub fn print_header() {
+        eprintln!(
+            "| adapter | pre_ping | fault | calls | errors | killed | timeouts | recovered in | longest get() | errors after settling |"
+        );
+        eprintln!("|---|---|---|---|---|---|---|---|---|---|");
+    }
+
+    pub fn print(&self, adapter: &str, pre_ping: &str) {
+        eprintln!(
+            "| {adapter} | {pre_ping} | {} | {} | {} | {} | {} | {:.2} s | {:.2} s | {} |",
+            self.fault,
+            self.calls,
+            self.errors,
+            self.killed,
+            self.timeouts,
+            self.recovered_in.as_secs_f64(),
+            self.max_get.as_secs_f64(),
+            self.late_errors
+        );
+    }
+}
+
+struct Event {
+    at: Instant,
+    got_in: Duration,
+    error: Option<String>,
+}
+
+/// Runs `workers` threads of `op` against `server` and inflicts each fault in turn, `settle`
+/// apart; the workers stop when it returns. `user` is the role the pool connects as.
+pub fn run(
+    server: &PrivatePostgres,
+    user: &str,
+    workers: usize,
+    op: Op,
+    settle: Duration,
+) -> Vec<Row> {
+    let events = Arc::new(Mutex::new(Vec::<Event>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..workers)
+        .map(|_| {
+            let (op, events, stop) = (Arc::clone(&op), Arc::clone(&events), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let (got_in, result) = op();
+                    let failed = result.is_err();
+                    events.lock().unwrap().push(Event {
+                        at: Instant::now(),
+                        got_in,
+                        error: result.err(),
+                    });
+                    // A refused connect fails at once: do not spin on it.
+                    std::thread::sleep(Duration::from_millis(if failed { 20 } else { 2 }));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(settle);
+    let mut marks = Vec::new();
+    type Fault<'a> = (&'static str, Box<dyn Fn() -> i64 + 'a>);
+    let faults: Vec<Fault<'_>> = vec![
+        (
+            "kill every backend",
+            Box::new(|| server.kill_backends(user)),
+        ),
+        (
+            "restart",
+            Box::new(|| {
+                server.stop();
+                server.start_again();
+                0
+            }),
+        ),
+        (
+            "stop 3 s",
+            Box::new(|| {
+                server.stop();
+                std::thread::sleep(Duration::from_secs(3));
+                server.start_again();
+                0
+            }),
+        ),
+        (
+            "freeze 3 s (SIGSTOP)",
+            Box::new(|| {
+                server.freeze();
+                std::thread::sleep(Duration::from_secs(3));
+                server.thaw();
+                0
+            }),
+        ),
+    ];
+    for (name, inflict) in &faults {
+        let start = Instant::now();
+        let killed = inflict();
+        let end = Instant::now();
+        marks.push((*name, killed, start, end));
+        std::thread::sleep(settle);
+    }
+    let finished = Instant::now();
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let events = events.lock().unwrap();
+    marks
+        .iter()
+        .enumerate()
+        .map(|(i, (fault, killed, start, end))| {
+            let until = marks.get(i + 1).map_or(finished, |m| m.2);
+            let window: Vec<&Event> = events
+                .iter()
+                .filter(|e| e.at >= *start && e.at < until)
+                .collect();
+            let errors: Vec<&&Event> = window.iter().filter(|e| e.error.is_some()).collect();
+            let last_error = errors.iter().map(|e| e.at).max();
+            Row {
+                fault,
+                killed: *killed,
+                errors: errors.len(),
+                timeouts: errors
+                    .iter()
+                    .filter(|e| {
+                        let text = e.error.as_deref().unwrap_or("");
+                        text.contains("connection timed out") || text.contains("pool_timeout")
+                    })
+                    .count(),
+                late_errors: errors.iter().filter(|e| e.at > *end + settle / 2).count(),
+                recovered_in: last_error
+                    .map_or(Duration::ZERO, |at| at.saturating_duration_since(*end)),
+                max_get: window.iter().map(|e| e.got_in).max().unwrap_or_default(),
+                calls: window.len(),
+            }
+        })
+        .collect()
+}
