@@ -1,0 +1,102 @@
+//! Server faults under load through SeaORM, on a PostgreSQL server the test starts itself:
+//! every backend killed, a restart, a 3 s stop, a 3 s freeze (`SIGSTOP`, longer than
+//! `pool_timeout`), with `pre_ping` at its default (on), on and off. A call here is a whole
+//! statement (SeaORM checks a connection out per statement), so its time includes the query,
+//! which a frozen server holds. Asserted: a kill costs at most one error per killed
+//! connection; no error once the fault has settled; no statement longer than the freeze +
+//! 0.5 s; no slot leaked; `status()` and the server agree at the end. The table is printed.
+#![cfg(feature = "postgres")]
+
+#[path = "../../../tests/common/faults.rs"]
+mod faults;
+#[path = "../../../tests/common/private_postgres.rs"]
+mod private_postgres;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use faults::{Op, Row};
+use private_postgres::PrivatePostgres;
+use sea_orm::ConnectionTrait;
+
+const POOL_TIMEOUT: Duration = Duration::from_secs(2);
+const SETTLE: Duration = Duration::from_secs(2);
+const FREEZE: Duration = Duration::from_secs(3);
+
+#[test]
+fn faults_cost_what_they_should_through_sea_orm() {
+    let Some(server) = PrivatePostgres::start("sea_orm_faults", &["max_connections=40"]) else {
+        return;
+    };
+    server
+        .admin()
+        .batch_execute("CREATE ROLE app LOGIN")
+        .unwrap();
+    let url = server.url("app");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    Row::print_header();
+    for (label, pre_ping) in [("default", None), ("on", Some(true)), ("off", Some(false))] {
+        let mut builder = poolscope_sea_orm::Builder::new()
+            .pool_size(4)
+            .max_overflow(2)
+            .pool_timeout(POOL_TIMEOUT);
+        if let Some(pre_ping) = pre_ping {
+            builder = builder.pre_ping(pre_ping);
+        }
+        let db = builder.build(&url).unwrap();
+        let (worker, handle) = (db.clone(), rt.handle().clone());
+        let op: Op = Arc::new(move || {
+            handle.block_on(async {
+                let started = Instant::now();
+                let done = worker
+                    .execute_unprepared("SELECT 1")
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string());
+                (started.elapsed(), done)
+            })
+        });
+        let rows = faults::run(&server, "app", 6, op, SETTLE);
+        for row in &rows {
+            row.print("SeaORM", label);
+        }
+        for row in &rows {
+            assert!(
+                row.max_get <= FREEZE + Duration::from_millis(500),
+                "SeaORM {label} {}: a statement took {:?}",
+                row.fault,
+                row.max_get
+            );
+            assert_eq!(
+                row.late_errors, 0,
+                "SeaORM {label} {}: errors after settling",
+                row.fault
+            );
+            if row.killed > 0 {
+                assert!(
+                    row.errors as i64 <= row.killed,
+                    "SeaORM {label}: {} errors for {} killed connections",
+                    row.errors,
+                    row.killed
+                );
+            }
+        }
+        let until = Instant::now() + Duration::from_secs(3);
+        while db.status().checked_out > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let status = db.status();
+        assert_eq!(status.checked_out, 0, "SeaORM {label}: {status}");
+        let on_server = server.connections_of("app", status.checked_in as i64);
+        assert_eq!(
+            on_server, status.checked_in as i64,
+            "SeaORM {label}: {status}"
+        );
+        rt.block_on(db.close()).unwrap();
+        assert_eq!(server.connections_of("app", 0), 0);
+    }
+}
