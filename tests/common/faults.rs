@@ -55,6 +55,32 @@ impl Row {
     }
 }
 
+impl Row {
+    /// What every fault must keep to: no call longer than `bound`, no error once the fault
+    /// has settled, at most one error per killed connection.
+    pub fn assert_kept(&self, who: &str, bound: Duration) {
+        assert!(
+            self.max_get <= bound,
+            "{who} {}: a call took {:?}, bound {bound:?}",
+            self.fault,
+            self.max_get
+        );
+        assert_eq!(
+            self.late_errors, 0,
+            "{who} {}: errors after settling",
+            self.fault
+        );
+        if self.killed > 0 {
+            assert!(
+                self.errors as i64 <= self.killed,
+                "{who}: {} errors for {} killed connections",
+                self.errors,
+                self.killed
+            );
+        }
+    }
+}
+
 struct Event {
     at: Instant,
     got_in: Duration,

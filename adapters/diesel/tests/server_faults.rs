@@ -35,25 +35,7 @@ fn check(rows: &[Row], adapter: &str, pre_ping: &str, status: poolscope::Status,
             true => FREEZE + Duration::from_millis(500),
             false => POOL_TIMEOUT + Duration::from_millis(500),
         };
-        assert!(
-            row.max_get <= bound,
-            "{adapter} {pre_ping} {}: a get() waited {:?}",
-            row.fault,
-            row.max_get
-        );
-        assert_eq!(
-            row.late_errors, 0,
-            "{adapter} {pre_ping} {}: errors after settling",
-            row.fault
-        );
-        if row.killed > 0 {
-            assert!(
-                row.errors as i64 <= row.killed,
-                "{adapter} {pre_ping}: {} errors for {} killed connections",
-                row.errors,
-                row.killed
-            );
-        }
+        row.assert_kept(&format!("{adapter} {pre_ping}"), bound);
     }
     assert_eq!(status.checked_out, 0, "{adapter} {pre_ping}: {status}");
     assert_eq!(
