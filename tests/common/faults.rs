@@ -3,6 +3,7 @@
 //! (`SIGSTOP`) past `pool_timeout`, on a server of the test's own. What each fault cost the
 //! callers is measured and returned as a table row (shared by the core's and the adapters'
 //! suites through `#[path]`).
+#![allow(dead_code)] // each suite uses part of it
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

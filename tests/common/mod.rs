@@ -9,6 +9,7 @@ pub mod gauge_recorder;
 #[cfg(all(feature = "metrics", feature = "opentelemetry"))]
 pub mod gauge_truth;
 pub mod pg;
+pub mod pgbouncer;
 pub mod pool_lines;
 pub mod private_postgres;
 pub mod stress;

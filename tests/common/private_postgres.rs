@@ -2,6 +2,7 @@
 //! `initdb` + `pg_ctl` as the `postgres` user), for tests that need server settings of their
 //! own or that stop, restart or hang a server: the machine's shared server is never touched.
 //! Stopped and removed when dropped.
+#![allow(dead_code)] // each suite uses part of it
 
 use std::path::PathBuf;
 use std::process::Command;

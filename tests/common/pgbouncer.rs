@@ -1,0 +1,90 @@
+//! A PgBouncer of the test's own in front of a [`PrivatePostgres`], in transaction pooling
+//! mode, on its own port (started as the `postgres` user: PgBouncer refuses to run as root).
+//! Stopped when dropped.
+#![allow(dead_code)] // each suite uses part of it
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::private_postgres::PrivatePostgres;
+
+pub struct PgBouncer {
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl PgBouncer {
+    /// PgBouncer in transaction mode with `server_connections` server connections for the
+    /// database `postgres`; `None` after saying SKIPPED when `pgbouncer` is not installed.
+    pub fn start(
+        test: &str,
+        server: &PrivatePostgres,
+        server_connections: u32,
+    ) -> Option<PgBouncer> {
+        use std::io::Write;
+        if Command::new("pgbouncer").arg("--version").output().is_err() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: pgbouncer is not installed"
+            );
+            return None;
+        }
+        let dir =
+            std::env::temp_dir().join(format!("poolscope-bouncer-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        std::fs::write(dir.join("users.txt"), "\"app\" \"\"\n").unwrap();
+        std::fs::write(
+            dir.join("pgbouncer.ini"),
+            format!(
+                "[databases]\npostgres = host=127.0.0.1 port={} dbname=postgres\n\n\
+                 [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+                 auth_type = trust\nauth_file = {dir}/users.txt\npool_mode = transaction\n\
+                 default_pool_size = {server_connections}\nmax_client_conn = 200\n\
+                 logfile = {dir}/pgbouncer.log\npidfile = {dir}/pgbouncer.pid\n\
+                 ignore_startup_parameters = extra_float_digits,application_name\n",
+                server.port,
+                dir = dir.display()
+            ),
+        )
+        .unwrap();
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&dir)
+            .status();
+        let status = Command::new("runuser")
+            .args(["-u", "postgres", "--", "pgbouncer", "-d"])
+            .arg(dir.join("pgbouncer.ini"))
+            .status()
+            .expect("pgbouncer runs");
+        assert!(status.success(), "pgbouncer did not start");
+        let bouncer = PgBouncer { port, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "pgbouncer did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(bouncer)
+    }
+
+    /// `postgres://app@127.0.0.1:<port>/postgres`, through PgBouncer.
+    pub fn url(&self) -> String {
+        format!("postgres://app@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("pgbouncer.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
