@@ -9,7 +9,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::private_mariadb::PrivateMariadb;
 use super::private_postgres::PrivatePostgres;
+
+/// A server of the test's own that the harness can hurt. `who` names the pool's
+/// connections on it (a role on PostgreSQL, a database on MariaDB).
+pub trait Faulty {
+    fn kill(&self, who: &str) -> i64;
+    fn stop(&self);
+    fn start_again(&self);
+    fn freeze(&self);
+    fn thaw(&self);
+}
 
 /// One checkout and query: how long `get()` took, and the outcome.
 pub type Op = Arc<dyn Fn() -> (Duration, Result<(), String>) + Send + Sync>;
@@ -90,13 +101,7 @@ struct Event {
 
 /// Runs `workers` threads of `op` against `server` and inflicts each fault in turn, `settle`
 /// apart; the workers stop when it returns. `user` is the role the pool connects as.
-pub fn run(
-    server: &PrivatePostgres,
-    user: &str,
-    workers: usize,
-    op: Op,
-    settle: Duration,
-) -> Vec<Row> {
+pub fn run(server: &dyn Faulty, user: &str, workers: usize, op: Op, settle: Duration) -> Vec<Row> {
     let events = Arc::new(Mutex::new(Vec::<Event>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = (0..workers)
@@ -121,10 +126,7 @@ pub fn run(
     let mut marks = Vec::new();
     type Fault<'a> = (&'static str, Box<dyn Fn() -> i64 + 'a>);
     let faults: Vec<Fault<'_>> = vec![
-        (
-            "kill every backend",
-            Box::new(|| server.kill_backends(user)),
-        ),
+        ("kill every backend", Box::new(|| server.kill(user))),
         (
             "restart",
             Box::new(|| {
@@ -195,4 +197,40 @@ pub fn run(
             }
         })
         .collect()
+}
+
+impl Faulty for PrivatePostgres {
+    fn kill(&self, user: &str) -> i64 {
+        self.kill_backends(user)
+    }
+    fn stop(&self) {
+        PrivatePostgres::stop(self)
+    }
+    fn start_again(&self) {
+        PrivatePostgres::start_again(self)
+    }
+    fn freeze(&self) {
+        PrivatePostgres::freeze(self)
+    }
+    fn thaw(&self) {
+        PrivatePostgres::thaw(self)
+    }
+}
+
+impl Faulty for PrivateMariadb {
+    fn kill(&self, database: &str) -> i64 {
+        self.kill_in(database)
+    }
+    fn stop(&self) {
+        PrivateMariadb::stop(self)
+    }
+    fn start_again(&self) {
+        PrivateMariadb::start_again(self)
+    }
+    fn freeze(&self) {
+        PrivateMariadb::freeze(self)
+    }
+    fn thaw(&self) {
+        PrivateMariadb::thaw(self)
+    }
 }

@@ -11,6 +11,7 @@ pub mod gauge_truth;
 pub mod pg;
 pub mod pgbouncer;
 pub mod pool_lines;
+pub mod private_mariadb;
 pub mod private_postgres;
 pub mod stress;
 

@@ -8,6 +8,8 @@
 
 #[path = "../../../tests/common/faults.rs"]
 mod faults;
+#[path = "../../../tests/common/private_mariadb.rs"]
+mod private_mariadb;
 #[path = "../../../tests/common/private_postgres.rs"]
 mod private_postgres;
 
@@ -96,45 +98,83 @@ fn faults_cost_what_they_should_through_diesel() {
         assert_eq!(server.connections_of("app", 0), 0);
 
         // Async.
-        let rt = Arc::new(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap(),
-        );
-        let mut builder = poolscope_diesel::AsyncPool::<diesel_async::AsyncPgConnection>::builder()
-            .pool_size(4)
-            .max_overflow(2)
-            .pool_timeout(POOL_TIMEOUT);
-        if let Some(pre_ping) = pre_ping {
-            builder = builder.pre_ping(pre_ping);
-        }
-        let pool = rt.block_on(builder.build(url.as_str())).unwrap();
-        let (worker, handle) = (pool.clone(), rt.handle().clone());
-        let op: Op = Arc::new(move || {
-            handle.block_on(async {
-                let started = Instant::now();
-                match worker.get().await {
-                    Err(e) => (started.elapsed(), Err(e.to_string())),
-                    Ok(mut conn) => {
-                        let got = started.elapsed();
-                        let done = diesel_async::RunQueryDsl::execute(
-                            diesel::sql_query("SELECT 1"),
-                            &mut *conn,
-                        )
-                        .await
-                        .map(drop)
-                        .map_err(|e| e.to_string());
-                        (got, done)
-                    }
-                }
-            })
-        });
-        let rows = faults::run(&server, "app", 6, op, SETTLE);
-        let status = settled_status(|| pool.status());
-        let on_server = server.connections_of("app", status.checked_in as i64);
+        let (rows, status, on_server) =
+            async_run::<diesel_async::AsyncPgConnection>(&server, "app", &url, pre_ping, &|n| {
+                server.connections_of("app", n)
+            });
         check(&rows, "diesel-async", label, status, on_server);
-        pool.dispose();
+    }
+}
+
+/// The faults on diesel-async pool of `C` at `url`; the rows, the settled status and the
+/// server's count of the pool's connections then (`count(expected)`). The pool is disposed of.
+fn async_run<C>(
+    server: &dyn faults::Faulty,
+    who: &str,
+    url: &str,
+    pre_ping: Option<bool>,
+    count: &dyn Fn(i64) -> i64,
+) -> (Vec<Row>, poolscope::Status, i64)
+where
+    C: diesel_async::AsyncConnection + 'static,
+    poolscope_diesel::AsyncManager<C>: bb8::ManageConnection<Connection = C>,
+    <poolscope_diesel::AsyncManager<C> as bb8::ManageConnection>::Error: std::fmt::Display,
+    diesel::query_builder::SqlQuery: diesel_async::methods::ExecuteDsl<C>,
+{
+    let rt = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap(),
+    );
+    let mut builder = poolscope_diesel::AsyncPool::<C>::builder()
+        .pool_size(4)
+        .max_overflow(2)
+        .pool_timeout(POOL_TIMEOUT);
+    if let Some(pre_ping) = pre_ping {
+        builder = builder.pre_ping(pre_ping);
+    }
+    let pool = rt.block_on(builder.build(url)).unwrap();
+    let (worker, handle) = (pool.clone(), rt.handle().clone());
+    let op: Op = Arc::new(move || {
+        handle.block_on(async {
+            let started = Instant::now();
+            match worker.get().await {
+                Err(e) => (started.elapsed(), Err(e.to_string())),
+                Ok(mut conn) => {
+                    let got = started.elapsed();
+                    let done = diesel_async::RunQueryDsl::execute(
+                        diesel::sql_query("SELECT 1"),
+                        &mut *conn,
+                    )
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string());
+                    (got, done)
+                }
+            }
+        })
+    });
+    let rows = faults::run(server, who, 6, op, SETTLE);
+    let status = settled_status(|| pool.status());
+    let on_server = count(status.checked_in as i64);
+    pool.dispose();
+    (rows, status, on_server)
+}
+
+#[test]
+fn faults_cost_what_they_should_through_diesel_async_on_mariadb() {
+    let Some(server) = private_mariadb::PrivateMariadb::start("diesel_faults") else {
+        return;
+    };
+    let url = server.url();
+    Row::print_header();
+    for (label, pre_ping) in [("default", None), ("on", Some(true)), ("off", Some(false))] {
+        let (rows, status, on_server) =
+            async_run::<diesel_async::AsyncMysqlConnection>(&server, "app", &url, pre_ping, &|n| {
+                server.connections_in("app", n)
+            });
+        check(&rows, "diesel-async MariaDB", label, status, on_server);
     }
 }

@@ -9,6 +9,8 @@
 
 #[path = "../../../tests/common/faults.rs"]
 mod faults;
+#[path = "../../../tests/common/private_mariadb.rs"]
+mod private_mariadb;
 #[path = "../../../tests/common/private_postgres.rs"]
 mod private_postgres;
 
@@ -23,16 +25,15 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(2);
 const SETTLE: Duration = Duration::from_secs(2);
 const FREEZE: Duration = Duration::from_secs(3);
 
-#[test]
-fn faults_cost_what_they_should_through_sea_orm() {
-    let Some(server) = PrivatePostgres::start("sea_orm_faults", &["max_connections=40"]) else {
-        return;
-    };
-    server
-        .admin()
-        .batch_execute("CREATE ROLE app LOGIN")
-        .unwrap();
-    let url = server.url("app");
+/// The faults on a SeaORM pool at `url`, pre_ping default / on / off; `count(expected)` is the
+/// server's count of the pool's connections once it settles.
+fn run_all(
+    server: &dyn faults::Faulty,
+    who: &str,
+    url: &str,
+    adapter: &str,
+    count: &dyn Fn(i64) -> i64,
+) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -47,7 +48,7 @@ fn faults_cost_what_they_should_through_sea_orm() {
         if let Some(pre_ping) = pre_ping {
             builder = builder.pre_ping(pre_ping);
         }
-        let db = builder.build(&url).unwrap();
+        let db = builder.build(url).unwrap();
         let (worker, handle) = (db.clone(), rt.handle().clone());
         let op: Op = Arc::new(move || {
             handle.block_on(async {
@@ -60,13 +61,13 @@ fn faults_cost_what_they_should_through_sea_orm() {
                 (started.elapsed(), done)
             })
         });
-        let rows = faults::run(&server, "app", 6, op, SETTLE);
+        let rows = faults::run(server, who, 6, op, SETTLE);
         for row in &rows {
-            row.print("SeaORM", label);
+            row.print(adapter, label);
         }
         for row in &rows {
             row.assert_kept(
-                &format!("SeaORM {label}"),
+                &format!("{adapter} {label}"),
                 FREEZE + Duration::from_millis(500),
             );
         }
@@ -75,13 +76,39 @@ fn faults_cost_what_they_should_through_sea_orm() {
             std::thread::sleep(Duration::from_millis(10));
         }
         let status = db.status();
-        assert_eq!(status.checked_out, 0, "SeaORM {label}: {status}");
-        let on_server = server.connections_of("app", status.checked_in as i64);
+        assert_eq!(status.checked_out, 0, "{adapter} {label}: {status}");
+        let on_server = count(status.checked_in as i64);
         assert_eq!(
             on_server, status.checked_in as i64,
-            "SeaORM {label}: {status}"
+            "{adapter} {label}: {status}"
         );
         rt.block_on(db.close()).unwrap();
-        assert_eq!(server.connections_of("app", 0), 0);
+        assert_eq!(count(0), 0);
     }
+}
+
+#[test]
+fn faults_cost_what_they_should_through_sea_orm() {
+    let Some(server) = PrivatePostgres::start("sea_orm_faults", &["max_connections=40"]) else {
+        return;
+    };
+    server
+        .admin()
+        .batch_execute("CREATE ROLE app LOGIN")
+        .unwrap();
+    let url = server.url("app");
+    run_all(&server, "app", &url, "SeaORM", &|expected| {
+        server.connections_of("app", expected)
+    });
+}
+
+#[test]
+fn faults_cost_what_they_should_through_sea_orm_on_mariadb() {
+    let Some(server) = private_mariadb::PrivateMariadb::start("sea_orm_faults") else {
+        return;
+    };
+    let url = server.url();
+    run_all(&server, "app", &url, "SeaORM MariaDB", &|expected| {
+        server.connections_in("app", expected)
+    });
 }
