@@ -164,6 +164,17 @@ macro_rules! guard_common {
             }
         }
 
+        impl<M: $manager> std::fmt::Debug for $detached<M> {
+            /// The pool it left and the id it had there; never the connection itself (it
+            /// may not be `Debug`, and may hold credentials).
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($detached))
+                    .field("pool", &self.shared.core.config.name)
+                    .field("connection_id", &self.id)
+                    .finish_non_exhaustive()
+            }
+        }
+
         impl<M: $manager> std::ops::Deref for $detached<M> {
             type Target = M::Connection;
 

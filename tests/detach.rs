@@ -85,7 +85,27 @@ fn into_inner_takes_the_raw_connection(front: Front) {
     assert_eq!(pool.status().checked_out, 0);
 }
 
+/// A detached handle says which pool it left and the id it had there, never the connection.
+fn detached_handles_are_debug(front: Front) {
+    let pool = TestPool::build(
+        front,
+        &Db::new(),
+        Opts {
+            name: Some("orders".into()),
+            ..Opts::default()
+        },
+    );
+    let conn = pool.get().unwrap();
+    let id = conn.connection_id();
+    let detached = conn.detach();
+    let text = detached.debug();
+    assert!(text.contains(r#"pool: "orders""#), "{text}");
+    assert!(text.contains(&format!("connection_id: {id}")), "{text}");
+    assert!(text.ends_with(".. }"), "{text}");
+}
+
 on_both_fronts!(
+    detached_handles_are_debug,
     i48_detach_frees_the_slot_and_closes_on_drop,
     i49_detach_and_close_detached_events_without_checkin,
     i50_detached_handle_keeps_info_and_the_slot_keeps_record_info,

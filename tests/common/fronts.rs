@@ -655,6 +655,14 @@ impl Detached {
         }
     }
 
+    /// The handle's `Debug` text.
+    pub fn debug(&self) -> String {
+        match self.inner.as_ref().expect("held until dropped") {
+            DetachedInner::Blocking(d) => format!("{d:?}"),
+            DetachedInner::Async(d) => format!("{d:?}"),
+        }
+    }
+
     /// The `info` the connection carried.
     pub fn info(&self) -> &Extensions {
         match self.inner.as_ref().expect("held until dropped") {
