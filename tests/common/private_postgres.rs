@@ -194,6 +194,18 @@ impl PrivatePostgres {
         );
     }
 
+    /// Connections of `user` the server holds inside a transaction nobody is working in.
+    pub fn idle_in_transaction(&self, user: &str) -> i64 {
+        self.admin()
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE usename = $1 AND state = 'idle in transaction'",
+                &[&user],
+            )
+            .unwrap()
+            .get(0)
+    }
+
     /// Terminates every backend of `user` (`pg_terminate_backend`); says how many.
     pub fn kill_backends(&self, user: &str) -> i64 {
         self.admin()

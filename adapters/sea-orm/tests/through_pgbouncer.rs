@@ -123,16 +123,9 @@ fn sea_orm_through_pgbouncer_in_transaction_mode() {
         .unwrap()
         .get(0);
     assert_eq!(rows, 0, "the open transaction was rolled back on return");
-    let idle_in_transaction: i64 = server
-        .admin()
-        .query_one(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE usename = 'app' AND state = 'idle in transaction'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
     assert_eq!(
-        idle_in_transaction, 0,
+        server.idle_in_transaction("app"),
+        0,
         "no server connection left inside a transaction"
     );
 }
