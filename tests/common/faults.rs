@@ -234,3 +234,31 @@ impl Faulty for PrivateMariadb {
         PrivateMariadb::thaw(self)
     }
 }
+
+/// The pool's status once its callers have all returned (waits up to 3 s for them).
+pub fn settled(status: impl Fn() -> poolscope::Status) -> poolscope::Status {
+    let until = Instant::now() + Duration::from_secs(3);
+    while status().checked_out > 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    status()
+}
+
+/// After the faults: nothing checked out, the pool back at `pool_size` idle connections, and
+/// the server counting exactly the pool's (`on_server`).
+pub fn assert_back_to_normal(
+    who: &str,
+    status: &poolscope::Status,
+    on_server: i64,
+    pool_size: usize,
+) {
+    assert_eq!(status.checked_out, 0, "{who}: {status}");
+    assert_eq!(
+        status.checked_in, pool_size,
+        "{who}: the pool is back at pool_size idle: {status}"
+    );
+    assert_eq!(
+        on_server, status.checked_in as i64,
+        "{who}: the server has {on_server} connections, {status}"
+    );
+}

@@ -1,5 +1,5 @@
-//! A PgBouncer of the test's own in front of a [`PrivatePostgres`], in transaction pooling
-//! mode, on its own port (started as the `postgres` user: PgBouncer refuses to run as root).
+//! A PgBouncer of the test's own in front of a [`PrivatePostgres`], in transaction (or
+//! session) pooling mode, on its own port (started as the `postgres` user: PgBouncer refuses to run as root).
 //! Stopped when dropped.
 #![allow(dead_code)] // each suite uses part of it
 
@@ -14,10 +14,33 @@ pub struct PgBouncer {
     dir: PathBuf,
 }
 
+/// A private server with a login role `app` and a table `notes (body text)` it may write,
+/// to put a PgBouncer in front of; `None` after saying SKIPPED.
+pub fn server_with_notes(test: &str) -> Option<PrivatePostgres> {
+    let server = PrivatePostgres::start(test, &[])?;
+    server
+        .admin()
+        .batch_execute(
+            "CREATE ROLE app LOGIN; CREATE TABLE notes (body text); GRANT ALL ON notes TO app",
+        )
+        .unwrap();
+    Some(server)
+}
+
 impl PgBouncer {
     /// PgBouncer in transaction mode with `server_connections` server connections for the
     /// database `postgres`; `None` after saying SKIPPED when `pgbouncer` is not installed.
     pub fn start(
+        test: &str,
+        server: &PrivatePostgres,
+        server_connections: u32,
+    ) -> Option<PgBouncer> {
+        PgBouncer::start_in("transaction", test, server, server_connections)
+    }
+
+    /// PgBouncer in `pool_mode` (`transaction`, `session`), as [`PgBouncer::start`].
+    pub fn start_in(
+        pool_mode: &str,
         test: &str,
         server: &PrivatePostgres,
         server_connections: u32,
@@ -30,8 +53,10 @@ impl PgBouncer {
             );
             return None;
         }
-        let dir =
-            std::env::temp_dir().join(format!("poolscope-bouncer-{test}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "poolscope-bouncer-{test}-{pool_mode}-{}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -45,7 +70,7 @@ impl PgBouncer {
             format!(
                 "[databases]\npostgres = host=127.0.0.1 port={} dbname=postgres\n\n\
                  [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
-                 auth_type = trust\nauth_file = {dir}/users.txt\npool_mode = transaction\n\
+                 auth_type = trust\nauth_file = {dir}/users.txt\npool_mode = {pool_mode}\n\
                  default_pool_size = {server_connections}\nmax_client_conn = 200\n\
                  logfile = {dir}/pgbouncer.log\npidfile = {dir}/pgbouncer.pid\n\
                  ignore_startup_parameters = extra_float_digits,application_name\n",

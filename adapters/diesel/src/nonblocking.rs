@@ -77,6 +77,13 @@ impl<C: AsyncConnection + 'static> From<String> for AsyncManager<C> {
     }
 }
 
+impl<C: AsyncConnection + 'static> From<&String> for AsyncManager<C> {
+    /// `build(&url)` with a `String` URL, as the blocking builder takes it.
+    fn from(url: &String) -> Self {
+        AsyncManager::new(url.as_str())
+    }
+}
+
 impl<C: AsyncConnection + 'static> fmt::Debug for AsyncManager<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt_manager(

@@ -2,8 +2,10 @@
 //! server the test starts itself: every backend killed, a restart, a 3 s stop, a 3 s freeze
 //! (`SIGSTOP`, longer than `pool_timeout`), with `pre_ping` at its default (on), on and off.
 //! Asserted: a kill costs at most one error per killed connection; no `get()` waits past
-//! `pool_timeout` + 1.5 s, even while the server is frozen; no error once the fault has settled;
-//! no slot leaked; `status()` and the server agree at the end. The table is printed.
+//! `pool_timeout` + 0.5 s, even while the server is frozen (the blocking pool with pre_ping:
+//! the freeze + 0.5 s, its ping is inline); no error once the fault has settled;
+//! no slot leaked; the pool back at `pool_size` idle, and `status()` and the server agree at
+//! the end. The table is printed.
 #![cfg(all(feature = "postgres", feature = "async-postgres"))]
 
 #[path = "../../../tests/common/faults.rs"]
@@ -25,6 +27,8 @@ const SETTLE: Duration = Duration::from_secs(2);
 /// How long `faults::run` freezes the server.
 const FREEZE: Duration = Duration::from_secs(3);
 
+const POOL_SIZE: usize = 4;
+
 fn check(rows: &[Row], adapter: &str, pre_ping: &str, status: poolscope::Status, server: i64) {
     for row in rows {
         row.print(adapter, pre_ping);
@@ -39,19 +43,66 @@ fn check(rows: &[Row], adapter: &str, pre_ping: &str, status: poolscope::Status,
         };
         row.assert_kept(&format!("{adapter} {pre_ping}"), bound);
     }
-    assert_eq!(status.checked_out, 0, "{adapter} {pre_ping}: {status}");
-    assert_eq!(
-        server, status.checked_in as i64,
-        "{adapter} {pre_ping}: the server has {server} connections, {status}"
-    );
+    faults::assert_back_to_normal(&format!("{adapter} {pre_ping}"), &status, server, POOL_SIZE);
 }
 
-fn settled_status(status: impl Fn() -> poolscope::Status) -> poolscope::Status {
-    let until = Instant::now() + Duration::from_secs(3);
-    while status().checked_out > 0 && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(10));
+/// Where and how a fault run goes: the server, the role or database naming the pool's
+/// connections there, the URL, the pre_ping setting (`None`: the default), and the server's
+/// count of the pool's connections (`count(expected)`).
+struct Target<'a> {
+    server: &'a dyn faults::Faulty,
+    who: &'a str,
+    url: &'a str,
+    pre_ping: Option<bool>,
+    count: &'a dyn Fn(i64) -> i64,
+}
+
+/// The faults on a blocking Diesel pool of `C` at `url`, as [`async_run`].
+fn blocking_run<C>(t: &Target<'_>) -> (Vec<Row>, poolscope::Status, i64)
+where
+    C: diesel::r2d2::R2D2Connection + Send + 'static,
+    diesel::query_builder::SqlQuery: diesel::query_dsl::methods::ExecuteDsl<C>,
+{
+    let mut builder = poolscope_diesel::Pool::<C>::builder()
+        .pool_size(POOL_SIZE)
+        .max_overflow(2)
+        .pool_timeout(POOL_TIMEOUT);
+    if let Some(pre_ping) = t.pre_ping {
+        builder = builder.pre_ping(pre_ping);
     }
-    status()
+    let pool = builder.build(t.url).unwrap();
+    let worker = pool.clone();
+    let op: Op = Arc::new(move || {
+        let started = Instant::now();
+        match worker.get() {
+            Err(e) => (started.elapsed(), Err(e.to_string())),
+            Ok(mut conn) => {
+                let got = started.elapsed();
+                let done = diesel::sql_query("SELECT 1")
+                    .execute(&mut *conn)
+                    .map(drop)
+                    .map_err(|e| e.to_string());
+                (got, done)
+            }
+        }
+    });
+    run_settled(t, op, || pool.status(), || pool.dispose())
+}
+
+/// The faults on 6 workers of `op`; then the settled status and the server's count of the
+/// pool's connections, and every connection closed by `dispose`.
+fn run_settled(
+    t: &Target<'_>,
+    op: Op,
+    status: impl Fn() -> poolscope::Status,
+    dispose: impl FnOnce(),
+) -> (Vec<Row>, poolscope::Status, i64) {
+    let rows = faults::run(t.server, t.who, 6, op, SETTLE);
+    let status = faults::settled(status);
+    let on_server = (t.count)(status.checked_in as i64);
+    dispose();
+    assert_eq!((t.count)(0), 0, "every connection closed by dispose()");
+    (rows, status, on_server)
 }
 
 #[test]
@@ -66,55 +117,24 @@ fn faults_cost_what_they_should_through_diesel() {
     let url = server.url("app");
     Row::print_header();
     for (label, pre_ping) in [("default", None), ("on", Some(true)), ("off", Some(false))] {
-        // Blocking.
-        let mut builder = poolscope_diesel::Pool::<diesel::PgConnection>::builder()
-            .pool_size(4)
-            .max_overflow(2)
-            .pool_timeout(POOL_TIMEOUT);
-        if let Some(pre_ping) = pre_ping {
-            builder = builder.pre_ping(pre_ping);
-        }
-        let pool = builder.build(url.as_str()).unwrap();
-        let worker = pool.clone();
-        let op: Op = Arc::new(move || {
-            let started = Instant::now();
-            match worker.get() {
-                Err(e) => (started.elapsed(), Err(e.to_string())),
-                Ok(mut conn) => {
-                    let got = started.elapsed();
-                    let done = diesel::sql_query("SELECT 1")
-                        .execute(&mut conn)
-                        .map(drop)
-                        .map_err(|e| e.to_string());
-                    (got, done)
-                }
-            }
-        });
-        let rows = faults::run(&server, "app", 6, op, SETTLE);
-        let status = settled_status(|| pool.status());
-        let on_server = server.connections_of("app", status.checked_in as i64);
+        let count = |n| server.connections_of("app", n);
+        let t = Target {
+            server: &server,
+            who: "app",
+            url: &url,
+            pre_ping,
+            count: &count,
+        };
+        let (rows, status, on_server) = blocking_run::<diesel::PgConnection>(&t);
         check(&rows, "Diesel blocking", label, status, on_server);
-        pool.dispose();
-        assert_eq!(server.connections_of("app", 0), 0);
-
-        // Async.
-        let (rows, status, on_server) =
-            async_run::<diesel_async::AsyncPgConnection>(&server, "app", &url, pre_ping, &|n| {
-                server.connections_of("app", n)
-            });
+        let (rows, status, on_server) = async_run::<diesel_async::AsyncPgConnection>(&t);
         check(&rows, "diesel-async", label, status, on_server);
     }
 }
 
 /// The faults on diesel-async pool of `C` at `url`; the rows, the settled status and the
 /// server's count of the pool's connections then (`count(expected)`). The pool is disposed of.
-fn async_run<C>(
-    server: &dyn faults::Faulty,
-    who: &str,
-    url: &str,
-    pre_ping: Option<bool>,
-    count: &dyn Fn(i64) -> i64,
-) -> (Vec<Row>, poolscope::Status, i64)
+fn async_run<C>(t: &Target<'_>) -> (Vec<Row>, poolscope::Status, i64)
 where
     C: diesel_async::AsyncConnection + 'static,
     poolscope_diesel::AsyncManager<C>: bb8::ManageConnection<Connection = C>,
@@ -129,13 +149,13 @@ where
             .unwrap(),
     );
     let mut builder = poolscope_diesel::AsyncPool::<C>::builder()
-        .pool_size(4)
+        .pool_size(POOL_SIZE)
         .max_overflow(2)
         .pool_timeout(POOL_TIMEOUT);
-    if let Some(pre_ping) = pre_ping {
+    if let Some(pre_ping) = t.pre_ping {
         builder = builder.pre_ping(pre_ping);
     }
-    let pool = rt.block_on(builder.build(url)).unwrap();
+    let pool = rt.block_on(builder.build(t.url)).unwrap();
     let (worker, handle) = (pool.clone(), rt.handle().clone());
     let op: Op = Arc::new(move || {
         handle.block_on(async {
@@ -156,25 +176,50 @@ where
             }
         })
     });
-    let rows = faults::run(server, who, 6, op, SETTLE);
-    let status = settled_status(|| pool.status());
-    let on_server = count(status.checked_in as i64);
-    pool.dispose();
-    (rows, status, on_server)
+    run_settled(t, op, || pool.status(), || pool.dispose())
 }
 
-#[test]
-fn faults_cost_what_they_should_through_diesel_async_on_mariadb() {
-    let Some(server) = private_mariadb::PrivateMariadb::start("diesel_faults") else {
+/// One way to run the faults on a pool: [`blocking_run`] or [`async_run`] of a connection type.
+type Run = fn(&Target<'_>) -> (Vec<Row>, poolscope::Status, i64);
+
+/// The faults on a private MariaDB through `run`, pre_ping default / on / off.
+fn on_mariadb(test: &str, adapter: &str, run: Run) {
+    let Some(server) = private_mariadb::PrivateMariadb::start(test) else {
         return;
     };
     let url = server.url();
     Row::print_header();
     for (label, pre_ping) in [("default", None), ("on", Some(true)), ("off", Some(false))] {
-        let (rows, status, on_server) =
-            async_run::<diesel_async::AsyncMysqlConnection>(&server, "app", &url, pre_ping, &|n| {
-                server.connections_in("app", n)
-            });
-        check(&rows, "diesel-async MariaDB", label, status, on_server);
+        let count = |n| server.connections_in("app", n);
+        let (rows, status, on_server) = run(&Target {
+            server: &server,
+            who: "app",
+            url: &url,
+            pre_ping,
+            count: &count,
+        });
+        check(&rows, adapter, label, status, on_server);
     }
+}
+
+#[test]
+fn faults_cost_what_they_should_through_diesel_async_on_mariadb() {
+    on_mariadb(
+        "diesel_faults",
+        "diesel-async MariaDB",
+        async_run::<diesel_async::AsyncMysqlConnection>,
+    );
+}
+
+/// Diesel's blocking `MysqlConnection` (libmysqlclient) through the same faults on MariaDB:
+/// `cargo test -p poolscope-diesel --features mysql --test server_faults blocking_on_mariadb`
+/// (CI runs it so).
+#[cfg(feature = "mysql")]
+#[test]
+fn faults_cost_what_they_should_through_diesel_blocking_on_mariadb() {
+    on_mariadb(
+        "diesel_blocking_faults",
+        "Diesel blocking MariaDB",
+        blocking_run::<diesel::MysqlConnection>,
+    );
 }

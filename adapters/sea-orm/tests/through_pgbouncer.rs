@@ -63,15 +63,9 @@ fn sea_orm_through_pgbouncer_in_transaction_mode() {
         .enable_all()
         .build()
         .unwrap();
-    let Some(server) = private_postgres::PrivatePostgres::start("sea_through_bouncer", &[]) else {
+    let Some(server) = pgbouncer::server_with_notes("sea_through_bouncer") else {
         return;
     };
-    server
-        .admin()
-        .batch_execute(
-            "CREATE ROLE app LOGIN; CREATE TABLE notes (body text); GRANT ALL ON notes TO app",
-        )
-        .unwrap();
     let Some(bouncer) = pgbouncer::PgBouncer::start("sea_through_bouncer", &server, 2) else {
         return;
     };
