@@ -134,6 +134,51 @@ def contended(out):
     out.append("")
 
 
+INSTRUMENTED_TITLE = "## With its instruments on, interleaved"
+
+
+def instrumented(out):
+    """The interleaved single-caller rows with poolscope's metrics on (instrumented.json)."""
+    data = harness("instrumented")
+    out.append(INSTRUMENTED_TITLE + "\n")
+    if data is None:
+        out.append("Not run (no `target/peer-benches/instrumented.json`).\n")
+        return
+    out.append("One caller, pool 8, checkout + return. poolscope runs with a metrics-exporter-prometheus "
+               "recorder and its default `gauge_interval` (durations aggregated in the pool, handed to the "
+               "recorder by its publisher thread), beside the peers and its own other configurations, "
+               f"interleaved in time: {data['period_ms']} ms each per round, the order rotating, "
+               f"{data['rounds']} rounds after a warm-up round. Ratio = poolscope with the recorder / the "
+               "other, the median of the per-round ratios (below 1: poolscope is faster), then the lowest "
+               "and highest round (the spread), and the rounds in which poolscope was at least as fast. "
+               "`deadpool` runs as its users do (no `wait_timeout`), `deadpool, wait_timeout` with one (a "
+               "timer per checkout, like the other pools' checkout timeout); `mobc` is the instrumented "
+               "peer (its metrics through the facade on every checkout), with the same recorder and "
+               "without one; `OpenTelemetry meter` is poolscope with the SDK's meter provider (read by "
+               "opentelemetry-prometheus) instead of the recorder; `value by value` is poolscope with "
+               "`gauge_interval(ZERO)` (each duration recorded as it happens, gauges set under the lock). "
+               "Targets: ≤ 1.0 against r2d2 and the faster of bb8 / deadpool (goal 0.8), and against "
+               "mobc with its metrics (goal 0.7).\n")
+    names = {
+        "r2d2": "r2d2", "bb8": "bb8", "deadpool": "deadpool", "deadpool_wait_timeout": "deadpool, wait_timeout",
+        "mobc_recorder": "mobc + recorder", "mobc": "mobc", "poolscope_quiet": "poolscope quiet",
+        "poolscope_otel_meter": "poolscope, OpenTelemetry meter",
+        "poolscope_value_by_value": "poolscope, value by value",
+    }
+    out.append("| front | other | its time per cycle | poolscope + recorder | poolscope / other | spread | rounds ahead |")
+    out.append("|---|---|---|---|---|---|---|")
+    for row in data["rows"]:
+        front = row["labels"]["front"]
+        ns = row["ns_per_cycle"]
+        for key, label in names.items():
+            if key not in row["ratio"]:
+                continue
+            low, high = row["ratio_range"][key]
+            out.append(f"| {front} | {label} | {fmt_ns(ns[key])} | {fmt_ns(ns['poolscope_recorder'])} | "
+                       f"**{row['ratio'][key]:.2f}×** | {low:.2f}–{high:.2f} | {row['first_ahead'][key]}/{row['rounds']} |")
+    out.append("")
+
+
 def chart():
     try:
         import matplotlib
@@ -202,37 +247,42 @@ def matrix(out):
     out.append("## Instrumentation matrix\n")
     out.append("One caller, pool 8. `features_off` comes from a build without poolscope's metric "
                "features; everything else from the default build. Targets: compiled in and quiet ≤ "
-               "1.05× features off; with a metrics recorder ≤ +60 ns and still ≤ 1.0× r2d2 / bb8.\n")
+               "1.05× features off; recorder − quiet ≤ two clock reads + 20 ns; with the recorder ≤ 1.0× "
+               "r2d2 / bb8 (goal 0.8×).\n")
     out.append("`metrics recorder` is the default configuration: the count gauges (idle, used, pending) are "
-               "published every second by poolscope's background thread, so a checkout + return publishes "
-               "two histogram records (wait_time, use_time), each reading the clock inside "
-               "metrics-exporter-prometheus. `recorder floor` is the recorder alone (no pool) taking those two "
-               "records; `poolscope's share` is the recorder's cost to the cycle minus that floor. `gauges on "
-               "every change − quiet` is the cycle's cost with `gauge_interval(Duration::ZERO)`, which adds four "
-               "gauge sets (idle and used, twice) under the pool's lock. `atomic recorder − quiet` is the "
-               "default's cost under metrics-util's registry of atomics, the leanest recorder with real storage "
-               "(no generation counter, no clock read per record). `two clock reads` is what the checkout and "
-               "return instants cost on this machine (`quanta`, the time-stamp counter): any pool that times "
-               "wait_time and use_time per checkout pays them, and they are most of poolscope's share.\n")
+               "published every second by poolscope's background thread, which also flushes wait_time and "
+               "use_time: a checkout + return adds each duration to a bucket of the pool's own (one atomic "
+               "addition) and never calls the recorder; `publisher thread per cycle` is what that thread then "
+               "spends per cycle, off the caller's path (handing the buckets to the recorder with `record_many`, "
+               "which metrics-exporter-prometheus turns into one sample per value), measured as its CPU time over "
+               "3 s of cycles. `recorder floor` is the recorder alone (no pool) taking the two records a pool "
+               "recording value by value would make; `poolscope's share` is the recorder's cost to the cycle "
+               "minus that floor (negative: cheaper than the floor). `gauges on every change − quiet` is the "
+               "cycle's cost with `gauge_interval(Duration::ZERO)`, which sets four gauges under the pool's lock "
+               "and records each duration as it happens (the value-by-value path). `atomic recorder − quiet` is "
+               "the default's cost under metrics-util's registry of atomics. `two clock reads` is what the "
+               "checkout and return instants cost on this machine (`quanta`, the time-stamp counter): any pool "
+               "that times wait_time and use_time per checkout pays them.\n")
     alternated = quiet_vs_off()
     if alternated:
         out.append(f"`quiet / off` is the median of {alternated[1]} ratios from the two builds run alternately "
                    "(`run.sh`), not of the two columns beside it, which come from one run of each build at "
                    "different moments. The recorder's histograms are drained every 5 s as an installed exporter "
                    "drains them.\n")
-    out.append("| front | features off | compiled in, quiet | metrics recorder | fmt at INFO | tracing-opentelemetry SDK | recorder + OTel tracing | peer | quiet / off | recorder − quiet | recorder floor | poolscope's share | two clock reads | gauges on every change − quiet | atomic recorder − quiet | recorder / peer |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    out.append("| front | features off | compiled in, quiet | metrics recorder | OpenTelemetry SDK meter | fmt at INFO | tracing-opentelemetry SDK | recorder + OTel tracing | peer | quiet / off | recorder − quiet | recorder floor | poolscope's share | two clock reads | publisher thread per cycle | gauges on every change − quiet | atomic recorder − quiet | recorder / peer | OTel meter / peer | mobc, mobc + recorder | recorder / mobc + recorder |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    publisher = harness("publisher_cpu") or {}
     for front, peer in [("blocking", "r2d2"), ("async", "bb8")]:
         g = f"instrumentation_{front}"
-        v = {k: median_ns(g, k) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "tracing_info", "tracing_otel_sdk", "all_on", "recorder_floor", "two_clock_reads", "recorder_on_change", "atomic_recorder", peer]}
+        v = {k: median_ns(g, k) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "otel_meter", "tracing_info", "tracing_otel_sdk", "all_on", "recorder_floor", "two_clock_reads", "recorder_on_change", "atomic_recorder", "mobc", "mobc_recorder", peer]}
         quiet = v["compiled_in_quiet"]
         delta = extra_ns(v["metrics_recorder"], quiet)
         lean = extra_ns(v["atomic_recorder"], quiet)
         on_change = extra_ns(v["recorder_on_change"], quiet)
         share = extra_ns(v["metrics_recorder"], quiet, v["recorder_floor"])
         out.append(
-            f"| {front} | " + " | ".join(fmt_ns(v[k]) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "tracing_info", "tracing_otel_sdk", "all_on"])
-            + f" | {peer} {fmt_ns(v[peer])} | {quiet_off(alternated, front, v)} | {delta} | {fmt_ns(v['recorder_floor'])} | {share} | {fmt_ns(v['two_clock_reads'])} | {on_change} | {lean} | {ratio(v['metrics_recorder'], v[peer])} |"
+            f"| {front} | " + " | ".join(fmt_ns(v[k]) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "otel_meter", "tracing_info", "tracing_otel_sdk", "all_on"])
+            + f" | {peer} {fmt_ns(v[peer])} | {quiet_off(alternated, front, v)} | {delta} | {fmt_ns(v['recorder_floor'])} | {share} | {fmt_ns(v['two_clock_reads'])} | {fmt_ns(publisher.get(front))} | {on_change} | {lean} | {ratio(v['metrics_recorder'], v[peer])} | {ratio(v['otel_meter'], v[peer])} | {fmt_ns(v['mobc'])}, {fmt_ns(v['mobc_recorder'])} | {ratio(v['metrics_recorder'], v['mobc_recorder'])} |"
         )
     out.append("")
 
@@ -330,6 +380,7 @@ def main():
     uncontended(out)
     contended(out)
     waits(out)
+    instrumented(out)
     matrix(out)
     overflow(out)
     postgres(out)

@@ -117,12 +117,19 @@ macro_rules! policy_setters {
         }
 
         /// How often the `metrics` facade's count gauges (`db.client.connection.count` by
-        /// state, `db.client.connection.pending_requests`) are published (default 1 s): one
-        /// background thread, shared by every pool, reads the pool's counts every interval,
-        /// so checkouts and returns never set them and a scrape reads values at most one
-        /// interval old. `Duration::ZERO` publishes them on every change instead, under the
-        /// pool's lock: exact at every instant, four gauge sets per checkout + return. The
-        /// OpenTelemetry path reads the counts when its reader collects, whatever this says.
+        /// state, `db.client.connection.pending_requests`) are published and its
+        /// `wait_time` / `use_time` histograms flushed (default 1 s): one background thread,
+        /// shared by every pool, reads the pool's counts and hands the durations the pool
+        /// aggregated (in buckets that refine [`DURATION_BUCKETS`](crate::metric_names::DURATION_BUCKETS):
+        /// same bucket counts, same sum) to the recorder every interval, so checkouts and
+        /// returns never call the recorder and a scrape reads values at most one interval
+        /// old; a dropped pool flushes what it holds. `Duration::ZERO` publishes the gauges on
+        /// every change instead, under the pool's lock (exact at every instant, four gauge
+        /// sets per checkout + return), and records each duration as it happens. The
+        /// OpenTelemetry path reads the counts when its reader collects, whatever this says;
+        /// its `wait_time` and `use_time` are aggregated and flushed on this interval too
+        /// (their min and max are then sub-bucket means), or recorded as they happen with
+        /// `Duration::ZERO`.
         ///
         /// ```
         /// # use poolscope::Pool;
@@ -141,7 +148,7 @@ macro_rules! policy_setters {
         ///     .build(M)?;
         /// # Ok::<(), poolscope::BuildError>(())
         /// ```
-        #[cfg(feature = "metrics")]
+        #[cfg(any(feature = "metrics", feature = "opentelemetry"))]
         pub fn gauge_interval(mut self, every: std::time::Duration) -> Self {
             self.instruments.gauge_interval = Some(every);
             self

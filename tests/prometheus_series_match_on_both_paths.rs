@@ -17,7 +17,6 @@ use common::fronts::{Front, Opts, TestPool};
 use common::Db;
 use opentelemetry::metrics::MeterProvider as _;
 use poolscope::metric_names as m;
-use prometheus::Encoder as _;
 
 /// Series (name and sorted labels, the pool's name and OpenTelemetry's scope left out) ->
 /// value, for one pool's series.
@@ -93,14 +92,7 @@ fn both_exporters_render_the_same_values(front: Front) {
         .unwrap()
         .build_recorder();
     let handle = facade.handle();
-    let registry = prometheus::Registry::new();
-    let exporter = opentelemetry_prometheus::exporter()
-        .with_registry(registry.clone())
-        .build()
-        .unwrap();
-    let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
-        .with_reader(exporter)
-        .build();
+    let (provider, registry) = common::otel_prometheus::meter_provider();
 
     let db = Db::new();
     let clock = poolscope::ManualClock::new();
@@ -124,11 +116,7 @@ fn both_exporters_render_the_same_values(front: Front) {
     scenario(&pool, &db, &clock);
 
     let facade_text = handle.render();
-    let mut otel_text = Vec::new();
-    prometheus::TextEncoder::new()
-        .encode(&registry.gather(), &mut otel_text)
-        .unwrap();
-    let otel_text = String::from_utf8(otel_text).unwrap();
+    let otel_text = common::otel_prometheus::scrape(&registry);
 
     let from_facade = series(&facade_text, "prom-both");
     let from_otel = series(&otel_text, "prom-both");

@@ -10,9 +10,17 @@
 //! | `tracing_info` | a `tracing_subscriber::fmt` subscriber at INFO (spans recorded, output to a sink) |
 //! | `tracing_otel_sdk` | tracing-opentelemetry with the OpenTelemetry SDK's batch span processor |
 //! | `all_on` | the Prometheus recorder and tracing-opentelemetry together |
+//! | `otel_meter` | no `metrics` recorder: the OpenTelemetry SDK's meter provider with opentelemetry-prometheus's reader takes the pool's metrics |
+//! | `mobc`, `mobc_recorder` | mobc (async), the one instrumented peer, without a recorder and with the same Prometheus recorder |
 //! | `recorder_floor` | no pool: the recorder alone taking what one cycle must publish |
 //! | `atomic_recorder` | metrics-util's registry of atomics as the recorder (the leanest real one) |
 //! | `two_clock_reads` | no pool: the two reads of `quanta`'s clock a timed cycle makes (checkout, return) |
+//!
+//! With a recorder and the default `gauge_interval`, poolscope aggregates wait_time and
+//! use_time itself and its publisher thread hands them to the recorder once a second: that
+//! work is off the caller's path, so after the criterion groups the bench also measures it,
+//! as the `poolscope-gauges` thread's CPU time (from `/proc/self/task/*/schedstat`) per cycle
+//! while one caller cycles a recorded pool for 3 s (`publisher_cpu.json`).
 //!
 //! `recorder_floor` is the least any pool pays per checkout + return to publish OpenTelemetry's
 //! pool instruments through this recorder with the count gauges off the checkout path:
@@ -36,9 +44,10 @@ use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use opentelemetry::metrics::MeterProvider as _;
 use poolscope_peer_benches::drive;
 use poolscope_peer_benches::peers::{
-    AsyncPool, Bb8, BlockingPool, Hold, Poolscope, PoolscopeAsync, R2d2,
+    AsyncPool, Bb8, BlockingPool, Hold, Mobc, Poolscope, PoolscopeAsync, R2d2,
 };
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -109,6 +118,37 @@ fn recorder_floor(group: &mut BenchmarkGroup<'_, WallTime>, recorder: &impl metr
     });
 }
 
+/// CPU time the `poolscope-gauges` thread has used so far, in nanoseconds (Linux); `None`
+/// where `/proc` does not say.
+fn publisher_cpu_ns() -> Option<u64> {
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let dir = task.ok()?.path();
+        let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        // The kernel keeps 15 characters of a thread's name.
+        if name.trim() == "poolscope-gauge" {
+            let stat = std::fs::read_to_string(dir.join("schedstat")).ok()?;
+            return stat.split_whitespace().next()?.parse().ok();
+        }
+    }
+    None
+}
+
+/// The publisher thread's CPU per cycle while `cycles(n)` runs for about 3 s, the last
+/// flush included.
+fn publisher_share(mut cycles: impl FnMut(u64)) -> Option<f64> {
+    // The flushes of what earlier groups recorded are not this row's.
+    std::thread::sleep(Duration::from_millis(1100));
+    let before = publisher_cpu_ns()?;
+    let began = std::time::Instant::now();
+    let mut done = 0u64;
+    while began.elapsed() < Duration::from_secs(3) {
+        cycles(100_000);
+        done += 100_000;
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    Some((publisher_cpu_ns()? - before) as f64 / done as f64)
+}
+
 fn blocking<P: BlockingPool>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, pool: &P) {
     group.bench_function(name, |b| b.iter(|| pool.cycle(Hold::Touch)));
 }
@@ -153,6 +193,15 @@ fn bench(c: &mut Criterion) {
         );
         recorder_floor(&mut group, &recorder);
         two_clock_reads(&mut group);
+        let meters = poolscope_peer_benches::otel_meter_provider();
+        let metered = Poolscope::with(
+            poolscope::Pool::builder().otel_meter(meters.meter("poolscope")),
+            SIZE,
+            0,
+            false,
+            poolscope_peer_benches::noop::Noop::new(false),
+        );
+        blocking(&mut group, "otel_meter", &metered);
         let atomic = poolscope_peer_benches::AtomicRecorder::new();
         let lean = metrics::with_local_recorder(&atomic, || Poolscope::new(SIZE, false));
         blocking(&mut group, "atomic_recorder", &lean);
@@ -179,6 +228,13 @@ fn bench(c: &mut Criterion) {
     );
     if cfg!(feature = "instrumentation") {
         nonblocking(&mut group, &rt, "bb8", &rt.block_on(Bb8::new(SIZE, false)));
+        // mobc, the instrumented peer: without a recorder, and with the same Prometheus
+        // recorder as poolscope (its macros reach the recorder of the thread they run on).
+        let mobc = rt.block_on(Mobc::new(SIZE, false));
+        nonblocking(&mut group, &rt, "mobc", &mobc);
+        metrics::with_local_recorder(&recorder, || {
+            nonblocking(&mut group, &rt, "mobc_recorder", &mobc)
+        });
         let recorded = metrics::with_local_recorder(&recorder, || {
             rt.block_on(PoolscopeAsync::new(SIZE, false))
         });
@@ -194,6 +250,15 @@ fn bench(c: &mut Criterion) {
         );
         recorder_floor(&mut group, &recorder);
         two_clock_reads(&mut group);
+        let meters = poolscope_peer_benches::otel_meter_provider();
+        let metered = rt.block_on(PoolscopeAsync::with(
+            poolscope::AsyncPool::builder().otel_meter(meters.meter("poolscope")),
+            SIZE,
+            0,
+            false,
+            poolscope_peer_benches::noop::Noop::new(false),
+        ));
+        nonblocking(&mut group, &rt, "otel_meter", &metered);
         let atomic = poolscope_peer_benches::AtomicRecorder::new();
         let lean =
             metrics::with_local_recorder(&atomic, || rt.block_on(PoolscopeAsync::new(SIZE, false)));
@@ -215,11 +280,33 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// The publisher thread's CPU per cycle, both fronts, written for `report.py`.
+fn publisher_cpu(_: &mut Criterion) {
+    if !cfg!(feature = "instrumentation") {
+        return;
+    }
+    let recorder = poolscope_peer_benches::prometheus_recorder();
+    poolscope_peer_benches::drain_every_5s(recorder.handle());
+    let blocking = metrics::with_local_recorder(&recorder, || Poolscope::new(SIZE, false));
+    let blocking = publisher_share(|n| (0..n).for_each(|_| blocking.cycle(Hold::Touch)));
+    let rt = drive::current_thread();
+    let pool =
+        metrics::with_local_recorder(&recorder, || rt.block_on(PoolscopeAsync::new(SIZE, false)));
+    let nonblocking = publisher_share(|n| {
+        drive::one_task(&rt, &pool, n);
+    });
+    println!("publisher thread CPU per cycle: blocking {blocking:?} ns, async {nonblocking:?} ns");
+    poolscope_peer_benches::report::write(
+        "publisher_cpu",
+        &serde_json::json!({ "blocking": blocking, "async": nonblocking }),
+    );
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = bench
+    targets = bench, publisher_cpu
 }
 criterion_main!(benches);

@@ -43,7 +43,8 @@ pub struct Row<'a> {
 /// `period`; returns one JSON object per row: its labels, each contender's median time per
 /// cycle (`ns_per_cycle`), and for every other contender the median of the per-round ratio
 /// first / other of the time per cycle (`ratio`, below 1: the first is faster) and the rounds
-/// in which the first was at least as fast (`first_ahead`).
+/// in which the first was at least as fast (`first_ahead`), and the lowest and highest
+/// per-round ratio (`ratio_range`, the spread).
 pub fn run(rows: &[Row<'_>], rounds: usize, period: Duration) -> Vec<Value> {
     let rounds = rounds.max(1);
     let mut rates: Vec<Vec<Vec<f64>>> = rows
@@ -73,6 +74,7 @@ fn summary(row: &Row<'_>, rates: &[Vec<f64>]) -> Value {
     let mut ns = Map::new();
     let mut ratio = Map::new();
     let mut ahead = Map::new();
+    let mut range = Map::new();
     for (contender, own) in row.contenders.iter().zip(rates) {
         let times: Vec<f64> = own.iter().map(|r| 1e9 / r).collect();
         ns.insert(contender.name.into(), json!(median(times)));
@@ -81,6 +83,9 @@ fn summary(row: &Row<'_>, rates: &[Vec<f64>]) -> Value {
     for (contender, other) in row.contenders.iter().zip(rates).skip(1) {
         // Time ratio first / other = rate other / rate first, round by round.
         let per_round: Vec<f64> = other.iter().zip(first).map(|(o, f)| o / f).collect();
+        let low = per_round.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        range.insert(contender.name.into(), json!([low, high]));
         ratio.insert(contender.name.into(), json!(median(per_round)));
         let won = other.iter().zip(first).filter(|(o, f)| f >= o).count();
         ahead.insert(contender.name.into(), json!(won));
@@ -91,6 +96,7 @@ fn summary(row: &Row<'_>, rates: &[Vec<f64>]) -> Value {
         "ns_per_cycle": ns,
         "ratio": ratio,
         "first_ahead": ahead,
+        "ratio_range": range,
     })
 }
 

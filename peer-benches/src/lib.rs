@@ -22,6 +22,18 @@ pub fn prometheus_recorder() -> metrics_exporter_prometheus::PrometheusRecorder 
         .build_recorder()
 }
 
+/// An OpenTelemetry SDK meter provider read by opentelemetry-prometheus, as a service
+/// exporting to Prometheus through OpenTelemetry runs it.
+pub fn otel_meter_provider() -> opentelemetry_sdk::metrics::SdkMeterProvider {
+    let exporter = opentelemetry_prometheus::exporter()
+        .with_registry(prometheus::Registry::new())
+        .build()
+        .expect("a Prometheus exporter");
+    opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+        .with_reader(exporter)
+        .build()
+}
+
 /// Runs the recorder's upkeep every 5 s on a thread of its own, as
 /// `PrometheusBuilder::install_recorder` does, so its histograms' raw samples are drained, not
 /// piled up for the whole run (which no exporting service sees).

@@ -76,6 +76,21 @@ impl bb8::ManageConnection for Noop {
     }
 }
 
+#[mobc::async_trait]
+impl mobc::Manager for Noop {
+    type Connection = NoopConn;
+    type Error = Infallible;
+
+    async fn connect(&self) -> Result<NoopConn, Infallible> {
+        Ok(self.open())
+    }
+
+    async fn check(&self, conn: NoopConn) -> Result<NoopConn, Infallible> {
+        Noop::check(&conn)?;
+        Ok(conn)
+    }
+}
+
 impl deadpool::managed::Manager for Noop {
     type Type = NoopConn;
     type Error = Infallible;

@@ -277,17 +277,61 @@ impl AsyncPool for Bb8 {
     }
 }
 
+/// mobc, the one Rust pool that records metrics through the `metrics` facade on every
+/// checkout (connections opened / closed, open / busy / idle gauges, a wait histogram), with
+/// its defaults but the checkout test, which follows `validated` as for the other peers
+/// (mobc tests by default). Its default `get_timeout` (30 s) puts a timer on every checkout,
+/// as its users have it. Its metrics go to whatever recorder is installed when it runs.
+#[derive(Clone)]
+pub struct Mobc(pub mobc::Pool<Noop>);
+
+impl Mobc {
+    /// `size` connections, warmed.
+    pub async fn new(size: usize, validated: bool) -> Self {
+        let pool = mobc::Pool::builder()
+            .max_open(size as u64)
+            .max_idle(size as u64)
+            .test_on_check_out(validated)
+            .build(Noop::new(validated));
+        let pool = Mobc(pool);
+        warm_async(&pool, size).await;
+        pool
+    }
+}
+
+impl AsyncPool for Mobc {
+    type Guard<'a> = mobc::Connection<Noop>;
+    const NAME: &'static str = "mobc";
+    async fn get(&self) -> Self::Guard<'_> {
+        self.0.get().await.expect("a checkout within the timeout")
+    }
+}
+
 /// deadpool's managed pool (FIFO, its default).
 #[derive(Clone)]
 pub struct Deadpool(pub deadpool::managed::Pool<Noop>);
 
 impl Deadpool {
-    /// `size` connections, warmed.
+    /// `size` connections, warmed, with a `wait_timeout` (like the other pools' checkout
+    /// timeout; a timer on every checkout).
     pub async fn new(size: usize, validated: bool) -> Self {
+        Deadpool::built(size, validated, Some(NO_TIMEOUT)).await
+    }
+
+    /// As its users run it: no `wait_timeout` (deadpool's default), so no timer per checkout.
+    pub async fn with_defaults(size: usize, validated: bool) -> Self {
+        Deadpool::built(size, validated, None).await
+    }
+
+    async fn built(
+        size: usize,
+        validated: bool,
+        wait_timeout: Option<std::time::Duration>,
+    ) -> Self {
         let pool = deadpool::managed::Pool::builder(Noop::new(validated))
             .max_size(size)
             .runtime(deadpool::Runtime::Tokio1)
-            .wait_timeout(Some(NO_TIMEOUT))
+            .wait_timeout(wait_timeout)
             .build()
             .expect("valid options");
         let pool = Deadpool(pool);

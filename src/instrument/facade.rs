@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Unit};
 
-use super::gauge_publisher::{self, Entry};
+use super::batched::ToRecorder;
+use super::gauge_publisher::{self, Publish};
 use super::kinds::{CloseReason, RecycleReason, INVALIDATE_REASONS, RESET_ACTIONS};
 use super::names::*;
 use super::{GaugeSource, Limits};
@@ -34,17 +35,6 @@ impl CountGauges {
         }
     }
 
-    /// Gauges no recorder holds, for tests of the publisher's schedule.
-    #[cfg(test)]
-    pub(super) fn detached() -> Self {
-        CountGauges {
-            idle: Gauge::noop(),
-            used: Gauge::noop(),
-            pending: Gauge::noop(),
-            published: [usize::MAX, usize::MAX, usize::MAX].map(AtomicUsize::new),
-        }
-    }
-
     /// Sets the gauges whose count changed since the last call.
     pub(super) fn set(&self, idle: usize, used: usize, pending: usize) {
         for ((gauge, last), value) in [&self.idle, &self.used, &self.pending]
@@ -61,13 +51,36 @@ impl CountGauges {
     }
 }
 
+/// One pool's count gauges and where to read the counts, and its aggregated durations
+/// (`wait_time`, `use_time`), flushed to the recorder on the same schedule.
+pub(super) struct Entry {
+    gauges: CountGauges,
+    source: Weak<dyn GaugeSource>,
+    wait_time: ToRecorder,
+    use_time: ToRecorder,
+}
+
+impl Publish for Entry {
+    /// Flushes the durations, reads the pool's counts and sets what changed. A pool still
+    /// being built (its source not yet upgradable) or already gone has no counts to read.
+    fn publish(&self) {
+        self.wait_time.flush();
+        self.use_time.flush();
+        if let Some(source) = self.source.upgrade() {
+            let gauges = source.gauges();
+            self.gauges.set(gauges.idle, gauges.used, gauges.pending);
+        }
+    }
+}
+
 /// Who sets the count gauges.
 enum Counts {
     /// The pool, on every change, in the order the counts were taken (the number of the
     /// counts last set is kept beside the gauges: one writer at a time).
     OnChange(parking_lot::Mutex<u64>, CountGauges),
-    /// The publisher thread, every interval; the pool owns the entry it reads.
-    Scheduled(#[allow(dead_code)] Arc<Entry>),
+    /// The publisher thread, every interval; the pool owns the entry it reads, which also
+    /// aggregates `wait_time` and `use_time` until the thread flushes them.
+    Scheduled(Arc<Entry>),
 }
 
 pub(super) struct Handles {
@@ -155,9 +168,16 @@ impl Handles {
         let pool = name.to_owned();
         let recording = recording();
         let gauges = CountGauges::register(name);
+        let wait_time = metrics::histogram!(WAIT_TIME, POOL_NAME => pool.clone());
+        let use_time = metrics::histogram!(USE_TIME, POOL_NAME => pool.clone());
         let counts = if recording && !gauge_interval.is_zero() && gauge_publisher::running() {
             gauges.set(0, 0, 0);
-            let entry = Arc::new(Entry::new(gauges, source));
+            let entry = Arc::new(Entry {
+                gauges,
+                source,
+                wait_time: ToRecorder::new(wait_time.clone()),
+                use_time: ToRecorder::new(use_time.clone()),
+            });
             gauge_publisher::schedule(&entry, gauge_interval);
             Counts::Scheduled(entry)
         } else {
@@ -186,8 +206,8 @@ impl Handles {
             leaks_current: metrics::gauge!(LEAKS_CURRENT, POOL_NAME => pool.clone()),
             timeouts: counter(TIMEOUTS),
             create_time: metrics::histogram!(CREATE_TIME, POOL_NAME => pool.clone()),
-            wait_time: metrics::histogram!(WAIT_TIME, POOL_NAME => pool.clone()),
-            use_time: metrics::histogram!(USE_TIME, POOL_NAME => pool.clone()),
+            wait_time,
+            use_time,
             overflow_opened: counter(OVERFLOW_OPENED),
             overflow_closed: counter(OVERFLOW_CLOSED),
             resets: [
@@ -237,12 +257,22 @@ impl Handles {
         self.create_time.record(took.as_secs_f64());
     }
 
+    /// Aggregated when the publisher thread runs for this pool, else recorded at once.
+    #[inline]
     pub(super) fn waited(&self, took: Duration) {
-        self.wait_time.record(took.as_secs_f64());
+        match &self.counts {
+            Counts::Scheduled(entry) => entry.wait_time.record(took),
+            Counts::OnChange(..) => self.wait_time.record(took.as_secs_f64()),
+        }
     }
 
+    /// As [`waited`](Self::waited).
+    #[inline]
     pub(super) fn used_for(&self, took: Duration) {
-        self.use_time.record(took.as_secs_f64());
+        match &self.counts {
+            Counts::Scheduled(entry) => entry.use_time.record(took),
+            Counts::OnChange(..) => self.use_time.record(took.as_secs_f64()),
+        }
     }
 
     pub(super) fn overflow_opened(&self) {

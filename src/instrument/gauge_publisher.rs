@@ -1,6 +1,8 @@
 //! Publishes the `metrics` facade's count gauges (connections idle and used, requests
-//! pending) on a timer, from one background thread for every pool in the process, so that
-//! checkouts and returns never set them.
+//! pending) and flushes the pools' aggregated durations (`wait_time`, `use_time`, see
+//! `batched.rs`; both metric paths) on a timer, from one background thread for every pool in
+//! the process, so that checkouts and returns never set a gauge nor call a recorder or meter
+//! for a histogram.
 //!
 //! The facade's gauges are pushed: a recorder keeps the last value set. Setting them on every
 //! change costs four gauge sets per checkout + return, under the pool's lock; sampled every
@@ -8,39 +10,21 @@
 //! reads the counts when its reader collects and does not need this). The thread starts with
 //! the first pool that asks for it and sleeps while no pool is alive.
 //!
-//! A pool owns its [`Entry`]; the thread holds it weakly, so a dropped pool leaves the
+//! A pool owns what is scheduled for it ([`Publish`]); the thread holds it weakly, so a dropped pool leaves the
 //! schedule at the next tick. One thread sets a pool's gauges, from snapshots taken in order
 //! under the pool's lock, so a gauge never goes back in time.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use super::facade::CountGauges;
-use super::GaugeSource;
-
-/// One pool's count gauges and where to read the counts.
-pub(super) struct Entry {
-    gauges: CountGauges,
-    source: Weak<dyn GaugeSource>,
-}
-
-impl Entry {
-    pub(super) fn new(gauges: CountGauges, source: Weak<dyn GaugeSource>) -> Self {
-        Entry { gauges, source }
-    }
-
-    /// Reads the pool's counts and sets what changed. A pool still being built (its source
-    /// not yet upgradable) or already gone is skipped.
-    fn publish(&self) {
-        if let Some(source) = self.source.upgrade() {
-            let gauges = source.gauges();
-            self.gauges.set(gauges.idle, gauges.used, gauges.pending);
-        }
-    }
+/// What the thread does for one pool every interval: publish its gauges, flush its
+/// aggregated durations. The pool owns it; the thread holds it weakly.
+pub(super) trait Publish: Send + Sync {
+    fn publish(&self);
 }
 
 struct Scheduled {
-    entry: Weak<Entry>,
+    entry: Weak<dyn Publish>,
     every: Duration,
     due: Instant,
 }
@@ -59,10 +43,11 @@ pub(super) fn running() -> bool {
 }
 
 /// Publishes `entry` every `every` from the shared thread (see [`running`]).
-pub(super) fn schedule(entry: &Arc<Entry>, every: Duration) {
+pub(super) fn schedule<P: Publish + 'static>(entry: &Arc<P>, every: Duration) {
     if let Some(Some(schedule)) = SCHEDULE.get() {
+        let entry: Arc<dyn Publish> = entry.clone();
         lock(&schedule.entries).push(Scheduled {
-            entry: Arc::downgrade(entry),
+            entry: Arc::downgrade(&entry),
             every,
             due: Instant::now() + every,
         });
@@ -128,7 +113,7 @@ fn publish_forever(schedule: &Schedule) {
 
 /// The entries due at `now`, rescheduled one interval on; entries whose pool is gone are
 /// dropped from the schedule.
-fn take_due(entries: &mut Vec<Scheduled>, now: Instant) -> Vec<Arc<Entry>> {
+fn take_due(entries: &mut Vec<Scheduled>, now: Instant) -> Vec<Arc<dyn Publish>> {
     let mut due = Vec::new();
     entries.retain_mut(|scheduled| {
         let Some(entry) = scheduled.entry.upgrade() else {
@@ -146,24 +131,20 @@ fn take_due(entries: &mut Vec<Scheduled>, now: Instant) -> Vec<Arc<Entry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::instrument::Gauges;
 
-    struct Fixed(Gauges);
+    struct Nothing;
 
-    impl GaugeSource for Fixed {
-        fn gauges(&self) -> Gauges {
-            self.0
-        }
+    impl Publish for Nothing {
+        fn publish(&self) {}
     }
 
-    fn entry(source: &Arc<dyn GaugeSource>) -> Arc<Entry> {
-        Arc::new(Entry::new(CountGauges::detached(), Arc::downgrade(source)))
+    fn entry() -> Arc<dyn Publish> {
+        Arc::new(Nothing)
     }
 
     #[test]
     fn only_due_entries_are_taken_and_each_is_rescheduled_by_its_own_interval() {
-        let source: Arc<dyn GaugeSource> = Arc::new(Fixed(Gauges::default()));
-        let (fast, slow) = (entry(&source), entry(&source));
+        let (fast, slow) = (entry(), entry());
         let now = Instant::now();
         let mut entries = vec![
             Scheduled {
@@ -186,9 +167,8 @@ mod tests {
 
     #[test]
     fn a_dropped_pool_leaves_the_schedule() {
-        let source: Arc<dyn GaugeSource> = Arc::new(Fixed(Gauges::default()));
-        let kept = entry(&source);
-        let dropped = entry(&source);
+        let kept = entry();
+        let dropped = entry();
         let now = Instant::now();
         let mut entries: Vec<_> = [&kept, &dropped]
             .into_iter()

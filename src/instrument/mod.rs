@@ -12,6 +12,8 @@
 mod kinds;
 pub mod names;
 
+#[cfg(any(feature = "metrics", feature = "opentelemetry"))]
+mod batched;
 #[cfg(feature = "metrics")]
 mod facade;
 #[cfg(feature = "metrics")]
@@ -55,7 +57,8 @@ pub(crate) trait GaugeSource: Send + Sync {
     fn gauges(&self) -> Gauges;
 }
 
-/// How often the `metrics` facade's count gauges are published when the builder does not say.
+/// How often the `metrics` facade's count gauges are published and its aggregated durations
+/// flushed, when the builder does not say.
 #[cfg(feature = "metrics")]
 pub(crate) const DEFAULT_GAUGE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -66,7 +69,7 @@ pub(crate) struct InstrumentOptions {
     #[cfg(feature = "opentelemetry")]
     pub(crate) meter: Option<opentelemetry::metrics::Meter>,
     /// `None`: [`DEFAULT_GAUGE_INTERVAL`]; zero: on every change.
-    #[cfg(feature = "metrics")]
+    #[cfg(any(feature = "metrics", feature = "opentelemetry"))]
     pub(crate) gauge_interval: Option<Duration>,
 }
 
@@ -109,9 +112,12 @@ impl Instruments {
             options.gauge_interval.unwrap_or(DEFAULT_GAUGE_INTERVAL),
             source.clone(),
         );
+        // Durations aggregated until the SDK collects, unless `gauge_interval` is zero.
         #[cfg(feature = "opentelemetry")]
-        let otel =
-            otel::recording(&meter).then(|| otel::Handles::register(&meter, name, limits, source));
+        let aggregate = options.gauge_interval != Some(Duration::ZERO);
+        #[cfg(feature = "opentelemetry")]
+        let otel = otel::recording(&meter)
+            .then(|| otel::Handles::register(&meter, name, limits, source, aggregate));
         let timed = false;
         #[cfg(feature = "metrics")]
         let timed = timed || facade.is_recording();

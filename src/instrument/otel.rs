@@ -1,6 +1,8 @@
 //! Metrics through the OpenTelemetry metrics API. Counts are observed from the pool at
-//! collection time (no hot-path cost); counters and histograms are recorded as they happen,
-//! with their attribute sets built once per pool.
+//! collection time (no hot-path cost); `wait_time` and `use_time` are aggregated by the pool
+//! and flushed by the publisher thread every `gauge_interval` (`batched.rs`); counters and
+//! the rarer histograms are recorded as they happen, with their attribute sets built once per
+//! pool.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -8,12 +10,16 @@ use std::time::Duration;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::KeyValue;
 
+use super::batched::ToMeter;
 use super::kinds::{CloseReason, RecycleReason, INVALIDATE_REASONS, RESET_ACTIONS};
 use super::names::*;
 use super::{GaugeSource, Limits};
 
 pub(super) struct Handles {
     pool: Arc<[KeyValue]>,
+    /// `wait_time` and `use_time` aggregated, flushed as the SDK collects; `None` when each
+    /// is recorded as it happens (`gauge_interval` zero).
+    batched: Option<Arc<ToMeter>>,
     timeouts: Counter<u64>,
     create_time: Histogram<f64>,
     wait_time: Histogram<f64>,
@@ -54,16 +60,40 @@ impl Handles {
         name: &str,
         limits: &Limits,
         source: Weak<dyn GaugeSource>,
+        aggregate: bool,
     ) -> Self {
         let pool: Arc<[KeyValue]> = Arc::new([KeyValue::new(POOL_NAME, name.to_owned())]);
         let idle_attrs = with(&pool, STATE, "idle");
         let used_attrs = with(&pool, STATE, "used");
+        let seconds = |metric: &'static str, description: &'static str| {
+            meter
+                .f64_histogram(metric)
+                .with_unit("s")
+                .with_description(description)
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build()
+        };
+        let wait_time = seconds(WAIT_TIME, "Time to obtain a connection from the pool.");
+        let use_time = seconds(USE_TIME, "Time between checkout and return.");
+        let batched = aggregate.then(|| {
+            Arc::new(ToMeter::new(
+                wait_time.clone(),
+                use_time.clone(),
+                pool.clone(),
+            ))
+        });
+        let flush = batched.as_ref().map(Arc::downgrade);
         let src = source.clone();
         meter
             .i64_observable_up_down_counter(CONNECTION_COUNT)
             .with_unit("{connection}")
             .with_description("Open connections by state (idle, used).")
             .with_callback(move |obs| {
+                // The SDK runs the observable instruments' callbacks before it reads the
+                // histograms: the durations aggregated since the last collection go first.
+                if let Some(batched) = flush.as_ref().and_then(Weak::upgrade) {
+                    batched.flush();
+                }
                 if let Some(g) = observed(&src, |g| (g.idle, g.used)) {
                     obs.observe(g.0 as i64, &idle_attrs);
                     obs.observe(g.1 as i64, &used_attrs);
@@ -128,23 +158,16 @@ impl Handles {
                 .with_description(description)
                 .build()
         };
-        let seconds = |metric: &'static str, description: &'static str| {
-            meter
-                .f64_histogram(metric)
-                .with_unit("s")
-                .with_description(description)
-                .with_boundaries(DURATION_BUCKETS.to_vec())
-                .build()
-        };
         let handles = Handles {
+            batched,
             timeouts: counter(
                 TIMEOUTS,
                 "{timeout}",
                 "Checkouts that timed out waiting for a connection.",
             ),
             create_time: seconds(CREATE_TIME, "Time to open a connection."),
-            wait_time: seconds(WAIT_TIME, "Time to obtain a connection from the pool."),
-            use_time: seconds(USE_TIME, "Time between checkout and return."),
+            wait_time,
+            use_time,
             overflow_opened: counter(
                 OVERFLOW_OPENED,
                 "{connection}",
@@ -232,12 +255,22 @@ impl Handles {
         self.create_time.record(took.as_secs_f64(), &self.pool);
     }
 
+    /// Aggregated when the publisher thread flushes this pool, else recorded at once.
+    #[inline]
     pub(super) fn waited(&self, took: Duration) {
-        self.wait_time.record(took.as_secs_f64(), &self.pool);
+        match &self.batched {
+            Some(batched) => batched.wait_time.record(took),
+            None => self.wait_time.record(took.as_secs_f64(), &self.pool),
+        }
     }
 
+    /// As [`waited`](Self::waited).
+    #[inline]
     pub(super) fn used_for(&self, took: Duration) {
-        self.use_time.record(took.as_secs_f64(), &self.pool);
+        match &self.batched {
+            Some(batched) => batched.use_time.record(took),
+            None => self.use_time.record(took.as_secs_f64(), &self.pool),
+        }
     }
 
     pub(super) fn overflow_opened(&self) {

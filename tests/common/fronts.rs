@@ -241,6 +241,7 @@ macro_rules! configure {
         if let Some(options) = &opts.options {
             b = b.options(options);
         }
+        #[cfg(any(feature = "metrics", feature = "opentelemetry"))]
         if let Some(every) = opts.gauge_interval {
             b = b.gauge_interval(every);
         }

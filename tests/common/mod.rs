@@ -8,6 +8,8 @@ pub mod fronts;
 pub mod gauge_recorder;
 #[cfg(all(feature = "metrics", feature = "opentelemetry"))]
 pub mod gauge_truth;
+#[cfg(feature = "opentelemetry")]
+pub mod otel_prometheus;
 pub mod pg;
 pub mod pgbouncer;
 pub mod pool_lines;

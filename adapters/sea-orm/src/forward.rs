@@ -89,9 +89,9 @@ macro_rules! forward_options {
             self.map(|b| b.db_system_name(system))
         }
 
-        /// How often the facade's count gauges are published; see
+        /// How often the facade's count gauges are published and durations flushed; see
         /// [`poolscope::Builder::gauge_interval`].
-        #[cfg(feature = "metrics")]
+        #[cfg(any(feature = "metrics", feature = "opentelemetry"))]
         pub fn gauge_interval(self, every: std::time::Duration) -> Self {
             self.map(|b| b.gauge_interval(every))
         }
