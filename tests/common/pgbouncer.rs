@@ -53,6 +53,7 @@ impl PgBouncer {
             );
             return None;
         }
+        super::private_postgres::orphans::reap("poolscope-bouncer-");
         let dir = std::env::temp_dir().join(format!(
             "poolscope-bouncer-{test}-{pool_mode}-{}",
             std::process::id()

@@ -41,6 +41,7 @@ impl PrivateMariadb {
         if !std::path::Path::new("/usr/sbin/mariadbd").exists() {
             return skip("no /usr/sbin/mariadbd");
         }
+        super::private_postgres::orphans::reap("poolscope-maria-");
         let dir =
             std::env::temp_dir().join(format!("poolscope-maria-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

@@ -4,6 +4,10 @@
 //! Stopped and removed when dropped.
 #![allow(dead_code)] // each suite uses part of it
 
+/// Shared with the MariaDB and PgBouncer helpers, which are always included beside this one.
+#[path = "orphans.rs"]
+pub mod orphans;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -75,6 +79,7 @@ impl PrivatePostgres {
         let Some(bin) = server_bin() else {
             return skip("no PostgreSQL server binaries under /usr/lib/postgresql");
         };
+        orphans::reap("poolscope-pg-");
         let dir = std::env::temp_dir().join(format!("poolscope-pg-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
