@@ -243,6 +243,13 @@ def quiet_vs_off():
     return result, len(pairs)
 
 
+def spans_ratio(v):
+    """(spans with the OTel SDK − quiet) / one empty span through the same layer."""
+    if None in (v["tracing_otel_sdk"], v["compiled_in_quiet"], v["empty_span_otel"]):
+        return "–"
+    return f"**{(v['tracing_otel_sdk'] - v['compiled_in_quiet']) / v['empty_span_otel']:.2f}×**"
+
+
 def matrix(out):
     out.append("## Instrumentation matrix\n")
     out.append("One caller, pool 8. `features_off` comes from a build without poolscope's metric "
@@ -269,12 +276,12 @@ def matrix(out):
                    "(`run.sh`), not of the two columns beside it, which come from one run of each build at "
                    "different moments. The recorder's histograms are drained every 5 s as an installed exporter "
                    "drains them.\n")
-    out.append("| front | features off | compiled in, quiet | metrics recorder | OpenTelemetry SDK meter | fmt at INFO | tracing-opentelemetry SDK | recorder + OTel tracing | peer | quiet / off | recorder − quiet | recorder floor | poolscope's share | two clock reads | publisher thread per cycle | gauges on every change − quiet | atomic recorder − quiet | recorder / peer | OTel meter / peer | mobc, mobc + recorder | recorder / mobc + recorder |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    out.append("| front | features off | compiled in, quiet | metrics recorder | OpenTelemetry SDK meter | fmt at INFO | tracing-opentelemetry SDK | recorder + OTel tracing | peer | quiet / off | recorder − quiet | recorder floor | poolscope's share | two clock reads | publisher thread per cycle | gauges on every change − quiet | atomic recorder − quiet | recorder / peer | OTel meter / peer | mobc, mobc + recorder | recorder / mobc + recorder | empty span (OTel SDK) | pool's spans / empty span |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     publisher = harness("publisher_cpu") or {}
     for front, peer in [("blocking", "r2d2"), ("async", "bb8")]:
         g = f"instrumentation_{front}"
-        v = {k: median_ns(g, k) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "otel_meter", "tracing_info", "tracing_otel_sdk", "all_on", "recorder_floor", "two_clock_reads", "recorder_on_change", "atomic_recorder", "mobc", "mobc_recorder", peer]}
+        v = {k: median_ns(g, k) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "otel_meter", "tracing_info", "tracing_otel_sdk", "all_on", "recorder_floor", "two_clock_reads", "recorder_on_change", "atomic_recorder", "mobc", "mobc_recorder", "empty_span_otel", peer]}
         quiet = v["compiled_in_quiet"]
         delta = extra_ns(v["metrics_recorder"], quiet)
         lean = extra_ns(v["atomic_recorder"], quiet)
@@ -282,7 +289,7 @@ def matrix(out):
         share = extra_ns(v["metrics_recorder"], quiet, v["recorder_floor"])
         out.append(
             f"| {front} | " + " | ".join(fmt_ns(v[k]) for k in ["features_off", "compiled_in_quiet", "metrics_recorder", "otel_meter", "tracing_info", "tracing_otel_sdk", "all_on"])
-            + f" | {peer} {fmt_ns(v[peer])} | {quiet_off(alternated, front, v)} | {delta} | {fmt_ns(v['recorder_floor'])} | {share} | {fmt_ns(v['two_clock_reads'])} | {fmt_ns(publisher.get(front))} | {on_change} | {lean} | {ratio(v['metrics_recorder'], v[peer])} | {ratio(v['otel_meter'], v[peer])} | {fmt_ns(v['mobc'])}, {fmt_ns(v['mobc_recorder'])} | {ratio(v['metrics_recorder'], v['mobc_recorder'])} |"
+            + f" | {peer} {fmt_ns(v[peer])} | {quiet_off(alternated, front, v)} | {delta} | {fmt_ns(v['recorder_floor'])} | {share} | {fmt_ns(v['two_clock_reads'])} | {fmt_ns(publisher.get(front))} | {on_change} | {lean} | {ratio(v['metrics_recorder'], v[peer])} | {ratio(v['otel_meter'], v[peer])} | {fmt_ns(v['mobc'])}, {fmt_ns(v['mobc_recorder'])} | {ratio(v['metrics_recorder'], v['mobc_recorder'])} | {fmt_ns(v['empty_span_otel'])} | {spans_ratio(v)} |"
         )
     out.append("")
 

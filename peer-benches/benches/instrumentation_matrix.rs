@@ -9,6 +9,7 @@
 //! | `recorder_on_change` | the same, with `gauge_interval(Duration::ZERO)`: count gauges set on every change |
 //! | `tracing_info` | a `tracing_subscriber::fmt` subscriber at INFO (spans recorded, output to a sink) |
 //! | `tracing_otel_sdk` | tracing-opentelemetry with the OpenTelemetry SDK's batch span processor |
+//! | `empty_span_otel` | no pool: one empty `info_span!` through the same tracing-opentelemetry layer |
 //! | `all_on` | the Prometheus recorder and tracing-opentelemetry together |
 //! | `otel_meter` | no `metrics` recorder: the OpenTelemetry SDK's meter provider with opentelemetry-prometheus's reader takes the pool's metrics |
 //! | `mobc`, `mobc_recorder` | mobc (async), the one instrumented peer, without a recorder and with the same Prometheus recorder |
@@ -149,6 +150,14 @@ fn publisher_share(mut cycles: impl FnMut(u64)) -> Option<f64> {
     Some((publisher_cpu_ns()? - before) as f64 / done as f64)
 }
 
+/// One empty `info_span!`, entered and closed, through whatever subscriber is the default:
+/// the floor a pool's spans are measured against.
+fn empty_span(group: &mut BenchmarkGroup<'_, WallTime>) {
+    group.bench_function("empty_span_otel", |b| {
+        b.iter(|| tracing::info_span!("empty").in_scope(|| std::hint::black_box(1)))
+    });
+}
+
 fn blocking<P: BlockingPool>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, pool: &P) {
     group.bench_function(name, |b| b.iter(|| pool.cycle(Hold::Touch)));
 }
@@ -193,15 +202,18 @@ fn bench(c: &mut Criterion) {
         );
         recorder_floor(&mut group, &recorder);
         two_clock_reads(&mut group);
-        let meters = poolscope_peer_benches::otel_meter_provider();
-        let metered = Poolscope::with(
-            poolscope::Pool::builder().otel_meter(meters.meter("poolscope")),
-            SIZE,
-            0,
-            false,
-            poolscope_peer_benches::noop::Noop::new(false),
-        );
-        blocking(&mut group, "otel_meter", &metered);
+        #[cfg(feature = "instrumentation")]
+        {
+            let meters = poolscope_peer_benches::otel_meter_provider();
+            let metered = Poolscope::with(
+                poolscope::Pool::builder().otel_meter(meters.meter("poolscope")),
+                SIZE,
+                0,
+                false,
+                poolscope_peer_benches::noop::Noop::new(false),
+            );
+            blocking(&mut group, "otel_meter", &metered);
+        }
         let atomic = poolscope_peer_benches::AtomicRecorder::new();
         let lean = metrics::with_local_recorder(&atomic, || Poolscope::new(SIZE, false));
         blocking(&mut group, "atomic_recorder", &lean);
@@ -211,7 +223,8 @@ fn bench(c: &mut Criterion) {
         });
         let (subscriber, provider) = otel_subscriber();
         tracing::subscriber::with_default(subscriber, || {
-            blocking(&mut group, "tracing_otel_sdk", &traced)
+            blocking(&mut group, "tracing_otel_sdk", &traced);
+            empty_span(&mut group);
         });
         let (subscriber, provider_all) = otel_subscriber();
         tracing::subscriber::with_default(subscriber, || blocking(&mut group, "all_on", &recorded));
@@ -250,15 +263,18 @@ fn bench(c: &mut Criterion) {
         );
         recorder_floor(&mut group, &recorder);
         two_clock_reads(&mut group);
-        let meters = poolscope_peer_benches::otel_meter_provider();
-        let metered = rt.block_on(PoolscopeAsync::with(
-            poolscope::AsyncPool::builder().otel_meter(meters.meter("poolscope")),
-            SIZE,
-            0,
-            false,
-            poolscope_peer_benches::noop::Noop::new(false),
-        ));
-        nonblocking(&mut group, &rt, "otel_meter", &metered);
+        #[cfg(feature = "instrumentation")]
+        {
+            let meters = poolscope_peer_benches::otel_meter_provider();
+            let metered = rt.block_on(PoolscopeAsync::with(
+                poolscope::AsyncPool::builder().otel_meter(meters.meter("poolscope")),
+                SIZE,
+                0,
+                false,
+                poolscope_peer_benches::noop::Noop::new(false),
+            ));
+            nonblocking(&mut group, &rt, "otel_meter", &metered);
+        }
         let atomic = poolscope_peer_benches::AtomicRecorder::new();
         let lean =
             metrics::with_local_recorder(&atomic, || rt.block_on(PoolscopeAsync::new(SIZE, false)));
@@ -269,7 +285,8 @@ fn bench(c: &mut Criterion) {
         });
         let (subscriber, provider) = otel_subscriber();
         tracing::subscriber::with_default(subscriber, || {
-            nonblocking(&mut group, &rt, "tracing_otel_sdk", &traced)
+            nonblocking(&mut group, &rt, "tracing_otel_sdk", &traced);
+            empty_span(&mut group);
         });
         let (subscriber, provider_all) = otel_subscriber();
         tracing::subscriber::with_default(subscriber, || {
