@@ -127,9 +127,9 @@ macro_rules! policy_setters {
         /// every change instead, under the pool's lock (exact at every instant, four gauge
         /// sets per checkout + return), and records each duration as it happens. The
         /// OpenTelemetry path reads the counts when its reader collects, whatever this says;
-        /// its `wait_time` and `use_time` are aggregated and flushed on this interval too
-        /// (their min and max are then sub-bucket means), or recorded as they happen with
-        /// `Duration::ZERO`.
+        /// its `wait_time` and `use_time` are aggregated until then (their min and max are
+        /// then sub-bucket means) unless this is `Duration::ZERO`, which records them as they
+        /// happen.
         ///
         /// ```
         /// # use poolscope::Pool;

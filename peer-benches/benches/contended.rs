@@ -19,11 +19,11 @@ use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, BenchmarkGroup, Criterion, Throughput};
+use poolscope_peer_benches::drive;
 use poolscope_peer_benches::interleave::{self, Contender, Row};
 use poolscope_peer_benches::peers::{
     AsyncPool, Bb8, BlockingPool, Deadpool, Hold, Poolscope, PoolscopeAsync, R2d2,
 };
-use poolscope_peer_benches::{drive, report};
 use serde_json::json;
 
 /// Worker counts measured.
@@ -86,17 +86,9 @@ criterion_group! {
         .measurement_time(Duration::from_secs(3));
     targets = bench
 }
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Every scenario's pools interleaved in time (see the module doc).
 fn interleaved() {
-    let rounds = env_or("BENCH_ROUNDS", 9) as usize;
-    let period = Duration::from_millis(env_or("BENCH_PERIOD_MS", 300));
     let rt = drive::runtime();
     let sizes = [8, 16];
     let blocking: Vec<(Poolscope, R2d2)> = sizes
@@ -150,17 +142,7 @@ fn interleaved() {
             });
         }
     }
-    let results = interleave::run(&rows, rounds, period);
-    for row in &results {
-        println!(
-            "interleaved {}: ratio poolscope / peer {}, rounds poolscope ahead {} of {}",
-            row["labels"], row["ratio"], row["first_ahead"], row["rounds"]
-        );
-    }
-    report::write(
-        "contended",
-        &json!({"rounds": rounds, "period_ms": period.as_millis() as u64, "rows": results}),
-    );
+    interleave::run_and_write("contended", &rows, 9, 300);
 }
 
 fn main() {

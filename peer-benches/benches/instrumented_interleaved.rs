@@ -18,17 +18,19 @@
 use std::time::{Duration, Instant};
 
 use opentelemetry::metrics::MeterProvider as _;
+use poolscope_peer_benches::drive;
 use poolscope_peer_benches::interleave::{self, Contender, Row};
 use poolscope_peer_benches::noop::Noop;
 use poolscope_peer_benches::peers::{
     AsyncPool, Bb8, BlockingPool, Deadpool, Hold, Mobc, Poolscope, PoolscopeAsync, R2d2,
 };
-use poolscope_peer_benches::{drive, report};
 use serde_json::json;
 
 const SIZE: usize = 8;
 
-/// Cycles per second of one caller on `pool` for `period`.
+/// Cycles per second of one caller on `pool` for `period`, on the calling thread, as
+/// criterion's uncontended figures are taken (`drive::blocking_rate` runs workers on threads
+/// of their own and checks a stop flag every cycle, which is the contended bench's measure).
 fn blocking_rate<P: BlockingPool>(pool: &P, period: Duration) -> f64 {
     let began = Instant::now();
     let mut done = 0u64;
@@ -56,16 +58,6 @@ fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return;
     }
-    let rounds: usize = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(15);
-    let period = Duration::from_millis(
-        std::env::var("BENCH_PERIOD_MS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(200),
-    );
     let recorder = poolscope_peer_benches::prometheus_recorder();
     poolscope_peer_benches::drain_every_5s(recorder.handle());
     let meters = poolscope_peer_benches::otel_meter_provider();
@@ -138,16 +130,6 @@ fn main() {
             ],
         },
     ];
-    let results = interleave::run(&rows, rounds, period);
-    for row in &results {
-        println!(
-            "{}: ns per cycle {}\n  ratio poolscope+recorder / other {}\n  spread {}",
-            row["labels"], row["ns_per_cycle"], row["ratio"], row["ratio_range"]
-        );
-    }
-    report::write(
-        "instrumented",
-        &json!({"rounds": rounds, "period_ms": period.as_millis() as u64, "rows": results}),
-    );
+    interleave::run_and_write("instrumented", &rows, 15, 200);
     drop(meters.shutdown());
 }

@@ -70,6 +70,36 @@ pub fn run(rows: &[Row<'_>], rounds: usize, period: Duration) -> Vec<Value> {
         .collect()
 }
 
+/// [`run`] with `BENCH_ROUNDS` rounds of `BENCH_PERIOD_MS` each (else the defaults given),
+/// one line per row printed, and the results written as `<target>/peer-benches/<name>.json`
+/// with the rounds and the period, for `report.py`.
+pub fn run_and_write(name: &str, rows: &[Row<'_>], rounds: usize, period_ms: u64) {
+    let env_or = |var: &str, default: u64| {
+        std::env::var(var)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = env_or("BENCH_ROUNDS", rounds as u64) as usize;
+    let period = Duration::from_millis(env_or("BENCH_PERIOD_MS", period_ms));
+    let results = run(rows, rounds, period);
+    for row in &results {
+        println!(
+            "{name} {}: time per cycle {}; ratio first / other {}, spread {}, rounds first ahead {} of {}",
+            row["labels"],
+            row["ns_per_cycle"],
+            row["ratio"],
+            row["ratio_range"],
+            row["first_ahead"],
+            row["rounds"]
+        );
+    }
+    crate::report::write(
+        name,
+        &json!({"rounds": rounds, "period_ms": period.as_millis() as u64, "rows": results}),
+    );
+}
+
 fn summary(row: &Row<'_>, rates: &[Vec<f64>]) -> Value {
     let mut ns = Map::new();
     let mut ratio = Map::new();

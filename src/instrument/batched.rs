@@ -127,12 +127,12 @@ impl Batched {
             if cell.load(Ordering::Relaxed) == 0 {
                 continue;
             }
+            // Every addition carries a count, so a non-empty cell counts at least one value.
             let both = cell.swap(0, Ordering::Relaxed);
             let (count, nanos) = ((both >> 64) as u64, both as u64);
-            if count == 0 {
-                continue;
-            }
             let mut mean = nanos as f64 / count as f64 / 1e9;
+            // The values are at most the bucket's bound; the division must not round the
+            // mean past it.
             if let Some(&bound) = DURATION_BUCKETS.get(i / SUB) {
                 mean = mean.min(bound);
             }

@@ -1,8 +1,8 @@
 //! Publishes the `metrics` facade's count gauges (connections idle and used, requests
 //! pending) and flushes the pools' aggregated durations (`wait_time`, `use_time`, see
-//! `batched.rs`; both metric paths) on a timer, from one background thread for every pool in
-//! the process, so that checkouts and returns never set a gauge nor call a recorder or meter
-//! for a histogram.
+//! `batched.rs`) on a timer, from one background thread for every pool in the process, so
+//! that checkouts and returns never set a gauge nor call the recorder for a histogram. (The
+//! OpenTelemetry path needs no thread: it takes its durations as its reader collects.)
 //!
 //! The facade's gauges are pushed: a recorder keeps the last value set. Setting them on every
 //! change costs four gauge sets per checkout + return, under the pool's lock; sampled every
@@ -10,8 +10,8 @@
 //! reads the counts when its reader collects and does not need this). The thread starts with
 //! the first pool that asks for it and sleeps while no pool is alive.
 //!
-//! A pool owns what is scheduled for it ([`Publish`]); the thread holds it weakly, so a dropped pool leaves the
-//! schedule at the next tick. One thread sets a pool's gauges, from snapshots taken in order
+//! A pool owns what is scheduled for it ([`Publish`]); the thread holds it weakly, so a
+//! dropped pool leaves the schedule at the next tick. One thread sets a pool's gauges, from snapshots taken in order
 //! under the pool's lock, so a gauge never goes back in time.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};

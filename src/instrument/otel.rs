@@ -1,6 +1,7 @@
 //! Metrics through the OpenTelemetry metrics API. Counts are observed from the pool at
 //! collection time (no hot-path cost); `wait_time` and `use_time` are aggregated by the pool
-//! and flushed by the publisher thread every `gauge_interval` (`batched.rs`); counters and
+//! and handed to the SDK from the connection-count callback as it collects (`batched.rs`,
+//! unless `gauge_interval` is zero); counters and
 //! the rarer histograms are recorded as they happen, with their attribute sets built once per
 //! pool.
 
@@ -255,7 +256,7 @@ impl Handles {
         self.create_time.record(took.as_secs_f64(), &self.pool);
     }
 
-    /// Aggregated when the publisher thread flushes this pool, else recorded at once.
+    /// Aggregated until the SDK collects, else (`gauge_interval` zero) recorded at once.
     #[inline]
     pub(super) fn waited(&self, took: Duration) {
         match &self.batched {
