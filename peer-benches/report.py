@@ -70,19 +70,21 @@ def uncontended(out):
     out.append("## Uncontended checkout + return\n")
     out.append("One caller, a warmed pool. Time per cycle (criterion median); ratio = poolscope / peer "
                "(below 1 is faster). Target: blocking ≤ 0.8× r2d2; async ≤ 0.8× the faster of bb8 "
-               "and deadpool.\n")
-    out.append("| scenario | poolscope | r2d2 | bb8 | deadpool | poolscope / r2d2 | poolscope / faster async peer |")
-    out.append("|---|---|---|---|---|---|---|")
+               "and deadpool (mobc, the instrumented peer, beside them, quiet).\n")
+    out.append("| scenario | poolscope | r2d2 | bb8 | deadpool | mobc | poolscope / r2d2 | poolscope / faster of bb8, deadpool | poolscope / mobc |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
     for validated in ["", "_validated"]:
         for size in [8, 16]:
             label = f"pool {size}" + (", checkout test on" if validated else "")
             b = f"uncontended_blocking{validated}_pool{size}"
             a = f"uncontended_async{validated}_pool{size}"
             p, r = median_ns(b, "poolscope"), median_ns(b, "r2d2")
-            out.append(f"| blocking, {label} | {fmt_ns(p)} | {fmt_ns(r)} | | | {ratio(p, r)} | |")
+            out.append(f"| blocking, {label} | {fmt_ns(p)} | {fmt_ns(r)} | | | | {ratio(p, r)} | | |")
             pa, bb, dp = median_ns(a, "poolscope"), median_ns(a, "bb8"), median_ns(a, "deadpool")
+            mo = median_ns(a, "mobc")
             faster = min(x for x in (bb, dp) if x is not None) if (bb or dp) else None
-            out.append(f"| async, {label} | {fmt_ns(pa)} | | {fmt_ns(bb)} | {fmt_ns(dp)} | | {ratio(pa, faster)} |")
+            out.append(f"| async, {label} | {fmt_ns(pa)} | | {fmt_ns(bb)} | {fmt_ns(dp)} | {fmt_ns(mo)} | | "
+                       f"{ratio(pa, faster)} | {ratio(pa, mo)} |")
     out.append("")
 
 
@@ -112,10 +114,25 @@ def contended(out):
                "≥ every peer's throughput, i.e. every ratio ≤ 1. (Criterion's own per-pool figures, "
                "measured one pool after the other, are in `target/criterion/contended_*`.)\n\n"
                f"![contended throughput]({CHART})\n")
-    out.append("| front | pool | workers | poolscope | r2d2 | bb8 | deadpool | vs r2d2 | vs bb8 | vs deadpool |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|")
-    peers_all = ["r2d2", "bb8", "deadpool"]
-    for front, peers in [("blocking", ["r2d2"]), ("async", ["bb8", "deadpool"])]:
+    tables = [
+        ("blocking", "Blocking, threads:", [("r2d2", "r2d2")]),
+        ("async", "Async, tasks: `deadpool` with a `wait_timeout` (a timer per checkout, like the "
+                  "other pools' checkout timeout), `deadpool defaults` as its users run it (none); "
+                  "`mobc` quiet (no recorder installed). Target against the faster of bb8 and deadpool.",
+         [("bb8", "bb8"), ("deadpool", "deadpool"), ("deadpool_defaults", "deadpool defaults"),
+          ("mobc", "mobc")]),
+        ("async + recorder", "Async with metrics on: poolscope with a metrics-exporter-prometheus "
+                             "recorder against mobc recording to the same recorder (mobc records "
+                             "through the `metrics` facade on every checkout). Target ≤ 1.0, goal ≤ 0.7.",
+         [("mobc_recorder", "mobc + recorder")]),
+    ]
+    for front, title, peers in tables:
+        if not any(key[0] == front for key in rows):
+            continue
+        out.append(title + "\n")
+        out.append("| pool | workers | poolscope | " + " | ".join(label for _, label in peers) + " | "
+                   + " | ".join(f"vs {label}" for _, label in peers) + " |")
+        out.append("|---|---|---|" + "---|" * (2 * len(peers)))
         for size in [8, 16]:
             for workers in [1, 4, 16, 64]:
                 row = rows.get((front, size, workers))
@@ -123,15 +140,15 @@ def contended(out):
                     continue
                 ns = row["ns_per_cycle"]
                 ratio_cell = lambda k: (f"**{row['ratio'][k]:.2f}×** ({row['first_ahead'][k]}/{row['rounds']})"
-                                        if k in peers else "")
+                                        if k in row["ratio"] else "")
                 out.append(
-                    f"| {front} | {size} | {workers} | {fmt_ns(ns.get('poolscope'))} | "
-                    + " | ".join(fmt_ns(ns.get(k)) if k in peers else "" for k in peers_all)
+                    f"| {size} | {workers} | {fmt_ns(ns.get('poolscope'))} | "
+                    + " | ".join(fmt_ns(ns.get(k)) for k, _ in peers)
                     + " | "
-                    + " | ".join(ratio_cell(k) for k in peers_all)
+                    + " | ".join(ratio_cell(k) for k, _ in peers)
                     + " |"
                 )
-    out.append("")
+        out.append("")
 
 
 INSTRUMENTED_TITLE = "## With its instruments on, interleaved"
@@ -310,8 +327,9 @@ def waits(out):
             out.append(f"| {front} | {pool} | {v['p50_us']/1000:.1f} ms | {v['p99_us']/1000:.1f} ms | {v['p999_us']/1000:.1f} ms | "
                        f"{v['max_us']/1000:.1f} ms | {v['jain']:.4f} | {v['fewest_per_caller']} / {v['most_per_caller']} | {v['checkouts_per_s']:.0f} |")
     a = w["async"]
+    mobc = (f"; poolscope / mobc: {ratio(a['poolscope']['p99_us'], a['mobc']['p99_us'])}" if "mobc" in a else "")
     out.append(f"\nasync p99, poolscope / deadpool: {ratio(a['poolscope']['p99_us'], a['deadpool']['p99_us'])}; "
-               f"poolscope / bb8: {ratio(a['poolscope']['p99_us'], a['bb8']['p99_us'])}.\n")
+               f"poolscope / bb8: {ratio(a['poolscope']['p99_us'], a['bb8']['p99_us'])}{mobc}.\n")
 
 
 def overflow(out):
@@ -364,6 +382,47 @@ def postgres(out):
     out.append("")
 
 
+def adapters(out):
+    a = harness("adapters_end_to_end")
+    out.append("## The adapters end to end on PostgreSQL, default options\n")
+    if not a:
+        out.append("_Skipped: `POOLSCOPE_PG_URL` was not set._\n")
+        return
+    fam = a["families"][0]
+    inter, apart = fam["interleaved"], fam["separate_processes"]
+    out.append(f"{a['workers']} workers (threads for Diesel, tasks for diesel-async and SeaORM), each checking "
+               f"out, running `SELECT 1` through the ORM and returning, over a pool of {a['pool']}; every pool "
+               "with its defaults but its size, beside the pool its users switch from: the peers test each "
+               "connection on checkout (r2d2's and bb8's `test_on_check_out`, sqlx's `test_before_acquire`), "
+               "as the adapters do (`pre_ping`), and the adapters roll back on return (nothing is open after "
+               "a `SELECT 1`, so nothing is sent). poolscope's metrics go to a Prometheus recorder. Two "
+               f"measurements: interleaved in one process ({inter['period_ms']} ms per pool per round, the "
+               f"order rotating, {inter['rounds']} rounds after a warm-up round), and each pool alone in a "
+               f"process of its own, as an application runs one ({apart['rounds']} rounds of the processes "
+               "alternating, 5 s each after a 1 s warm-up). Ratio = poolscope's throughput / the peer's, the "
+               "median of the per-round ratios (above 1: poolscope is faster), then the lowest and highest "
+               "round. Target ≥ 1.0, goal ≥ 1.1.\n")
+    out.append("| ORM | pool | queries/s, interleaved | / peer, interleaved | spread | queries/s, separate processes | / peer, separate processes | spread |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for fam in a["families"]:
+        inter, apart = fam["interleaved"], fam["separate_processes"]
+        peer_apart = apart["peer_queries_per_s"]["median"] if apart["rounds"] else None
+        out.append(f"| {fam['family']} | {fam['peer']} | {inter['peer_queries_per_s']:.0f} | | | "
+                   f"{peer_apart:.0f} | | |" if peer_apart else
+                   f"| {fam['family']} | {fam['peer']} | {inter['peer_queries_per_s']:.0f} | | | | | |")
+        for name, row in inter["rows"].items():
+            r = row["ratio"]
+            cells = f"| {fam['family']} | {name} | {row['queries_per_s']:.0f} | **{r['median']:.2f}×** | {r['low']:.2f}–{r['high']:.2f} |"
+            other = apart["rows"].get(name)
+            if other:
+                q = other["ratio"]
+                cells += f" {other['queries_per_s']['median']:.0f} | **{q['median']:.2f}×** | {q['low']:.2f}–{q['high']:.2f} |"
+            else:
+                cells += " | | |"
+            out.append(cells)
+    out.append("")
+
+
 def main():
     out = [
         "# Benchmarks: poolscope beside r2d2, bb8 and deadpool\n",
@@ -391,6 +450,7 @@ def main():
     matrix(out)
     overflow(out)
     postgres(out)
+    adapters(out)
     chart()
     (ROOT / "BENCHMARKS.md").write_text("\n".join(out))
     print(f"wrote {ROOT / 'BENCHMARKS.md'} and {ROOT / CHART}")

@@ -32,6 +32,7 @@ done
 bench -p poolscope-peer-benches --bench wait_distribution
 bench -p poolscope-peer-benches --bench overflow_and_timeout
 bench -p poolscope-peer-benches-postgres --bench postgres_end_to_end
+bench -p poolscope-peer-benches-postgres --bench adapters_end_to_end
 # The chart needs matplotlib: a virtual environment under target/ if the system has none.
 python=python3
 if ! python3 -c 'import matplotlib' 2>/dev/null; then

@@ -64,10 +64,15 @@ pub(crate) fn fail(span: &Span, error_type: &'static str) {
     span.record("otel.status_code", "ERROR");
 }
 
-/// One checkout's span and clock. The clock starts only when the checkout has to wait or do
-/// I/O: an idle connection handed out at once records a wait of zero without reading it.
+/// One checkout's span and clock.
 pub(crate) struct CheckoutTrace {
     pub(crate) span: Span,
+    pub(crate) clock: CheckoutClock,
+}
+
+/// A checkout's clock. It starts only when the checkout has to wait or do I/O: an idle
+/// connection handed out at once records a wait of zero without reading it.
+pub(crate) struct CheckoutClock {
     timed: bool,
     started: Option<Instant>,
 }
@@ -91,11 +96,41 @@ impl CheckoutTrace {
         let config = &core.config;
         CheckoutTrace {
             span: checkout_span(config),
-            timed: core.instruments.timed() || config.leak_threshold.is_some(),
-            started: None,
+            clock: CheckoutClock {
+                timed: core.instruments.timed() || config.leak_threshold.is_some(),
+                started: None,
+            },
         }
     }
 
+    /// See [`CheckoutClock::mark`].
+    pub(crate) fn mark(&mut self) {
+        self.clock.mark();
+    }
+
+    /// See [`CheckoutClock::ready`].
+    pub(crate) fn ready<C>(
+        &self,
+        core: &Core<C>,
+        reservation: &Reservation<'_, C>,
+    ) -> Option<Instant> {
+        self.clock.ready(&self.span, core, reservation)
+    }
+
+    /// The checkout failed with `error_type`; the time it waited still counts in wait_time.
+    pub(crate) fn failed<C>(&self, core: &Core<C>, error_type: &'static str) {
+        if self.clock.timed {
+            let waited = self.clock.started.map_or(Duration::ZERO, |s| s.elapsed());
+            core.instruments.waited(waited);
+        }
+        if error_type == "timeout" {
+            self.span.record("poolscope.checkout.outcome", "timeout");
+        }
+        fail(&self.span, error_type);
+    }
+}
+
+impl CheckoutClock {
     /// The checkout is about to wait or do I/O: start the clock (once).
     pub(crate) fn mark(&mut self) {
         if self.timed && self.started.is_none() {
@@ -103,14 +138,15 @@ impl CheckoutTrace {
         }
     }
 
-    /// The checkout succeeded: records the outcome and the wait; returns the checkout time.
+    /// The checkout succeeded: records the outcome on `span` and the wait; returns the
+    /// checkout time.
     pub(crate) fn ready<C>(
         &self,
+        span: &Span,
         core: &Core<C>,
         reservation: &Reservation<'_, C>,
     ) -> Option<Instant> {
-        self.span
-            .record("poolscope.checkout.outcome", reservation.outcome());
+        span.record("poolscope.checkout.outcome", reservation.outcome());
         if !self.timed {
             return None;
         }
@@ -118,18 +154,6 @@ impl CheckoutTrace {
         let waited = self.started.map_or(Duration::ZERO, |started| now - started);
         core.instruments.waited(waited);
         Some(now)
-    }
-
-    /// The checkout failed with `error_type`; the time it waited still counts in wait_time.
-    pub(crate) fn failed<C>(&self, core: &Core<C>, error_type: &'static str) {
-        if self.timed {
-            let waited = self.started.map_or(Duration::ZERO, |s| s.elapsed());
-            core.instruments.waited(waited);
-        }
-        if error_type == "timeout" {
-            self.span.record("poolscope.checkout.outcome", "timeout");
-        }
-        fail(&self.span, error_type);
     }
 }
 

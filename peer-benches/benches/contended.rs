@@ -1,7 +1,10 @@
 //! Many callers on one warmed pool: 1, 4, 16 and 64 workers over pools of 8 and 16, each
 //! checkout held across one yield (thread or task) so that with more workers than
 //! connections callers really wait. Blocking: threads, poolscope against r2d2. Async: tasks on
-//! a multi-threaded Tokio runtime, poolscope against bb8 and deadpool.
+//! a multi-threaded Tokio runtime, poolscope against bb8, deadpool (with a `wait_timeout`, like
+//! the others' checkout timeout, and with its defaults, none) and mobc; and, with metrics on,
+//! poolscope with a Prometheus recorder against mobc (which records through the `metrics`
+//! facade on every checkout) with the same recorder.
 //!
 //! Two measurements:
 //! - criterion, one pool after the other: the time per checkout of the whole run (lower is
@@ -9,7 +12,8 @@
 //! - then the ratios (`BENCHMARKS.md` reports these): every scenario's pools interleaved in
 //!   time, 300 ms each per round, the order rotating, 9 rounds after a warm-up round; per
 //!   scenario the median of the per-round ratios and the rounds poolscope was ahead, written
-//!   to `target/peer-benches/contended.json`. `BENCH_ROUNDS` and `BENCH_PERIOD_MS` change
+//!   to `target/peer-benches/contended.json` (the criterion part measures the quiet pools
+//!   only). `BENCH_ROUNDS` and `BENCH_PERIOD_MS` change
 //!   them; `--list` and `--test` skip this part.
 //!
 //! ```sh
@@ -22,7 +26,8 @@ use criterion::{criterion_group, BenchmarkGroup, Criterion, Throughput};
 use poolscope_peer_benches::drive;
 use poolscope_peer_benches::interleave::{self, Contender, Row};
 use poolscope_peer_benches::peers::{
-    AsyncPool, Bb8, BlockingPool, Deadpool, Hold, Poolscope, PoolscopeAsync, R2d2,
+    AsyncPool, Bb8, BlockingPool, Deadpool, Hold, Mobc, MobcRecorded, Poolscope, PoolscopeAsync,
+    R2d2,
 };
 use serde_json::json;
 
@@ -95,7 +100,7 @@ fn interleaved() {
         .iter()
         .map(|&size| (Poolscope::new(size, false), R2d2::new(size, false)))
         .collect();
-    let nonblocking: Vec<(PoolscopeAsync, Bb8, Deadpool)> = sizes
+    let nonblocking: Vec<(PoolscopeAsync, Bb8, Deadpool, Deadpool, Mobc)> = sizes
         .iter()
         .map(|&size| {
             rt.block_on(async {
@@ -103,8 +108,23 @@ fn interleaved() {
                     PoolscopeAsync::new(size, false).await,
                     Bb8::new(size, false).await,
                     Deadpool::new(size, false).await,
+                    Deadpool::with_defaults(size, false).await,
+                    Mobc::new(size, false).await,
                 )
             })
+        })
+        .collect();
+    // Metrics on: poolscope built with the recorder (it keeps it), mobc recording to it.
+    let recorder = std::sync::Arc::new(poolscope_peer_benches::prometheus_recorder());
+    poolscope_peer_benches::drain_every_5s(recorder.handle());
+    let recorded: Vec<(PoolscopeAsync, MobcRecorded)> = sizes
+        .iter()
+        .map(|&size| {
+            let poolscope = metrics::with_local_recorder(&*recorder, || {
+                rt.block_on(PoolscopeAsync::new(size, false))
+            });
+            let mobc = rt.block_on(MobcRecorded::new(size, false, recorder.clone()));
+            (poolscope, mobc)
         })
         .collect();
     let mut rows = Vec::new();
@@ -124,7 +144,9 @@ fn interleaved() {
         }
     }
     let rt = &rt;
-    for (&size, (poolscope, bb8, deadpool)) in sizes.iter().zip(&nonblocking) {
+    for (&size, (poolscope, bb8, deadpool, deadpool_defaults, mobc)) in
+        sizes.iter().zip(&nonblocking)
+    {
         for workers in WORKERS {
             rows.push(Row {
                 labels: json!({"front": "async", "pool": size, "workers": workers}),
@@ -137,6 +159,27 @@ fn interleaved() {
                     }),
                     Contender::new(Deadpool::NAME, move |period| {
                         drive::tasks_rate(rt, deadpool, workers, period, Hold::Yield)
+                    }),
+                    Contender::new("deadpool_defaults", move |period| {
+                        drive::tasks_rate(rt, deadpool_defaults, workers, period, Hold::Yield)
+                    }),
+                    Contender::new(Mobc::NAME, move |period| {
+                        drive::tasks_rate(rt, mobc, workers, period, Hold::Yield)
+                    }),
+                ],
+            });
+        }
+    }
+    for (&size, (poolscope, mobc)) in sizes.iter().zip(&recorded) {
+        for workers in WORKERS {
+            rows.push(Row {
+                labels: json!({"front": "async + recorder", "pool": size, "workers": workers}),
+                contenders: vec![
+                    Contender::new(PoolscopeAsync::NAME, move |period| {
+                        drive::tasks_rate(rt, poolscope, workers, period, Hold::Yield)
+                    }),
+                    Contender::new(MobcRecorded::NAME, move |period| {
+                        drive::tasks_rate(rt, mobc, workers, period, Hold::Yield)
                     }),
                 ],
             });

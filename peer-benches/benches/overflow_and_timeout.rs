@@ -3,8 +3,8 @@
 //! 1. Overflow churn under bursts: 16 callers check out together, hold 200 µs (1 ms on
 //!    Tokio's timer), return, and wait for each other before the next burst; the pool keeps 8
 //!    and may open 8 more. poolscope's QueuePool closes a connection returned while `pool_size`
-//!    are idle (SQLAlchemy's overflow), so each burst reopens its 8 extra; r2d2, bb8 and
-//!    deadpool keep all 16 until an idle timeout. Reported: connections opened per 1000
+//!    are idle (SQLAlchemy's overflow), so each burst reopens its 8 extra; r2d2, bb8,
+//!    deadpool and mobc (`max_idle` 8) keep all 16 until an idle timeout. Reported: connections opened per 1000
 //!    checkouts, and checkouts per second.
 //! 2. At the timeout: a pool of 2 with both held and a 100 ms wait limit. Reported: how long
 //!    the refused checkout took (median of 5), its error text, and whether the pool serves
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use poolscope_peer_benches::noop::Noop;
 use poolscope_peer_benches::peers::{
-    AsyncPool, Bb8, BlockingPool, Deadpool, Hold, Poolscope, PoolscopeAsync, R2d2,
+    AsyncPool, Bb8, BlockingPool, Deadpool, Hold, Mobc, Poolscope, PoolscopeAsync, R2d2,
 };
 use poolscope_peer_benches::{drive, report, stats};
 use serde_json::{json, Value};
@@ -148,10 +148,20 @@ fn overflow_churn(rt: &tokio::runtime::Runtime) -> Value {
         || manager.connects(),
         || bursts_of_tasks(rt, &deadpool),
     );
+
+    let manager = Noop::new(false);
+    let mobc = Mobc(
+        mobc::Pool::builder()
+            .max_open((KEEP + EXTRA) as u64)
+            .max_idle(KEEP as u64)
+            .test_on_check_out(false)
+            .build(manager.clone()),
+    );
+    let m = churn("mobc", || manager.connects(), || bursts_of_tasks(rt, &mobc));
     json!({
         "pool_size": KEEP, "max_overflow": EXTRA, "callers": CALLERS, "bursts": BURSTS,
         "blocking": {"poolscope": p, "r2d2": r},
-        "async": {"poolscope": pa, "bb8": b, "deadpool": d},
+        "async": {"poolscope": pa, "bb8": b, "deadpool": d, "mobc": m},
     })
 }
 
@@ -222,10 +232,17 @@ fn timeouts(rt: &tokio::runtime::Runtime) -> Value {
             .build()
             .expect("valid options");
     let d = at_timeout("deadpool", || rt.block_on(deadpool.get()));
+
+    let mobc = mobc::Pool::builder()
+        .max_open(2)
+        .get_timeout(Some(TIMEOUT))
+        .test_on_check_out(false)
+        .build(Noop::new(false));
+    let m = at_timeout("mobc", || rt.block_on(mobc.get()));
     json!({
         "pool_size": 2, "timeout_ms": TIMEOUT.as_millis() as u64,
         "blocking": {"poolscope": p, "r2d2": r},
-        "async": {"poolscope": pa, "bb8": b, "deadpool": d},
+        "async": {"poolscope": pa, "bb8": b, "deadpool": d, "mobc": m},
     })
 }
 

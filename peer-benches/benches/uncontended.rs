@@ -10,7 +10,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use poolscope_peer_benches::drive;
 use poolscope_peer_benches::peers::{
-    AsyncPool, Bb8, BlockingPool, Deadpool, Hold, Poolscope, PoolscopeAsync, R2d2,
+    AsyncPool, Bb8, BlockingPool, Deadpool, Hold, Mobc, Poolscope, PoolscopeAsync, R2d2,
 };
 
 fn blocking<P: BlockingPool>(
@@ -48,6 +48,7 @@ fn bench(c: &mut Criterion) {
             );
             nonblocking(&mut group, &rt, rt.block_on(Bb8::new(size, validated)));
             nonblocking(&mut group, &rt, rt.block_on(Deadpool::new(size, validated)));
+            nonblocking(&mut group, &rt, rt.block_on(Mobc::new(size, validated)));
             group.finish();
         }
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use poolscope_peer_benches::peers::{
-    AsyncPool, Bb8, BlockingPool, Deadpool, Hold, Poolscope, PoolscopeAsync, R2d2,
+    AsyncPool, Bb8, BlockingPool, Deadpool, Hold, Mobc, Poolscope, PoolscopeAsync, R2d2,
 };
 use poolscope_peer_benches::{drive, report, stats};
 use serde_json::{json, Value};
@@ -143,17 +143,24 @@ fn main() {
     let poolscope = rt.block_on(PoolscopeAsync::new(CONNECTIONS, false));
     let bb8 = rt.block_on(Bb8::new(CONNECTIONS, false));
     let deadpool = rt.block_on(Deadpool::new(CONNECTIONS, false));
-    let mut rounds: [Vec<Value>; 3] = Default::default();
+    let mobc = rt.block_on(Mobc::new(CONNECTIONS, false));
+    let mut rounds: [Vec<Value>; 4] = Default::default();
     for _ in 0..ROUNDS {
         rounds[0].push(tasks_round(&rt, &poolscope).summary());
         rounds[1].push(tasks_round(&rt, &bb8).summary());
         rounds[2].push(tasks_round(&rt, &deadpool).summary());
+        rounds[3].push(tasks_round(&rt, &mobc).summary());
     }
-    let [p, b, d] = rounds.map(median_round);
-    for (name, v) in [("poolscope", &p), ("bb8", &b), ("deadpool", &d)] {
+    let [p, b, d, m] = rounds.map(median_round);
+    for (name, v) in [
+        ("poolscope", &p),
+        ("bb8", &b),
+        ("deadpool", &d),
+        ("mobc", &m),
+    ] {
         print("async", name, v);
     }
-    let nonblocking = json!({"poolscope": p, "bb8": b, "deadpool": d});
+    let nonblocking = json!({"poolscope": p, "bb8": b, "deadpool": d, "mobc": m});
 
     let poolscope = Poolscope::new(CONNECTIONS, false);
     let r2d2 = R2d2::new(CONNECTIONS, false);

@@ -307,6 +307,75 @@ impl AsyncPool for Mobc {
     }
 }
 
+/// [`Mobc`] with its metrics going to `recorder` wherever its tasks run: every poll of a
+/// checkout and every return runs with `recorder` as the thread's local recorder (mobc looks
+/// the recorder up on each record, so a recorder set around `block_on` would not reach the
+/// worker threads of a multi-threaded runtime).
+#[derive(Clone)]
+pub struct MobcRecorded {
+    pool: mobc::Pool<Noop>,
+    recorder: std::sync::Arc<metrics_exporter_prometheus::PrometheusRecorder>,
+}
+
+impl MobcRecorded {
+    /// `size` connections, warmed, recording to `recorder`.
+    pub async fn new(
+        size: usize,
+        validated: bool,
+        recorder: std::sync::Arc<metrics_exporter_prometheus::PrometheusRecorder>,
+    ) -> Self {
+        let pool = MobcRecorded {
+            pool: Mobc::new(size, validated).await.0,
+            recorder,
+        };
+        warm_async(&pool, size).await;
+        pool
+    }
+}
+
+/// A mobc connection whose return (its drop) records to the pool's recorder.
+pub struct RecordedConnection {
+    conn: Option<mobc::Connection<Noop>>,
+    recorder: std::sync::Arc<metrics_exporter_prometheus::PrometheusRecorder>,
+}
+
+impl std::ops::Deref for RecordedConnection {
+    type Target = NoopConn;
+    fn deref(&self) -> &NoopConn {
+        self.conn.as_ref().expect("held until dropped")
+    }
+}
+
+impl DerefMut for RecordedConnection {
+    fn deref_mut(&mut self) -> &mut NoopConn {
+        self.conn.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for RecordedConnection {
+    fn drop(&mut self) {
+        let conn = self.conn.take();
+        metrics::with_local_recorder(&*self.recorder, || drop(conn));
+    }
+}
+
+impl AsyncPool for MobcRecorded {
+    type Guard<'a> = RecordedConnection;
+    const NAME: &'static str = "mobc_recorder";
+    async fn get(&self) -> Self::Guard<'_> {
+        let mut checkout = std::pin::pin!(self.pool.get());
+        let conn = std::future::poll_fn(|cx| {
+            metrics::with_local_recorder(&*self.recorder, || checkout.as_mut().poll(cx))
+        })
+        .await
+        .expect("a checkout within the timeout");
+        RecordedConnection {
+            conn: Some(conn),
+            recorder: std::sync::Arc::clone(&self.recorder),
+        }
+    }
+}
+
 /// deadpool's managed pool (FIFO, its default).
 #[derive(Clone)]
 pub struct Deadpool(pub deadpool::managed::Pool<Noop>);

@@ -398,7 +398,8 @@ macro_rules! blocking_suite {
 
         /// The adapter's defaults are Diesel's r2d2 pool's, in SQLAlchemy's terms: at most
         /// 10 connections, each replaced once 30 minutes old (and tested before each
-        /// checkout: `lost_connection_checks_cost_nothing_when_queries_work`).
+        /// checkout: `lost_connection_checks_cost_nothing_when_queries_work`), handed out
+        /// in r2d2's order.
         #[test]
         fn the_adapters_defaults_are_diesels_r2d2_pools() {
             let Some(t) = target("defaults") else { return };
@@ -417,6 +418,16 @@ macro_rules! blocking_suite {
                 pool.get().unwrap().record().connection_id(),
                 first,
                 "replaced once 30 minutes old"
+            );
+            let (a, b) = (pool.get().unwrap(), pool.get().unwrap());
+            let (a_id, b_id) = (a.record().connection_id(), b.record().connection_id());
+            assert_ne!(a_id, b_id);
+            drop(a);
+            drop(b);
+            assert_eq!(
+                pool.get().unwrap().record().connection_id(),
+                b_id,
+                "r2d2's order: the connection returned last goes out first"
             );
             let sqlalchemy = Pool::<Conn>::builder()
                 .defaults(poolscope::Defaults::SQLALCHEMY)
