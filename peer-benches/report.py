@@ -118,9 +118,11 @@ def contended(out):
         ("blocking", "Blocking, threads:", [("r2d2", "r2d2")]),
         ("async", "Async, tasks: `deadpool` with a `wait_timeout` (a timer per checkout, like the "
                   "other pools' checkout timeout), `deadpool defaults` as its users run it (none); "
-                  "`mobc` quiet (no recorder installed). Target against the faster of bb8 and deadpool.",
+                  "`mobc` quiet (no recorder installed); `poolscope, no pool_timeout` is poolscope itself "
+                  "without a wait limit (no timer while it waits, like deadpool's defaults): its "
+                  "ratio is poolscope's default / that. Target against the faster of bb8 and deadpool.",
          [("bb8", "bb8"), ("deadpool", "deadpool"), ("deadpool_defaults", "deadpool defaults"),
-          ("mobc", "mobc")]),
+          ("mobc", "mobc"), ("poolscope_no_timeout", "poolscope, no pool_timeout")]),
         ("async + recorder", "Async with metrics on: poolscope with a metrics-exporter-prometheus "
                              "recorder against mobc recording to the same recorder (mobc records "
                              "through the `metrics` facade on every checkout). Target ≤ 1.0, goal ≤ 0.7.",
@@ -149,6 +151,17 @@ def contended(out):
                     + " |"
                 )
         out.append("")
+        if front == "async":
+            cells = []
+            for size in [8, 16]:
+                for workers in [1, 4, 16, 64]:
+                    ns = rows.get((front, size, workers), {}).get("ns_per_cycle", {})
+                    if "poolscope_no_timeout" in ns and "deadpool_defaults" in ns:
+                        cells.append(f"pool {size} × {workers}: "
+                                     f"{ns['poolscope_no_timeout'] / ns['deadpool_defaults']:.2f}×")
+            if cells:
+                out.append("Like for like with deadpool's defaults, poolscope with no `pool_timeout` / "
+                           "deadpool defaults (medians' ratio): " + "; ".join(cells) + ".\n")
 
 
 INSTRUMENTED_TITLE = "## With its instruments on, interleaved"
@@ -193,6 +206,25 @@ def instrumented(out):
             low, high = row["ratio_range"][key]
             out.append(f"| {front} | {label} | {fmt_ns(ns[key])} | {fmt_ns(ns['poolscope_recorder'])} | "
                        f"**{row['ratio'][key]:.2f}×** | {low:.2f}–{high:.2f} | {row['first_ahead'][key]}/{row['rounds']} |")
+    out.append("")
+
+
+def spans_interleaved(out):
+    data = harness("spans_interleaved")
+    if data is None:
+        return
+    out.append("Spans, interleaved the same way: poolscope's default cycle (no recorder, an idle checkout, a "
+               "return with nothing to roll back) with tracing-opentelemetry and the OpenTelemetry SDK taking "
+               "its spans (every span sampled, exported to a sink), against one empty `info_span!` through the "
+               f"same subscriber ({data['rounds']} rounds of {data['period_ms']} ms). Target: ≤ 1.5× the empty "
+               "span (goal 1.0).\n")
+    out.append("| front | pool's cycle with spans | empty span | pool / empty span | spread | rounds |")
+    out.append("|---|---|---|---|---|---|")
+    for row in data["rows"]:
+        ns = row["ns_per_cycle"]
+        low, high = row["ratio_range"]["empty_span"]
+        out.append(f"| {row['labels']['front']} | {fmt_ns(ns['pool_spans'])} | {fmt_ns(ns['empty_span'])} | "
+                   f"**{row['ratio']['empty_span']:.2f}×** | {low:.2f}–{high:.2f} | {row['rounds']} |")
     out.append("")
 
 
@@ -402,23 +434,28 @@ def adapters(out):
                "alternating, 5 s each after a 1 s warm-up). Ratio = poolscope's throughput / the peer's, the "
                "median of the per-round ratios (above 1: poolscope is faster), then the lowest and highest "
                "round. Target ≥ 1.0, goal ≥ 1.1.\n")
-    out.append("| ORM | pool | queries/s, interleaved | / peer, interleaved | spread | queries/s, separate processes | / peer, separate processes | spread |")
-    out.append("|---|---|---|---|---|---|---|---|")
+    out.append("`client CPU / query` is the process's own CPU time (user + system) per query in the "
+               "separate-process runs (median): the pool, the driver and the ORM, on the same two cores "
+               "as the server.\n")
+    out.append("| ORM | pool | queries/s, interleaved | / peer, interleaved | spread | queries/s, separate processes | / peer, separate processes | spread | client CPU / query |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    cpu_cell = lambda v: f"{v['median']:.1f} µs" if v else ""
     for fam in a["families"]:
         inter, apart = fam["interleaved"], fam["separate_processes"]
         peer_apart = apart["peer_queries_per_s"]["median"] if apart["rounds"] else None
+        peer_cpu = cpu_cell(apart.get("peer_client_cpu_us_per_query"))
         out.append(f"| {fam['family']} | {fam['peer']} | {inter['peer_queries_per_s']:.0f} | | | "
-                   f"{peer_apart:.0f} | | |" if peer_apart else
-                   f"| {fam['family']} | {fam['peer']} | {inter['peer_queries_per_s']:.0f} | | | | | |")
+                   + (f"{peer_apart:.0f}" if peer_apart else "") + f" | | | {peer_cpu} |")
         for name, row in inter["rows"].items():
             r = row["ratio"]
             cells = f"| {fam['family']} | {name} | {row['queries_per_s']:.0f} | **{r['median']:.2f}×** | {r['low']:.2f}–{r['high']:.2f} |"
             other = apart["rows"].get(name)
             if other:
                 q = other["ratio"]
-                cells += f" {other['queries_per_s']['median']:.0f} | **{q['median']:.2f}×** | {q['low']:.2f}–{q['high']:.2f} |"
+                cells += (f" {other['queries_per_s']['median']:.0f} | **{q['median']:.2f}×** | {q['low']:.2f}–{q['high']:.2f} | "
+                          f"{cpu_cell(other.get('client_cpu_us_per_query'))} |")
             else:
-                cells += " | | |"
+                cells += " | | | |"
             out.append(cells)
     out.append("")
 
@@ -447,6 +484,7 @@ def main():
     contended(out)
     waits(out)
     instrumented(out)
+    spans_interleaved(out)
     matrix(out)
     overflow(out)
     postgres(out)

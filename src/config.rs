@@ -373,7 +373,11 @@ impl Options {
             timeout: self.timeout.unwrap_or(defaults.pool_timeout),
             recycle,
             pre_ping: self.pre_ping.unwrap_or(defaults.pre_ping),
-            use_lifo: self.use_lifo.unwrap_or(defaults.use_lifo && class == Queue),
+            // Another pool's idle queue (the hooks front: sqlx's) has its own order; only
+            // an explicit `use_lifo(true)` there is refused, by the hooks builder.
+            use_lifo: self
+                .use_lifo
+                .unwrap_or(defaults.use_lifo && class == Queue && front != FrontEnd::Hooks),
             reset_on_return: self.reset_on_return,
             echo: self.echo,
             name,

@@ -313,20 +313,49 @@ impl ListenerError {
     }
 }
 
+/// Its own part only: the listener's error is the [`source`](StdError::source).
 impl fmt::Display for ListenerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            ListenerErrorKind::Disconnect => {
-                write!(f, "a pool listener reported a disconnect: {}", self.source)
-            }
-            ListenerErrorKind::Fatal => write!(f, "a pool listener failed: {}", self.source),
-        }
+        f.write_str(match self.kind {
+            ListenerErrorKind::Disconnect => "a pool listener reported a disconnect",
+            ListenerErrorKind::Fatal => "a pool listener failed",
+        })
     }
 }
 
 impl StdError for ListenerError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         Some(&*self.source)
+    }
+}
+
+/// An error and its causes on one line, each message once: `a: b: c` for an error `a` whose
+/// [`source`](StdError::source) is `b`, whose source is `c`. For a message that must stand
+/// alone (a log line written with `{}`, an error flattened into another library's text):
+/// poolscope's errors say only their own part in `Display`, their causes are their sources.
+///
+/// ```
+/// use poolscope::{ErrorChain, ListenerError};
+///
+/// let error = ListenerError::fatal("tenant database is read-only");
+/// assert_eq!(error.to_string(), "a pool listener failed");
+/// assert_eq!(
+///     ErrorChain(&error).to_string(),
+///     "a pool listener failed: tenant database is read-only"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn StdError + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(cause) = next {
+            write!(f, ": {cause}")?;
+            next = cause.source();
+        }
+        Ok(())
     }
 }
 
@@ -365,12 +394,16 @@ impl<E> Error<E> {
     }
 }
 
+/// Each message once along the [`source`](StdError::source) chain: the pool's own errors
+/// (timeout, already checked out, connect timeout, listener) are shown as they are, and their
+/// sources follow; a failed connect says so and its cause, the manager's error, is the
+/// source (`{:#}` in anyhow, or walking `source()`, prints both).
 impl<E: fmt::Display> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Timeout(e) => e.fmt(f),
             Error::AlreadyCheckedOut(e) => e.fmt(f),
-            Error::Connect(e) => write!(f, "could not open a connection: {e}"),
+            Error::Connect(_) => f.write_str("could not open a connection"),
             Error::ConnectTimeout(e) => e.fmt(f),
             Error::Listener(e) => e.fmt(f),
             Error::ReconnectAttemptsExhausted => f.write_str("This connection is closed"),
@@ -381,11 +414,12 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
 impl<E: StdError + 'static> StdError for Error<E> {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            Error::Timeout(e) => Some(e),
-            Error::AlreadyCheckedOut(e) => Some(e),
+            // Shown by this error's Display already: their causes come next.
+            Error::Timeout(e) => e.source(),
+            Error::AlreadyCheckedOut(e) => e.source(),
+            Error::ConnectTimeout(e) => e.source(),
+            Error::Listener(e) => e.source(),
             Error::Connect(e) => Some(e),
-            Error::ConnectTimeout(e) => Some(e),
-            Error::Listener(e) => Some(e),
             Error::ReconnectAttemptsExhausted => None,
         }
     }

@@ -64,6 +64,11 @@ mod owner;
 mod policy;
 mod pool_common;
 mod pool_options;
+#[cfg_attr(
+    not(any(feature = "metrics", feature = "opentelemetry")),
+    allow(dead_code)
+)]
+mod reasons;
 mod record;
 mod reset;
 mod spans;
@@ -76,7 +81,7 @@ pub use blocking::{Builder, DetachedConnection, Pool, PooledConnection};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Defaults, EchoPool, PoolClass, ResetAction, ResetOnReturn};
 pub use error::{
-    AlreadyCheckedOut, BoxError, BuildError, CheckoutSite, ConnectTimeoutError, Error,
+    AlreadyCheckedOut, BoxError, BuildError, CheckoutSite, ConnectTimeoutError, Error, ErrorChain,
     ListenerError, ListenerErrorKind, TimeoutError,
 };
 pub use events::{PoolListener, ResetState};

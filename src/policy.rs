@@ -3,7 +3,12 @@
 //! The blocking engine, the async engine and (later) the sqlx binding all decide through this
 //! module, so the semantics cannot drift apart between them.
 
+use std::time::{Duration, Instant};
+
 use crate::config::{Config, FrontEnd, Overflow, PoolClass};
+use crate::error::TimeoutError;
+use crate::reasons::RecycleReason;
+use crate::status::Status;
 
 /// The limits a pool class implies for one pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,10 +147,146 @@ impl Limits {
 /// for the scheduler's latency; overtaking keeps it busy.
 pub(crate) const FAIR_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// A pool's counts at one moment, as [`Limits::status`] reports them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Occupancy {
+    /// Connections open (idle, checked out, or on their way back).
+    pub(crate) open: usize,
+    pub(crate) idle: usize,
+    pub(crate) used: usize,
+    pub(crate) waiting: usize,
+    pub(crate) suspected_leaks: usize,
+}
+
+impl Limits {
+    /// SQLAlchemy's `status()` for pool `pool_id` holding `now`: the same figures from the
+    /// core and from the hooks path.
+    pub(crate) fn status(&self, pool_id: u64, now: Occupancy) -> Status {
+        Status {
+            class: self.class,
+            pool_id,
+            size: self.pool_size,
+            checked_in: now.idle,
+            overflow: self.overflow(now.open),
+            checked_out: now.used,
+            waiting: now.waiting,
+            suspected_leaks: now.suspected_leaks,
+        }
+    }
+
+    /// SQLAlchemy's timeout error for a checkout that waited `timeout` with `open`
+    /// connections open (`QueuePool limit of size 5 overflow 10 reached, ...`).
+    pub(crate) fn timeout_error(&self, open: usize, timeout: Option<Duration>) -> TimeoutError {
+        TimeoutError {
+            class: self.class,
+            size: self.pool_size,
+            overflow: self.overflow(open),
+            timeout: timeout.unwrap_or_default(),
+        }
+    }
+}
+
+/// How old a pooled connection is and what has happened to the pool since it was opened,
+/// read by the caller from its clock: the facts [`stale_reason`] decides on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Age {
+    /// When the connection was opened.
+    pub(crate) opened: Instant,
+    /// Now, on the same clock.
+    pub(crate) now: Instant,
+    /// When the pool was last invalidated (a failed pre-ping, `invalidate()`), if ever.
+    pub(crate) pool_invalidated_at: Option<Instant>,
+    /// The connection itself was soft-invalidated.
+    pub(crate) soft_invalidated: bool,
+}
+
+/// Why a pooled connection must be replaced before it is handed out, if it must, in
+/// SQLAlchemy's order: age (`pool_recycle`), pool invalidation, soft invalidation. Pure: the
+/// blocking and async core and the sqlx hooks all ask it with the instants their clocks read.
+pub(crate) fn stale_reason(recycle: Option<Duration>, age: Age) -> Option<RecycleReason> {
+    if recycle.is_some_and(|recycle| age.now.saturating_duration_since(age.opened) > recycle) {
+        return Some(RecycleReason::Age);
+    }
+    if age.pool_invalidated_at.is_some_and(|at| at > age.opened) {
+        return Some(RecycleReason::PoolInvalidated);
+    }
+    if age.soft_invalidated {
+        return Some(RecycleReason::SoftInvalidated);
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Options;
+
+    fn age(opened_secs_ago: u64) -> Age {
+        let now = Instant::now() + Duration::from_secs(10_000);
+        Age {
+            opened: now - Duration::from_secs(opened_secs_ago),
+            now,
+            pool_invalidated_at: None,
+            soft_invalidated: false,
+        }
+    }
+
+    #[test]
+    fn a_connection_is_stale_only_once_older_than_pool_recycle() {
+        let recycle = Some(Duration::from_secs(30));
+        assert_eq!(
+            stale_reason(recycle, age(30)),
+            None,
+            "exactly pool_recycle is fresh"
+        );
+        assert_eq!(stale_reason(recycle, age(31)), Some(RecycleReason::Age));
+        assert_eq!(
+            stale_reason(None, age(1_000)),
+            None,
+            "no pool_recycle: never old"
+        );
+    }
+
+    #[test]
+    fn pool_invalidation_replaces_connections_opened_before_it_only() {
+        let a = age(10);
+        let before = Age {
+            pool_invalidated_at: Some(a.opened + Duration::from_secs(1)),
+            ..a
+        };
+        assert_eq!(
+            stale_reason(None, before),
+            Some(RecycleReason::PoolInvalidated)
+        );
+        let after = Age {
+            pool_invalidated_at: Some(a.opened - Duration::from_secs(1)),
+            ..a
+        };
+        assert_eq!(stale_reason(None, after), None);
+    }
+
+    #[test]
+    fn the_reasons_come_in_sqlalchemys_order() {
+        let every = Age {
+            pool_invalidated_at: Some(age(60).now),
+            soft_invalidated: true,
+            ..age(60)
+        };
+        let recycle = Some(Duration::from_secs(30));
+        assert_eq!(stale_reason(recycle, every), Some(RecycleReason::Age));
+        assert_eq!(
+            stale_reason(None, every),
+            Some(RecycleReason::PoolInvalidated)
+        );
+        let soft = Age {
+            pool_invalidated_at: None,
+            ..every
+        };
+        assert_eq!(
+            stale_reason(None, soft),
+            Some(RecycleReason::SoftInvalidated)
+        );
+    }
 
     fn limits(options: Options) -> Limits {
         let config = options

@@ -372,7 +372,12 @@ async fn on_connect_sets_up_every_new_connection_and_a_failure_frees_the_slot() 
     fail.store(true, Ordering::SeqCst);
     let err = pool.get().await.err().unwrap();
     assert!(matches!(err, poolscope::Error::Listener(_)), "{err:?}");
-    assert!(err.to_string().contains("SET TIME ZONE failed"), "{err}");
+    assert!(
+        poolscope::ErrorChain(&err)
+            .to_string()
+            .contains("SET TIME ZONE failed"),
+        "{err:?}"
+    );
     assert_eq!(db.open(), 0, "the connection was closed");
     assert_eq!(pool.status().checked_out, 0);
     fail.store(false, Ordering::SeqCst);

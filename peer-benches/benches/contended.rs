@@ -100,12 +100,20 @@ fn interleaved() {
         .iter()
         .map(|&size| (Poolscope::new(size, false), R2d2::new(size, false)))
         .collect();
-    let nonblocking: Vec<(PoolscopeAsync, Bb8, Deadpool, Deadpool, Mobc)> = sizes
+    let nonblocking: Vec<(
+        PoolscopeAsync,
+        PoolscopeAsync,
+        Bb8,
+        Deadpool,
+        Deadpool,
+        Mobc,
+    )> = sizes
         .iter()
         .map(|&size| {
             rt.block_on(async {
                 (
                     PoolscopeAsync::new(size, false).await,
+                    PoolscopeAsync::without_timeout(size).await,
                     Bb8::new(size, false).await,
                     Deadpool::new(size, false).await,
                     Deadpool::with_defaults(size, false).await,
@@ -144,7 +152,7 @@ fn interleaved() {
         }
     }
     let rt = &rt;
-    for (&size, (poolscope, bb8, deadpool, deadpool_defaults, mobc)) in
+    for (&size, (poolscope, untimed, bb8, deadpool, deadpool_defaults, mobc)) in
         sizes.iter().zip(&nonblocking)
     {
         for workers in WORKERS {
@@ -162,6 +170,10 @@ fn interleaved() {
                     }),
                     Contender::new("deadpool_defaults", move |period| {
                         drive::tasks_rate(rt, deadpool_defaults, workers, period, Hold::Yield)
+                    }),
+                    // No pool_timeout: no timer per wait, like deadpool's defaults.
+                    Contender::new("poolscope_no_timeout", move |period| {
+                        drive::tasks_rate(rt, untimed, workers, period, Hold::Yield)
                     }),
                     Contender::new(Mobc::NAME, move |period| {
                         drive::tasks_rate(rt, mobc, workers, period, Hold::Yield)

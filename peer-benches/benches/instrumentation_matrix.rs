@@ -50,38 +50,12 @@ use poolscope_peer_benches::drive;
 use poolscope_peer_benches::peers::{
     AsyncPool, Bb8, BlockingPool, Hold, Mobc, Poolscope, PoolscopeAsync, R2d2,
 };
-use tracing_subscriber::layer::SubscriberExt;
 
 const SIZE: usize = 8;
 
-/// Drops every span it is given: the SDK's processing is measured, not an exporter's I/O.
-#[derive(Debug)]
-struct Discard;
-
-impl opentelemetry_sdk::trace::SpanExporter for Discard {
-    async fn export(
-        &self,
-        batch: Vec<opentelemetry_sdk::trace::SpanData>,
-    ) -> opentelemetry_sdk::error::OTelSdkResult {
-        drop(batch);
-        Ok(())
-    }
-}
-
-fn otel_subscriber() -> (
-    impl tracing::Subscriber + Send + Sync,
-    opentelemetry_sdk::trace::SdkTracerProvider,
-) {
-    use opentelemetry::trace::TracerProvider as _;
-    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_batch_exporter(Discard)
-        .build();
-    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_subscriber::filter::LevelFilter::INFO)
-        .with(layer);
-    (subscriber, provider)
-}
+#[path = "support/otel_spans.rs"]
+mod otel_spans;
+use otel_spans::otel_subscriber;
 
 fn fmt_subscriber() -> impl tracing::Subscriber + Send + Sync {
     tracing_subscriber::fmt()

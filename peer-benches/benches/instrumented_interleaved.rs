@@ -12,6 +12,11 @@
 //! `wait_timeout`) and with one, mobc (the instrumented peer) with the same recorder and
 //! without one, and the same poolscope variants.
 //!
+//! Then the spans: poolscope's default cycle (quiet pool, idle checkout, return) with the
+//! OpenTelemetry SDK taking its spans through tracing-opentelemetry, against one empty
+//! `info_span!` through the same subscriber, interleaved the same way
+//! (`target/peer-benches/spans_interleaved.json`, ratio = the pool's cycle / the empty span).
+//!
 //! ```sh
 //! cargo bench -p poolscope-peer-benches --bench instrumented_interleaved
 //! ```
@@ -25,6 +30,9 @@ use poolscope_peer_benches::peers::{
     AsyncPool, Bb8, BlockingPool, Deadpool, Hold, Mobc, Poolscope, PoolscopeAsync, R2d2,
 };
 use serde_json::json;
+
+#[path = "support/otel_spans.rs"]
+mod otel_spans;
 
 const SIZE: usize = 8;
 
@@ -132,4 +140,42 @@ fn main() {
     ];
     interleave::run_and_write("instrumented", &rows, 15, 200);
     drop(meters.shutdown());
+
+    // Spans, after the rows above: a subscriber registered anywhere makes every callsite
+    // ask the current dispatcher from then on, which is not what those rows measure.
+    let (subscriber, provider) = otel_spans::otel_subscriber();
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let traced = |rate: &dyn Fn() -> f64| tracing::dispatcher::with_default(&dispatch, rate);
+    let spans = vec![
+        Row {
+            labels: json!({"front": "blocking"}),
+            contenders: vec![
+                Contender::new("pool_spans", |p| traced(&|| blocking_rate(&quiet, p))),
+                Contender::new("empty_span", |p| traced(&|| empty_span_rate(p))),
+            ],
+        },
+        Row {
+            labels: json!({"front": "async"}),
+            contenders: vec![
+                Contender::new("pool_spans", |p| traced(&|| task_rate(rt, &a_quiet, p))),
+                Contender::new("empty_span", |p| traced(&|| empty_span_rate(p))),
+            ],
+        },
+    ];
+    interleave::run_and_write("spans_interleaved", &spans, 15, 200);
+    drop(provider.shutdown());
+}
+
+/// One empty `info_span!`, entered and closed, per cycle: the floor a pool's spans are
+/// measured against, through whatever subscriber is the default.
+fn empty_span_rate(period: Duration) -> f64 {
+    let began = Instant::now();
+    let mut done = 0u64;
+    while began.elapsed() < period {
+        for _ in 0..1_000 {
+            tracing::info_span!("empty").in_scope(|| std::hint::black_box(1));
+        }
+        done += 1_000;
+    }
+    done as f64 / began.elapsed().as_secs_f64()
 }

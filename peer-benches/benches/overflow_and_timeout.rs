@@ -233,6 +233,8 @@ fn timeouts(rt: &tokio::runtime::Runtime) -> Value {
             .expect("valid options");
     let d = at_timeout("deadpool", || rt.block_on(deadpool.get()));
 
+    // mobc returns a connection by spawning a task: the runtime must be at hand as one drops.
+    let _runtime = rt.enter();
     let mobc = mobc::Pool::builder()
         .max_open(2)
         .get_timeout(Some(TIMEOUT))

@@ -216,8 +216,27 @@ impl PoolscopeAsync {
         PoolscopeAsync::with(builder, size, 0, false, Noop::new(false)).await
     }
 
+    /// As [`new`](Self::new) with no `pool_timeout`: a checkout waits for good, with no
+    /// timer, like deadpool with its defaults (no `wait_timeout`).
+    pub async fn without_timeout(size: usize) -> Self {
+        let builder = poolscope::AsyncPool::builder().pool_timeout(None);
+        PoolscopeAsync::built(builder, size, 0, false, Noop::new(false)).await
+    }
+
     /// A QueuePool of `size` plus `overflow` from `builder`, on `manager`, warmed to `size`.
     pub async fn with(
+        builder: poolscope::AsyncBuilder<Noop>,
+        size: usize,
+        overflow: i64,
+        validated: bool,
+        manager: Noop,
+    ) -> Self {
+        let builder = builder.pool_timeout(NO_TIMEOUT);
+        PoolscopeAsync::built(builder, size, overflow, validated, manager).await
+    }
+
+    /// [`with`](Self::with), the `pool_timeout` as `builder` has it.
+    async fn built(
         builder: poolscope::AsyncBuilder<Noop>,
         size: usize,
         overflow: i64,
@@ -228,7 +247,6 @@ impl PoolscopeAsync {
             .name("bench")
             .pool_size(size)
             .max_overflow(overflow)
-            .pool_timeout(NO_TIMEOUT)
             .pre_ping(validated)
             .reset_on_return(poolscope::ResetOnReturn::None)
             .build(manager)

@@ -12,9 +12,9 @@ use super::{Checked, Core, Slot};
 use crate::config::{PoolClass, ResetAction};
 use crate::echo::{echo_debug, echo_error, echo_info};
 use crate::events::ResetState;
-use crate::instrument::{CloseReason, RecycleReason};
 use crate::owner::Owner;
 use crate::policy::Return;
+use crate::reasons::{CloseReason, RecycleReason};
 use crate::record::{ConnectionRecord, InvalidateReason};
 use std::collections::VecDeque;
 

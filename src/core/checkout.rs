@@ -14,8 +14,8 @@ use crate::echo::echo_info;
 use crate::error::{
     AlreadyCheckedOut, CheckoutSite, ConnectTimeoutError, PoolFailure, TimeoutError,
 };
-use crate::instrument::CloseReason;
 use crate::policy::Checkout;
+use crate::reasons::CloseReason;
 use crate::sync::lock;
 
 /// What a checkout does next, as decided under the lock.
@@ -253,12 +253,7 @@ impl<C> Core<C> {
     /// error, with `open` slots in the pool.
     fn timed_out(&self, open: usize, timeout: Option<Duration>) -> TimeoutError {
         self.instruments.timeout();
-        let error = TimeoutError {
-            class: self.config.class,
-            size: self.limits.pool_size,
-            overflow: self.limits.overflow(open),
-            timeout: timeout.unwrap_or_default(),
-        };
+        let error = self.limits.timeout_error(open, timeout);
         echo_info!(self, "Checkout failed: {error}");
         error
     }

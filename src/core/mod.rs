@@ -41,9 +41,10 @@ use crate::clock::Clock;
 use crate::config::{Config, PoolClass};
 use crate::error::CheckoutSite;
 use crate::events::Listeners;
-use crate::instrument::{GaugeSource, Gauges, InstrumentOptions, Instruments, RecycleReason};
+use crate::instrument::{GaugeSource, Gauges, InstrumentOptions, Instruments};
 use crate::owner::Owner;
-use crate::policy::Limits;
+use crate::policy::{self, Limits};
+use crate::reasons::RecycleReason;
 use crate::record::ConnectionRecord;
 use crate::status::Status;
 use crate::sync::{lock, Mutex};
@@ -234,39 +235,38 @@ impl<C> Core<C> {
 
     pub(crate) fn status(&self) -> Status {
         let gauges = self.gauges_with_leaks();
-        Status {
-            class: self.config.class,
-            pool_id: self.id,
-            size: self.limits.pool_size,
-            checked_in: gauges.idle_slots,
-            // Every open slot is idle or used, whatever the class.
-            overflow: self.limits.overflow(gauges.idle_slots + gauges.used),
-            checked_out: gauges.used,
-            waiting: gauges.pending,
-            suspected_leaks: gauges.leaks,
-        }
+        self.limits.status(
+            self.id,
+            policy::Occupancy {
+                // Every open slot is idle or used, whatever the class.
+                open: gauges.idle_slots + gauges.used,
+                idle: gauges.idle_slots,
+                used: gauges.used,
+                waiting: gauges.pending,
+                suspected_leaks: gauges.leaks,
+            },
+        )
     }
 
-    /// Why a pooled connection must be replaced before it is handed out, if it must: SQLAlchemy's
-    /// order is age (`pool_recycle`), pool invalidation, soft invalidation.
+    /// Why a pooled connection must be replaced before it is handed out, if it must
+    /// ([`policy::stale_reason`], on the pool's clock).
     fn stale_reason(&self, record: &ConnectionRecord) -> Option<RecycleReason> {
-        let created = record.created_at?;
-        if let Some(recycle) = self.config.recycle {
-            if self.clock.now().saturating_duration_since(created) > recycle {
-                return Some(RecycleReason::Age);
-            }
-        }
-        if self.ever_invalidated.load(Ordering::Acquire)
-            && lock(&self.state)
-                .invalidated_at
-                .is_some_and(|at| at > created)
-        {
-            return Some(RecycleReason::PoolInvalidated);
-        }
-        if record.soft_invalidated {
-            return Some(RecycleReason::SoftInvalidated);
-        }
-        None
+        let opened = record.created_at?;
+        // The lock only once the pool has ever been invalidated.
+        let pool_invalidated_at = if self.ever_invalidated.load(Ordering::Acquire) {
+            lock(&self.state).invalidated_at
+        } else {
+            None
+        };
+        policy::stale_reason(
+            self.config.recycle,
+            policy::Age {
+                opened,
+                now: self.clock.now(),
+                pool_invalidated_at,
+                soft_invalidated: record.soft_invalidated,
+            },
+        )
     }
 
     /// Runs `first_connect` if this connection's `turn` says so, then the `connect`

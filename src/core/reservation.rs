@@ -11,9 +11,9 @@
 use super::panics::first;
 use super::{next_connection_id, Checked, Core, Grant, Slot};
 use crate::echo::{echo_debug, echo_info};
-use crate::error::{ListenerErrorKind, PoolFailure};
-use crate::instrument::CloseReason;
+use crate::error::{ErrorChain, ListenerErrorKind, PoolFailure};
 use crate::owner::Owner;
+use crate::reasons::CloseReason;
 use crate::record::InvalidateReason;
 
 /// How many times checkout listeners may report a disconnect before the checkout fails.
@@ -166,9 +166,9 @@ impl<'a, C> Reservation<'a, C> {
                         core,
                         "Disconnection detected on checkout, invalidating individual connection {} (reason: {})",
                         self.slot().record.connection_id.unwrap_or(0),
-                        e
+                        ErrorChain(&e)
                     );
-                    self.invalidate_conn(InvalidateReason::Listener(e.to_string()));
+                    self.invalidate_conn(InvalidateReason::Listener(ErrorChain(&e).to_string()));
                     self.disconnects += 1;
                     if self.disconnects >= CHECKOUT_DISCONNECT_ATTEMPTS {
                         echo_info!(core, "Reconnection attempts exhausted on checkout");
@@ -176,7 +176,7 @@ impl<'a, C> Reservation<'a, C> {
                     }
                 }
                 Err(e) => {
-                    self.invalidate_conn(InvalidateReason::Listener(e.to_string()));
+                    self.invalidate_conn(InvalidateReason::Listener(ErrorChain(&e).to_string()));
                     return Step::Fail(PoolFailure::Listener(e));
                 }
             }

@@ -2,7 +2,6 @@
 //! checkout span, timeouts.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::stopwatch::Instant;
 
@@ -83,12 +82,7 @@ impl Acquire {
         inner.instruments.timeout();
         self.span.record("poolscope.checkout.outcome", "timeout");
         crate::spans::fail(&self.span, "timeout");
-        let error = TimeoutError {
-            class: inner.config.class,
-            size: inner.limits.pool_size,
-            overflow: inner.limits.overflow(open),
-            timeout: inner.config.timeout.unwrap_or(Duration::ZERO),
-        };
+        let error = inner.limits.timeout_error(open, inner.config.timeout);
         crate::echo::echo_info!(inner, "Checkout failed: {error}");
         error
     }

@@ -38,72 +38,24 @@
 //! ```
 
 mod acquire;
+mod builder;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use acquire::Acquire;
+pub use builder::HooksBuilder;
 
-use crate::builder_options::policy_setters;
-use crate::config::{FrontEnd, Options, PoolClass, ResetAction, ResetOnReturn};
+use crate::config::{PoolClass, ResetAction, ResetOnReturn};
 use crate::echo::{echo_debug, echo_error, echo_info};
-use crate::error::{AlreadyCheckedOut, BuildError, CheckoutSite};
-use crate::instrument::{
-    CloseReason, GaugeSource, Gauges, InstrumentOptions, Instruments, RecycleReason,
-};
-use crate::policy::{Limits, Return};
+use crate::error::{AlreadyCheckedOut, CheckoutSite};
+use crate::instrument::{GaugeSource, Gauges, Instruments};
+use crate::policy::{self, Limits, Return};
+use crate::reasons::CloseReason;
 use crate::record::InvalidateReason;
 use crate::status::Status;
 use crate::sync::{lock, Mutex};
-
-/// Builds [`PoolHooks`] from the same options as [`Builder`](crate::Builder), less those that
-/// need the pool to hold its connections (listeners, clock, leak detection).
-///
-/// `build()` refuses what another pool cannot honour: SingletonThreadPool (tasks move between
-/// threads) and `use_lifo(true)` (sqlx's idle queue is FIFO).
-#[derive(Debug, Default)]
-pub struct HooksBuilder {
-    options: Options,
-    instruments: InstrumentOptions,
-}
-
-impl HooksBuilder {
-    /// SQLAlchemy's defaults: QueuePool, pool_size 5, max_overflow 10, pool_timeout 30 s,
-    /// reset_on_return rollback.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    policy_setters!();
-
-    /// Checks the options and registers the pool's instruments.
-    pub fn build(self) -> Result<PoolHooks, BuildError> {
-        if self.options.use_lifo == Some(true) {
-            return Err(BuildError::NotHonoured {
-                option: "use_lifo",
-                why: "the pool that holds the connections hands out its idle ones oldest first",
-            });
-        }
-        let id = crate::core::next_pool_id();
-        let config = self.options.validate(FrontEnd::Hooks, true, id)?;
-        let limits = Limits::for_config(&config);
-        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
-            let source: Weak<dyn GaugeSource> = weak.clone();
-            let instruments =
-                Instruments::register(&self.instruments, &config.name, &limits, source);
-            Inner {
-                id,
-                config,
-                limits,
-                instruments,
-                state: Mutex::new(Counts::default()),
-                open_hint: AtomicUsize::new(0),
-            }
-        });
-        Ok(PoolHooks(inner))
-    }
-}
 
 /// What to do with an idle connection about to be handed out (see [`PoolHooks::idle_taken`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -289,16 +241,16 @@ impl PoolHooks {
     /// SQLAlchemy's `status()` for the counts kept here.
     pub fn status(&self) -> Status {
         let st = lock(&self.0.state);
-        Status {
-            class: self.0.config.class,
-            pool_id: self.0.id,
-            size: self.0.limits.pool_size,
-            checked_in: st.idle,
-            overflow: self.0.limits.overflow(st.open),
-            checked_out: st.used,
-            waiting: st.pending,
-            suspected_leaks: 0,
-        }
+        self.0.limits.status(
+            self.0.id,
+            policy::Occupancy {
+                open: st.open,
+                idle: st.idle,
+                used: st.used,
+                waiting: st.pending,
+                suspected_leaks: 0,
+            },
+        )
     }
 
     /// A checkout begins (before the other pool is asked). Hold the [`Acquire`] while waiting;
@@ -349,21 +301,22 @@ impl PoolHooks {
     /// `before_acquire`: an idle connection, opened `age` ago, was taken from the idle queue.
     pub fn idle_taken(&self, age: Duration) -> IdleCheck {
         let inner = &self.0;
+        // sqlx measures `age` on its own clock (`Instant`), so the pool's rule is asked on
+        // that one too.
         let now = Instant::now();
         let mut st = lock(&inner.state);
         st.idle = st.idle.saturating_sub(1);
-        let created = now.checked_sub(age);
-        let stale = if inner.config.recycle.is_some_and(|recycle| age > recycle) {
-            Some(RecycleReason::Age)
-        } else if st
-            .invalidated_at
-            .zip(created)
-            .is_some_and(|(at, created)| at > created)
-        {
-            Some(RecycleReason::PoolInvalidated)
-        } else {
-            None
-        };
+        let stale = now.checked_sub(age).and_then(|opened| {
+            policy::stale_reason(
+                inner.config.recycle,
+                policy::Age {
+                    opened,
+                    now,
+                    pool_invalidated_at: st.invalidated_at,
+                    soft_invalidated: false,
+                },
+            )
+        });
         if let Some(why) = stale {
             echo_info!(inner, "Connection {}; recycling", why.log_text());
             inner.instruments.recycled(why);

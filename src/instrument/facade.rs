@@ -9,9 +9,10 @@ use metrics::{Counter, Gauge, Histogram, Unit};
 
 use super::batched::ToRecorder;
 use super::gauge_publisher::{self, Publish};
-use super::kinds::{CloseReason, RecycleReason, INVALIDATE_REASONS, RESET_ACTIONS};
+use super::kinds::{INVALIDATE_REASONS, RESET_ACTIONS};
 use super::names::*;
 use super::{GaugeSource, Limits};
+use crate::reasons::{CloseReason, RecycleReason};
 
 /// The count gauges: connections idle and used, requests pending.
 pub(super) struct CountGauges {

@@ -24,10 +24,9 @@ mod otel;
 use std::sync::Weak;
 use std::time::Duration;
 
-pub(crate) use kinds::{CloseReason, RecycleReason};
-
 use crate::config::ResetAction;
 use crate::policy::Limits;
+use crate::reasons::{CloseReason, RecycleReason};
 use crate::record::InvalidateReason;
 
 /// The pool's gauges at one moment.

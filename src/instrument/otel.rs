@@ -12,9 +12,10 @@ use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::KeyValue;
 
 use super::batched::ToMeter;
-use super::kinds::{CloseReason, RecycleReason, INVALIDATE_REASONS, RESET_ACTIONS};
+use super::kinds::{INVALIDATE_REASONS, RESET_ACTIONS};
 use super::names::*;
 use super::{GaugeSource, Limits};
+use crate::reasons::{CloseReason, RecycleReason};
 
 pub(super) struct Handles {
     pool: Arc<[KeyValue]>,

@@ -91,7 +91,7 @@ fn run_error(e: crate::AsyncError) -> RunError {
             bb8::RunError::TimedOut
         }
         other => bb8::RunError::User(PoolError::ConnectionError(ConnectionError::BadConnection(
-            other.to_string(),
+            poolscope::ErrorChain(&other).to_string(),
         ))),
     }
 }

@@ -153,10 +153,12 @@ impl<C: R2D2Connection + Send + 'static> Pool<C> {
     /// connections (`pool_size` 10, `max_overflow` 0), a 30 s `pool_timeout`, `pre_ping` on,
     /// `pool_recycle` 30 min, rollback on return through Diesel's transaction manager, and
     /// r2d2's order: the connection returned last goes out first (`use_lifo(true)`;
-    /// poolscope's own default is SQLAlchemy's FIFO). With 16 threads over 8 PostgreSQL
-    /// connections LIFO served 1.06–1.11× the queries per second of FIFO (BENCHMARKS.md,
-    /// "The adapters end to end"): the connections in use stay the ones whose server
-    /// processes ran last. `use_lifo(false)` gives SQLAlchemy's order back.
+    /// poolscope's own default is SQLAlchemy's FIFO), because it is the order an app
+    /// switching from Diesel's pool runs with today: which connections sit idle longest, and
+    /// so which a server's idle timeout or a PgBouncer closes, stays as it was. Not for speed:
+    /// with 16 threads over 8 PostgreSQL connections on 2 cores the two orders traded places
+    /// between measurements (BENCHMARKS.md, "The adapters end to end"). `use_lifo(false)`
+    /// gives SQLAlchemy's order back.
     pub fn builder() -> Builder<C> {
         Builder {
             inner: poolscope::Pool::builder().defaults(poolscope::Defaults::R2D2),

@@ -93,6 +93,7 @@ mod blocking {
 
     /// With the adapter's defaults, as with Diesel's r2d2 pool, a pooled connection is tested
     /// before it is handed out: one `SELECT 1` per checkout of an idle connection.
+    #[cfg(feature = "sqlite")]
     pub(super) fn defaults_test_each_checkout<C: R2D2Connection + Send + 'static>(url: &str) {
         let _turn = count_queries();
         let pool = Pool::<C>::builder().build(url).unwrap();

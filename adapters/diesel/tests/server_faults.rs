@@ -180,9 +180,11 @@ where
 }
 
 /// One way to run the faults on a pool: [`blocking_run`] or [`async_run`] of a connection type.
+#[cfg(any(feature = "async-mysql", feature = "mysql"))]
 type Run = fn(&Target<'_>) -> (Vec<Row>, poolscope::Status, i64);
 
 /// The faults on a private MariaDB through `run`, pre_ping default / on / off.
+#[cfg(any(feature = "async-mysql", feature = "mysql"))]
 fn on_mariadb(test: &str, adapter: &str, run: Run) {
     let Some(server) = private_mariadb::PrivateMariadb::start(test) else {
         return;
@@ -202,6 +204,7 @@ fn on_mariadb(test: &str, adapter: &str, run: Run) {
     }
 }
 
+#[cfg(feature = "async-mysql")]
 #[test]
 fn faults_cost_what_they_should_through_diesel_async_on_mariadb() {
     on_mariadb(

@@ -93,7 +93,9 @@ impl Database {
         let after_connect = options.after_connect.clone();
         let pool = options.open().await.map_err(|error| match error {
             Error::Connect(error) => error,
-            other => DbErr::Conn(sea_orm::RuntimeErr::Internal(other.to_string())),
+            other => DbErr::Conn(sea_orm::RuntimeErr::Internal(
+                poolscope::ErrorChain(&other).to_string(),
+            )),
         })?;
         if let Some(after_connect) = after_connect {
             after_connect(pool.clone()).await?;

@@ -37,14 +37,14 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Build(e) => write!(f, "invalid pool options: {e}"),
+            Error::Build(_) => f.write_str("invalid pool options"),
             Error::UnsupportedUrl { scheme } => write!(
                 f,
                 "no backend for URL scheme `{scheme}`: use postgres://, mysql://, mariadb:// or \
                  sqlite: with the matching cargo feature"
             ),
-            Error::InvalidUrl(e) => write!(f, "invalid database URL: {e}"),
-            Error::Connect(e) => write!(f, "could not connect: {e}"),
+            Error::InvalidUrl(_) => f.write_str("invalid database URL"),
+            Error::Connect(_) => f.write_str("could not connect"),
             Error::MinConnectionsAboveLimit { min, limit } => write!(
                 f,
                 "min_connections {min} is above the pool's limit of {limit} connections \

@@ -3,8 +3,9 @@
 //! running `SELECT 1` through the ORM and returning, as fast as it can.
 //!
 //! - Diesel (16 threads): `poolscope_diesel::Pool` against `diesel::r2d2::Pool`, and the
-//!   adapter's r2d2-compatible pool (`poolscope_diesel::r2d2`, the drop-in), and the adapter
-//!   in LIFO order (r2d2's);
+//!   adapter's r2d2-compatible pool (`poolscope_diesel::r2d2`, the drop-in), both in r2d2's
+//!   order (LIFO, the adapter's default), and the adapter in SQLAlchemy's (FIFO,
+//!   `use_lifo(false)`);
 //! - diesel-async (16 tasks): `poolscope_diesel::AsyncPool` against diesel-async's bb8 pool;
 //! - SeaORM (16 tasks): `poolscope_sea_orm::Builder` against SeaORM's stock sqlx pool.
 //!
@@ -19,10 +20,12 @@
 //!   round, the order rotating, `BENCH_ROUNDS` rounds (default 7) after a warm-up round;
 //! - separate processes, as an application runs one pool: this bench again with
 //!   `BENCH_ONLY=<row>`, each pool alone for `BENCH_SECONDS` (default 5) after a 1 s warm-up,
-//!   the processes alternating, `BENCH_PROCESSES` rounds (default 3, 0 skips).
+//!   the processes alternating, `BENCH_PROCESSES` rounds (default 5, 0 skips).
 //!
 //! Both report the median of the per-round ratios, poolscope's throughput / the peer's
-//! (above 1: poolscope is faster), and the lowest and highest round. Skipped unless
+//! (above 1: poolscope is faster), and the lowest and highest round; the separate processes
+//! also each one's CPU time per query (user + system, `/proc/self/stat`): what the client
+//! side (pool, driver, ORM) costs, where the server shares the same two cores. Skipped unless
 //! `POOLSCOPE_PG_URL` is set:
 //!
 //! ```sh
@@ -71,7 +74,7 @@ const FAMILIES: [Family; 3] = [
         rows: &[
             "poolscope_diesel::Pool",
             "poolscope_diesel::r2d2",
-            "poolscope_diesel::Pool (LIFO)",
+            "poolscope_diesel::Pool (FIFO)",
         ],
     },
     Family {
@@ -183,12 +186,16 @@ fn build(row: &str, url: &str, recorder: &PrometheusRecorder) -> Box<dyn Fn(Dura
                 threads(period, &|| select_one(&mut pool.get().expect("checkout")))
             })
         }
-        "poolscope_diesel::Pool" | "poolscope_diesel::Pool (LIFO)" => with_recorder(&|| {
-            let pool = poolscope_diesel::Pool::<PgConnection>::builder()
-                .pool_size(POOL as usize)
-                .use_lifo(row.ends_with("(LIFO)"))
-                .build(url)
-                .expect("valid options");
+        "poolscope_diesel::Pool" | "poolscope_diesel::Pool (FIFO)" => with_recorder(&|| {
+            let builder =
+                poolscope_diesel::Pool::<PgConnection>::builder().pool_size(POOL as usize);
+            // The default is r2d2's order (LIFO); the other row is SQLAlchemy's.
+            let builder = if row.ends_with("(FIFO)") {
+                builder.use_lifo(false)
+            } else {
+                builder
+            };
+            let pool = builder.build(url).expect("valid options");
             Box::new(move |period| {
                 threads(period, &|| select_one(&mut pool.get().expect("checkout")))
             })
@@ -271,11 +278,34 @@ fn build(row: &str, url: &str, recorder: &PrometheusRecorder) -> Box<dyn Fn(Dura
     rate
 }
 
-/// One pool alone for `BENCH_SECONDS` after a 1 s warm-up, printed as `<row>: <rate> queries/s`.
+/// This process's CPU time so far (user + system), from `/proc/self/stat`; `None` where
+/// there is no such file.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name, in ticks.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // The kernel's USER_HZ is 100 on Linux.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// One pool alone for `BENCH_SECONDS` after a 1 s warm-up, printed as `<row>: <rate>
+/// queries/s` and the process's CPU time per query (the client's side: the pool, the driver
+/// and the ORM) as `<row> cpu: <µs> us/query`.
 fn only(row: &str, url: &str, recorder: &PrometheusRecorder) {
     let rate = build(row, url, recorder);
     rate(Duration::from_secs(1));
-    let rate = rate(Duration::from_secs(env_or("BENCH_SECONDS", 5)));
+    let seconds = env_or("BENCH_SECONDS", 5);
+    let before = cpu_time();
+    let rate = rate(Duration::from_secs(seconds));
+    if let (Some(before), Some(after)) = (before, cpu_time()) {
+        let queries = rate * seconds as f64;
+        println!(
+            "{row} cpu: {:.2} us/query",
+            (after - before).as_secs_f64() * 1e6 / queries
+        );
+    }
     println!("{row}: {rate:.0} queries/s");
 }
 
@@ -287,16 +317,24 @@ fn spread(mut values: Vec<f64>) -> Value {
     json!({"median": median, "low": low, "high": high})
 }
 
+fn i_of(names: &[&str], name: &str) -> usize {
+    names
+        .iter()
+        .position(|n| *n == name)
+        .expect("a row of the family")
+}
+
 /// Every row of `family` alone in a process of its own, the processes alternating: each
 /// row's median queries per second and the spread of its per-round throughput ratio to
 /// the peer.
 fn separate_processes(family: &Family) -> Value {
-    let rounds = env_or("BENCH_PROCESSES", 3) as usize;
+    let rounds = env_or("BENCH_PROCESSES", 5) as usize;
     let names: Vec<&str> = std::iter::once(family.peer)
         .chain(family.rows.iter().copied())
         .collect();
     let exe = std::env::current_exe().expect("the bench's own path");
     let mut rates = vec![Vec::new(); names.len()];
+    let mut cpu_per_query: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for round in 0..rounds {
         for turn in 0..names.len() {
             let i = (round + turn) % names.len();
@@ -319,6 +357,12 @@ fn separate_processes(family: &Family) -> Value {
                     )
                 });
             rates[i].push(rate);
+            if let Some(cpu) = stdout.lines().find_map(|line| {
+                let rest = line.strip_prefix(names[i])?.strip_prefix(" cpu: ")?;
+                rest.strip_suffix(" us/query")?.parse::<f64>().ok()
+            }) {
+                cpu_per_query[i].push(cpu);
+            }
         }
     }
     let mut rows = serde_json::Map::new();
@@ -328,12 +372,20 @@ fn separate_processes(family: &Family) -> Value {
             .zip(&rates[0])
             .map(|(p, peer)| p / peer)
             .collect();
+        let cpu = cpu_per_query[i_of(&names, name)].clone();
         rows.insert(
             (*name).to_owned(),
-            json!({"queries_per_s": spread(own.clone()), "ratio": spread(ratios)}),
+            json!({
+                "queries_per_s": spread(own.clone()), "ratio": spread(ratios),
+                "client_cpu_us_per_query": (!cpu.is_empty()).then(|| spread(cpu)),
+            }),
         );
     }
-    json!({"rounds": rounds, "peer_queries_per_s": spread(rates[0].clone()), "rows": rows})
+    json!({
+        "rounds": rounds, "peer_queries_per_s": spread(rates[0].clone()),
+        "peer_client_cpu_us_per_query": (!cpu_per_query[0].is_empty()).then(|| spread(cpu_per_query[0].clone())),
+        "rows": rows,
+    })
 }
 
 /// Every row of `family` interleaved in this process ([`interleave::run`], poolscope's rows
@@ -348,9 +400,9 @@ fn interleaved(family: &Family, url: &str, recorder: &PrometheusRecorder) -> Val
         .iter()
         .map(|row| build(row, url, recorder))
         .collect();
-    let mut contenders = vec![Contender::new(family.peer, |p| peer(p))];
+    let mut contenders = vec![Contender::new(family.peer, peer)];
     for (name, rate) in family.rows.iter().zip(&ours) {
-        contenders.push(Contender::new(name, |p| rate(p)));
+        contenders.push(Contender::new(name, rate));
     }
     let row = Row {
         labels: json!({"family": family.name}),
@@ -379,6 +431,14 @@ fn interleaved(family: &Family, url: &str, recorder: &PrometheusRecorder) -> Val
 }
 
 fn print(family: &Family, how: &str, result: &Value) {
+    if let Some(cpu) = result["peer_client_cpu_us_per_query"]["median"].as_f64() {
+        println!("  client CPU per query, {}: {cpu:.2} us", family.peer);
+    }
+    for name in family.rows {
+        if let Some(cpu) = result["rows"][*name]["client_cpu_us_per_query"]["median"].as_f64() {
+            println!("  client CPU per query, {name}: {cpu:.2} us");
+        }
+    }
     println!("{} / {}, {how}:", family.name, family.peer);
     println!(
         "  {:32} {:>8.0} queries/s",

@@ -316,9 +316,12 @@ macro_rules! sea_orm_suite {
                 .pool_class(PoolClass::SingletonThread)
                 .build(&url)
                 .unwrap_err();
-            assert!(error.to_string().contains("SingletonThreadPool"), "{error}");
+            assert!(poolscope::ErrorChain(&error).to_string().contains("SingletonThreadPool"), "{error:?}");
             let error = Builder::new().use_lifo(true).build(&url).unwrap_err();
-            assert!(error.to_string().contains("use_lifo cannot be honoured"), "{error}");
+            assert!(
+                poolscope::ErrorChain(&error).to_string().contains("use_lifo cannot be honoured"),
+                "{error:?}"
+            );
         }
     };
 }
