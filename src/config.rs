@@ -162,8 +162,6 @@ pub struct Defaults {
     pub pool_recycle: Option<Duration>,
     /// `pre_ping`.
     pub pre_ping: bool,
-    /// `use_lifo` (QueuePool).
-    pub use_lifo: bool,
 }
 
 impl Defaults {
@@ -175,7 +173,6 @@ impl Defaults {
         pool_timeout: Some(Duration::from_secs(30)),
         pool_recycle: None,
         pre_ping: false,
-        use_lifo: false,
     };
 
     /// What r2d2, bb8 and sqlx do by default, in SQLAlchemy's terms: at most 10 connections
@@ -190,49 +187,6 @@ impl Defaults {
         pool_timeout: Some(Duration::from_secs(30)),
         pool_recycle: Some(Duration::from_secs(30 * 60)),
         pre_ping: true,
-        use_lifo: false,
-    };
-
-    /// [`RUST_POOLS`](Self::RUST_POOLS) in r2d2's order (Diesel's pool): the connection
-    /// returned last is handed out first (`use_lifo`, QueuePool only; bb8, deadpool and sqlx
-    /// are FIFO, as SQLAlchemy is by default).
-    ///
-    /// ```
-    /// use poolscope::{Defaults, Pool, PoolClass, ResetOnReturn};
-    /// # #[derive(Default)]
-    /// # struct M(std::sync::atomic::AtomicU32);
-    /// # impl r2d2::ManageConnection for M {
-    /// #     type Connection = u32;
-    /// #     type Error = std::io::Error;
-    /// #     fn connect(&self) -> Result<u32, std::io::Error> {
-    /// #         Ok(self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-    /// #     }
-    /// #     fn is_valid(&self, _: &mut u32) -> Result<(), std::io::Error> { Ok(()) }
-    /// #     fn has_broken(&self, _: &mut u32) -> bool { false }
-    /// # }
-    /// let pool = Pool::builder()
-    ///     .defaults(Defaults::R2D2)
-    ///     .reset_on_return(ResetOnReturn::None)
-    ///     .build(M::default())?;
-    /// let (first, second) = (pool.get()?, pool.get()?);
-    /// let (first_id, second_id) = (*first, *second);
-    /// drop(first);
-    /// drop(second);
-    /// assert_eq!(*pool.get()?, second_id, "the one returned last goes out first");
-    /// assert_ne!(first_id, second_id);
-    ///
-    /// // A class without an order takes the other defaults and ignores this one.
-    /// let null = Pool::builder()
-    ///     .pool_class(PoolClass::Null)
-    ///     .defaults(Defaults::R2D2)
-    ///     .reset_on_return(ResetOnReturn::None)
-    ///     .build(M::default())?;
-    /// # drop(null);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub const R2D2: Defaults = Defaults {
-        use_lifo: true,
-        ..Defaults::RUST_POOLS
     };
 }
 
@@ -373,11 +327,7 @@ impl Options {
             timeout: self.timeout.unwrap_or(defaults.pool_timeout),
             recycle,
             pre_ping: self.pre_ping.unwrap_or(defaults.pre_ping),
-            // Another pool's idle queue (the hooks front: sqlx's) has its own order; only
-            // an explicit `use_lifo(true)` there is refused, by the hooks builder.
-            use_lifo: self
-                .use_lifo
-                .unwrap_or(defaults.use_lifo && class == Queue && front != FrontEnd::Hooks),
+            use_lifo: self.use_lifo.unwrap_or(false),
             reset_on_return: self.reset_on_return,
             echo: self.echo,
             name,

@@ -29,7 +29,7 @@ use crate::{Defaults, EchoPool, PoolClass, ResetOnReturn};
 /// | `reset_on_return` (`pool_reset_on_return`) | `rollback`, `commit`, `none` |
 /// | `echo_pool` | `false`, `true` (INFO), `debug` |
 /// | `name` (`pool_logging_name`) | text |
-/// | `defaults` | `sqlalchemy`, `rust_pools`, `r2d2` |
+/// | `defaults` | `sqlalchemy`, `rust_pools` |
 /// | `store_traceback` | a boolean |
 ///
 /// An unknown key is refused, so that a misspelt option does not pass unnoticed.
@@ -226,8 +226,7 @@ impl PoolOptions {
             "name" | "pool_logging_name" => self.name = Some(value.to_owned()),
             "defaults" => {
                 self.defaults = Some(
-                    defaults(text)
-                        .ok_or_else(|| invalid("`sqlalchemy`, `rust_pools` or `r2d2`"))?,
+                    defaults(text).ok_or_else(|| invalid("`sqlalchemy` or `rust_pools`"))?,
                 )
             }
             _ => {
@@ -330,7 +329,6 @@ fn defaults(text: &str) -> Option<Defaults> {
     match folded(text).as_str() {
         "sqlalchemy" => Some(Defaults::SQLALCHEMY),
         "rustpools" => Some(Defaults::RUST_POOLS),
-        "r2d2" => Some(Defaults::R2D2),
         _ => None,
     }
 }
@@ -472,8 +470,6 @@ mod tests {
         assert_eq!(options.echo_pool, Some(EchoPool::Debug));
         assert_eq!(options.name.as_deref(), Some("orders"));
         assert_eq!(options.defaults, Some(Defaults::RUST_POOLS));
-        let r2d2 = PoolOptions::from_pairs([("defaults", "r2d2")]).unwrap();
-        assert_eq!(r2d2.defaults, Some(Defaults::R2D2));
         for key in KEYS {
             let result = PoolOptions::default().set(key, "?");
             assert!(!matches!(result, Err(OptionError::Unknown { .. })), "{key}");

@@ -33,9 +33,6 @@
 //! | `connection_customizer` | `on_acquire` runs on every new connection (a `connect` listener); `on_release` is not called: the pool closes connections it owns |
 //! | `error_handler`, `event_handler`, `thread_pool` | none: poolscope logs through `tracing` (`echo_pool`), reports through listeners and metrics, and opens connections on its own threads |
 //!
-//! The order is r2d2's: the connection returned last goes out first (`use_lifo`, from
-//! [`Defaults::R2D2`](poolscope::Defaults::R2D2)).
-//!
 //! On top: a connection returned inside a transaction is rolled back and kept (r2d2's Diesel
 //! manager closes it), and everything poolscope observes. `Pool::as_poolscope` reaches the
 //! pool underneath (`status()`, `dispose()`, SQLAlchemy's options through

@@ -3,9 +3,9 @@
 //! running `SELECT 1` through the ORM and returning, as fast as it can.
 //!
 //! - Diesel (16 threads): `poolscope_diesel::Pool` against `diesel::r2d2::Pool`, and the
-//!   adapter's r2d2-compatible pool (`poolscope_diesel::r2d2`, the drop-in), both in r2d2's
-//!   order (LIFO, the adapter's default), and the adapter in SQLAlchemy's (FIFO,
-//!   `use_lifo(false)`);
+//!   adapter's r2d2-compatible pool (`poolscope_diesel::r2d2`, the drop-in), both in
+//!   SQLAlchemy's order (FIFO, the adapter's default), and the adapter in r2d2's (LIFO,
+//!   `use_lifo(true)`);
 //! - diesel-async (16 tasks): `poolscope_diesel::AsyncPool` against diesel-async's bb8 pool;
 //! - SeaORM (16 tasks): `poolscope_sea_orm::Builder` against SeaORM's stock sqlx pool.
 //!
@@ -74,7 +74,7 @@ const FAMILIES: [Family; 3] = [
         rows: &[
             "poolscope_diesel::Pool",
             "poolscope_diesel::r2d2",
-            "poolscope_diesel::Pool (FIFO)",
+            "poolscope_diesel::Pool (LIFO)",
         ],
     },
     Family {
@@ -186,12 +186,12 @@ fn build(row: &str, url: &str, recorder: &PrometheusRecorder) -> Box<dyn Fn(Dura
                 threads(period, &|| select_one(&mut pool.get().expect("checkout")))
             })
         }
-        "poolscope_diesel::Pool" | "poolscope_diesel::Pool (FIFO)" => with_recorder(&|| {
+        "poolscope_diesel::Pool" | "poolscope_diesel::Pool (LIFO)" => with_recorder(&|| {
             let builder =
                 poolscope_diesel::Pool::<PgConnection>::builder().pool_size(POOL as usize);
-            // The default is r2d2's order (LIFO); the other row is SQLAlchemy's.
-            let builder = if row.ends_with("(FIFO)") {
-                builder.use_lifo(false)
+            // The default is SQLAlchemy's order (FIFO); the other row is r2d2's.
+            let builder = if row.ends_with("(LIFO)") {
+                builder.use_lifo(true)
             } else {
                 builder
             };
