@@ -155,7 +155,7 @@ impl<C: R2D2Connection + Send + 'static> Pool<C> {
     ///
     /// The order is SQLAlchemy's (FIFO), not r2d2's (LIFO, `use_lifo(true)`): with 16
     /// threads over 8 PostgreSQL connections, each pool alone in its process, FIFO served
-    /// 1.2–1.3× r2d2's queries per second and LIFO 1.0–1.1×, with less of the client's CPU
+    /// 1.2–1.4× r2d2's queries per second and LIFO 1.0–1.1×, with less of the client's CPU
     /// per query (BENCHMARKS.md, "The adapters end to end").
     pub fn builder() -> Builder<C> {
         Builder {
