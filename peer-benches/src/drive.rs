@@ -1,5 +1,6 @@
 //! Running many workers against one pool and timing the whole run.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -72,6 +73,12 @@ pub fn blocking_rate<P: BlockingPool>(
     period: Duration,
     hold: Hold,
 ) -> f64 {
+    threads_rate(workers, period, || pool.cycle(hold))
+}
+
+/// Calls per second of `cycle`, called in a loop by `workers` threads for about `period`
+/// (from when all have started until the last one stops).
+pub fn threads_rate(workers: usize, period: Duration, cycle: impl Fn() + Sync) -> f64 {
     let start = Barrier::new(workers + 1);
     let stop = AtomicBool::new(false);
     let done = AtomicU64::new(0);
@@ -81,7 +88,7 @@ pub fn blocking_rate<P: BlockingPool>(
                 start.wait();
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    pool.cycle(hold);
+                    cycle();
                     n += 1;
                 }
                 done.fetch_add(n, Ordering::Relaxed);
@@ -106,22 +113,30 @@ pub fn tasks_rate<P: AsyncPool>(
     period: Duration,
     hold: Hold,
 ) -> f64 {
+    tasks_until_stopped(rt, workers, period, |stop| {
+        let pool = pool.clone();
+        async move { count_until(&stop, || pool.cycle(hold)).await }
+    })
+}
+
+/// Per second, the sum of what `workers` tasks on `rt` count: each runs `worker(stop)`, which
+/// counts its cycles until `stop` is set (see [`count_until`]), for about `period` (from the
+/// first spawn until the last task stops).
+pub fn tasks_until_stopped<W, Fut>(
+    rt: &tokio::runtime::Runtime,
+    workers: usize,
+    period: Duration,
+    worker: W,
+) -> f64
+where
+    W: Fn(Arc<AtomicBool>) -> Fut,
+    Fut: Future<Output = u64> + Send + 'static,
+{
     rt.block_on(async {
         let stop = Arc::new(AtomicBool::new(false));
         let began = Instant::now();
         let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                let pool = pool.clone();
-                let stop = Arc::clone(&stop);
-                tokio::spawn(async move {
-                    let mut n = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        pool.cycle(hold).await;
-                        n += 1;
-                    }
-                    n
-                })
-            })
+            .map(|_| tokio::spawn(worker(Arc::clone(&stop))))
             .collect();
         tokio::time::sleep(period).await;
         stop.store(true, Ordering::Relaxed);
@@ -131,6 +146,20 @@ pub fn tasks_rate<P: AsyncPool>(
         }
         rate(began, done)
     })
+}
+
+/// Awaits `cycle()` again and again until `stop` is set; how many times.
+pub async fn count_until<F, Fut>(stop: &AtomicBool, mut cycle: F) -> u64
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        cycle().await;
+        n += 1;
+    }
+    n
 }
 
 /// `cycles` per second since `began`.

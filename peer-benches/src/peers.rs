@@ -342,12 +342,11 @@ impl MobcRecorded {
         validated: bool,
         recorder: std::sync::Arc<metrics_exporter_prometheus::PrometheusRecorder>,
     ) -> Self {
-        let pool = MobcRecorded {
+        // Warmed by `Mobc::new`.
+        MobcRecorded {
             pool: Mobc::new(size, validated).await.0,
             recorder,
-        };
-        warm_async(&pool, size).await;
-        pool
+        }
     }
 }
 

@@ -33,15 +33,14 @@
 //!     cargo bench -p poolscope-peer-benches-postgres --bench adapters_end_to_end
 //! ```
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel::sql_types::Integer;
 use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
 use poolscope_peer_benches::interleave::{self, Contender, Row};
-use poolscope_peer_benches::{report, stats};
+use poolscope_peer_benches::{drive, report, stats};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
@@ -90,25 +89,8 @@ const FAMILIES: [Family; 3] = [
 ];
 
 /// Queries per second with `WORKERS` threads each running `query` in a loop for `period`.
-fn threads(period: Duration, query: &(dyn Fn() + Sync)) -> f64 {
-    let stop = AtomicBool::new(false);
-    let done = AtomicU64::new(0);
-    let began = Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..WORKERS {
-            scope.spawn(|| {
-                let mut n = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    query();
-                    n += 1;
-                }
-                done.fetch_add(n, Ordering::Relaxed);
-            });
-        }
-        std::thread::sleep(period);
-        stop.store(true, Ordering::Relaxed);
-    });
-    done.load(Ordering::Relaxed) as f64 / began.elapsed().as_secs_f64()
+fn threads(period: Duration, query: impl Fn() + Sync) -> f64 {
+    drive::threads_rate(WORKERS, period, query)
 }
 
 /// Queries per second with `WORKERS` tasks each running `query` in a loop for `period`.
@@ -117,29 +99,26 @@ where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send,
 {
-    let stop = Arc::new(AtomicBool::new(false));
-    runtime().block_on(async {
-        let began = Instant::now();
-        let workers: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                let (stop, query) = (Arc::clone(&stop), query.clone());
-                tokio::spawn(async move {
-                    let mut n = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        query().await;
-                        n += 1;
-                    }
-                    n
-                })
-            })
-            .collect();
-        tokio::time::sleep(period).await;
-        stop.store(true, Ordering::Relaxed);
-        let mut done = 0;
-        for worker in workers {
-            done += worker.await.expect("a worker finished");
-        }
-        done as f64 / began.elapsed().as_secs_f64()
+    drive::tasks_until_stopped(runtime(), WORKERS, period, |stop| {
+        let query = query.clone();
+        async move { drive::count_until(&stop, query).await }
+    })
+}
+
+/// A blocking pool's rate: `query` on `pool` from `WORKERS` threads.
+fn thread_rate<P: Send + Sync + 'static>(pool: P, query: fn(&P)) -> Box<dyn Fn(Duration) -> f64> {
+    Box::new(move |period| threads(period, || query(&pool)))
+}
+
+/// An async pool's rate: `query(pool)` from `WORKERS` tasks.
+fn task_rate<P, Fut>(pool: P, query: fn(P) -> Fut) -> Box<dyn Fn(Duration) -> f64>
+where
+    P: Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Box::new(move |period| {
+        let pool = pool.clone();
+        tasks(period, &move || query(pool.clone()))
     })
 }
 
@@ -182,9 +161,7 @@ fn build(row: &str, url: &str, recorder: &PrometheusRecorder) -> Box<dyn Fn(Dura
                 .max_size(POOL)
                 .build(diesel::r2d2::ConnectionManager::<PgConnection>::new(url))
                 .expect("PostgreSQL reachable");
-            Box::new(move |period| {
-                threads(period, &|| select_one(&mut pool.get().expect("checkout")))
-            })
+            thread_rate(pool, |pool| select_one(&mut pool.get().expect("checkout")))
         }
         "poolscope_diesel::Pool" | "poolscope_diesel::Pool (LIFO)" => with_recorder(&|| {
             let builder =
@@ -196,18 +173,14 @@ fn build(row: &str, url: &str, recorder: &PrometheusRecorder) -> Box<dyn Fn(Dura
                 builder
             };
             let pool = builder.build(url).expect("valid options");
-            Box::new(move |period| {
-                threads(period, &|| select_one(&mut pool.get().expect("checkout")))
-            })
+            thread_rate(pool, |pool| select_one(&mut pool.get().expect("checkout")))
         }),
         "poolscope_diesel::r2d2" => with_recorder(&|| {
             let pool = poolscope_diesel::r2d2::Pool::builder()
                 .max_size(POOL)
                 .build(poolscope_diesel::r2d2::ConnectionManager::<PgConnection>::new(url))
                 .expect("PostgreSQL reachable");
-            Box::new(move |period| {
-                threads(period, &|| select_one(&mut pool.get().expect("checkout")))
-            })
+            thread_rate(pool, |pool| select_one(&mut pool.get().expect("checkout")))
         }),
         "diesel_async bb8" => {
             let manager = diesel_async::pooled_connection::AsyncDieselConnectionManager::<
@@ -220,12 +193,8 @@ fn build(row: &str, url: &str, recorder: &PrometheusRecorder) -> Box<dyn Fn(Dura
                         .build(manager),
                 )
                 .expect("PostgreSQL reachable");
-            Box::new(move |period| {
-                let pool = pool.clone();
-                tasks(period, &move || {
-                    let pool = pool.clone();
-                    async move { select_one_async(&mut pool.get().await.expect("checkout")).await }
-                })
+            task_rate(pool, |pool| async move {
+                select_one_async(&mut pool.get().await.expect("checkout")).await
             })
         }
         "poolscope_diesel::AsyncPool" => with_recorder(&|| {
@@ -236,12 +205,8 @@ fn build(row: &str, url: &str, recorder: &PrometheusRecorder) -> Box<dyn Fn(Dura
                         .build(url),
                 )
                 .expect("valid options");
-            Box::new(move |period| {
-                let pool = pool.clone();
-                tasks(period, &move || {
-                    let pool = pool.clone();
-                    async move { select_one_async(&mut pool.get().await.expect("checkout")).await }
-                })
+            task_rate(pool, |pool| async move {
+                select_one_async(&mut pool.get().await.expect("checkout")).await
             })
         }),
         "SeaORM (sqlx pool)" => {
@@ -250,26 +215,14 @@ fn build(row: &str, url: &str, recorder: &PrometheusRecorder) -> Box<dyn Fn(Dura
             let db = runtime()
                 .block_on(sea_orm::Database::connect(options))
                 .expect("PostgreSQL reachable");
-            Box::new(move |period| {
-                let db = db.clone();
-                tasks(period, &move || {
-                    let db = db.clone();
-                    async move { select_one_sea_orm(&db).await }
-                })
-            })
+            task_rate(db, |db| async move { select_one_sea_orm(&db).await })
         }
         "poolscope_sea_orm" => with_recorder(&|| {
             let db = poolscope_sea_orm::Builder::new()
                 .pool_size(POOL as usize)
                 .build(url)
                 .expect("valid options");
-            Box::new(move |period| {
-                let db = db.clone();
-                tasks(period, &move || {
-                    let db = db.clone();
-                    async move { select_one_sea_orm(&db).await }
-                })
-            })
+            task_rate(db, |db| async move { select_one_sea_orm(&db).await })
         }),
         other => panic!("BENCH_ONLY={other}: no such row"),
     };
@@ -317,6 +270,14 @@ fn spread(mut values: Vec<f64>) -> Value {
     json!({"median": median, "low": low, "high": high})
 }
 
+/// The number in the line `<row><infix><number><suffix>` of `stdout` (what [`only`] prints).
+fn reported(stdout: &str, row: &str, infix: &str, suffix: &str) -> Option<f64> {
+    stdout.lines().find_map(|line| {
+        let rest = line.strip_prefix(row)?.strip_prefix(infix)?;
+        rest.strip_suffix(suffix)?.parse().ok()
+    })
+}
+
 fn i_of(names: &[&str], name: &str) -> usize {
     names
         .iter()
@@ -343,24 +304,15 @@ fn separate_processes(family: &Family) -> Value {
                 .output()
                 .expect("the bench runs itself");
             let stdout = String::from_utf8_lossy(&out.stdout);
-            let rate = stdout
-                .lines()
-                .find_map(|line| {
-                    let rest = line.strip_prefix(names[i])?.strip_prefix(": ")?;
-                    rest.strip_suffix(" queries/s")?.parse::<f64>().ok()
-                })
-                .unwrap_or_else(|| {
-                    panic!(
-                        "no rate from the {} process: {stdout}{}",
-                        names[i],
-                        String::from_utf8_lossy(&out.stderr)
-                    )
-                });
+            let rate = reported(&stdout, names[i], ": ", " queries/s").unwrap_or_else(|| {
+                panic!(
+                    "no rate from the {} process: {stdout}{}",
+                    names[i],
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
             rates[i].push(rate);
-            if let Some(cpu) = stdout.lines().find_map(|line| {
-                let rest = line.strip_prefix(names[i])?.strip_prefix(" cpu: ")?;
-                rest.strip_suffix(" us/query")?.parse::<f64>().ok()
-            }) {
+            if let Some(cpu) = reported(&stdout, names[i], " cpu: ", " us/query") {
                 cpu_per_query[i].push(cpu);
             }
         }
