@@ -190,10 +190,11 @@ impl Limits {
 /// read by the caller from its clock: the facts [`stale_reason`] decides on.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Age {
-    /// When the connection was opened.
-    pub(crate) opened: Instant,
-    /// Now, on the same clock.
-    pub(crate) now: Instant,
+    /// How long ago the connection was opened.
+    pub(crate) age: Duration,
+    /// When it was opened, on the clock `pool_invalidated_at` was read from (`None` when that
+    /// instant cannot be expressed: the age then decides alone).
+    pub(crate) opened: Option<Instant>,
     /// When the pool was last invalidated (a failed pre-ping, `invalidate()`), if ever.
     pub(crate) pool_invalidated_at: Option<Instant>,
     /// The connection itself was soft-invalidated.
@@ -202,12 +203,16 @@ pub(crate) struct Age {
 
 /// Why a pooled connection must be replaced before it is handed out, if it must, in
 /// SQLAlchemy's order: age (`pool_recycle`), pool invalidation, soft invalidation. Pure: the
-/// blocking and async core and the sqlx hooks all ask it with the instants their clocks read.
+/// blocking and async core and the sqlx hooks all ask it with what their clocks read.
 pub(crate) fn stale_reason(recycle: Option<Duration>, age: Age) -> Option<RecycleReason> {
-    if recycle.is_some_and(|recycle| age.now.saturating_duration_since(age.opened) > recycle) {
+    if recycle.is_some_and(|recycle| age.age > recycle) {
         return Some(RecycleReason::Age);
     }
-    if age.pool_invalidated_at.is_some_and(|at| at > age.opened) {
+    if age
+        .pool_invalidated_at
+        .zip(age.opened)
+        .is_some_and(|(at, opened)| at > opened)
+    {
         return Some(RecycleReason::PoolInvalidated);
     }
     if age.soft_invalidated {
@@ -221,11 +226,16 @@ mod tests {
     use super::*;
     use crate::config::Options;
 
+    /// The instant the tests call now.
+    fn now() -> Instant {
+        Instant::now() + Duration::from_secs(10_000)
+    }
+
     fn age(opened_secs_ago: u64) -> Age {
-        let now = Instant::now() + Duration::from_secs(10_000);
+        let age = Duration::from_secs(opened_secs_ago);
         Age {
-            opened: now - Duration::from_secs(opened_secs_ago),
-            now,
+            age,
+            opened: Some(now() - age),
             pool_invalidated_at: None,
             soft_invalidated: false,
         }
@@ -250,8 +260,9 @@ mod tests {
     #[test]
     fn pool_invalidation_replaces_connections_opened_before_it_only() {
         let a = age(10);
+        let opened = a.opened.unwrap();
         let before = Age {
-            pool_invalidated_at: Some(a.opened + Duration::from_secs(1)),
+            pool_invalidated_at: Some(opened + Duration::from_secs(1)),
             ..a
         };
         assert_eq!(
@@ -259,7 +270,7 @@ mod tests {
             Some(RecycleReason::PoolInvalidated)
         );
         let after = Age {
-            pool_invalidated_at: Some(a.opened - Duration::from_secs(1)),
+            pool_invalidated_at: Some(opened - Duration::from_secs(1)),
             ..a
         };
         assert_eq!(stale_reason(None, after), None);
@@ -268,7 +279,7 @@ mod tests {
     #[test]
     fn the_reasons_come_in_sqlalchemys_order() {
         let every = Age {
-            pool_invalidated_at: Some(age(60).now),
+            pool_invalidated_at: Some(now()),
             soft_invalidated: true,
             ..age(60)
         };

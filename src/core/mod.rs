@@ -261,8 +261,8 @@ impl<C> Core<C> {
         policy::stale_reason(
             self.config.recycle,
             policy::Age {
-                opened,
-                now: self.clock.now(),
+                age: self.clock.now().saturating_duration_since(opened),
+                opened: Some(opened),
                 pool_invalidated_at,
                 soft_invalidated: record.soft_invalidated,
             },

@@ -306,17 +306,15 @@ impl PoolHooks {
         let now = Instant::now();
         let mut st = lock(&inner.state);
         st.idle = st.idle.saturating_sub(1);
-        let stale = now.checked_sub(age).and_then(|opened| {
-            policy::stale_reason(
-                inner.config.recycle,
-                policy::Age {
-                    opened,
-                    now,
-                    pool_invalidated_at: st.invalidated_at,
-                    soft_invalidated: false,
-                },
-            )
-        });
+        let stale = policy::stale_reason(
+            inner.config.recycle,
+            policy::Age {
+                age,
+                opened: now.checked_sub(age),
+                pool_invalidated_at: st.invalidated_at,
+                soft_invalidated: false,
+            },
+        );
         if let Some(why) = stale {
             echo_info!(inner, "Connection {}; recycling", why.log_text());
             inner.instruments.recycled(why);
