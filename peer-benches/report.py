@@ -119,8 +119,10 @@ def contended(out):
         ("async", "Async, tasks: `deadpool` with a `wait_timeout` (a timer per checkout, like the "
                   "other pools' checkout timeout), `deadpool defaults` as its users run it (none); "
                   "`mobc` quiet (no recorder installed); `poolscope, no pool_timeout` is poolscope itself "
-                  "without a wait limit (no timer while it waits, like deadpool's defaults): its "
-                  "ratio is poolscope's default / that. Target against the faster of bb8 and deadpool.",
+                  "without a wait limit (no deadline to keep, like deadpool's defaults): its "
+                  "ratio is poolscope's default / that (the default's waits keep their 30 s "
+                  "`pool_timeout` through one timer per pool, not one per wait). Target against "
+                  "the faster of bb8 and deadpool.",
          [("bb8", "bb8"), ("deadpool", "deadpool"), ("deadpool_defaults", "deadpool defaults"),
           ("mobc", "mobc"), ("poolscope_no_timeout", "poolscope, no pool_timeout")]),
         ("async + recorder", "Async with metrics on: poolscope with a metrics-exporter-prometheus "

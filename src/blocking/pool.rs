@@ -177,7 +177,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
         let site = core.site(location, Owner::current_thread);
         // The checkout's deadline, read from the clock only when it waits or connects.
         let mut deadline = None;
-        let mut reservation = match core.begin(&site, timeout) {
+        let mut reservation = match core.begin(&site, timeout, || None) {
             Begin::Reserved(reservation) => reservation,
             Begin::Refused(failure) => return Err(failure.into()),
             Begin::Wait(waiter) => {

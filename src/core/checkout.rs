@@ -18,6 +18,16 @@ use crate::policy::Checkout;
 use crate::reasons::CloseReason;
 use crate::sync::lock;
 
+/// How an async wait ended.
+pub(crate) enum Waited<C> {
+    /// A slot was handed over.
+    Granted(Grant<C>),
+    /// The sweeper found the deadline passed: give up (`Core::cancel_wait`).
+    Expired,
+    /// Nobody keeps the deadline any more: keep it with a timer of the waiter's own.
+    Orphaned,
+}
+
 /// What a checkout does next, as decided under the lock.
 pub(crate) enum Begin<'a, C> {
     Reserved(Reservation<'a, C>),
@@ -28,7 +38,14 @@ pub(crate) enum Begin<'a, C> {
 impl<C> Core<C> {
     /// Starts a checkout that may wait up to `timeout` (`None`: forever): reserves an idle
     /// slot or new capacity, queues a waiter, or refuses (at once when `timeout` is zero).
-    pub(crate) fn begin(&self, site: &CheckoutSite, timeout: Option<Duration>) -> Begin<'_, C> {
+    /// A waiting task's deadline (`deadline`, read only if it waits) is kept by the pool's
+    /// sweeper (`deadlines.rs`); a thread keeps its own and passes `|| None`.
+    pub(crate) fn begin(
+        &self,
+        site: &CheckoutSite,
+        timeout: Option<Duration>,
+        deadline: impl FnOnce() -> Option<std::time::Instant>,
+    ) -> Begin<'_, C> {
         if self.config.class == PoolClass::SingletonThread {
             return self.begin_singleton(site);
         }
@@ -46,10 +63,17 @@ impl<C> Core<C> {
                     drop(st);
                     return Begin::Refused(PoolFailure::Timeout(self.timed_out(open, timeout)));
                 }
+                let deadline = deadline();
+                let starts_sweeper = match deadline {
+                    Some(at) => self.watch_deadline(&mut st, at),
+                    None => false,
+                };
                 let waiter = Arc::new(Waiter::new(
                     site.clone(),
                     self.config.front == FrontEnd::Blocking,
                     self.limits.overtakes(),
+                    deadline,
+                    starts_sweeper,
                 ));
                 st.waiters.push_back(Arc::clone(&waiter));
                 return Begin::Wait(waiter);
@@ -186,30 +210,31 @@ impl<C> Core<C> {
                     }
                 }
                 Wake::TimedOut => return None,
+                // A thread keeps its own deadline: no sweeper ever watched it.
+                Wake::Orphaned => {}
             }
         }
     }
 
-    /// Polls for a grant from an async task, retrying when nudged.
+    /// Polls for a grant from an async task, retrying when nudged; ends too when the sweeper
+    /// marked the deadline passed or went away (see `deadlines.rs`).
     pub(crate) fn poll_wait(
         &self,
         waiter: &Arc<Waiter<C>>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Grant<C>> {
+    ) -> std::task::Poll<Waited<C>> {
+        use std::task::Poll;
         loop {
-            match waiter.poll_wake(cx) {
-                std::task::Poll::Ready(Wake::Granted(grant)) => {
-                    return std::task::Poll::Ready(grant)
-                }
-                std::task::Poll::Ready(Wake::Nudged) => {
-                    if let Some(grant) = self.retry(waiter) {
-                        return std::task::Poll::Ready(grant);
-                    }
-                }
-                std::task::Poll::Ready(Wake::TimedOut) | std::task::Poll::Pending => {
-                    return std::task::Poll::Pending
-                }
-            }
+            return match waiter.poll_wake(cx) {
+                Poll::Ready(Wake::Granted(grant)) => Poll::Ready(Waited::Granted(grant)),
+                Poll::Ready(Wake::Nudged) => match self.retry(waiter) {
+                    Some(grant) => Poll::Ready(Waited::Granted(grant)),
+                    None => continue,
+                },
+                Poll::Ready(Wake::TimedOut) => Poll::Ready(Waited::Expired),
+                Poll::Ready(Wake::Orphaned) => Poll::Ready(Waited::Orphaned),
+                Poll::Pending => Poll::Pending,
+            };
         }
     }
 

@@ -56,7 +56,7 @@ fn drive(mut reservation: super::Reservation<'_, u32>) -> Checked<u32> {
 /// Checks out, waiting (without deadline) when the class says so; `None` when refused.
 fn checkout(core: &Arc<Core<u32>>) -> Option<Checked<u32>> {
     let site = core.site(std::panic::Location::caller(), Owner::current_thread);
-    match core.begin(&site, core.config.timeout) {
+    match core.begin(&site, core.config.timeout, || None) {
         Begin::Reserved(r) => Some(drive(r)),
         Begin::Wait(waiter) => {
             let grant = core.wait_blocking(&waiter, None).expect("no deadline");
@@ -80,7 +80,7 @@ fn a_waiter_and_a_return_racing() -> (
     let core = core(1, 0, true);
     let held = checkout(&core).unwrap();
     let site = core.site(std::panic::Location::caller(), Owner::current_thread);
-    let Begin::Wait(waiter) = core.begin(&site, core.config.timeout) else {
+    let Begin::Wait(waiter) = core.begin(&site, core.config.timeout, || None) else {
         panic!("the only slot is out: the checkout must wait");
     };
     let giver = {

@@ -15,12 +15,14 @@
 //! | `reservation.rs` | a checkout's I/O steps: connect, pre-ping, listeners |
 //! | `wait_queue.rs` | serving the waiters from what the pool has |
 //! | `waiter.rs` | one waiter: its grant, its wake-up |
+//! | `deadlines.rs` | the async waiters' deadlines, kept by one sweeper per pool |
 //! | `checkin.rs` | returns, invalidation, detaching, closing, `dispose` |
 //! | `panics.rs` | user code's panics: books first, then the panic carries on |
 //! | `leaks.rs` | leak detection |
 
 mod checkin;
 mod checkout;
+mod deadlines;
 pub(crate) mod first_connect;
 mod leaks;
 pub(crate) mod panics;
@@ -33,7 +35,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 pub(crate) use checkin::ReturnStep;
-pub(crate) use checkout::Begin;
+pub(crate) use checkout::{Begin, Waited};
 pub(crate) use reservation::{Reservation, Step};
 pub(crate) use waiter::Waiter;
 

@@ -7,8 +7,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::task::Waker;
 use std::time::Instant;
 
+use super::deadlines::Sweep;
 use super::panics::catching;
 use super::{Core, Slot, Waiter};
 use crate::error::CheckoutSite;
@@ -31,6 +33,10 @@ pub(super) struct State<C> {
     pub(super) waiters: VecDeque<Arc<Waiter<C>>>,
     /// Waiters handed a grant or nudged in this locked section, to wake as it ends.
     pub(super) to_wake: Vec<Arc<Waiter<C>>>,
+    /// The sweeper that keeps the async waiters' deadlines (`deadlines.rs`).
+    pub(super) sweep: Sweep,
+    /// A sweeper to wake early as the section ends (it sleeps past a new deadline).
+    pub(super) wake_after: Option<Waker>,
     /// Connections opened before this instant are replaced at their next checkout.
     pub(super) invalidated_at: Option<Instant>,
     /// Static and Assertion pools: where their one connection was checked out.
@@ -51,6 +57,8 @@ impl<C> State<C> {
             closing: 0,
             waiters: VecDeque::new(),
             to_wake: Vec::new(),
+            sweep: Sweep::default(),
+            wake_after: None,
             invalidated_at: None,
             holder: None,
             threads: HashMap::new(),
@@ -125,6 +133,7 @@ impl<C> Core<C> {
             st.counts_taken += 1;
             (st.counts_taken, self.gauges_locked(&st))
         });
+        let sweeper = st.wake_after.take();
         if st.to_wake.is_empty() {
             drop(st);
         } else {
@@ -139,6 +148,9 @@ impl<C> Core<C> {
             for waiter in to_wake.iter().filter(|w| !w.is_thread()) {
                 waiter.wake();
             }
+        }
+        if let Some(sweeper) = sweeper {
+            sweeper.wake();
         }
         if let Some((taken, gauges)) = counts {
             if let Err(panic) = catching(|| self.instruments.counts(taken, gauges)) {

@@ -8,6 +8,10 @@
 //! A waiter can also be *nudged*: a connection was put back idle instead of handed over (see
 //! `Core::check_in_locked`), and the waiter should try to take it. It keeps its place in the
 //! queue until it does.
+//!
+//! An async waiter's deadline is kept by the pool's sweeper (see `deadlines.rs`), which
+//! marks it *expired* when it passes, or *orphaned* if the sweeper's runtime went away and
+//! the waiter must keep its deadline with a timer of its own.
 
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -20,6 +24,11 @@ pub(crate) struct Waiter<C> {
     pub(crate) site: CheckoutSite,
     /// When it started waiting, if the pool lets returns overtake it (see `Limits::hand_off`).
     pub(super) since: Option<Instant>,
+    /// When an async waiter gives up, kept by the pool's sweeper; `None` for a thread (it
+    /// sleeps on its condvar with its own deadline) or without `pool_timeout`.
+    pub(super) deadline: Option<Instant>,
+    /// Whether queueing this waiter found no sweeper running: the front starts one.
+    starts_sweeper: bool,
     /// A thread that may sleep on the condvar (the blocking pool); a task is woken by its
     /// waker alone, so its condvar is never notified.
     thread: bool,
@@ -30,6 +39,10 @@ pub(crate) struct Waiter<C> {
 struct Cell<C> {
     grant: Option<Grant<C>>,
     nudged: bool,
+    /// The sweeper found the deadline passed (stays set: the waiter gives up next).
+    expired: bool,
+    /// The sweeper went away: keep the deadline with a timer of its own.
+    orphaned: bool,
     waker: Option<Waker>,
 }
 
@@ -39,20 +52,33 @@ pub(crate) enum Wake<C> {
     Granted(Grant<C>),
     /// A connection went back idle: try to take it (`Core::retry`).
     Nudged,
-    /// The deadline passed.
+    /// The deadline passed (a thread's own, or the sweeper's mark on a task).
     TimedOut,
+    /// The sweeper that kept the task's deadline went away.
+    Orphaned,
 }
 
 impl<C> Waiter<C> {
-    /// A waiter for a thread (`thread`) or a task, noting when it started if `timed`.
-    pub(crate) fn new(site: CheckoutSite, thread: bool, timed: bool) -> Self {
+    /// A waiter for a thread (`thread`) or a task, noting when it started if `timed`, and
+    /// the `deadline` the sweeper keeps for a task (see `deadlines.rs`).
+    pub(crate) fn new(
+        site: CheckoutSite,
+        thread: bool,
+        timed: bool,
+        deadline: Option<Instant>,
+        starts_sweeper: bool,
+    ) -> Self {
         Waiter {
             site,
             since: timed.then(Instant::now),
+            deadline,
+            starts_sweeper,
             thread,
             cell: Mutex::new(Cell {
                 grant: None,
                 nudged: false,
+                expired: false,
+                orphaned: false,
                 waker: None,
             }),
             condvar: Condvar::new(),
@@ -90,6 +116,33 @@ impl<C> Waiter<C> {
         !std::mem::replace(&mut lock(&self.cell).nudged, true)
     }
 
+    /// Whether the front must start the pool's sweeper for this waiter's deadline.
+    pub(crate) fn starts_sweeper(&self) -> bool {
+        self.starts_sweeper
+    }
+
+    /// When the sweeper gives this waiter up (`None`: never).
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Marks the waiter's deadline passed (under the pool's lock); `true` if newly, and so
+    /// it must be [`wake`](Self::wake)d once the lock is released.
+    pub(super) fn expire(&self) -> bool {
+        !std::mem::replace(&mut lock(&self.cell).expired, true)
+    }
+
+    /// Whether the sweeper already marked this waiter expired.
+    pub(super) fn is_expired(&self) -> bool {
+        lock(&self.cell).expired
+    }
+
+    /// Tells the waiter that nobody keeps its deadline any more (under the pool's lock); it
+    /// must be [`wake`](Self::wake)d once the lock is released.
+    pub(super) fn orphan(&self) {
+        lock(&self.cell).orphaned = true;
+    }
+
     pub(super) fn take_grant(&self) -> Option<Grant<C>> {
         lock(&self.cell).grant.take()
     }
@@ -123,6 +176,8 @@ impl<C> Waiter<C> {
         match cell.grant.take() {
             Some(grant) => Poll::Ready(Wake::Granted(grant)),
             None if std::mem::take(&mut cell.nudged) => Poll::Ready(Wake::Nudged),
+            None if cell.expired => Poll::Ready(Wake::TimedOut),
+            None if std::mem::take(&mut cell.orphaned) => Poll::Ready(Wake::Orphaned),
             None => {
                 match &mut cell.waker {
                     Some(waker) if waker.will_wake(cx.waker()) => {}

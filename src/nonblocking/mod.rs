@@ -4,6 +4,7 @@ mod builder;
 mod catch_unwind;
 mod guard;
 mod pool;
+mod sweeper;
 
 pub use builder::{AsyncBuilder, DEFAULT_RESET_TIMEOUT};
 pub use guard::{AsyncDetachedConnection, AsyncPooledConnection};

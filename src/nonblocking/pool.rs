@@ -6,9 +6,10 @@ use std::task::{Context, Waker};
 use super::builder::AsyncBuilder;
 use super::catch_unwind::CatchUnwind;
 use super::guard::AsyncPooledConnection;
+use super::sweeper;
 use crate::config::ResetAction;
 use crate::core::panics::catching;
-use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Step, Waiter};
+use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Step, Waited, Waiter};
 use crate::error::{Error, PoolFailure};
 use crate::owner::Owner;
 use crate::pool_common::pool_common;
@@ -133,13 +134,15 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         // The checkout's deadline (`pool_timeout` from its start), read from the clock only
         // when it waits or connects.
         let mut deadline = None;
-        let mut reservation = match core.begin(&site, core.config.timeout) {
+        let mut reservation = match core.begin(&site, core.config.timeout, || {
+            self.deadline().map(tokio::time::Instant::into_std)
+        }) {
             Begin::Reserved(reservation) => reservation,
             Begin::Refused(failure) => return Err(failure.into()),
             Begin::Wait(waiter) => {
                 clock.mark();
-                deadline = self.deadline();
-                self.wait(waiter, deadline).await?
+                deadline = waiter.deadline().map(tokio::time::Instant::from_std);
+                self.wait(waiter).await?
             }
         };
         let manager = &self.shared.manager;
@@ -252,23 +255,39 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         tokio::time::Instant::now().checked_add(timeout)
     }
 
+    /// Waits for a grant until the waiter's deadline, kept by the pool's sweeper (see
+    /// `core/deadlines.rs`), or by a timer of its own if the sweeper went away.
     async fn wait(
         &self,
         waiter: Arc<Waiter<M::Connection>>,
-        deadline: Option<tokio::time::Instant>,
     ) -> Result<Reservation<'_, M::Connection>, PoolFailure> {
         let core = &self.shared.core;
         let mut cancel = CancelWait {
             core,
             waiter: Some(Arc::clone(&waiter)),
         };
-        let granted = poll_fn(|cx| core.poll_wait(&waiter, cx));
-        let outcome = match deadline {
-            Some(at) => tokio::time::timeout_at(at, granted).await.ok(),
-            None => Some(granted.await),
+        if waiter.starts_sweeper() {
+            sweeper::start(core);
+        }
+        let mut own_timer = None;
+        let granted = loop {
+            let waited = poll_fn(|cx| core.poll_wait(&waiter, cx));
+            let outcome = match own_timer {
+                Some(at) => tokio::time::timeout_at(at, waited)
+                    .await
+                    .unwrap_or(Waited::Expired),
+                None => waited.await,
+            };
+            match outcome {
+                Waited::Granted(grant) => break Some(grant),
+                Waited::Expired => break None,
+                Waited::Orphaned => {
+                    own_timer = waiter.deadline().map(tokio::time::Instant::from_std);
+                }
+            }
         };
         cancel.waiter = None;
-        match outcome {
+        match granted {
             Some(grant) => Ok(core.reservation_for(&waiter, grant)),
             None => core
                 .cancel_wait(&waiter, true)
