@@ -228,6 +228,36 @@ def spans_interleaved(out):
         out.append(f"| {row['labels']['front']} | {fmt_ns(ns['pool_spans'])} | {fmt_ns(ns['empty_span'])} | "
                    f"**{row['ratio']['empty_span']:.2f}×** | {low:.2f}–{high:.2f} | {row['rounds']} |")
     out.append("")
+    span_breakdown(out)
+
+
+def span_breakdown(out):
+    data = harness("span_cost_breakdown")
+    if data is None:
+        return
+    out.append("Where a span's cost goes (`span_cost_breakdown`, blocking, same subscriber, interleaved, "
+               f"{data['rounds']} rounds of {data['period_ms']} ms): spans built by hand adding one part of "
+               "the checkout span at a time, each against the empty span. The pool's idle checkout creates "
+               "its span knowing its outcome and does not enter it (nothing runs inside it), which is why it "
+               "can cost less than an empty span that is entered.\n")
+    parts = [("empty_span", "empty `info_span!`, entered"),
+             ("name_field", "+ the pool name, set at creation"),
+             ("created_fields", "+ the class, the other fields declared empty (the checkout span's shape)"),
+             ("created_and_recorded", "+ the outcome recorded after creation (every hand-built span is entered)"),
+             ("pool_spans", "poolscope's default cycle with its checkout span")]
+    out.append("| span | time per cycle | / empty span | spread |")
+    out.append("|---|---|---|---|")
+    for row in data["rows"]:
+        ns = row["ns_per_cycle"]
+        for key, what in parts:
+            if key == "empty_span":
+                out.append(f"| {what} | {fmt_ns(ns[key])} | 1.00× | – |")
+                continue
+            # The harness's ratios are first (the empty span) / other, in time.
+            low, high = row["ratio_range"][key]
+            out.append(f"| {what} | {fmt_ns(ns[key])} | **{1 / row['ratio'][key]:.2f}×** | "
+                       f"{1 / high:.2f}–{1 / low:.2f} |")
+    out.append("")
 
 
 def chart():

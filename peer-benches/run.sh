@@ -8,6 +8,7 @@ bench -p poolscope-peer-benches --bench uncontended
 bench -p poolscope-peer-benches --bench contended
 bench -p poolscope-peer-benches --bench instrumentation_matrix
 bench -p poolscope-peer-benches --bench instrumented_interleaved
+bench -p poolscope-peer-benches --bench span_cost_breakdown
 bench -p poolscope-peer-benches --no-default-features --bench instrumentation_matrix
 # "Compiled in, quiet" and "features off" come from two builds, so from two processes run at
 # different moments: alternate them five times and keep every pair's medians (report.py takes

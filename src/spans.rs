@@ -9,6 +9,14 @@
 //! | `poolscope.reset`: the rollback or commit on return | `db.client.connection.pool.name`, `db.system.name`, `poolscope.reset.action`, `error.type` on failure |
 //!
 //! All three are INFO spans under target `poolscope::pool`.
+//!
+//! A checkout that hands out an idle connection at once (no wait, no connect, no pre-ping,
+//! no checkout listener) creates its span knowing its outcome and does not enter it: nothing
+//! runs inside it, and under tracing-opentelemetry an enter and exit (which attach and
+//! detach the OpenTelemetry context) and recording the outcome afterwards cost more than the
+//! pool's cycle. It is the caller's span's child like any other. Every other checkout's span
+//! is entered around its waits, connects, pings and listeners, and records its outcome when
+//! it is known.
 
 use std::time::Duration;
 
@@ -18,7 +26,7 @@ use tracing::field::Empty;
 use tracing::Span;
 
 use crate::config::{Config, ResetAction};
-use crate::core::{Core, Reservation};
+use crate::core::{Checked, Core, Reservation};
 
 /// Records `db.system.name` when the pool has one (an empty attribute would be noise). A span
 /// no subscriber wants becomes `Span::none()`, so that cloning, entering and recording it cost
@@ -37,7 +45,7 @@ pub(crate) fn connect_span(config: &Config) -> Span {
     let span = tracing::info_span!(
         target: "poolscope::pool",
         "poolscope.connect",
-        "db.client.connection.pool.name" = %config.name,
+        "db.client.connection.pool.name" = &*config.name,
         "db.system.name" = Empty,
         "error.type" = Empty,
         "otel.status_code" = Empty,
@@ -49,7 +57,7 @@ pub(crate) fn reset_span(config: &Config, action: ResetAction) -> Span {
     let span = tracing::info_span!(
         target: "poolscope::pool",
         "poolscope.reset",
-        "db.client.connection.pool.name" = %config.name,
+        "db.client.connection.pool.name" = &*config.name,
         "db.system.name" = Empty,
         "poolscope.reset.action" = action.as_str(),
         "error.type" = Empty,
@@ -77,14 +85,16 @@ pub(crate) struct CheckoutClock {
     started: Option<Instant>,
 }
 
-pub(crate) fn checkout_span(config: &Config) -> Span {
+/// The checkout span; `outcome` when it is known at creation (an idle connection handed
+/// out at once), else recorded when it is (`poolscope.checkout.outcome`).
+pub(crate) fn checkout_span(config: &Config, outcome: Option<&'static str>) -> Span {
     let span = tracing::info_span!(
         target: "poolscope::pool",
         "poolscope.checkout",
-        "db.client.connection.pool.name" = %config.name,
+        "db.client.connection.pool.name" = &*config.name,
         "db.system.name" = Empty,
         "poolscope.pool.class" = config.class.sqlalchemy_name(),
-        "poolscope.checkout.outcome" = Empty,
+        "poolscope.checkout.outcome" = outcome,
         "error.type" = Empty,
         "otel.status_code" = Empty,
     );
@@ -92,10 +102,11 @@ pub(crate) fn checkout_span(config: &Config) -> Span {
 }
 
 impl CheckoutTrace {
-    pub(crate) fn start<C>(core: &Core<C>) -> Self {
+    /// A checkout's span and clock; `outcome` as [`checkout_span`].
+    pub(crate) fn start<C>(core: &Core<C>, outcome: Option<&'static str>) -> Self {
         let config = &core.config;
         CheckoutTrace {
-            span: checkout_span(config),
+            span: checkout_span(config, outcome),
             clock: CheckoutClock {
                 timed: core.instruments.timed() || config.leak_threshold.is_some(),
                 started: None,
@@ -103,34 +114,36 @@ impl CheckoutTrace {
         }
     }
 
-    /// See [`CheckoutClock::mark`].
-    pub(crate) fn mark(&mut self) {
-        self.clock.mark();
+    /// Hands out a reservation that was ready at once ([`Started::AtOnce`]): its span is
+    /// born knowing the outcome and is not entered, as nothing runs inside it (see the
+    /// module doc).
+    ///
+    /// [`Started::AtOnce`]: crate::core::Started::AtOnce
+    pub(crate) fn at_once<C>(core: &Core<C>, reservation: Reservation<'_, C>) -> Checked<C> {
+        let trace = CheckoutTrace::start(core, Some(reservation.outcome()));
+        let at = trace.clock.handed_out(core);
+        reservation.finish(at)
     }
 
-    /// See [`CheckoutClock::ready`].
-    pub(crate) fn ready<C>(
-        &self,
-        core: &Core<C>,
-        reservation: &Reservation<'_, C>,
-    ) -> Option<Instant> {
-        self.clock.ready(&self.span, core, reservation)
-    }
-
-    /// The checkout failed with `error_type`; the time it waited still counts in wait_time.
+    /// See [`CheckoutClock::failed`].
     pub(crate) fn failed<C>(&self, core: &Core<C>, error_type: &'static str) {
-        if self.clock.timed {
-            let waited = self.clock.started.map_or(Duration::ZERO, |s| s.elapsed());
-            core.instruments.waited(waited);
-        }
-        if error_type == "timeout" {
-            self.span.record("poolscope.checkout.outcome", "timeout");
-        }
-        fail(&self.span, error_type);
+        self.clock.failed(&self.span, core, error_type);
     }
 }
 
 impl CheckoutClock {
+    /// The checkout failed with `error_type`; the time it waited still counts in wait_time.
+    pub(crate) fn failed<C>(&self, span: &Span, core: &Core<C>, error_type: &'static str) {
+        if self.timed {
+            let waited = self.started.map_or(Duration::ZERO, |s| s.elapsed());
+            core.instruments.waited(waited);
+        }
+        if error_type == "timeout" {
+            span.record("poolscope.checkout.outcome", "timeout");
+        }
+        fail(span, error_type);
+    }
+
     /// The checkout is about to wait or do I/O: start the clock (once).
     pub(crate) fn mark(&mut self) {
         if self.timed && self.started.is_none() {
@@ -147,6 +160,12 @@ impl CheckoutClock {
         reservation: &Reservation<'_, C>,
     ) -> Option<Instant> {
         span.record("poolscope.checkout.outcome", reservation.outcome());
+        self.handed_out(core)
+    }
+
+    /// The checkout succeeded, its span already knowing the outcome: records the wait;
+    /// returns the checkout time.
+    pub(crate) fn handed_out<C>(&self, core: &Core<C>) -> Option<Instant> {
         if !self.timed {
             return None;
         }

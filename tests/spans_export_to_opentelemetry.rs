@@ -182,3 +182,61 @@ async fn async_pool_spans_have_the_same_shape() {
         "inline (close) and spawned (drop)"
     );
 }
+
+/// An idle connection handed out at once gets a checkout span that is never entered
+/// (nothing runs inside it): it is still the caller's span's child, with its outcome, on
+/// both fronts; with a checkout listener (code that runs inside the checkout) the span is
+/// entered around it as before.
+fn an_idle_checkout_span_is_a_child_of_the_callers_span(front: common::fronts::Front) {
+    use common::fronts::{Opts, TestPool};
+    let db = Db::new();
+    let spans = export(|| {
+        let request = tracing::info_span!("request");
+        let _entered = request.enter();
+        let quiet = TestPool::build(front, &db, Opts::queue(1, 0, Duration::from_secs(1)));
+        drop(quiet.get().unwrap()); // new
+        drop(quiet.get().unwrap()); // idle, at once
+        let listened = TestPool::build(
+            front,
+            &db,
+            Opts::queue(1, 0, Duration::from_secs(1)).listener(SpanInCheckout),
+        );
+        drop(listened.get().unwrap()); // new
+        drop(listened.get().unwrap()); // idle, after the checkout listener
+    });
+    let request = named(&spans, "request")[0].span_context.span_id();
+    let checkouts = named(&spans, "poolscope.checkout");
+    let outcomes: Vec<_> = checkouts
+        .iter()
+        .map(|s| attr(s, "poolscope.checkout.outcome"))
+        .collect();
+    let expected = ["new", "idle", "new", "idle"].map(|o| Some(o.to_owned()));
+    assert_eq!(outcomes, expected);
+    for checkout in &checkouts {
+        assert_eq!(checkout.parent_span_id, request, "{front:?}");
+    }
+    let inside: Vec<_> = named(&spans, "in_listener")
+        .iter()
+        .map(|s| s.parent_span_id)
+        .collect();
+    let listened = [&checkouts[2], &checkouts[3]].map(|c| c.span_context.span_id());
+    assert_eq!(
+        inside, listened,
+        "the listener runs inside its checkout's span"
+    );
+}
+
+/// A checkout listener that opens a span of its own.
+struct SpanInCheckout;
+
+impl poolscope::PoolListener<common::FakeConn> for SpanInCheckout {
+    fn checkout(
+        &self,
+        _: &mut common::FakeConn,
+        _: &mut poolscope::ConnectionRecord,
+    ) -> Result<(), poolscope::ListenerError> {
+        tracing::info_span!("in_listener").in_scope(|| Ok(()))
+    }
+}
+
+on_both_fronts!(an_idle_checkout_span_is_a_child_of_the_callers_span);

@@ -6,11 +6,11 @@ use super::builder::Builder;
 use super::connector;
 use super::guard::PooledConnection;
 use crate::core::panics::catching;
-use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Step};
+use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Started, Step};
 use crate::error::Error;
 use crate::owner::Owner;
 use crate::pool_common::pool_common;
-use crate::spans::{connect_span, fail, reset_span, CheckoutTrace, ConnectTimer};
+use crate::spans::{connect_span, fail, reset_span, CheckoutClock, CheckoutTrace, ConnectTimer};
 
 /// A blocking connection pool with SQLAlchemy's semantics over an `r2d2::ManageConnection`.
 ///
@@ -154,34 +154,51 @@ impl<M: r2d2::ManageConnection> Pool<M> {
     where
         M::Error: Send,
     {
-        let mut trace = CheckoutTrace::start(&self.shared.core);
-        let span = trace.span.clone();
+        let core = &self.shared.core;
+        let site = core.site(location, Owner::current_thread);
+        let (begun, first) = match core.begin(&site, timeout, || None).first_step() {
+            // An idle connection handed out at once: its span is born knowing the outcome,
+            // and nothing runs inside it to enter it for (see `spans.rs`).
+            Started::AtOnce(reservation) => {
+                return Ok(PooledConnection::new(
+                    Arc::clone(&self.shared),
+                    CheckoutTrace::at_once(core, reservation),
+                    location,
+                ))
+            }
+            Started::Later(begun, first) => (begun, first),
+        };
+        let CheckoutTrace { span, mut clock } = CheckoutTrace::start(core, None);
         let _entered = span.enter();
-        let result = self.checkout(location, &mut trace, timeout);
+        let result = self.checkout(begun, first, location, &span, &mut clock, timeout);
         if let Err(e) = &result {
-            trace.failed(&self.shared.core, e.error_type());
+            clock.failed(&span, core, e.error_type());
         }
         result
     }
 
+    /// A checkout that waits, connects, pings or runs listeners, from what `begin` said
+    /// (and the first step it already took, if any).
     fn checkout(
         &self,
+        begun: Begin<'_, M::Connection>,
+        mut first: Option<Step>,
         location: &'static Location<'static>,
-        trace: &mut CheckoutTrace,
+        span: &tracing::Span,
+        clock: &mut CheckoutClock,
         timeout: Option<std::time::Duration>,
     ) -> Result<PooledConnection<M>, Error<M::Error>>
     where
         M::Error: Send,
     {
         let core = &self.shared.core;
-        let site = core.site(location, Owner::current_thread);
         // The checkout's deadline, read from the clock only when it waits or connects.
         let mut deadline = None;
-        let mut reservation = match core.begin(&site, timeout, || None) {
+        let mut reservation = match begun {
             Begin::Reserved(reservation) => reservation,
             Begin::Refused(failure) => return Err(failure.into()),
             Begin::Wait(waiter) => {
-                trace.mark();
+                clock.mark();
                 deadline = deadline_after(timeout);
                 match core.wait_blocking(&waiter, deadline) {
                     Some(grant) => core.reservation_for(&waiter, grant),
@@ -194,9 +211,9 @@ impl<M: r2d2::ManageConnection> Pool<M> {
         };
         let manager = &self.shared.manager;
         loop {
-            match reservation.next_step() {
+            match first.take().unwrap_or_else(|| reservation.next_step()) {
                 Step::Connect => {
-                    trace.mark();
+                    clock.mark();
                     let span = connect_span(&core.config);
                     let timer = ConnectTimer::start(&self.shared.core);
                     let connected = match deadline.or_else(|| deadline_after(timeout)) {
@@ -231,14 +248,14 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                     }
                 }
                 Step::Ping => {
-                    trace.mark();
+                    clock.mark();
                     let outcome = reservation.conn_mut().map(|conn| manager.is_valid(conn));
                     if let Some(Err(e)) = outcome {
                         reservation.ping_failed(e.to_string());
                     }
                 }
                 Step::Ready => {
-                    let at = trace.ready(core, &reservation);
+                    let at = clock.ready(span, core, &reservation);
                     return Ok(PooledConnection::new(
                         Arc::clone(&self.shared),
                         reservation.finish(at),

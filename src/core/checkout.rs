@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::state::ThreadConn;
 use super::waiter::Wake;
-use super::{Core, Grant, Reservation, Waiter};
+use super::{Core, Grant, Reservation, Step, Waiter};
 use crate::config::{FrontEnd, PoolClass};
 use crate::echo::echo_info;
 use crate::error::{
@@ -26,6 +26,31 @@ pub(crate) enum Waited<C> {
     Expired,
     /// Nobody keeps the deadline any more: keep it with a timer of the waiter's own.
     Orphaned,
+}
+
+/// A checkout begun, its first step taken where it could be ([`Begin::first_step`]).
+pub(crate) enum Started<'a, C> {
+    /// An idle connection, ready to hand out now: nothing else runs in this checkout.
+    AtOnce(Reservation<'a, C>),
+    /// What `begin` said, and the reservation's first step if it took one.
+    Later(Begin<'a, C>, Option<Step>),
+}
+
+impl<'a, C> Begin<'a, C> {
+    /// Where no listener would run inside the checkout, takes a reservation's first step
+    /// now: an idle connection ready at once needs no span entered around it, and its span
+    /// can be created knowing its outcome (see `spans.rs`).
+    pub(crate) fn first_step(self) -> Started<'a, C> {
+        match self {
+            Begin::Reserved(mut reservation) if reservation.core.listeners.is_empty() => {
+                match reservation.next_step() {
+                    Step::Ready => Started::AtOnce(reservation),
+                    step => Started::Later(Begin::Reserved(reservation), Some(step)),
+                }
+            }
+            begun => Started::Later(begun, None),
+        }
+    }
 }
 
 /// What a checkout does next, as decided under the lock.

@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 pub(crate) use checkin::ReturnStep;
-pub(crate) use checkout::{Begin, Waited};
+pub(crate) use checkout::{Begin, Started, Waited};
 pub(crate) use reservation::{Reservation, Step};
 pub(crate) use waiter::Waiter;
 

@@ -33,7 +33,7 @@ pub(crate) enum Step {
 }
 
 pub(crate) struct Reservation<'a, C> {
-    core: &'a Core<C>,
+    pub(super) core: &'a Core<C>,
     slot: Option<Slot<C>>,
     owner: Owner,
     /// The slot was created for this checkout and has never held a working connection.

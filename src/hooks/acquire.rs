@@ -35,7 +35,7 @@ impl std::fmt::Debug for Acquire {
 
 impl Acquire {
     pub(super) fn new(inner: Arc<Inner>, site: Option<CheckoutSite>) -> Self {
-        let span = crate::spans::checkout_span(&inner.config);
+        let span = crate::spans::checkout_span(&inner.config, None);
         let started = inner.instruments.timed().then(Instant::now);
         Acquire {
             inner,

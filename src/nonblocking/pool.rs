@@ -9,7 +9,7 @@ use super::guard::AsyncPooledConnection;
 use super::sweeper;
 use crate::config::ResetAction;
 use crate::core::panics::catching;
-use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Step, Waited, Waiter};
+use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Started, Step, Waited, Waiter};
 use crate::error::{Error, PoolFailure};
 use crate::owner::Owner;
 use crate::pool_common::pool_common;
@@ -104,39 +104,61 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
     ) -> impl Future<Output = Result<AsyncPooledConnection<M>, Error<M::Error>>> + Send + '_ {
         let location = Location::caller();
         async move {
-            let mut trace = CheckoutTrace::start(&self.shared.core);
+            let core = &self.shared.core;
+            let site = core.site(location, Owner::current_task);
+            let deadline = || self.deadline().map(tokio::time::Instant::into_std);
+            let (begun, first) = match core
+                .begin(&site, core.config.timeout, deadline)
+                .first_step()
+            {
+                // An idle connection handed out at once: its span is born knowing the
+                // outcome, and nothing runs inside it to enter it for (see `spans.rs`).
+                Started::AtOnce(reservation) => {
+                    return Ok(AsyncPooledConnection::new(
+                        Arc::clone(&self.shared),
+                        CheckoutTrace::at_once(core, reservation),
+                        location,
+                    ))
+                }
+                Started::Later(begun, first) => (begun, first),
+            };
+            let mut trace = CheckoutTrace::start(core, None);
             // Entered on every poll, as `.instrument(span)` would, but not again to drop the
             // finished future (a span enter and exit more per checkout under a subscriber,
             // 1.76x an empty span's cost under tracing-opentelemetry against 1.40x blocking),
             // and the span is not cloned.
             let result = {
-                let mut checkout =
-                    std::pin::pin!(self.checkout(location, &trace.span, &mut trace.clock));
+                let mut checkout = std::pin::pin!(self.checkout(
+                    begun,
+                    first,
+                    location,
+                    &trace.span,
+                    &mut trace.clock
+                ));
                 std::future::poll_fn(|cx| trace.span.in_scope(|| checkout.as_mut().poll(cx))).await
             };
             if let Err(e) = &result {
-                trace
-                    .span
-                    .in_scope(|| trace.failed(&self.shared.core, e.error_type()));
+                trace.span.in_scope(|| trace.failed(core, e.error_type()));
             }
             result
         }
     }
 
+    /// A checkout that waits, connects, pings or runs listeners, from what `begin` said
+    /// (and the first step it already took, if any).
     async fn checkout(
         &self,
+        begun: Begin<'_, M::Connection>,
+        mut first: Option<Step>,
         location: &'static Location<'static>,
         span: &tracing::Span,
         clock: &mut CheckoutClock,
     ) -> Result<AsyncPooledConnection<M>, Error<M::Error>> {
         let core = &self.shared.core;
-        let site = core.site(location, Owner::current_task);
         // The checkout's deadline (`pool_timeout` from its start), read from the clock only
         // when it waits or connects.
         let mut deadline = None;
-        let mut reservation = match core.begin(&site, core.config.timeout, || {
-            self.deadline().map(tokio::time::Instant::into_std)
-        }) {
+        let mut reservation = match begun {
             Begin::Reserved(reservation) => reservation,
             Begin::Refused(failure) => return Err(failure.into()),
             Begin::Wait(waiter) => {
@@ -147,7 +169,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         };
         let manager = &self.shared.manager;
         loop {
-            match reservation.next_step() {
+            match first.take().unwrap_or_else(|| reservation.next_step()) {
                 Step::Connect => {
                     clock.mark();
                     // Boxed: connecting is rare, and its timer and the manager's future would
