@@ -49,7 +49,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod blocking;
-mod builder_options;
+mod builder;
 mod clock;
 mod config;
 mod core;
@@ -77,7 +77,8 @@ mod stopwatch;
 mod sync;
 mod url_name;
 
-pub use blocking::{Builder, DetachedConnection, Pool, PooledConnection};
+pub use blocking::{Blocking, Builder, DetachedConnection, Pool, PooledConnection};
+pub use builder::{HoldsConnections, PoolBuilder, PoolKind};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Defaults, EchoPool, PoolClass, ResetAction, ResetOnReturn};
 pub use error::{
@@ -87,7 +88,8 @@ pub use error::{
 pub use events::{PoolListener, ResetState};
 pub use instrument::names as metric_names;
 pub use nonblocking::{
-    AsyncBuilder, AsyncDetachedConnection, AsyncPool, AsyncPooledConnection, DEFAULT_RESET_TIMEOUT,
+    AsyncBuilder, AsyncDetachedConnection, AsyncPool, AsyncPooledConnection, Tokio,
+    DEFAULT_RESET_TIMEOUT,
 };
 pub use pool_options::{OptionError, PoolOptions};
 pub use record::{ConnectionRecord, Extensions, InvalidateReason};

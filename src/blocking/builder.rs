@@ -2,52 +2,65 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::pool::{Pool, Shared};
-use crate::builder_options::option_setters;
-use crate::clock::{Clock, SystemClock};
-use crate::config::{FrontEnd, Options};
+use crate::builder::{Holding, HoldsConnections, PoolBuilder, PoolKind, Sealed};
+use crate::config::FrontEnd;
 use crate::core::Core;
 use crate::error::BuildError;
-use crate::events::Listeners;
-use crate::instrument::InstrumentOptions;
 use crate::reset::Reset;
 
-/// Builds a blocking [`Pool`]. Obtained from [`Pool::builder`].
-pub struct Builder<M: r2d2::ManageConnection> {
-    pub(super) options: Options,
-    pub(super) listeners: Listeners<M::Connection>,
-    pub(super) clock: Arc<dyn Clock>,
-    pub(super) instruments: InstrumentOptions,
+/// Builds a blocking [`Pool`]. Obtained from [`Pool::builder`]; its option setters are
+/// [`PoolBuilder`]'s.
+pub type Builder<M> = PoolBuilder<Blocking<M>>;
+
+/// The blocking kind of pool: threads wait on a condvar, connections come from an
+/// [`r2d2::ManageConnection`]. What its builder holds beyond the options.
+pub struct Blocking<M: r2d2::ManageConnection> {
+    pub(super) holding: Holding<M::Connection>,
     pub(super) reset: Option<Arc<dyn Reset<M::Connection>>>,
 }
 
-impl<M: r2d2::ManageConnection> Default for Builder<M> {
+impl<M: r2d2::ManageConnection> Sealed for Blocking<M> {}
+impl<M: r2d2::ManageConnection> PoolKind for Blocking<M> {}
+
+impl<M: r2d2::ManageConnection> HoldsConnections for Blocking<M> {
+    type Connection = M::Connection;
+
+    fn holding(&mut self) -> &mut Holding<M::Connection> {
+        &mut self.holding
+    }
+}
+
+impl<M: r2d2::ManageConnection> Default for Blocking<M> {
     fn default() -> Self {
-        Builder {
-            options: Options::default(),
-            listeners: Listeners::default(),
-            clock: Arc::new(SystemClock),
-            instruments: InstrumentOptions::default(),
+        Blocking {
+            holding: Holding::default(),
             reset: None,
         }
     }
 }
 
-impl<M: r2d2::ManageConnection> fmt::Debug for Builder<M> {
+impl<M: r2d2::ManageConnection> Clone for Blocking<M> {
+    fn clone(&self) -> Self {
+        Blocking {
+            holding: self.holding.clone(),
+            reset: self.reset.clone(),
+        }
+    }
+}
+
+impl<M: r2d2::ManageConnection> fmt::Debug for Blocking<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builder")
-            .field("options", &self.options)
+        f.debug_struct("Blocking")
             .field("reset", &self.reset.is_some())
             .finish_non_exhaustive()
     }
 }
 
-impl<M: r2d2::ManageConnection> Builder<M> {
-    option_setters!(M::Connection);
-
+impl<M: r2d2::ManageConnection> PoolBuilder<Blocking<M>> {
     /// The function that rolls back or commits a returned connection, as `reset_on_return`
     /// asks. Required unless `reset_on_return` is [`ResetOnReturn::None`](crate::ResetOnReturn).
     pub fn reset_with(mut self, reset: impl Reset<M::Connection>) -> Self {
-        self.reset = Some(Arc::new(reset));
+        self.kind.reset = Some(Arc::new(reset));
         self
     }
 
@@ -63,9 +76,9 @@ impl<M: r2d2::ManageConnection> Builder<M> {
         let core = Core::build(
             &self.options,
             FrontEnd::Blocking,
-            self.reset.is_some(),
-            &self.listeners,
-            &self.clock,
+            self.kind.reset.is_some(),
+            &self.kind.holding.listeners,
+            &self.kind.holding.clock,
             &self.instruments,
         )?;
         Ok(Pool {
@@ -75,17 +88,5 @@ impl<M: r2d2::ManageConnection> Builder<M> {
                 builder: self,
             }),
         })
-    }
-}
-
-impl<M: r2d2::ManageConnection> Clone for Builder<M> {
-    fn clone(&self) -> Self {
-        Builder {
-            options: self.options.clone(),
-            listeners: self.listeners.clone(),
-            clock: Arc::clone(&self.clock),
-            instruments: self.instruments.clone(),
-            reset: self.reset.clone(),
-        }
     }
 }

@@ -5,6 +5,6 @@ mod connector;
 mod guard;
 mod pool;
 
-pub use builder::Builder;
+pub use builder::{Blocking, Builder};
 pub use guard::{DetachedConnection, PooledConnection};
 pub use pool::Pool;

@@ -314,7 +314,7 @@ impl<M: r2d2::ManageConnection> Shared<M> {
         let core = &self.core;
         let mut checked = checked;
         let broken = catching(|| self.manager.has_broken(&mut checked.conn));
-        let open = self.builder.reset.as_ref().and_then(|reset| {
+        let open = self.builder.kind.reset.as_ref().and_then(|reset| {
             catching(|| reset.transaction_open(&mut checked.conn))
                 .ok()
                 .flatten()
@@ -341,7 +341,7 @@ impl<M: r2d2::ManageConnection> Shared<M> {
         conn: &mut M::Connection,
         action: crate::ResetAction,
     ) -> Result<(), String> {
-        let Some(reset) = self.builder.reset.as_ref() else {
+        let Some(reset) = self.builder.kind.reset.as_ref() else {
             return Err("no reset function".to_owned());
         };
         match catching(|| reset.reset(conn, action)) {

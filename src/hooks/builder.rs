@@ -4,32 +4,35 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Weak};
 
 use super::{Counts, Inner, PoolHooks};
-use crate::builder_options::policy_setters;
-use crate::config::{FrontEnd, Options};
+use crate::builder::{PoolBuilder, PoolKind, Sealed};
+use crate::config::FrontEnd;
 use crate::error::BuildError;
-use crate::instrument::{GaugeSource, InstrumentOptions, Instruments};
+use crate::instrument::{GaugeSource, Instruments};
 use crate::policy::Limits;
 use crate::sync::Mutex;
 
 /// Builds [`PoolHooks`] from the same options as [`Builder`](crate::Builder), less those that
-/// need the pool to hold its connections (listeners, clock, leak detection).
+/// need the pool to hold its connections (listeners, clock, leak detection): its option
+/// setters are [`PoolBuilder`]'s.
 ///
 /// `build()` refuses what another pool cannot honour: SingletonThreadPool (tasks move between
 /// threads) and `use_lifo(true)` (sqlx's idle queue is FIFO).
-#[derive(Debug, Default)]
-pub struct HooksBuilder {
-    options: Options,
-    instruments: InstrumentOptions,
-}
+pub type HooksBuilder = PoolBuilder<Hooks>;
 
-impl HooksBuilder {
+/// The kind of pool that another library holds (sqlx's, under SeaORM): poolscope decides
+/// through its callbacks. Its builder holds nothing beyond the options.
+#[derive(Debug, Default, Clone)]
+pub struct Hooks;
+
+impl Sealed for Hooks {}
+impl PoolKind for Hooks {}
+
+impl PoolBuilder<Hooks> {
     /// SQLAlchemy's defaults: QueuePool, pool_size 5, max_overflow 10, pool_timeout 30 s,
     /// reset_on_return rollback.
     pub fn new() -> Self {
         Self::default()
     }
-
-    policy_setters!();
 
     /// Checks the options and registers the pool's instruments.
     pub fn build(self) -> Result<PoolHooks, BuildError> {

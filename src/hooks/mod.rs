@@ -45,7 +45,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use acquire::Acquire;
-pub use builder::HooksBuilder;
+pub use builder::{Hooks, HooksBuilder};
 
 use crate::config::{PoolClass, ResetAction, ResetOnReturn};
 use crate::echo::{echo_debug, echo_error, echo_info};

@@ -3,21 +3,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::pool::{AsyncPool, Shared};
-use crate::builder_options::option_setters;
-use crate::clock::{Clock, SystemClock};
-use crate::config::{FrontEnd, Options};
+use crate::builder::{Holding, HoldsConnections, PoolBuilder, PoolKind, Sealed};
+use crate::config::FrontEnd;
 use crate::core::Core;
 use crate::error::BuildError;
-use crate::events::Listeners;
-use crate::instrument::InstrumentOptions;
 use crate::reset::{AsyncConnectHook, AsyncReset};
 
-/// Builds an [`AsyncPool`]. Obtained from [`AsyncPool::builder`].
-pub struct AsyncBuilder<M: bb8::ManageConnection> {
-    pub(super) options: Options,
-    pub(super) listeners: Listeners<M::Connection>,
-    pub(super) clock: Arc<dyn Clock>,
-    pub(super) instruments: InstrumentOptions,
+/// Builds an [`AsyncPool`]. Obtained from [`AsyncPool::builder`]; its option setters are
+/// [`PoolBuilder`]'s.
+pub type AsyncBuilder<M> = PoolBuilder<Tokio<M>>;
+
+/// The async kind of pool: tasks wait on futures on a Tokio runtime, connections come from a
+/// [`bb8::ManageConnection`]. What its builder holds beyond the options.
+pub struct Tokio<M: bb8::ManageConnection> {
+    pub(super) holding: Holding<M::Connection>,
     pub(super) reset: Option<Arc<dyn AsyncReset<M::Connection>>>,
     pub(super) reset_timeout: Option<Duration>,
     pub(super) on_connect: Option<Arc<dyn AsyncConnectHook<M::Connection>>>,
@@ -27,13 +26,21 @@ pub struct AsyncBuilder<M: bb8::ManageConnection> {
 /// builder says otherwise.
 pub const DEFAULT_RESET_TIMEOUT: Duration = Duration::from_secs(10);
 
-impl<M: bb8::ManageConnection> Default for AsyncBuilder<M> {
+impl<M: bb8::ManageConnection> Sealed for Tokio<M> {}
+impl<M: bb8::ManageConnection> PoolKind for Tokio<M> {}
+
+impl<M: bb8::ManageConnection> HoldsConnections for Tokio<M> {
+    type Connection = M::Connection;
+
+    fn holding(&mut self) -> &mut Holding<M::Connection> {
+        &mut self.holding
+    }
+}
+
+impl<M: bb8::ManageConnection> Default for Tokio<M> {
     fn default() -> Self {
-        AsyncBuilder {
-            options: Options::default(),
-            listeners: Listeners::default(),
-            clock: Arc::new(SystemClock),
-            instruments: InstrumentOptions::default(),
+        Tokio {
+            holding: Holding::default(),
             reset: None,
             reset_timeout: Some(DEFAULT_RESET_TIMEOUT),
             on_connect: None,
@@ -41,13 +48,10 @@ impl<M: bb8::ManageConnection> Default for AsyncBuilder<M> {
     }
 }
 
-impl<M: bb8::ManageConnection> Clone for AsyncBuilder<M> {
+impl<M: bb8::ManageConnection> Clone for Tokio<M> {
     fn clone(&self) -> Self {
-        AsyncBuilder {
-            options: self.options.clone(),
-            listeners: self.listeners.clone(),
-            clock: Arc::clone(&self.clock),
-            instruments: self.instruments.clone(),
+        Tokio {
+            holding: self.holding.clone(),
             reset: self.reset.clone(),
             reset_timeout: self.reset_timeout,
             on_connect: self.on_connect.clone(),
@@ -55,10 +59,9 @@ impl<M: bb8::ManageConnection> Clone for AsyncBuilder<M> {
     }
 }
 
-impl<M: bb8::ManageConnection> fmt::Debug for AsyncBuilder<M> {
+impl<M: bb8::ManageConnection> fmt::Debug for Tokio<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsyncBuilder")
-            .field("options", &self.options)
+        f.debug_struct("Tokio")
             .field("reset", &self.reset.is_some())
             .field("reset_timeout", &self.reset_timeout)
             .field("on_connect", &self.on_connect.is_some())
@@ -66,14 +69,12 @@ impl<M: bb8::ManageConnection> fmt::Debug for AsyncBuilder<M> {
     }
 }
 
-impl<M: bb8::ManageConnection> AsyncBuilder<M> {
-    option_setters!(M::Connection);
-
+impl<M: bb8::ManageConnection> PoolBuilder<Tokio<M>> {
     /// The async function that rolls back or commits a returned connection, as
     /// `reset_on_return` asks. Required unless `reset_on_return` is
     /// [`ResetOnReturn::None`](crate::ResetOnReturn).
     pub fn reset_with(mut self, reset: impl AsyncReset<M::Connection>) -> Self {
-        self.reset = Some(Arc::new(reset));
+        self.kind.reset = Some(Arc::new(reset));
         self
     }
 
@@ -81,7 +82,7 @@ impl<M: bb8::ManageConnection> AsyncBuilder<M> {
     /// customizer); see [`AsyncConnectHook`]. An error fails that checkout and closes the
     /// connection.
     pub fn on_connect(mut self, hook: impl AsyncConnectHook<M::Connection>) -> Self {
-        self.on_connect = Some(Arc::new(hook));
+        self.kind.on_connect = Some(Arc::new(hook));
         self
     }
 
@@ -106,7 +107,7 @@ impl<M: bb8::ManageConnection> AsyncBuilder<M> {
     ///     .reset_timeout(std::time::Duration::from_secs(2));
     /// ```
     pub fn reset_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        self.reset_timeout = timeout.into();
+        self.kind.reset_timeout = timeout.into();
         self
     }
 
@@ -120,15 +121,15 @@ impl<M: bb8::ManageConnection> AsyncBuilder<M> {
     }
 
     pub(super) fn build_shared(self, manager: Arc<M>) -> Result<AsyncPool<M>, BuildError> {
-        if self.reset_timeout == Some(Duration::ZERO) {
+        if self.kind.reset_timeout == Some(Duration::ZERO) {
             return Err(BuildError::ZeroResetTimeout);
         }
         let core = Core::build(
             &self.options,
             FrontEnd::Async,
-            self.reset.is_some(),
-            &self.listeners,
-            &self.clock,
+            self.kind.reset.is_some(),
+            &self.kind.holding.listeners,
+            &self.kind.holding.clock,
             &self.instruments,
         )?;
         Ok(AsyncPool {

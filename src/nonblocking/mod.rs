@@ -6,6 +6,6 @@ mod guard;
 mod pool;
 mod sweeper;
 
-pub use builder::{AsyncBuilder, DEFAULT_RESET_TIMEOUT};
+pub use builder::{AsyncBuilder, Tokio, DEFAULT_RESET_TIMEOUT};
 pub use guard::{AsyncDetachedConnection, AsyncPooledConnection};
 pub use pool::AsyncPool;

@@ -241,7 +241,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         timer.done(core, &span, &connected);
         match connected {
             Ok(mut conn) => {
-                if let Some(hook) = &self.shared.builder.on_connect {
+                if let Some(hook) = &self.shared.builder.kind.on_connect {
                     let set_up = CatchUnwind::new(hook.on_connect(&mut conn)).await;
                     let refused = match set_up {
                         Ok(Ok(())) => None,
@@ -321,14 +321,14 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
 impl<M: bb8::ManageConnection> Shared<M> {
     /// Runs the async reset function; an error or a panic becomes an error message.
     async fn run_reset(&self, conn: &mut M::Connection, action: ResetAction) -> Result<(), String> {
-        let Some(reset) = self.builder.reset.as_ref() else {
+        let Some(reset) = self.builder.kind.reset.as_ref() else {
             return Err("no reset function".to_owned());
         };
         let span = reset_span(&self.core.config, action);
         let reset = CatchUnwind::new(reset.reset(conn, action)).instrument(span.clone());
         // Bounded only where a Tokio timer exists: a reset polled from `Drop` outside a
         // runtime either finishes at once or cannot go on at all.
-        let finished = match self.builder.reset_timeout {
+        let finished = match self.builder.kind.reset_timeout {
             Some(limit) if tokio::runtime::Handle::try_current().is_ok() => {
                 tokio::time::timeout(limit, reset).await.map_err(|_| limit)
             }
@@ -359,7 +359,7 @@ impl<M: bb8::ManageConnection> Shared<M> {
     ) -> Option<(Checked<M::Connection>, ResetAction)> {
         let core = &self.core;
         let broken = catching(|| self.manager.has_broken(&mut checked.conn));
-        let open = self.builder.reset.as_ref().and_then(|reset| {
+        let open = self.builder.kind.reset.as_ref().and_then(|reset| {
             catching(|| reset.transaction_open(&mut checked.conn))
                 .ok()
                 .flatten()
