@@ -62,7 +62,7 @@ mod instrument;
 mod nonblocking;
 mod owner;
 mod policy;
-mod pool_common;
+mod pool;
 mod pool_options;
 #[cfg_attr(
     not(any(feature = "metrics", feature = "opentelemetry")),
@@ -91,6 +91,7 @@ pub use nonblocking::{
     AsyncBuilder, AsyncDetachedConnection, AsyncPool, AsyncPooledConnection, Tokio,
     DEFAULT_RESET_TIMEOUT,
 };
+pub use pool::{ConnectionPool, Front};
 pub use pool_options::{OptionError, PoolOptions};
 pub use record::{ConnectionRecord, Extensions, InvalidateReason};
 pub use reset::{AsyncConnectHook, AsyncReset, BoxFuture, Reset};

@@ -6,6 +6,7 @@ use crate::builder::{Holding, HoldsConnections, PoolBuilder, PoolKind, Sealed};
 use crate::config::FrontEnd;
 use crate::core::Core;
 use crate::error::BuildError;
+use crate::pool::Front;
 use crate::reset::Reset;
 
 /// Builds a blocking [`Pool`]. Obtained from [`Pool::builder`]; its option setters are
@@ -27,6 +28,15 @@ impl<M: r2d2::ManageConnection> HoldsConnections for Blocking<M> {
 
     fn holding(&mut self) -> &mut Holding<M::Connection> {
         &mut self.holding
+    }
+}
+
+impl<M: r2d2::ManageConnection> Front for Blocking<M> {
+    type Manager = M;
+    const POOL_NAME: &'static str = "Pool";
+
+    fn build_pool(builder: PoolBuilder<Self>, manager: Arc<M>) -> Result<Pool<M>, BuildError> {
+        builder.build_shared(manager)
     }
 }
 

@@ -2,17 +2,19 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::builder::Builder;
+use super::builder::{Blocking, Builder};
 use super::connector;
 use super::guard::PooledConnection;
 use crate::core::panics::catching;
-use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Started, Step};
+use crate::core::{Begin, Checked, Reservation, ReturnStep, Started, Step};
 use crate::error::Error;
 use crate::owner::Owner;
-use crate::pool_common::pool_common;
+use crate::pool::ConnectionPool;
 use crate::spans::{connect_span, fail, reset_span, CheckoutClock, CheckoutTrace, ConnectTimer};
 
-/// A blocking connection pool with SQLAlchemy's semantics over an `r2d2::ManageConnection`.
+/// A blocking connection pool with SQLAlchemy's semantics over an `r2d2::ManageConnection`:
+/// [`ConnectionPool`] of the [`Blocking`] front, whose methods it has, with `builder` and
+/// `get` of its own.
 ///
 /// Cloning is cheap and shares the pool.
 ///
@@ -45,18 +47,10 @@ use crate::spans::{connect_span, fail, reset_span, CheckoutClock, CheckoutTrace,
 /// assert_eq!(pool.status().checked_in, 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Pool<M: r2d2::ManageConnection> {
-    pub(super) shared: Arc<Shared<M>>,
-}
+pub type Pool<M> = ConnectionPool<Blocking<M>>;
 
-pool_common!(Pool, r2d2::ManageConnection);
-
-pub(super) struct Shared<M: r2d2::ManageConnection> {
-    pub(super) core: Arc<Core<M::Connection>>,
-    pub(super) manager: Arc<M>,
-    /// Kept to `recreate()` the pool with the same options, listeners and reset.
-    pub(super) builder: Builder<M>,
-}
+/// What every handle to one blocking pool shares.
+pub(super) type Shared<M> = crate::pool::Shared<Blocking<M>>;
 
 impl<M: r2d2::ManageConnection> Pool<M> {
     /// A builder with SQLAlchemy's defaults.

@@ -7,6 +7,7 @@ use crate::builder::{Holding, HoldsConnections, PoolBuilder, PoolKind, Sealed};
 use crate::config::FrontEnd;
 use crate::core::Core;
 use crate::error::BuildError;
+use crate::pool::Front;
 use crate::reset::{AsyncConnectHook, AsyncReset};
 
 /// Builds an [`AsyncPool`]. Obtained from [`AsyncPool::builder`]; its option setters are
@@ -34,6 +35,15 @@ impl<M: bb8::ManageConnection> HoldsConnections for Tokio<M> {
 
     fn holding(&mut self) -> &mut Holding<M::Connection> {
         &mut self.holding
+    }
+}
+
+impl<M: bb8::ManageConnection> Front for Tokio<M> {
+    type Manager = M;
+    const POOL_NAME: &'static str = "AsyncPool";
+
+    fn build_pool(builder: PoolBuilder<Self>, manager: Arc<M>) -> Result<AsyncPool<M>, BuildError> {
+        builder.build_shared(manager)
     }
 }
 

@@ -3,7 +3,7 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::task::{Context, Waker};
 
-use super::builder::AsyncBuilder;
+use super::builder::{AsyncBuilder, Tokio};
 use super::catch_unwind::CatchUnwind;
 use super::guard::AsyncPooledConnection;
 use super::sweeper;
@@ -12,12 +12,13 @@ use crate::core::panics::catching;
 use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Started, Step, Waited, Waiter};
 use crate::error::{Error, PoolFailure};
 use crate::owner::Owner;
-use crate::pool_common::pool_common;
+use crate::pool::ConnectionPool;
 use crate::spans::{connect_span, fail, reset_span, CheckoutClock, CheckoutTrace, ConnectTimer};
 use tracing::Instrument;
 
 /// An async connection pool with SQLAlchemy's semantics over a `bb8::ManageConnection`, on
-/// Tokio. Cloning is cheap and shares the pool.
+/// Tokio: [`ConnectionPool`] of the [`Tokio`] front, whose methods it has, with `builder` and
+/// `get` of its own. Cloning is cheap and shares the pool.
 ///
 /// ```
 /// use poolscope::{AsyncPool, ResetOnReturn};
@@ -43,17 +44,10 @@ use tracing::Instrument;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
-pub struct AsyncPool<M: bb8::ManageConnection> {
-    pub(super) shared: Arc<Shared<M>>,
-}
+pub type AsyncPool<M> = ConnectionPool<Tokio<M>>;
 
-pool_common!(AsyncPool, bb8::ManageConnection);
-
-pub(super) struct Shared<M: bb8::ManageConnection> {
-    pub(super) core: Arc<Core<M::Connection>>,
-    pub(super) manager: Arc<M>,
-    pub(super) builder: AsyncBuilder<M>,
-}
+/// What every handle to one async pool shares.
+pub(super) type Shared<M> = crate::pool::Shared<Tokio<M>>;
 
 /// Removes a waiter from the queue if the waiting future is dropped (cancelled), and gives
 /// back any grant that reached it meanwhile.
