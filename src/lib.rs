@@ -56,7 +56,7 @@ mod core;
 mod echo;
 mod error;
 mod events;
-mod guard_common;
+mod guard;
 pub mod hooks;
 mod instrument;
 mod nonblocking;
@@ -86,6 +86,7 @@ pub use error::{
     ListenerError, ListenerErrorKind, TimeoutError,
 };
 pub use events::{PoolListener, ResetState};
+pub use guard::{Detached, Pooled};
 pub use instrument::names as metric_names;
 pub use nonblocking::{
     AsyncBuilder, AsyncDetachedConnection, AsyncPool, AsyncPooledConnection, Tokio,

@@ -6,7 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::builder::{HoldsConnections, PoolBuilder};
-use crate::core::Core;
+use crate::config::ResetAction;
+use crate::core::{Checked, Core};
 use crate::error::BuildError;
 
 /// A connection pool of front `F` ([`Blocking`](crate::Blocking) or
@@ -18,7 +19,8 @@ pub struct ConnectionPool<F: Front> {
 
 /// What every handle to one pool shares: its books, its manager, and the builder it came
 /// from (to `recreate()` it with the same options, listeners and reset).
-pub(crate) struct Shared<F: Front> {
+#[doc(hidden)]
+pub struct Shared<F: Front> {
     pub(crate) core: Arc<Core<F::Connection>>,
     pub(crate) manager: Arc<F::Manager>,
     pub(crate) builder: PoolBuilder<F>,
@@ -26,18 +28,42 @@ pub(crate) struct Shared<F: Front> {
 
 /// A front end: a kind of pool that holds its connections and opens them through a manager
 /// (r2d2's for [`Blocking`](crate::Blocking), bb8's for [`Tokio`](crate::Tokio)). Sealed.
-pub trait Front: HoldsConnections + Sized {
+pub trait Front: HoldsConnections<Connection: Send + 'static> + Sized {
     /// The connection manager.
     type Manager: Send + Sync + 'static;
-    /// The type's name in `Debug` output.
+    /// The pool's, its guard's and its detached handle's names in `Debug` output.
     #[doc(hidden)]
     const POOL_NAME: &'static str;
+    #[doc(hidden)]
+    const GUARD_NAME: &'static str;
+    #[doc(hidden)]
+    const DETACHED_NAME: &'static str;
+    /// Takes a connection back from a guard that is dropped.
+    #[doc(hidden)]
+    fn give_back(shared: &Arc<Shared<Self>>, checked: Checked<Self::Connection>);
+    /// Resets a detached connection about to be closed (`action`, if `reset_on_return` has
+    /// one), where the front can.
+    #[doc(hidden)]
+    fn reset_detached(
+        shared: &Shared<Self>,
+        conn: &mut Self::Connection,
+        action: Option<ResetAction>,
+        id: u64,
+    );
     /// Builds a pool from `builder` over `manager` (for `recreate()`).
     #[doc(hidden)]
     fn build_pool(
         builder: PoolBuilder<Self>,
         manager: Arc<Self::Manager>,
     ) -> Result<ConnectionPool<Self>, BuildError>;
+}
+
+impl<F: Front> fmt::Debug for Shared<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("pool", &self.core.config.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<F: Front> ConnectionPool<F> {

@@ -4,6 +4,8 @@ use std::sync::Arc;
 use super::pool::{Pool, Shared};
 use crate::builder::{Holding, HoldsConnections, PoolBuilder, PoolKind, Sealed};
 use crate::config::FrontEnd;
+use crate::config::ResetAction;
+use crate::core::Checked;
 use crate::core::Core;
 use crate::error::BuildError;
 use crate::pool::Front;
@@ -34,6 +36,36 @@ impl<M: r2d2::ManageConnection> HoldsConnections for Blocking<M> {
 impl<M: r2d2::ManageConnection> Front for Blocking<M> {
     type Manager = M;
     const POOL_NAME: &'static str = "Pool";
+    const GUARD_NAME: &'static str = "PooledConnection";
+    const DETACHED_NAME: &'static str = "DetachedConnection";
+
+    fn give_back(shared: &Arc<Shared<M>>, checked: Checked<M::Connection>) {
+        shared.give_back(checked);
+    }
+
+    fn reset_detached(
+        shared: &Shared<M>,
+        conn: &mut M::Connection,
+        action: Option<ResetAction>,
+        id: u64,
+    ) {
+        let Some(action) = action else {
+            return;
+        };
+        crate::echo::echo_debug!(
+            shared.core,
+            "Connection {} {}-on-return",
+            id,
+            action.as_str()
+        );
+        if let Err(message) = shared.run_reset(conn, action) {
+            crate::echo::echo_error!(
+                shared.core,
+                error = %message,
+                "Exception during reset or similar"
+            );
+        }
+    }
 
     fn build_pool(builder: PoolBuilder<Self>, manager: Arc<M>) -> Result<Pool<M>, BuildError> {
         builder.build_shared(manager)

@@ -73,9 +73,19 @@ pub(crate) struct Slot<C> {
 /// A checked-out connection and its record, as a guard holds them. The record carries who
 /// checked it out and when (`owner`, `checked_out_at`), so that a guard stays two words
 /// beside the connection.
-pub(crate) struct Checked<C> {
+#[doc(hidden)]
+pub struct Checked<C> {
     pub(crate) conn: C,
     pub(crate) record: Box<ConnectionRecord>,
+}
+
+impl<C> std::fmt::Debug for Checked<C> {
+    /// The record only: the connection may not be `Debug`, and may hold credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checked")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a checkout is handed: a pooled slot, or a new slot on freshly reserved capacity.

@@ -5,6 +5,8 @@ use std::time::Duration;
 use super::pool::{AsyncPool, Shared};
 use crate::builder::{Holding, HoldsConnections, PoolBuilder, PoolKind, Sealed};
 use crate::config::FrontEnd;
+use crate::config::ResetAction;
+use crate::core::Checked;
 use crate::core::Core;
 use crate::error::BuildError;
 use crate::pool::Front;
@@ -41,6 +43,15 @@ impl<M: bb8::ManageConnection> HoldsConnections for Tokio<M> {
 impl<M: bb8::ManageConnection> Front for Tokio<M> {
     type Manager = M;
     const POOL_NAME: &'static str = "AsyncPool";
+    const GUARD_NAME: &'static str = "AsyncPooledConnection";
+    const DETACHED_NAME: &'static str = "AsyncDetachedConnection";
+
+    fn give_back(shared: &Arc<Shared<M>>, checked: Checked<M::Connection>) {
+        shared.give_back(checked);
+    }
+
+    /// No async reset can run here: closing ends any transaction on the server.
+    fn reset_detached(_: &Shared<M>, _: &mut M::Connection, _: Option<ResetAction>, _: u64) {}
 
     fn build_pool(builder: PoolBuilder<Self>, manager: Arc<M>) -> Result<AsyncPool<M>, BuildError> {
         builder.build_shared(manager)
