@@ -3,12 +3,14 @@
 //! in its own module.
 
 use std::fmt;
+use std::panic::Location;
 use std::sync::Arc;
 
 use crate::builder::{HoldsConnections, PoolBuilder};
 use crate::config::ResetAction;
 use crate::core::{Checked, Core};
 use crate::error::BuildError;
+use crate::guard::Pooled;
 
 /// A connection pool of front `F` ([`Blocking`](crate::Blocking) or
 /// [`Tokio`](crate::Tokio)); reached as [`Pool`](crate::Pool) and
@@ -126,6 +128,17 @@ impl<F: Front> ConnectionPool<F> {
     #[doc(hidden)]
     pub fn missed_wakeups(&self) -> u64 {
         self.shared.core.missed_wakeups()
+    }
+}
+
+impl<F: Front> ConnectionPool<F> {
+    /// The guard for a connection handed out, checked out at `location`.
+    pub(crate) fn hand_out(
+        &self,
+        checked: Checked<F::Connection>,
+        location: &'static Location<'static>,
+    ) -> Pooled<F> {
+        Pooled::new(Arc::clone(&self.shared), checked, location)
     }
 }
 

@@ -154,11 +154,8 @@ impl<M: r2d2::ManageConnection> Pool<M> {
             // An idle connection handed out at once: its span is born knowing the outcome,
             // and nothing runs inside it to enter it for (see `spans.rs`).
             Started::AtOnce(reservation) => {
-                return Ok(PooledConnection::new(
-                    Arc::clone(&self.shared),
-                    CheckoutTrace::at_once(core, reservation),
-                    location,
-                ))
+                let checked = CheckoutTrace::at_once(core, reservation);
+                return Ok(self.hand_out(checked, location));
             }
             Started::Later(begun, first) => (begun, first),
         };
@@ -250,11 +247,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                 }
                 Step::Ready => {
                     let at = clock.ready(span, core, &reservation);
-                    return Ok(PooledConnection::new(
-                        Arc::clone(&self.shared),
-                        reservation.finish(at),
-                        location,
-                    ));
+                    return Ok(self.hand_out(reservation.finish(at), location));
                 }
                 Step::Fail(failure) => return Err(failure.into()),
             }

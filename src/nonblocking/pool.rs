@@ -108,11 +108,8 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                 // An idle connection handed out at once: its span is born knowing the
                 // outcome, and nothing runs inside it to enter it for (see `spans.rs`).
                 Started::AtOnce(reservation) => {
-                    return Ok(AsyncPooledConnection::new(
-                        Arc::clone(&self.shared),
-                        CheckoutTrace::at_once(core, reservation),
-                        location,
-                    ))
+                    let checked = CheckoutTrace::at_once(core, reservation);
+                    return Ok(self.hand_out(checked, location));
                 }
                 Started::Later(begun, first) => (begun, first),
             };
@@ -197,11 +194,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                 }
                 Step::Ready => {
                     let at = clock.ready(span, core, &reservation);
-                    return Ok(AsyncPooledConnection::new(
-                        Arc::clone(&self.shared),
-                        reservation.finish(at),
-                        location,
-                    ));
+                    return Ok(self.hand_out(reservation.finish(at), location));
                 }
                 Step::Fail(failure) => return Err(failure.into()),
             }
