@@ -7,7 +7,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use crate::builder::{HoldsConnections, PoolBuilder};
-use crate::config::ResetAction;
+use crate::config::{FrontEnd, ResetAction};
 use crate::core::{Checked, Core};
 use crate::error::BuildError;
 use crate::guard::Pooled;
@@ -128,6 +128,35 @@ impl<F: Front> ConnectionPool<F> {
     #[doc(hidden)]
     pub fn missed_wakeups(&self) -> u64 {
         self.shared.core.missed_wakeups()
+    }
+}
+
+impl<F: Front> PoolBuilder<F> {
+    /// Validates the options for `front` and makes the pool over `manager`, its instruments
+    /// registered once; `can_reset`: a reset function was given. Both fronts build (and
+    /// `recreate()`) through here.
+    pub(crate) fn into_pool(
+        mut self,
+        manager: Arc<F::Manager>,
+        front: FrontEnd,
+        can_reset: bool,
+    ) -> Result<ConnectionPool<F>, BuildError> {
+        let holding = self.kind.holding();
+        let core = Core::build(
+            &self.options,
+            front,
+            can_reset,
+            &holding.listeners,
+            &holding.clock,
+            &self.instruments,
+        )?;
+        Ok(ConnectionPool {
+            shared: Arc::new(Shared {
+                core,
+                manager,
+                builder: self,
+            }),
+        })
     }
 }
 

@@ -6,7 +6,6 @@ use crate::builder::{Holding, HoldsConnections, PoolBuilder, PoolKind, Sealed};
 use crate::config::FrontEnd;
 use crate::config::ResetAction;
 use crate::core::Checked;
-use crate::core::Core;
 use crate::error::BuildError;
 use crate::pool::Front;
 use crate::reset::Reset;
@@ -68,7 +67,8 @@ impl<M: r2d2::ManageConnection> Front for Blocking<M> {
     }
 
     fn build_pool(builder: PoolBuilder<Self>, manager: Arc<M>) -> Result<Pool<M>, BuildError> {
-        builder.build_shared(manager)
+        let can_reset = builder.kind.reset.is_some();
+        builder.into_pool(manager, FrontEnd::Blocking, can_reset)
     }
 }
 
@@ -111,24 +111,6 @@ impl<M: r2d2::ManageConnection> PoolBuilder<Blocking<M>> {
     /// # Errors
     /// [`BuildError`] for options that make no sense together, before anything is opened.
     pub fn build(self, manager: M) -> Result<Pool<M>, BuildError> {
-        self.build_shared(Arc::new(manager))
-    }
-
-    pub(super) fn build_shared(self, manager: Arc<M>) -> Result<Pool<M>, BuildError> {
-        let core = Core::build(
-            &self.options,
-            FrontEnd::Blocking,
-            self.kind.reset.is_some(),
-            &self.kind.holding.listeners,
-            &self.kind.holding.clock,
-            &self.instruments,
-        )?;
-        Ok(Pool {
-            shared: Arc::new(Shared {
-                core,
-                manager,
-                builder: self,
-            }),
-        })
+        Blocking::build_pool(self, Arc::new(manager))
     }
 }

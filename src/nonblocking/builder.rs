@@ -7,7 +7,6 @@ use crate::builder::{Holding, HoldsConnections, PoolBuilder, PoolKind, Sealed};
 use crate::config::FrontEnd;
 use crate::config::ResetAction;
 use crate::core::Checked;
-use crate::core::Core;
 use crate::error::BuildError;
 use crate::pool::Front;
 use crate::reset::{AsyncConnectHook, AsyncReset};
@@ -54,7 +53,11 @@ impl<M: bb8::ManageConnection> Front for Tokio<M> {
     fn reset_detached(_: &Shared<M>, _: &mut M::Connection, _: Option<ResetAction>, _: u64) {}
 
     fn build_pool(builder: PoolBuilder<Self>, manager: Arc<M>) -> Result<AsyncPool<M>, BuildError> {
-        builder.build_shared(manager)
+        if builder.kind.reset_timeout == Some(Duration::ZERO) {
+            return Err(BuildError::ZeroResetTimeout);
+        }
+        let can_reset = builder.kind.reset.is_some();
+        builder.into_pool(manager, FrontEnd::Async, can_reset)
     }
 }
 
@@ -138,27 +141,6 @@ impl<M: bb8::ManageConnection> PoolBuilder<Tokio<M>> {
     /// [`BuildError`] for options that make no sense together (SingletonThreadPool included:
     /// it has no meaning for tasks), before anything is opened.
     pub async fn build(self, manager: M) -> Result<AsyncPool<M>, BuildError> {
-        self.build_shared(Arc::new(manager))
-    }
-
-    pub(super) fn build_shared(self, manager: Arc<M>) -> Result<AsyncPool<M>, BuildError> {
-        if self.kind.reset_timeout == Some(Duration::ZERO) {
-            return Err(BuildError::ZeroResetTimeout);
-        }
-        let core = Core::build(
-            &self.options,
-            FrontEnd::Async,
-            self.kind.reset.is_some(),
-            &self.kind.holding.listeners,
-            &self.kind.holding.clock,
-            &self.instruments,
-        )?;
-        Ok(AsyncPool {
-            shared: Arc::new(Shared {
-                core,
-                manager,
-                builder: self,
-            }),
-        })
+        Tokio::build_pool(self, Arc::new(manager))
     }
 }
