@@ -124,11 +124,6 @@ impl CheckoutTrace {
         let at = trace.clock.handed_out(core);
         reservation.finish(at)
     }
-
-    /// See [`CheckoutClock::failed`].
-    pub(crate) fn failed<C>(&self, core: &Core<C>, error_type: &'static str) {
-        self.clock.failed(&self.span, core, error_type);
-    }
 }
 
 impl CheckoutClock {

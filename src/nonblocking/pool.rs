@@ -129,7 +129,8 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                 std::future::poll_fn(|cx| trace.span.in_scope(|| checkout.as_mut().poll(cx))).await
             };
             if let Err(e) = &result {
-                trace.span.in_scope(|| trace.failed(core, e.error_type()));
+                let CheckoutTrace { span, clock } = &trace;
+                span.in_scope(|| clock.failed(span, core, e.error_type()));
             }
             result
         }
