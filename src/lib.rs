@@ -48,6 +48,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+mod adapted;
 mod blocking;
 mod builder;
 mod clock;
@@ -77,6 +78,7 @@ mod stopwatch;
 mod sync;
 mod url_name;
 
+pub use adapted::AdaptedPool;
 pub use blocking::{Blocking, Builder, DetachedConnection, Pool, PooledConnection};
 pub use builder::{HoldsConnections, PoolBuilder, PoolKind};
 pub use clock::{Clock, ManualClock, SystemClock};

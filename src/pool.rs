@@ -33,6 +33,9 @@ pub struct Shared<F: Front> {
 pub trait Front: HoldsConnections<Connection: Send + 'static> + Sized {
     /// The connection manager.
     type Manager: Send + Sync + 'static;
+    /// What resets a returned connection: `dyn` [`Reset`](crate::Reset) or
+    /// [`AsyncReset`](crate::AsyncReset) of the connection.
+    type Reset: ?Sized + Send + Sync + 'static;
     /// The pool's, its guard's and its detached handle's names in `Debug` output.
     #[doc(hidden)]
     const POOL_NAME: &'static str;

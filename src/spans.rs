@@ -20,6 +20,7 @@
 
 use std::time::Duration;
 
+use crate::instrument::Event;
 use crate::stopwatch::Instant;
 
 use tracing::field::Empty;
@@ -131,7 +132,7 @@ impl CheckoutClock {
     pub(crate) fn failed<C>(&self, span: &Span, core: &Core<C>, error_type: &'static str) {
         if self.timed {
             let waited = self.started.map_or(Duration::ZERO, |s| s.elapsed());
-            core.instruments.waited(waited);
+            core.instruments.emit(Event::Waited(waited));
         }
         if error_type == "timeout" {
             span.record("poolscope.checkout.outcome", "timeout");
@@ -166,7 +167,7 @@ impl CheckoutClock {
         }
         let now = Instant::now();
         let waited = self.started.map_or(Duration::ZERO, |started| now - started);
-        core.instruments.waited(waited);
+        core.instruments.emit(Event::Waited(waited));
         Some(now)
     }
 }
@@ -183,7 +184,7 @@ impl ConnectTimer {
         match result {
             Ok(_) => {
                 if let Some(started) = self.0 {
-                    core.instruments.created(started.elapsed());
+                    core.instruments.emit(Event::Connected(started.elapsed()));
                 }
             }
             Err(_) => fail(span, "connect"),

@@ -1,7 +1,9 @@
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::pool::{Pool, Shared};
+use crate::adapted::AdaptedPool;
 use crate::builder::{Holding, HoldsConnections, PoolBuilder, PoolKind, Sealed};
 use crate::config::FrontEnd;
 use crate::config::ResetAction;
@@ -16,15 +18,19 @@ pub type Builder<M> = PoolBuilder<Blocking<M>>;
 
 /// The blocking kind of pool: threads wait on a condvar, connections come from an
 /// [`r2d2::ManageConnection`]. What its builder holds beyond the options.
-pub struct Blocking<M: r2d2::ManageConnection> {
+///
+/// `P` is the pool type `build` returns: the core [`Pool`] (`()`, the default), or an
+/// adapter's pool around it (see [`AdaptedPool`]).
+pub struct Blocking<M: r2d2::ManageConnection, P = ()> {
     pub(super) holding: Holding<M::Connection>,
     pub(super) reset: Option<Arc<dyn Reset<M::Connection>>>,
+    adapted: PhantomData<fn() -> P>,
 }
 
-impl<M: r2d2::ManageConnection> Sealed for Blocking<M> {}
-impl<M: r2d2::ManageConnection> PoolKind for Blocking<M> {}
+impl<M: r2d2::ManageConnection, P> Sealed for Blocking<M, P> {}
+impl<M: r2d2::ManageConnection, P> PoolKind for Blocking<M, P> {}
 
-impl<M: r2d2::ManageConnection> HoldsConnections for Blocking<M> {
+impl<M: r2d2::ManageConnection, P> HoldsConnections for Blocking<M, P> {
     type Connection = M::Connection;
 
     fn holding(&mut self) -> &mut Holding<M::Connection> {
@@ -34,6 +40,7 @@ impl<M: r2d2::ManageConnection> HoldsConnections for Blocking<M> {
 
 impl<M: r2d2::ManageConnection> Front for Blocking<M> {
     type Manager = M;
+    type Reset = dyn Reset<M::Connection>;
     const POOL_NAME: &'static str = "Pool";
     const GUARD_NAME: &'static str = "PooledConnection";
     const DETACHED_NAME: &'static str = "DetachedConnection";
@@ -72,25 +79,27 @@ impl<M: r2d2::ManageConnection> Front for Blocking<M> {
     }
 }
 
-impl<M: r2d2::ManageConnection> Default for Blocking<M> {
+impl<M: r2d2::ManageConnection, P> Default for Blocking<M, P> {
     fn default() -> Self {
         Blocking {
             holding: Holding::default(),
             reset: None,
+            adapted: PhantomData,
         }
     }
 }
 
-impl<M: r2d2::ManageConnection> Clone for Blocking<M> {
+impl<M: r2d2::ManageConnection, P> Clone for Blocking<M, P> {
     fn clone(&self) -> Self {
         Blocking {
             holding: self.holding.clone(),
             reset: self.reset.clone(),
+            adapted: PhantomData,
         }
     }
 }
 
-impl<M: r2d2::ManageConnection> fmt::Debug for Blocking<M> {
+impl<M: r2d2::ManageConnection, P> fmt::Debug for Blocking<M, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Blocking")
             .field("reset", &self.reset.is_some())
@@ -98,14 +107,39 @@ impl<M: r2d2::ManageConnection> fmt::Debug for Blocking<M> {
     }
 }
 
-impl<M: r2d2::ManageConnection> PoolBuilder<Blocking<M>> {
+impl<M: r2d2::ManageConnection, P> PoolBuilder<Blocking<M, P>> {
     /// The function that rolls back or commits a returned connection, as `reset_on_return`
     /// asks. Required unless `reset_on_return` is [`ResetOnReturn::None`](crate::ResetOnReturn).
     pub fn reset_with(mut self, reset: impl Reset<M::Connection>) -> Self {
         self.kind.reset = Some(Arc::new(reset));
         self
     }
+}
 
+impl<M: r2d2::ManageConnection, P: AdaptedPool<Blocking<M>>> PoolBuilder<Blocking<M, P>> {
+    /// Builds the adapter's pool over `manager` (or what converts into it, such as a URL),
+    /// with the adapter's name, `db.system.name` and reset where the user set none. Opens
+    /// nothing: connections open on first demand.
+    ///
+    /// # Errors
+    /// [`BuildError`] for options that make no sense together, before anything is opened.
+    pub fn build(self, manager: impl Into<M>) -> Result<P, BuildError> {
+        let manager = manager.into();
+        let mut core = PoolBuilder {
+            options: self.options,
+            instruments: self.instruments,
+            kind: Blocking {
+                holding: self.kind.holding,
+                reset: self.kind.reset.or_else(P::default_reset),
+                adapted: PhantomData,
+            },
+        };
+        core.fill_unset(P::database_url(&manager), P::db_system_name());
+        Blocking::build_pool(core, Arc::new(manager)).map(P::from_core)
+    }
+}
+
+impl<M: r2d2::ManageConnection> PoolBuilder<Blocking<M>> {
     /// Builds the pool. Opens nothing: connections open on first demand.
     ///
     /// # Errors

@@ -12,6 +12,7 @@ use super::{Checked, Core, Slot};
 use crate::config::{PoolClass, ResetAction};
 use crate::echo::{echo_debug, echo_error, echo_info};
 use crate::events::ResetState;
+use crate::instrument::Event;
 use crate::owner::Owner;
 use crate::policy::Return;
 use crate::reasons::{CloseReason, RecycleReason};
@@ -37,7 +38,7 @@ impl<C> Core<C> {
         if let Some((slot, reason)) = to_close {
             let counted = catching(|| {
                 if reason == CloseReason::Overflow {
-                    self.instruments.overflow_closed();
+                    self.instruments.emit(Event::OverflowClosed);
                 }
             });
             let panic = first(counted.err(), self.close_slot(slot, reason));
@@ -123,7 +124,10 @@ impl<C> Core<C> {
                 id,
                 RecycleReason::PoolInvalidated.log_text()
             );
-            let counted = catching(|| self.instruments.recycled(RecycleReason::PoolInvalidated));
+            let counted = catching(|| {
+                self.instruments
+                    .emit(Event::Recycled(RecycleReason::PoolInvalidated))
+            });
             panic = first(panic, counted.err());
             panic = first(
                 panic,
@@ -193,7 +197,7 @@ impl<C> Core<C> {
         reason: CloseReason,
     ) -> Option<Panic> {
         let fired = catching(|| {
-            self.instruments.closed(reason);
+            self.instruments.emit(Event::Closed(reason));
             for l in self.listeners.iter() {
                 l.close(&mut conn, record);
             }
@@ -223,7 +227,7 @@ impl<C> Core<C> {
         reason: &InvalidateReason,
     ) -> Option<Panic> {
         let fired = catching(|| {
-            self.instruments.invalidated(reason);
+            self.instruments.emit(Event::Invalidated(reason));
             for l in self.listeners.iter() {
                 l.invalidate(conn, record, reason);
             }
@@ -320,7 +324,7 @@ impl<C> Core<C> {
     ) -> Option<(Checked<C>, ReturnStep)> {
         let id = checked.record.connection_id.unwrap_or(0);
         if let Some(at) = checked.record.checked_out_at {
-            if let Err(panic) = catching(|| self.instruments.used_for(at.elapsed())) {
+            if let Err(panic) = catching(|| self.instruments.emit(Event::Returned(at.elapsed()))) {
                 self.close_after_panic(checked, panic);
                 return None;
             }
@@ -387,7 +391,12 @@ impl<C> Core<C> {
         reset: Result<(), String>,
     ) {
         if let Some(action) = action {
-            if let Err(panic) = catching(|| self.instruments.reset(action, reset.is_ok())) {
+            if let Err(panic) = catching(|| {
+                self.instruments.emit(Event::ResetDone {
+                    action,
+                    ok: reset.is_ok(),
+                })
+            }) {
                 self.close_after_panic(checked, panic);
                 return;
             }

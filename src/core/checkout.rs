@@ -14,6 +14,7 @@ use crate::echo::echo_info;
 use crate::error::{
     AlreadyCheckedOut, CheckoutSite, ConnectTimeoutError, PoolFailure, TimeoutError,
 };
+use crate::instrument::Event;
 use crate::policy::Checkout;
 use crate::reasons::CloseReason;
 use crate::sync::lock;
@@ -290,7 +291,7 @@ impl<C> Core<C> {
     }
 
     fn server_timed_out(&self, timeout: Option<Duration>, ping: bool) -> ConnectTimeoutError {
-        self.instruments.timeout();
+        self.instruments.emit(Event::TimedOut);
         let error = ConnectTimeoutError {
             timeout: timeout.unwrap_or_default(),
             ping,
@@ -302,7 +303,7 @@ impl<C> Core<C> {
     /// Counts a timeout (outside the pool's lock: the recorder is user code) and builds its
     /// error, with `open` slots in the pool.
     fn timed_out(&self, open: usize, timeout: Option<Duration>) -> TimeoutError {
-        self.instruments.timeout();
+        self.instruments.emit(Event::TimedOut);
         let error = self.limits.timeout_error(open, timeout);
         echo_info!(self, "Checkout failed: {error}");
         error

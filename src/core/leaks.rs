@@ -8,6 +8,7 @@ use std::panic::Location;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use crate::instrument::Event;
 use crate::stopwatch::Instant;
 
 use super::Core;
@@ -87,7 +88,7 @@ impl<C> Core<C> {
             (returned, leaks.reported)
         };
         if let Some(held) = returned {
-            self.instruments.leaks_now(current);
+            self.instruments.emit(Event::LeaksNow { current });
             tracing::info!(
                 target: "poolscope::pool",
                 pool = %self.config.name,
@@ -124,7 +125,7 @@ impl<C> Core<C> {
             (found, leaks.reported)
         };
         for (connection_id, age, location) in found {
-            self.instruments.leak_suspected(current);
+            self.instruments.emit(Event::LeakSuspected { current });
             tracing::warn!(
                 target: "poolscope::pool",
                 pool = %self.config.name,

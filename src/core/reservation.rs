@@ -12,6 +12,7 @@ use super::panics::first;
 use super::{next_connection_id, Checked, Core, Grant, Slot};
 use crate::echo::{echo_debug, echo_info};
 use crate::error::{ErrorChain, ListenerErrorKind, PoolFailure};
+use crate::instrument::Event;
 use crate::owner::Owner;
 use crate::reasons::CloseReason;
 use crate::record::InvalidateReason;
@@ -121,7 +122,7 @@ impl<'a, C> Reservation<'a, C> {
                     if let Some(why) = core.stale_reason(record) {
                         let id = record.connection_id.unwrap_or(0);
                         echo_info!(core, "Connection {} {}; recycling", id, why.log_text());
-                        core.instruments.recycled(why);
+                        core.instruments.emit(Event::Recycled(why));
                         self.close_conn(CloseReason::Recycled);
                         continue;
                     }
@@ -213,7 +214,7 @@ impl<'a, C> Reservation<'a, C> {
                     self.new_capacity = false;
                     self.opened_new = true;
                     if self.overflow {
-                        core.instruments.overflow_opened();
+                        core.instruments.emit(Event::OverflowOpened);
                     }
                 }
                 Ok(())
@@ -248,7 +249,7 @@ impl<'a, C> Reservation<'a, C> {
             "Disconnection detected on checkout, invalidating all pooled connections prior to current timestamp (reason: {})",
             message
         );
-        core.instruments.pre_ping_failed();
+        core.instruments.emit(Event::PrePingFailed);
         self.invalidate_conn(InvalidateReason::PingFailed(message));
         core.invalidate_all();
     }

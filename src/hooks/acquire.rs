@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::instrument::Event;
 use crate::stopwatch::Instant;
 
 use tracing::Span;
@@ -56,7 +57,10 @@ impl Acquire {
         }
         acquire.span.record("poolscope.checkout.outcome", outcome);
         if let Some(started) = acquire.started {
-            acquire.inner.instruments.waited(started.elapsed());
+            acquire
+                .inner
+                .instruments
+                .emit(Event::Waited(started.elapsed()));
         }
     }
 
@@ -69,7 +73,9 @@ impl Acquire {
         let open = st.open;
         drop(st);
         if let Some(started) = self.started {
-            self.inner.instruments.waited(started.elapsed());
+            self.inner
+                .instruments
+                .emit(Event::Waited(started.elapsed()));
         }
         open
     }
@@ -79,7 +85,7 @@ impl Acquire {
     pub fn timed_out(mut self) -> TimeoutError {
         let open = self.finish();
         let inner = &self.inner;
-        inner.instruments.timeout();
+        inner.instruments.emit(Event::TimedOut);
         self.span.record("poolscope.checkout.outcome", "timeout");
         crate::spans::fail(&self.span, "timeout");
         let error = inner.limits.timeout_error(open, inner.config.timeout);

@@ -50,6 +50,7 @@ pub use builder::{Hooks, HooksBuilder};
 use crate::config::{PoolClass, ResetAction, ResetOnReturn};
 use crate::echo::{echo_debug, echo_error, echo_info};
 use crate::error::{AlreadyCheckedOut, CheckoutSite};
+use crate::instrument::Event;
 use crate::instrument::{GaugeSource, Gauges, Instruments};
 use crate::policy::{self, Limits, Return};
 use crate::reasons::CloseReason;
@@ -158,7 +159,7 @@ impl Inner {
 
     fn close_one(&self, st: &mut Counts, reason: CloseReason) {
         st.open = st.open.saturating_sub(1);
-        self.instruments.closed(reason);
+        self.instruments.emit(Event::Closed(reason));
     }
 }
 
@@ -290,7 +291,7 @@ impl PoolHooks {
         st.used += 1;
         let overflow = inner.limits.overflow(st.open) > 0;
         if overflow {
-            inner.instruments.overflow_opened();
+            inner.instruments.emit(Event::OverflowOpened);
         }
         let outcome = if overflow { "overflow" } else { "new" };
         echo_debug!(inner, "Created new connection ({outcome})");
@@ -317,7 +318,7 @@ impl PoolHooks {
         );
         if let Some(why) = stale {
             echo_info!(inner, "Connection {}; recycling", why.log_text());
-            inner.instruments.recycled(why);
+            inner.instruments.emit(Event::Recycled(why));
             inner.close_one(&mut st, CloseReason::Recycled);
             inner.publish(&st);
             return IdleCheck::Replace;
@@ -339,10 +340,12 @@ impl PoolHooks {
             inner,
             "Disconnection detected on checkout, invalidating all pooled connections prior to current timestamp (reason: {error})"
         );
-        inner.instruments.pre_ping_failed();
+        inner.instruments.emit(Event::PrePingFailed);
         inner
             .instruments
-            .invalidated(&InvalidateReason::PingFailed(error.to_string()));
+            .emit(Event::Invalidated(&InvalidateReason::PingFailed(
+                error.to_string(),
+            )));
         let mut st = lock(&inner.state);
         st.invalidated_at = Some(Instant::now());
         inner.close_one(&mut st, CloseReason::Invalidated);
@@ -389,12 +392,15 @@ impl PoolHooks {
     /// SQLAlchemy invalidates a connection whose reset raised.
     pub fn reset_done(&self, action: ResetAction, result: Result<(), &dyn std::error::Error>) {
         let inner = &self.0;
-        inner.instruments.reset(action, result.is_ok());
+        inner.instruments.emit(Event::ResetDone {
+            action,
+            ok: result.is_ok(),
+        });
         if let Err(error) = result {
             echo_error!(inner, error = %error, "Exception during reset or similar");
             let reason = InvalidateReason::ResetFailed(error.to_string());
             echo_info!(inner, "Invalidate connection (reason: {reason})");
-            inner.instruments.invalidated(&reason);
+            inner.instruments.emit(Event::Invalidated(&reason));
             let mut st = lock(&inner.state);
             st.returned();
             inner.close_one(&mut st, CloseReason::Invalidated);
@@ -414,7 +420,7 @@ impl PoolHooks {
         } else {
             let overflow = inner.limits.overflow(st.open) > 0;
             let reason = if overflow {
-                inner.instruments.overflow_closed();
+                inner.instruments.emit(Event::OverflowClosed);
                 CloseReason::Overflow
             } else {
                 CloseReason::NoPooling

@@ -8,8 +8,9 @@ use std::time::Duration;
 use metrics::{Counter, Gauge, Histogram, Unit};
 
 use super::batched::ToRecorder;
+use super::event::{Consumer, Event};
 use super::gauge_publisher::{self, Publish};
-use super::kinds::{INVALIDATE_REASONS, RESET_ACTIONS};
+use super::kinds::{invalidate_index, reset_index, INVALIDATE_REASONS, RESET_ACTIONS};
 use super::names::*;
 use super::{GaugeSource, Limits};
 use crate::reasons::{CloseReason, RecycleReason};
@@ -249,67 +250,39 @@ impl Handles {
             }
         }
     }
+}
 
-    pub(super) fn timeout(&self) {
-        self.timeouts.increment(1);
-    }
-
-    pub(super) fn created(&self, took: Duration) {
-        self.create_time.record(took.as_secs_f64());
-    }
-
-    /// Aggregated when the publisher thread runs for this pool, else recorded at once.
+impl Consumer for Handles {
     #[inline]
-    pub(super) fn waited(&self, took: Duration) {
-        match &self.counts {
-            Counts::Scheduled(entry) => entry.wait_time.record(took),
-            Counts::OnChange(..) => self.wait_time.record(took.as_secs_f64()),
+    fn on(&self, event: Event<'_>) {
+        match event {
+            // Aggregated when the publisher thread runs for this pool, else recorded at once.
+            Event::Waited(took) => match &self.counts {
+                Counts::Scheduled(entry) => entry.wait_time.record(took),
+                Counts::OnChange(..) => self.wait_time.record(took.as_secs_f64()),
+            },
+            Event::Returned(took) => match &self.counts {
+                Counts::Scheduled(entry) => entry.use_time.record(took),
+                Counts::OnChange(..) => self.use_time.record(took.as_secs_f64()),
+            },
+            Event::Connected(took) => self.create_time.record(took.as_secs_f64()),
+            Event::TimedOut => self.timeouts.increment(1),
+            Event::OverflowOpened => self.overflow_opened.increment(1),
+            Event::OverflowClosed => self.overflow_closed.increment(1),
+            Event::ResetDone { action, ok } => {
+                self.resets[reset_index(action)][usize::from(!ok)].increment(1);
+            }
+            Event::Recycled(reason) => self.recycles[reason.index()].increment(1),
+            Event::Invalidated(reason) => {
+                self.invalidations[invalidate_index(reason)].increment(1);
+            }
+            Event::PrePingFailed => self.pre_ping_failures.increment(1),
+            Event::Closed(reason) => self.closes[reason.index()].increment(1),
+            Event::LeakSuspected { current } => {
+                self.leaks_suspected.increment(1);
+                self.leaks_current.set(current as f64);
+            }
+            Event::LeaksNow { current } => self.leaks_current.set(current as f64),
         }
-    }
-
-    /// As [`waited`](Self::waited).
-    #[inline]
-    pub(super) fn used_for(&self, took: Duration) {
-        match &self.counts {
-            Counts::Scheduled(entry) => entry.use_time.record(took),
-            Counts::OnChange(..) => self.use_time.record(took.as_secs_f64()),
-        }
-    }
-
-    pub(super) fn overflow_opened(&self) {
-        self.overflow_opened.increment(1);
-    }
-
-    pub(super) fn overflow_closed(&self) {
-        self.overflow_closed.increment(1);
-    }
-
-    pub(super) fn reset(&self, action: usize, ok: bool) {
-        self.resets[action][usize::from(!ok)].increment(1);
-    }
-
-    pub(super) fn recycled(&self, reason: usize) {
-        self.recycles[reason].increment(1);
-    }
-
-    pub(super) fn invalidated(&self, reason: usize) {
-        self.invalidations[reason].increment(1);
-    }
-
-    pub(super) fn pre_ping_failed(&self) {
-        self.pre_ping_failures.increment(1);
-    }
-
-    pub(super) fn closed(&self, reason: usize) {
-        self.closes[reason].increment(1);
-    }
-
-    pub(super) fn leak_suspected(&self, current: usize) {
-        self.leaks_suspected.increment(1);
-        self.leaks_current.set(current as f64);
-    }
-
-    pub(super) fn leaks_now(&self, current: usize) {
-        self.leaks_current.set(current as f64);
     }
 }

@@ -5,12 +5,17 @@
 //! Without either feature every method here is empty and compiles away.
 
 // The label sets and the gauge source are read only by the metric paths.
+mod event;
 #[cfg_attr(
     not(any(feature = "metrics", feature = "opentelemetry")),
     allow(dead_code)
 )]
 mod kinds;
 pub mod names;
+
+#[cfg(any(feature = "metrics", feature = "opentelemetry"))]
+use event::Consumer;
+pub(crate) use event::Event;
 
 #[cfg(any(feature = "metrics", feature = "opentelemetry"))]
 mod batched;
@@ -22,12 +27,10 @@ mod gauge_publisher;
 mod otel;
 
 use std::sync::Weak;
+#[cfg(any(feature = "metrics", feature = "opentelemetry"))]
 use std::time::Duration;
 
-use crate::config::ResetAction;
 use crate::policy::Limits;
-use crate::reasons::{CloseReason, RecycleReason};
-use crate::record::InvalidateReason;
 
 /// The pool's gauges at one moment.
 #[derive(Debug, Clone, Copy, Default)]
@@ -166,134 +169,15 @@ impl Instruments {
             .counts(taken, gauges.idle, gauges.used, gauges.pending);
     }
 
+    /// Hands one decision to every metrics path that records.
     #[inline]
-    pub(crate) fn timeout(&self) {
+    pub(crate) fn emit(&self, event: Event<'_>) {
         #[cfg(feature = "metrics")]
-        self.facade.timeout();
+        self.facade.on(event);
         #[cfg(feature = "opentelemetry")]
         if let Some(otel) = &self.otel {
-            otel.timeout();
+            otel.on(event);
         }
-    }
-
-    #[inline]
-    pub(crate) fn created(&self, took: Duration) {
-        #[cfg(feature = "metrics")]
-        self.facade.created(took);
-        #[cfg(feature = "opentelemetry")]
-        if let Some(otel) = &self.otel {
-            otel.created(took);
-        }
-    }
-
-    #[inline]
-    pub(crate) fn waited(&self, took: Duration) {
-        #[cfg(feature = "metrics")]
-        self.facade.waited(took);
-        #[cfg(feature = "opentelemetry")]
-        if let Some(otel) = &self.otel {
-            otel.waited(took);
-        }
-    }
-
-    #[inline]
-    pub(crate) fn used_for(&self, took: Duration) {
-        #[cfg(feature = "metrics")]
-        self.facade.used_for(took);
-        #[cfg(feature = "opentelemetry")]
-        if let Some(otel) = &self.otel {
-            otel.used_for(took);
-        }
-    }
-
-    #[inline]
-    pub(crate) fn overflow_opened(&self) {
-        #[cfg(feature = "metrics")]
-        self.facade.overflow_opened();
-        #[cfg(feature = "opentelemetry")]
-        if let Some(otel) = &self.otel {
-            otel.overflow_opened();
-        }
-    }
-
-    #[inline]
-    pub(crate) fn overflow_closed(&self) {
-        #[cfg(feature = "metrics")]
-        self.facade.overflow_closed();
-        #[cfg(feature = "opentelemetry")]
-        if let Some(otel) = &self.otel {
-            otel.overflow_closed();
-        }
-    }
-
-    #[inline]
-    pub(crate) fn reset(&self, action: ResetAction, ok: bool) {
-        let action = kinds::reset_index(action);
-        #[cfg(feature = "metrics")]
-        self.facade.reset(action, ok);
-        #[cfg(feature = "opentelemetry")]
-        if let Some(otel) = &self.otel {
-            otel.reset(action, ok);
-        }
-    }
-
-    #[inline]
-    pub(crate) fn recycled(&self, reason: RecycleReason) {
-        #[cfg(feature = "metrics")]
-        self.facade.recycled(reason.index());
-        #[cfg(feature = "opentelemetry")]
-        if let Some(otel) = &self.otel {
-            otel.recycled(reason.index());
-        }
-    }
-
-    #[inline]
-    pub(crate) fn invalidated(&self, reason: &InvalidateReason) {
-        let reason = kinds::invalidate_index(reason);
-        #[cfg(feature = "metrics")]
-        self.facade.invalidated(reason);
-        #[cfg(feature = "opentelemetry")]
-        if let Some(otel) = &self.otel {
-            otel.invalidated(reason);
-        }
-    }
-
-    #[inline]
-    pub(crate) fn pre_ping_failed(&self) {
-        #[cfg(feature = "metrics")]
-        self.facade.pre_ping_failed();
-        #[cfg(feature = "opentelemetry")]
-        if let Some(otel) = &self.otel {
-            otel.pre_ping_failed();
-        }
-    }
-
-    #[inline]
-    pub(crate) fn closed(&self, reason: CloseReason) {
-        #[cfg(feature = "metrics")]
-        self.facade.closed(reason.index());
-        #[cfg(feature = "opentelemetry")]
-        if let Some(otel) = &self.otel {
-            otel.closed(reason.index());
-        }
-    }
-
-    /// A connection just passed the leak threshold; `current` are past it now.
-    #[inline]
-    pub(crate) fn leak_suspected(&self, current: usize) {
-        #[cfg(feature = "metrics")]
-        self.facade.leak_suspected(current);
-        #[cfg(feature = "opentelemetry")]
-        if let Some(otel) = &self.otel {
-            otel.leak_suspected();
-        }
-    }
-
-    /// A suspected leak was returned; `current` are past the threshold now.
-    #[inline]
-    pub(crate) fn leaks_now(&self, current: usize) {
-        #[cfg(feature = "metrics")]
-        self.facade.leaks_now(current);
     }
 }
 

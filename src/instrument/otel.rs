@@ -6,13 +6,13 @@
 //! pool.
 
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::KeyValue;
 
 use super::batched::ToMeter;
-use super::kinds::{INVALIDATE_REASONS, RESET_ACTIONS};
+use super::event::{Consumer, Event};
+use super::kinds::{invalidate_index, reset_index, INVALIDATE_REASONS, RESET_ACTIONS};
 use super::names::*;
 use super::{GaugeSource, Limits};
 use crate::reasons::{CloseReason, RecycleReason};
@@ -248,63 +248,37 @@ impl Handles {
             self.closes.add(0, attrs);
         }
     }
+}
 
-    pub(super) fn timeout(&self) {
-        self.timeouts.add(1, &self.pool);
-    }
-
-    pub(super) fn created(&self, took: Duration) {
-        self.create_time.record(took.as_secs_f64(), &self.pool);
-    }
-
-    /// Aggregated until the SDK collects, else (`gauge_interval` zero) recorded at once.
+impl Consumer for Handles {
     #[inline]
-    pub(super) fn waited(&self, took: Duration) {
-        match &self.batched {
-            Some(batched) => batched.wait_time.record(took),
-            None => self.wait_time.record(took.as_secs_f64(), &self.pool),
+    fn on(&self, event: Event<'_>) {
+        match event {
+            // Aggregated until the SDK collects, else (`gauge_interval` zero) recorded at once.
+            Event::Waited(took) => match &self.batched {
+                Some(batched) => batched.wait_time.record(took),
+                None => self.wait_time.record(took.as_secs_f64(), &self.pool),
+            },
+            Event::Returned(took) => match &self.batched {
+                Some(batched) => batched.use_time.record(took),
+                None => self.use_time.record(took.as_secs_f64(), &self.pool),
+            },
+            Event::Connected(took) => self.create_time.record(took.as_secs_f64(), &self.pool),
+            Event::TimedOut => self.timeouts.add(1, &self.pool),
+            Event::OverflowOpened => self.overflow_opened.add(1, &self.pool),
+            Event::OverflowClosed => self.overflow_closed.add(1, &self.pool),
+            Event::ResetDone { action, ok } => self
+                .resets
+                .add(1, &self.reset_attrs[reset_index(action)][usize::from(!ok)]),
+            Event::Recycled(reason) => self.recycles.add(1, &self.recycle_attrs[reason.index()]),
+            Event::Invalidated(reason) => self
+                .invalidations
+                .add(1, &self.invalidate_attrs[invalidate_index(reason)]),
+            Event::PrePingFailed => self.pre_ping_failures.add(1, &self.pool),
+            Event::Closed(reason) => self.closes.add(1, &self.close_attrs[reason.index()]),
+            Event::LeakSuspected { .. } => self.leaks_suspected.add(1, &self.pool),
+            // The current count is observed from the pool when the SDK collects.
+            Event::LeaksNow { .. } => {}
         }
-    }
-
-    /// As [`waited`](Self::waited).
-    #[inline]
-    pub(super) fn used_for(&self, took: Duration) {
-        match &self.batched {
-            Some(batched) => batched.use_time.record(took),
-            None => self.use_time.record(took.as_secs_f64(), &self.pool),
-        }
-    }
-
-    pub(super) fn overflow_opened(&self) {
-        self.overflow_opened.add(1, &self.pool);
-    }
-
-    pub(super) fn overflow_closed(&self) {
-        self.overflow_closed.add(1, &self.pool);
-    }
-
-    pub(super) fn reset(&self, action: usize, ok: bool) {
-        self.resets
-            .add(1, &self.reset_attrs[action][usize::from(!ok)]);
-    }
-
-    pub(super) fn recycled(&self, reason: usize) {
-        self.recycles.add(1, &self.recycle_attrs[reason]);
-    }
-
-    pub(super) fn invalidated(&self, reason: usize) {
-        self.invalidations.add(1, &self.invalidate_attrs[reason]);
-    }
-
-    pub(super) fn pre_ping_failed(&self) {
-        self.pre_ping_failures.add(1, &self.pool);
-    }
-
-    pub(super) fn closed(&self, reason: usize) {
-        self.closes.add(1, &self.close_attrs[reason]);
-    }
-
-    pub(super) fn leak_suspected(&self) {
-        self.leaks_suspected.add(1, &self.pool);
     }
 }

@@ -1,8 +1,10 @@
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::pool::{AsyncPool, Shared};
+use crate::adapted::AdaptedPool;
 use crate::builder::{Holding, HoldsConnections, PoolBuilder, PoolKind, Sealed};
 use crate::config::FrontEnd;
 use crate::config::ResetAction;
@@ -17,21 +19,25 @@ pub type AsyncBuilder<M> = PoolBuilder<Tokio<M>>;
 
 /// The async kind of pool: tasks wait on futures on a Tokio runtime, connections come from a
 /// [`bb8::ManageConnection`]. What its builder holds beyond the options.
-pub struct Tokio<M: bb8::ManageConnection> {
+///
+/// `P` is the pool type `build` returns: the core [`AsyncPool`] (`()`, the default), or an
+/// adapter's pool around it (see [`AdaptedPool`]).
+pub struct Tokio<M: bb8::ManageConnection, P = ()> {
     pub(super) holding: Holding<M::Connection>,
     pub(super) reset: Option<Arc<dyn AsyncReset<M::Connection>>>,
     pub(super) reset_timeout: Option<Duration>,
     pub(super) on_connect: Option<Arc<dyn AsyncConnectHook<M::Connection>>>,
+    adapted: PhantomData<fn() -> P>,
 }
 
 /// How long an async reset may take before the connection is closed instead, unless the
 /// builder says otherwise.
 pub const DEFAULT_RESET_TIMEOUT: Duration = Duration::from_secs(10);
 
-impl<M: bb8::ManageConnection> Sealed for Tokio<M> {}
-impl<M: bb8::ManageConnection> PoolKind for Tokio<M> {}
+impl<M: bb8::ManageConnection, P> Sealed for Tokio<M, P> {}
+impl<M: bb8::ManageConnection, P> PoolKind for Tokio<M, P> {}
 
-impl<M: bb8::ManageConnection> HoldsConnections for Tokio<M> {
+impl<M: bb8::ManageConnection, P> HoldsConnections for Tokio<M, P> {
     type Connection = M::Connection;
 
     fn holding(&mut self) -> &mut Holding<M::Connection> {
@@ -41,6 +47,7 @@ impl<M: bb8::ManageConnection> HoldsConnections for Tokio<M> {
 
 impl<M: bb8::ManageConnection> Front for Tokio<M> {
     type Manager = M;
+    type Reset = dyn AsyncReset<M::Connection>;
     const POOL_NAME: &'static str = "AsyncPool";
     const GUARD_NAME: &'static str = "AsyncPooledConnection";
     const DETACHED_NAME: &'static str = "AsyncDetachedConnection";
@@ -61,29 +68,31 @@ impl<M: bb8::ManageConnection> Front for Tokio<M> {
     }
 }
 
-impl<M: bb8::ManageConnection> Default for Tokio<M> {
+impl<M: bb8::ManageConnection, P> Default for Tokio<M, P> {
     fn default() -> Self {
         Tokio {
             holding: Holding::default(),
             reset: None,
             reset_timeout: Some(DEFAULT_RESET_TIMEOUT),
             on_connect: None,
+            adapted: PhantomData,
         }
     }
 }
 
-impl<M: bb8::ManageConnection> Clone for Tokio<M> {
+impl<M: bb8::ManageConnection, P> Clone for Tokio<M, P> {
     fn clone(&self) -> Self {
         Tokio {
             holding: self.holding.clone(),
             reset: self.reset.clone(),
             reset_timeout: self.reset_timeout,
             on_connect: self.on_connect.clone(),
+            adapted: PhantomData,
         }
     }
 }
 
-impl<M: bb8::ManageConnection> fmt::Debug for Tokio<M> {
+impl<M: bb8::ManageConnection, P> fmt::Debug for Tokio<M, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tokio")
             .field("reset", &self.reset.is_some())
@@ -93,7 +102,7 @@ impl<M: bb8::ManageConnection> fmt::Debug for Tokio<M> {
     }
 }
 
-impl<M: bb8::ManageConnection> PoolBuilder<Tokio<M>> {
+impl<M: bb8::ManageConnection, P> PoolBuilder<Tokio<M, P>> {
     /// The async function that rolls back or commits a returned connection, as
     /// `reset_on_return` asks. Required unless `reset_on_return` is
     /// [`ResetOnReturn::None`](crate::ResetOnReturn).
@@ -134,7 +143,35 @@ impl<M: bb8::ManageConnection> PoolBuilder<Tokio<M>> {
         self.kind.reset_timeout = timeout.into();
         self
     }
+}
 
+impl<M: bb8::ManageConnection, P: AdaptedPool<Tokio<M>>> PoolBuilder<Tokio<M, P>> {
+    /// Builds the adapter's pool over `manager` (or what converts into it, such as a URL),
+    /// with the adapter's name, `db.system.name` and reset where the user set none. Opens
+    /// nothing.
+    ///
+    /// # Errors
+    /// [`BuildError`] for options that make no sense together (SingletonThreadPool included),
+    /// before anything is opened.
+    pub async fn build(self, manager: impl Into<M>) -> Result<P, BuildError> {
+        let manager = manager.into();
+        let mut core = PoolBuilder {
+            options: self.options,
+            instruments: self.instruments,
+            kind: Tokio {
+                holding: self.kind.holding,
+                reset: self.kind.reset.or_else(P::default_reset),
+                reset_timeout: self.kind.reset_timeout,
+                on_connect: self.kind.on_connect,
+                adapted: PhantomData,
+            },
+        };
+        core.fill_unset(P::database_url(&manager), P::db_system_name());
+        Tokio::build_pool(core, Arc::new(manager)).map(P::from_core)
+    }
+}
+
+impl<M: bb8::ManageConnection> PoolBuilder<Tokio<M>> {
     /// Builds the pool. Opens nothing: connections open on first demand.
     ///
     /// # Errors

@@ -3,14 +3,15 @@
 
 use std::fmt;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use diesel::r2d2::{ConnectionManager, R2D2Connection};
 use poolscope::BuildError;
 
-use crate::forward::forward_options;
 use crate::lost_connection::{self, DisconnectWatch, Suspicion};
+use crate::redact::fmt_manager;
 use crate::reset::{in_error, in_transaction, DieselReset};
-use crate::user_set::{fmt_manager, UserSet};
+use crate::system::system_name;
 
 /// Opens Diesel connections for a [`Pool`]: Diesel's own [`ConnectionManager`], except that a
 /// connection returned inside a transaction is not "broken" (the pool rolls it back and keeps
@@ -158,10 +159,7 @@ impl<C: R2D2Connection + Send + 'static> Pool<C> {
     /// 1.2–1.4× r2d2's queries per second and LIFO 1.0–1.1×, with less of the client's CPU
     /// per query (BENCHMARKS.md, "The adapters end to end").
     pub fn builder() -> Builder<C> {
-        Builder {
-            inner: poolscope::Pool::builder().defaults(poolscope::Defaults::RUST_POOLS),
-            user_set: UserSet::default(),
-        }
+        Builder::default().defaults(poolscope::Defaults::RUST_POOLS)
     }
 
     /// A pool with the defaults, for `manager` (a URL, a [`Manager`] or Diesel's
@@ -217,59 +215,29 @@ impl<C: R2D2Connection + Send + 'static> fmt::Debug for Pool<C> {
     }
 }
 
-/// Builds a [`Pool`]: every option of the core builder, with Diesel's defaults filled in at
-/// [`build`](Builder::build) (name from the URL, `db.system.name` from the backend, reset
-/// through Diesel's transaction manager).
-pub struct Builder<C: R2D2Connection + Send + 'static> {
-    inner: poolscope::Builder<Manager<C>>,
-    user_set: UserSet,
-}
+/// Builds a [`Pool`]: the core builder itself, every option as it is there (see
+/// [`poolscope::PoolBuilder`]); [`build`](poolscope::PoolBuilder::build) takes a database
+/// URL, a [`Manager`] or Diesel's [`ConnectionManager`], and fills in what the options left
+/// unset: the name from the URL (without its credentials), `db.system.name` from the
+/// connection's backend, the reset through Diesel's transaction manager ([`DieselReset`]).
+pub type Builder<C> = poolscope::PoolBuilder<poolscope::Blocking<Manager<C>, Pool<C>>>;
 
-impl<C: R2D2Connection + Send + 'static> fmt::Debug for Builder<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
-    }
-}
-
-impl<C: R2D2Connection + Send + 'static> Builder<C> {
-    fn map(
-        self,
-        f: impl FnOnce(poolscope::Builder<Manager<C>>) -> poolscope::Builder<Manager<C>>,
-    ) -> Self {
-        Builder {
-            inner: f(self.inner),
-            ..self
-        }
+impl<C: R2D2Connection + Send + 'static> poolscope::AdaptedPool<poolscope::Blocking<Manager<C>>>
+    for Pool<C>
+{
+    fn from_core(inner: poolscope::Pool<Manager<C>>) -> Self {
+        Pool { inner }
     }
 
-    forward_options!(C);
-
-    /// Replaces the Diesel reset (rollback or commit of every open transaction level) with
-    /// your own.
-    pub fn reset_with(mut self, reset: impl poolscope::Reset<C>) -> Self {
-        self.user_set.reset = true;
-        self.map(|b| b.reset_with(reset))
+    fn database_url(manager: &Manager<C>) -> Option<&str> {
+        manager.database_url()
     }
 
-    /// Builds the pool for `manager`: a database URL, a [`Manager`], or Diesel's
-    /// [`ConnectionManager`]. Opens nothing: connections open on first demand.
-    ///
-    /// # Errors
-    /// [`BuildError`] for options that make no sense together, before anything is opened.
-    pub fn build(self, manager: impl Into<Manager<C>>) -> Result<Pool<C>, BuildError> {
-        let manager = manager.into();
-        let mut inner = self.inner;
-        if let Some(url) = self.user_set.name_from(manager.database_url()) {
-            inner = inner.name_from_url(url);
-        }
-        if let Some(system) = self.user_set.system::<C::Backend>() {
-            inner = inner.db_system_name(system);
-        }
-        if !self.user_set.reset {
-            inner = inner.reset_with(DieselReset);
-        }
-        Ok(Pool {
-            inner: inner.build(manager)?,
-        })
+    fn db_system_name() -> Option<&'static str> {
+        system_name::<C::Backend>()
+    }
+
+    fn default_reset() -> Option<Arc<dyn poolscope::Reset<C>>> {
+        Some(Arc::new(DieselReset))
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use poolscope::BuildError;
+use poolscope::{BuildError, PoolBuilder, PoolKind};
 
 /// A pool's counts, as r2d2 and bb8 report them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,47 +89,18 @@ impl Settings {
     }
 }
 
-/// The SQLAlchemy options the settings set, on either front's builder.
-pub(crate) trait SqlAlchemyOptions: Sized {
-    fn sized(self, sizes: Sizes) -> Self;
-    fn checked(self, pre_ping: bool, recycle: Option<Duration>, timeout: Duration) -> Self;
-}
-
-/// The same two methods on both builders, whose setters share names but not a trait.
-macro_rules! sqlalchemy_options {
-    () => {
-        fn sized(self, sizes: Sizes) -> Self {
-            self.pool_size(sizes.pool_size)
-                .max_overflow(sizes.max_overflow)
-        }
-        fn checked(self, pre_ping: bool, recycle: Option<Duration>, timeout: Duration) -> Self {
-            self.pre_ping(pre_ping)
-                .pool_recycle(recycle)
-                .pool_timeout(timeout)
-        }
-    };
-}
-
-impl<C: diesel::r2d2::R2D2Connection + Send + 'static> SqlAlchemyOptions for crate::Builder<C> {
-    sqlalchemy_options!();
-}
-
-#[cfg(any(feature = "async-postgres", feature = "async-mysql"))]
-impl<C> SqlAlchemyOptions for crate::AsyncBuilder<C>
-where
-    C: diesel_async::pooled_connection::PoolableConnection + 'static,
-    crate::AsyncManager<C>: bb8::ManageConnection<Connection = C>,
-{
-    sqlalchemy_options!();
-}
-
 impl Settings {
     /// `builder` with these settings applied, or the option that makes no sense.
-    pub(crate) fn apply<B: SqlAlchemyOptions>(&self, builder: B) -> Result<B, BuildError> {
-        Ok(builder.sized(self.sizes()?).checked(
-            self.test_on_check_out,
-            self.max_lifetime,
-            self.connection_timeout,
-        ))
+    pub(crate) fn apply<K: PoolKind>(
+        &self,
+        builder: PoolBuilder<K>,
+    ) -> Result<PoolBuilder<K>, BuildError> {
+        let sizes = self.sizes()?;
+        Ok(builder
+            .pool_size(sizes.pool_size)
+            .max_overflow(sizes.max_overflow)
+            .pre_ping(self.test_on_check_out)
+            .pool_recycle(self.max_lifetime)
+            .pool_timeout(self.connection_timeout))
     }
 }

@@ -68,12 +68,22 @@ mod blocking;
 mod compat;
 #[cfg(any(feature = "async-postgres", feature = "async-mysql"))]
 mod connect_cause;
-mod forward;
 mod guard;
 mod lost_connection;
 #[cfg(any(feature = "async-postgres", feature = "async-mysql"))]
 mod nonblocking;
 pub mod r2d2;
+
+/// The workspace's `README.md` (the core pool's examples run on SQLite through Diesel's
+/// manager, which is why they are compiled here), compiled as doctests.
+#[cfg(all(doctest, feature = "sqlite", feature = "postgres"))]
+#[doc = include_str!("../../../README.md")]
+mod workspace_readme {}
+
+/// `README.md`, compiled as doctests so that its examples cannot rot.
+#[cfg(all(doctest, feature = "postgres", feature = "async-postgres"))]
+#[doc = include_str!("../README.md")]
+mod readme {}
 
 /// `MIGRATING.md`, compiled as doctests so that the guide cannot rot.
 #[cfg(doctest)]
@@ -83,7 +93,6 @@ mod migrating {}
 mod redact;
 mod reset;
 mod system;
-mod user_set;
 
 pub use blocking::{Builder, Error, Manager, Pool, PooledConnection};
 #[cfg(any(feature = "async-postgres", feature = "async-mysql"))]

@@ -3,17 +3,18 @@
 
 use std::fmt;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, PoolError, PoolableConnection,
 };
 use diesel_async::{AsyncConnection, TransactionManager};
-use poolscope::{AsyncReset, BoxError, BoxFuture, BuildError, ResetAction};
+use poolscope::{AsyncReset, BoxError, BoxFuture, ResetAction};
 
-use crate::forward::forward_options;
 use crate::lost_connection::{self, DisconnectWatch, Suspicion};
+use crate::redact::fmt_manager;
 use crate::reset::Unwind;
-use crate::user_set::{fmt_manager, UserSet};
+use crate::system::system_name;
 
 /// Opens diesel-async connections for an [`AsyncPool`]: diesel-async's own
 /// [`AsyncDieselConnectionManager`] (its `ManagerConfig`, custom setup and recycling check
@@ -254,10 +255,7 @@ where
     /// connections, a 30 s `pool_timeout`, `pre_ping` on, `pool_recycle` 30 min, and
     /// rollback on return through diesel-async's transaction manager.
     pub fn builder() -> AsyncBuilder<C> {
-        AsyncBuilder {
-            inner: poolscope::AsyncPool::builder().defaults(poolscope::Defaults::RUST_POOLS),
-            user_set: UserSet::default(),
-        }
+        AsyncBuilder::default().defaults(poolscope::Defaults::RUST_POOLS)
     }
 
     /// The core pool.
@@ -300,87 +298,31 @@ where
     }
 }
 
-/// Builds an [`AsyncPool`]: every option of the core's async builder, with diesel-async's
-/// defaults filled in at [`build`](AsyncBuilder::build).
-pub struct AsyncBuilder<C>
-where
-    C: AsyncConnection + 'static,
-    AsyncManager<C>: bb8::ManageConnection,
-{
-    inner: poolscope::AsyncBuilder<AsyncManager<C>>,
-    user_set: UserSet,
-}
+/// Builds an [`AsyncPool`]: the core's async builder itself, every option as it is there
+/// (see [`poolscope::PoolBuilder`]); [`build`](poolscope::PoolBuilder::build) takes a
+/// database URL, an [`AsyncManager`] or diesel-async's [`AsyncDieselConnectionManager`], and
+/// fills in what the options left unset: the name from the URL, `db.system.name` from the
+/// backend, the reset through diesel-async's transaction manager ([`DieselAsyncReset`]).
+pub type AsyncBuilder<C> = poolscope::PoolBuilder<poolscope::Tokio<AsyncManager<C>, AsyncPool<C>>>;
 
-impl<C> fmt::Debug for AsyncBuilder<C>
-where
-    C: AsyncConnection + 'static,
-    AsyncManager<C>: bb8::ManageConnection,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
-    }
-}
-
-impl<C> AsyncBuilder<C>
+impl<C> poolscope::AdaptedPool<poolscope::Tokio<AsyncManager<C>>> for AsyncPool<C>
 where
     C: AsyncConnection + 'static,
     AsyncManager<C>: bb8::ManageConnection<Connection = C>,
 {
-    fn map(
-        self,
-        f: impl FnOnce(
-            poolscope::AsyncBuilder<AsyncManager<C>>,
-        ) -> poolscope::AsyncBuilder<AsyncManager<C>>,
-    ) -> Self {
-        AsyncBuilder {
-            inner: f(self.inner),
-            ..self
-        }
+    fn from_core(inner: poolscope::AsyncPool<AsyncManager<C>>) -> Self {
+        AsyncPool { inner }
     }
 
-    forward_options!(C);
-
-    /// How long a reset on return may wait for the server before the connection is closed
-    /// instead; see [`poolscope::AsyncBuilder::reset_timeout`] (default 10 s).
-    pub fn reset_timeout(self, timeout: impl Into<Option<std::time::Duration>>) -> Self {
-        self.map(|b| b.reset_timeout(timeout))
+    fn database_url(manager: &AsyncManager<C>) -> Option<&str> {
+        manager.database_url()
     }
 
-    /// Async setup on every new connection (bb8's connection customizer); see
-    /// [`poolscope::AsyncBuilder::on_connect`].
-    pub fn on_connect(self, hook: impl poolscope::AsyncConnectHook<C>) -> Self {
-        self.map(|b| b.on_connect(hook))
+    fn db_system_name() -> Option<&'static str> {
+        system_name::<C::Backend>()
     }
 
-    /// Replaces the diesel-async reset with your own.
-    pub fn reset_with(mut self, reset: impl AsyncReset<C>) -> Self {
-        self.user_set.reset = true;
-        self.map(|b| b.reset_with(reset))
-    }
-
-    /// Builds the pool for `manager`: a database URL, an [`AsyncManager`], or diesel-async's
-    /// [`AsyncDieselConnectionManager`]. Opens nothing.
-    ///
-    /// # Errors
-    /// [`BuildError`] for options that make no sense together (SingletonThreadPool
-    /// included), before anything is opened.
-    pub async fn build(
-        self,
-        manager: impl Into<AsyncManager<C>>,
-    ) -> Result<AsyncPool<C>, BuildError> {
-        let manager = manager.into();
-        let mut inner = self.inner;
-        if let Some(url) = self.user_set.name_from(manager.database_url()) {
-            inner = inner.name_from_url(url);
-        }
-        if let Some(system) = self.user_set.system::<C::Backend>() {
-            inner = inner.db_system_name(system);
-        }
-        if !self.user_set.reset {
-            inner = inner.reset_with(DieselAsyncReset);
-        }
-        Ok(AsyncPool {
-            inner: inner.build(manager).await?,
-        })
+    fn default_reset() -> Option<Arc<dyn AsyncReset<C>>> {
+        Some(Arc::new(DieselAsyncReset))
     }
 }

@@ -1,8 +1,25 @@
 //! Passwords out of connect errors: libpq echoes a connection string it cannot parse (a
 //! `mysql://` URL given to a `PgConnection` pool, say) into its error message, password and
-//! all. The blocking manager passes every connect error through [`connect_error`].
+//! all. The blocking manager passes every connect error through [`connect_error`]; the
+//! managers' `Debug` shows the database without credentials ([`fmt_manager`]).
+
+use std::fmt;
 
 use diesel::result::ConnectionError;
+
+/// A manager's `Debug`: its kind, the connection type and the database without credentials
+/// (never the URL itself: it may hold a password).
+pub(crate) fn fmt_manager(
+    f: &mut fmt::Formatter<'_>,
+    kind: &str,
+    connection: &str,
+    url: Option<&str>,
+) -> fmt::Result {
+    f.debug_struct(kind)
+        .field("connection", &connection)
+        .field("database", &url.map(poolscope::pool_name_from_url))
+        .finish()
+}
 
 /// `text` with the password of every `scheme://user:password@host` and every
 /// `password=value` replaced by `***`.

@@ -40,9 +40,9 @@ use crate::{DatabasePool, Error};
 #[derive(Debug)]
 #[must_use = "a Builder does nothing until build() or connect()"]
 pub struct Builder {
-    hooks: HooksBuilder,
-    name_set: bool,
-    system_set: bool,
+    pub(crate) hooks: HooksBuilder,
+    pub(crate) name_set: bool,
+    pub(crate) system_set: bool,
     session: Session,
     min_connections: u32,
 }
@@ -64,13 +64,6 @@ impl Builder {
     pub fn new() -> Self {
         Self::default()
     }
-
-    fn map(mut self, f: impl FnOnce(HooksBuilder) -> HooksBuilder) -> Self {
-        self.hooks = f(self.hooks);
-        self
-    }
-
-    crate::forward::forward_options!();
 
     /// Connections [`connect`](Self::connect) opens before it returns (sqlx's and SeaORM's
     /// `min_connections`; default 0: `connect` opens one and pings it). They go back to the

@@ -1,107 +1,113 @@
-//! The core's option setters, forwarded so that a SeaORM pool is configured exactly like a
-//! core pool (the adapter adds only the URL defaults).
+//! The core's option setters on the SeaORM [`Builder`], each passed to the
+//! [`HooksBuilder`](poolscope::hooks::HooksBuilder) it holds, so that a SeaORM pool is
+//! configured exactly like a core pool (the adapter adds only the URL defaults).
 
-/// Forwards each option setter of [`poolscope::hooks::HooksBuilder`] to `self.hooks`.
-macro_rules! forward_options {
-    () => {
-        /// The pool class (Queue, Null, Static, Assertion; SingletonThread is refused); see
-        /// [`poolscope::Builder::pool_class`].
-        pub fn pool_class(self, class: poolscope::PoolClass) -> Self {
-            self.map(|b| b.pool_class(class))
-        }
+use crate::Builder;
 
-        /// Connections kept idle (0: no limit); see [`poolscope::Builder::pool_size`].
-        pub fn pool_size(self, size: usize) -> Self {
-            self.map(|b| b.pool_size(size))
-        }
+impl Builder {
+    fn map(
+        mut self,
+        f: impl FnOnce(poolscope::hooks::HooksBuilder) -> poolscope::hooks::HooksBuilder,
+    ) -> Self {
+        self.hooks = f(self.hooks);
+        self
+    }
 
-        /// Extra connections under load, closed on return (-1: no limit); see
-        /// [`poolscope::Builder::max_overflow`].
-        pub fn max_overflow(self, max_overflow: i64) -> Self {
-            self.map(|b| b.max_overflow(max_overflow))
-        }
+    /// The pool class (Queue, Null, Static, Assertion; SingletonThread is refused); see
+    /// [`poolscope::Builder::pool_class`].
+    pub fn pool_class(self, class: poolscope::PoolClass) -> Self {
+        self.map(|b| b.pool_class(class))
+    }
 
-        /// How long a checkout waits (`None`: forever); see
-        /// [`poolscope::Builder::pool_timeout`].
-        pub fn pool_timeout(self, timeout: impl Into<Option<std::time::Duration>>) -> Self {
-            self.map(|b| b.pool_timeout(timeout))
-        }
+    /// Connections kept idle (0: no limit); see [`poolscope::Builder::pool_size`].
+    pub fn pool_size(self, size: usize) -> Self {
+        self.map(|b| b.pool_size(size))
+    }
 
-        /// Replace connections older than this at checkout; see
-        /// [`poolscope::Builder::pool_recycle`].
-        pub fn pool_recycle(self, recycle: impl Into<Option<std::time::Duration>>) -> Self {
-            self.map(|b| b.pool_recycle(recycle))
-        }
+    /// Extra connections under load, closed on return (-1: no limit); see
+    /// [`poolscope::Builder::max_overflow`].
+    pub fn max_overflow(self, max_overflow: i64) -> Self {
+        self.map(|b| b.max_overflow(max_overflow))
+    }
 
-        /// Ping idle connections before handing them out (sqlx's `ping`); see
-        /// [`poolscope::Builder::pre_ping`].
-        pub fn pre_ping(self, pre_ping: bool) -> Self {
-            self.map(|b| b.pre_ping(pre_ping))
-        }
+    /// How long a checkout waits (`None`: forever); see
+    /// [`poolscope::Builder::pool_timeout`].
+    pub fn pool_timeout(self, timeout: impl Into<Option<std::time::Duration>>) -> Self {
+        self.map(|b| b.pool_timeout(timeout))
+    }
 
-        /// What the options left unset default to (default
-        /// [`Defaults::RUST_POOLS`](poolscope::Defaults::RUST_POOLS), what sqlx's own pool
-        /// does; [`Defaults::SQLALCHEMY`](poolscope::Defaults::SQLALCHEMY) for SQLAlchemy's).
-        pub fn defaults(self, defaults: poolscope::Defaults) -> Self {
-            self.map(|b| b.defaults(defaults))
-        }
+    /// Replace connections older than this at checkout; see
+    /// [`poolscope::Builder::pool_recycle`].
+    pub fn pool_recycle(self, recycle: impl Into<Option<std::time::Duration>>) -> Self {
+        self.map(|b| b.pool_recycle(recycle))
+    }
 
-        /// Only `false` can be honoured: sqlx's idle queue is FIFO, and `build()` refuses
-        /// `true`.
-        pub fn use_lifo(self, use_lifo: bool) -> Self {
-            self.map(|b| b.use_lifo(use_lifo))
-        }
+    /// Ping idle connections before handing them out (sqlx's `ping`); see
+    /// [`poolscope::Builder::pre_ping`].
+    pub fn pre_ping(self, pre_ping: bool) -> Self {
+        self.map(|b| b.pre_ping(pre_ping))
+    }
 
-        /// Rollback (default), commit or nothing for a connection returned with a transaction
-        /// open; see the crate docs for which transactions are seen.
-        pub fn reset_on_return(self, reset: poolscope::ResetOnReturn) -> Self {
-            self.map(|b| b.reset_on_return(reset))
-        }
+    /// What the options left unset default to (default
+    /// [`Defaults::RUST_POOLS`](poolscope::Defaults::RUST_POOLS), what sqlx's own pool
+    /// does; [`Defaults::SQLALCHEMY`](poolscope::Defaults::SQLALCHEMY) for SQLAlchemy's).
+    pub fn defaults(self, defaults: poolscope::Defaults) -> Self {
+        self.map(|b| b.defaults(defaults))
+    }
 
-        /// Logs pool decisions; see [`poolscope::Builder::echo_pool`].
-        pub fn echo_pool(self, echo: poolscope::EchoPool) -> Self {
-            self.map(|b| b.echo_pool(echo))
-        }
+    /// Only `false` can be honoured: sqlx's idle queue is FIFO, and `build()` refuses
+    /// `true`.
+    pub fn use_lifo(self, use_lifo: bool) -> Self {
+        self.map(|b| b.use_lifo(use_lifo))
+    }
 
-        /// Applies options read from configuration or the environment; see
-        /// [`poolscope::PoolOptions`] (feature `serde` for configuration files).
-        pub fn options(mut self, options: &poolscope::PoolOptions) -> Self {
-            if options.name.is_some() {
-                self.name_set = true;
-            }
-            self.map(|b| b.options(options))
-        }
+    /// Rollback (default), commit or nothing for a connection returned with a transaction
+    /// open; see the crate docs for which transactions are seen.
+    pub fn reset_on_return(self, reset: poolscope::ResetOnReturn) -> Self {
+        self.map(|b| b.reset_on_return(reset))
+    }
 
-        /// The pool's name in logs and metrics (default: the URL without credentials).
-        pub fn name(mut self, name: impl Into<String>) -> Self {
+    /// Logs pool decisions; see [`poolscope::Builder::echo_pool`].
+    pub fn echo_pool(self, echo: poolscope::EchoPool) -> Self {
+        self.map(|b| b.echo_pool(echo))
+    }
+
+    /// Applies options read from configuration or the environment; see
+    /// [`poolscope::PoolOptions`] (feature `serde` for configuration files).
+    pub fn options(mut self, options: &poolscope::PoolOptions) -> Self {
+        if options.name.is_some() {
             self.name_set = true;
-            self.map(|b| b.name(name))
         }
+        self.map(|b| b.options(options))
+    }
 
-        /// AssertionPool backtraces; see [`poolscope::Builder::store_traceback`].
-        pub fn store_traceback(self, store: bool) -> Self {
-            self.map(|b| b.store_traceback(store))
-        }
+    /// The pool's name in logs and metrics (default: the URL without credentials).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name_set = true;
+        self.map(|b| b.name(name))
+    }
 
-        /// `db.system.name` (default: from the URL's scheme).
-        pub fn db_system_name(mut self, system: impl Into<String>) -> Self {
-            self.system_set = true;
-            self.map(|b| b.db_system_name(system))
-        }
+    /// AssertionPool backtraces; see [`poolscope::Builder::store_traceback`].
+    pub fn store_traceback(self, store: bool) -> Self {
+        self.map(|b| b.store_traceback(store))
+    }
 
-        /// How often the facade's count gauges are published and durations flushed; see
-        /// [`poolscope::Builder::gauge_interval`].
-        #[cfg(any(feature = "metrics", feature = "opentelemetry"))]
-        pub fn gauge_interval(self, every: std::time::Duration) -> Self {
-            self.map(|b| b.gauge_interval(every))
-        }
+    /// `db.system.name` (default: from the URL's scheme).
+    pub fn db_system_name(mut self, system: impl Into<String>) -> Self {
+        self.system_set = true;
+        self.map(|b| b.db_system_name(system))
+    }
 
-        /// The OpenTelemetry meter; see [`poolscope::Builder::otel_meter`].
-        #[cfg(feature = "opentelemetry")]
-        pub fn otel_meter(self, meter: opentelemetry::metrics::Meter) -> Self {
-            self.map(|b| b.otel_meter(meter))
-        }
-    };
+    /// How often the facade's count gauges are published and durations flushed; see
+    /// [`poolscope::Builder::gauge_interval`].
+    #[cfg(any(feature = "metrics", feature = "opentelemetry"))]
+    pub fn gauge_interval(self, every: std::time::Duration) -> Self {
+        self.map(|b| b.gauge_interval(every))
+    }
+
+    /// The OpenTelemetry meter; see [`poolscope::Builder::otel_meter`].
+    #[cfg(feature = "opentelemetry")]
+    pub fn otel_meter(self, meter: opentelemetry::metrics::Meter) -> Self {
+        self.map(|b| b.otel_meter(meter))
+    }
 }
-
-pub(crate) use forward_options;

@@ -81,6 +81,11 @@
     allow(unused, unreachable_code)
 )]
 
+/// `README.md`, compiled as doctests so that its examples cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
+
 /// `MIGRATING.md`, compiled as doctests so that the guide cannot rot.
 #[cfg(all(doctest, feature = "sqlite", feature = "stream"))]
 #[doc = include_str!("../MIGRATING.md")]

@@ -1,0 +1,93 @@
+//! What an adapter crate knows about its connections, in one trait the builder consults.
+//!
+//! An adapter (poolscope-diesel, ...) puts a pool type of its own around a core pool, to give
+//! its guard the traits its library wants. It does not forward the builder's setters: its
+//! builder *is* a [`PoolBuilder`] of the front's kind with the adapter's pool as the second
+//! parameter (`PoolBuilder<Blocking<M, P>>`), so every option is there as it is on the core
+//! builder, and [`build`](PoolBuilder::build) fills in what the user left unset from the
+//! adapter's [`AdaptedPool`] implementation, then wraps the core pool.
+
+use std::sync::Arc;
+
+use crate::builder::PoolBuilder;
+use crate::pool::{ConnectionPool, Front};
+
+/// A pool type an adapter puts around a core [`ConnectionPool`] of front `F`, and what the
+/// adapter knows that the builder fills in when the user did not set it: the pool's name
+/// (from the manager's URL, without its credentials), `db.system.name` and the reset on
+/// return.
+///
+/// ```
+/// use poolscope::{AdaptedPool, Blocking, Pool, PoolBuilder};
+/// # #[derive(Debug)]
+/// # struct Manager { url: String }
+/// # impl r2d2::ManageConnection for Manager {
+/// #     type Connection = ();
+/// #     type Error = std::io::Error;
+/// #     fn connect(&self) -> Result<(), std::io::Error> { Ok(()) }
+/// #     fn is_valid(&self, _: &mut ()) -> Result<(), std::io::Error> { Ok(()) }
+/// #     fn has_broken(&self, _: &mut ()) -> bool { false }
+/// # }
+///
+/// /// The adapter's pool.
+/// struct MyPool(Pool<Manager>);
+///
+/// impl AdaptedPool<Blocking<Manager>> for MyPool {
+///     fn from_core(pool: Pool<Manager>) -> Self {
+///         MyPool(pool)
+///     }
+///     fn database_url(manager: &Manager) -> Option<&str> {
+///         Some(&manager.url)
+///     }
+///     fn db_system_name() -> Option<&'static str> {
+///         Some("sqlite")
+///     }
+/// }
+///
+/// impl MyPool {
+///     fn builder() -> PoolBuilder<Blocking<Manager, MyPool>> {
+///         PoolBuilder::default().pool_size(2)
+///     }
+/// }
+///
+/// let pool = MyPool::builder()
+///     .max_overflow(0)
+///     .reset_on_return(poolscope::ResetOnReturn::None)
+///     .build(Manager { url: "postgres://me:secret@db.example/shop".into() })?;
+/// assert_eq!(pool.0.name(), "db.example:5432/shop"); // from the URL, without credentials
+/// # Ok::<(), poolscope::BuildError>(())
+/// ```
+pub trait AdaptedPool<F: Front>: Sized {
+    /// The adapter's pool around a core pool just built.
+    fn from_core(pool: ConnectionPool<F>) -> Self;
+
+    /// The URL to name the pool after, unless the user named it (default: none, and the
+    /// pool is called `pool-<id>`).
+    #[allow(unused_variables)]
+    fn database_url(manager: &F::Manager) -> Option<&str> {
+        None
+    }
+
+    /// `db.system.name`, unless the user set one (default: none).
+    fn db_system_name() -> Option<&'static str> {
+        None
+    }
+
+    /// The reset on return, unless the user set one with `reset_with` (default: none, and
+    /// `build` refuses a `reset_on_return` other than `None` without one).
+    fn default_reset() -> Option<Arc<F::Reset>> {
+        None
+    }
+}
+
+impl<K: crate::builder::PoolKind> PoolBuilder<K> {
+    /// Fills the name and `db.system.name` the user left unset with the adapter's.
+    pub(crate) fn fill_unset(&mut self, url: Option<&str>, system: Option<&'static str>) {
+        if self.options.name.is_none() {
+            self.options.name = url.map(crate::pool_name_from_url);
+        }
+        if self.options.db_system.is_none() {
+            self.options.db_system = system.map(Into::into);
+        }
+    }
+}
