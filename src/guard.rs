@@ -7,6 +7,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use crate::core::Checked;
+use crate::events::{CloseDetachedEvent, ResetEvent};
 use crate::pool::{Front, Shared};
 use crate::record::Extensions;
 
@@ -180,7 +181,7 @@ impl<F: Front> Detached<F> {
             transaction_was_reset: false,
         };
         for l in core.listeners.iter() {
-            l.reset(conn, &mut record, state);
+            l.reset(ResetEvent::new(conn, &mut record, state));
         }
         action
     }
@@ -188,7 +189,7 @@ impl<F: Front> Detached<F> {
     /// Fires `close_detached`; the connection is dropped next.
     fn closed(&self, conn: &mut F::Connection) {
         for l in self.shared.core.listeners.iter() {
-            l.close_detached(conn);
+            l.close_detached(CloseDetachedEvent { connection: conn });
         }
         crate::echo::echo_debug!(self.shared.core, "Closing connection {}", self.id);
     }

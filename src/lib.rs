@@ -15,6 +15,11 @@
 //!
 //! Nothing opens at build time; connections open on first demand.
 //!
+//! Features (all but `serde` on by default): `blocking` ([`Pool`], r2d2's manager trait),
+//! `tokio` ([`AsyncPool`], bb8's manager trait, on Tokio), `metrics` (the `metrics` facade),
+//! `opentelemetry` (the OpenTelemetry metrics API), `serde` ([`PoolOptions`] from any serde
+//! format).
+//!
 //! ```
 //! use poolscope::{BoxError, EchoPool, Pool, ResetAction};
 //! # #[derive(Debug)] struct Never;
@@ -46,9 +51,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// The core serves both fronts; in a build with one front (feature `blocking` or `tokio`
+// alone) or none (the hooks only), the other front's waiting and connecting paths are unused.
+#![cfg_attr(
+    not(all(feature = "blocking", feature = "tokio")),
+    allow(dead_code, unused_imports)
+)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod adapted;
+#[cfg(feature = "blocking")]
 mod blocking;
 mod builder;
 mod clock;
@@ -60,6 +73,7 @@ mod events;
 mod guard;
 pub mod hooks;
 mod instrument;
+#[cfg(feature = "tokio")]
 mod nonblocking;
 mod owner;
 mod policy;
@@ -79,6 +93,8 @@ mod sync;
 mod url_name;
 
 pub use adapted::AdaptedPool;
+#[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub use blocking::{Blocking, Builder, DetachedConnection, Pool, PooledConnection};
 pub use builder::{HoldsConnections, PoolBuilder, PoolKind};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -87,9 +103,14 @@ pub use error::{
     AlreadyCheckedOut, BoxError, BuildError, CheckoutSite, ConnectTimeoutError, Error, ErrorChain,
     ListenerError, ListenerErrorKind, TimeoutError,
 };
-pub use events::{PoolListener, ResetState};
+pub use events::{
+    CheckinEvent, CloseDetachedEvent, ConnectionEvent, InvalidateEvent, PoolListener, ResetEvent,
+    ResetState,
+};
 pub use guard::{Detached, Pooled};
 pub use instrument::names as metric_names;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use nonblocking::{
     AsyncBuilder, AsyncDetachedConnection, AsyncPool, AsyncPooledConnection, Tokio,
     DEFAULT_RESET_TIMEOUT,

@@ -10,6 +10,7 @@ use std::thread::ThreadId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Owner {
     Thread(ThreadId),
+    #[cfg(feature = "tokio")]
     Task(tokio::task::Id),
     /// A future polled outside a Tokio task: equal to nothing else.
     Anonymous(u64),
@@ -27,11 +28,14 @@ impl Owner {
         Owner::Thread(ID.with(|id| *id))
     }
 
+    /// The current Tokio task, or (outside a task, or without the `tokio` feature) a holder
+    /// equal to nothing else.
     pub(crate) fn current_task() -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        match tokio::task::try_id() {
-            Some(id) => Owner::Task(id),
-            None => Owner::Anonymous(NEXT.fetch_add(1, Ordering::Relaxed)),
+        #[cfg(feature = "tokio")]
+        if let Some(id) = tokio::task::try_id() {
+            return Owner::Task(id);
         }
+        Owner::Anonymous(NEXT.fetch_add(1, Ordering::Relaxed))
     }
 }

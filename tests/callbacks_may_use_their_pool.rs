@@ -3,12 +3,13 @@
 //! deadlocking, on both fronts.
 mod common;
 
+use poolscope::{CheckinEvent, ConnectionEvent, InvalidateEvent, ResetEvent};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use common::fronts::{Front, Opts, TestPool};
 use common::{Db, FakeConn};
-use poolscope::{ConnectionRecord, InvalidateReason, ListenerError, PoolListener, Status};
+use poolscope::{ListenerError, PoolListener, Status};
 
 /// The pool under test, for the callbacks to look at.
 type Mirror = Arc<OnceLock<TestPool>>;
@@ -20,27 +21,27 @@ fn look(mirror: &Mirror) -> Option<Status> {
 struct Looks(Mirror);
 
 impl PoolListener<FakeConn> for Looks {
-    fn connect(&self, _: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+    fn connect(&self, _event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
         look(&self.0);
         Ok(())
     }
-    fn checkout(&self, _: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+    fn checkout(&self, _event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
         look(&self.0);
         Ok(())
     }
-    fn checkin(&self, _: Option<&mut FakeConn>, _: &mut ConnectionRecord) {
+    fn checkin(&self, _event: CheckinEvent<'_, FakeConn>) {
         look(&self.0);
     }
-    fn reset(&self, _: &mut FakeConn, _: &mut ConnectionRecord, _: poolscope::ResetState) {
+    fn reset(&self, _event: ResetEvent<'_, FakeConn>) {
         look(&self.0);
     }
-    fn invalidate(&self, _: &mut FakeConn, _: &mut ConnectionRecord, _: &InvalidateReason) {
+    fn invalidate(&self, _event: InvalidateEvent<'_, FakeConn>) {
         look(&self.0);
     }
-    fn close(&self, _: &mut FakeConn, _: &mut ConnectionRecord) {
+    fn close(&self, _event: ConnectionEvent<'_, FakeConn>) {
         look(&self.0);
     }
-    fn detach(&self, _: &mut FakeConn, _: &mut ConnectionRecord) {
+    fn detach(&self, _event: ConnectionEvent<'_, FakeConn>) {
         look(&self.0);
     }
 }

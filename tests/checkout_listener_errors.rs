@@ -3,14 +3,15 @@ mod common;
 
 use common::fronts::{Front, Opts, TestPool};
 use common::{Db, FakeConn};
-use poolscope::{ConnectionRecord, Error, ListenerError, PoolListener};
+use poolscope::ConnectionEvent;
+use poolscope::{Error, ListenerError, PoolListener};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 struct RejectWhile(Arc<AtomicBool>, bool);
 impl PoolListener<FakeConn> for RejectWhile {
-    fn checkout(&self, _: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+    fn checkout(&self, _event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
         if self.0.load(Ordering::SeqCst) {
             if self.1 {
                 Err(ListenerError::disconnect("listener says disconnected"))
@@ -59,11 +60,8 @@ fn g41_listener_errors_while_db_is_down_leak_nothing(front: Front) {
 fn g42_listener_disconnect_for_one_connection_replaces_it(front: Front) {
     struct RejectFirst;
     impl PoolListener<FakeConn> for RejectFirst {
-        fn checkout(
-            &self,
-            c: &mut FakeConn,
-            _: &mut ConnectionRecord,
-        ) -> Result<(), ListenerError> {
+        fn checkout(&self, event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
+            let c = event.connection;
             if c.id == 1 && c.calls().contains(&"rollback") {
                 Err(ListenerError::disconnect("bad connection"))
             } else {
@@ -95,11 +93,7 @@ fn g42_listener_disconnect_for_one_connection_replaces_it(front: Front) {
 fn always_disconnecting_listener_exhausts_attempts(front: Front) {
     struct Always(Arc<AtomicUsize>);
     impl PoolListener<FakeConn> for Always {
-        fn checkout(
-            &self,
-            _: &mut FakeConn,
-            _: &mut ConnectionRecord,
-        ) -> Result<(), ListenerError> {
+        fn checkout(&self, _event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
             self.0.fetch_add(1, Ordering::SeqCst);
             Err(ListenerError::disconnect("always"))
         }

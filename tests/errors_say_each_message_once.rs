@@ -3,11 +3,12 @@
 //! once, and `ErrorChain` prints them on one line. On both fronts.
 mod common;
 
+use poolscope::ConnectionEvent;
 use std::time::Duration;
 
 use common::fronts::{Front, Opts, TestPool};
 use common::{Db, FakeConn};
-use poolscope::{ConnectionRecord, Error, ErrorChain, ListenerError, PoolListener};
+use poolscope::{Error, ErrorChain, ListenerError, PoolListener};
 
 /// `error`'s message, then each source's.
 fn chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
@@ -60,11 +61,7 @@ fn a_timeout_is_one_message(front: Front) {
 struct RefusesCheckouts;
 
 impl PoolListener<FakeConn> for RefusesCheckouts {
-    fn checkout(
-        &self,
-        _conn: &mut FakeConn,
-        _record: &mut ConnectionRecord,
-    ) -> Result<(), ListenerError> {
+    fn checkout(&self, _event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
         Err(ListenerError::fatal("tenant database is read-only"))
     }
 }

@@ -3,7 +3,8 @@ mod common;
 
 use common::fronts::{Front, Opts, TestPool};
 use common::{Db, EventLog, FakeConn};
-use poolscope::{ConnectionRecord, ListenerError, PoolListener};
+use poolscope::ConnectionEvent;
+use poolscope::{ListenerError, PoolListener};
 use std::sync::{Arc, Mutex};
 
 /// K56 (`test_checkin_event`, `test_reset_event`): checkout fires only `checkout`; the return
@@ -48,7 +49,7 @@ fn k57_connect_first_connect_and_checkout_counts(front: Front) {
 fn k58_listener_first_runs_before_the_others(front: Front) {
     struct Named(&'static str, Arc<Mutex<Vec<&'static str>>>);
     impl PoolListener<FakeConn> for Named {
-        fn connect(&self, _: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+        fn connect(&self, _event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
             self.1.lock().unwrap().push(self.0);
             Ok(())
         }

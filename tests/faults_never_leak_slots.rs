@@ -5,6 +5,7 @@ mod common;
 use common::fronts::{Front, Opts, TestPool};
 use common::{Db, EventLog};
 use poolscope::Error;
+use poolscope::{CheckinEvent, ConnectionEvent, InvalidateEvent, ResetEvent};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
@@ -151,23 +152,19 @@ fn a_broken_connection_is_closed_on_return_not_pooled(front: Front) {
 /// listener that panics unwinds out of `get()`, and the slot still comes back.
 fn a_panicking_connect_or_checkout_listener_gives_the_slot_back(front: Front) {
     use common::FakeConn;
-    use poolscope::{ConnectionRecord, ListenerError, PoolListener};
+    use poolscope::{ListenerError, PoolListener};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
     struct PanicWhile(Arc<AtomicBool>, bool);
     impl PoolListener<FakeConn> for PanicWhile {
-        fn connect(&self, _: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+        fn connect(&self, _event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
             if self.1 && self.0.load(Ordering::SeqCst) {
                 panic!("connect listener panicked");
             }
             Ok(())
         }
-        fn checkout(
-            &self,
-            _: &mut FakeConn,
-            _: &mut ConnectionRecord,
-        ) -> Result<(), ListenerError> {
+        fn checkout(&self, _event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
             if !self.1 && self.0.load(Ordering::SeqCst) {
                 panic!("checkout listener panicked");
             }
@@ -196,7 +193,7 @@ fn a_panicking_connect_or_checkout_listener_gives_the_slot_back(front: Front) {
 /// its slot is back in the pool.
 fn a_listener_panicking_during_a_return_leaks_nothing(front: Front) {
     use common::FakeConn;
-    use poolscope::{ConnectionRecord, InvalidateReason, PoolListener, ResetState};
+    use poolscope::PoolListener;
 
     #[derive(Clone, Copy, PartialEq)]
     enum At {
@@ -206,13 +203,13 @@ fn a_listener_panicking_during_a_return_leaks_nothing(front: Front) {
     }
     struct PanicAt(At);
     impl PoolListener<FakeConn> for PanicAt {
-        fn reset(&self, _: &mut FakeConn, _: &mut ConnectionRecord, _: ResetState) {
+        fn reset(&self, _event: ResetEvent<'_, FakeConn>) {
             assert!(self.0 != At::Reset, "reset listener panicked");
         }
-        fn checkin(&self, _: Option<&mut FakeConn>, _: &mut ConnectionRecord) {
+        fn checkin(&self, _event: CheckinEvent<'_, FakeConn>) {
             assert!(self.0 != At::Checkin, "checkin listener panicked");
         }
-        fn invalidate(&self, _: &mut FakeConn, _: &mut ConnectionRecord, _: &InvalidateReason) {
+        fn invalidate(&self, _event: InvalidateEvent<'_, FakeConn>) {
             assert!(self.0 != At::Invalidate, "invalidate listener panicked");
         }
     }

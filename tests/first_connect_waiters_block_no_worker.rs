@@ -4,13 +4,14 @@
 //! the thread running it) without deadlocking, and a failed `first_connect` runs again.
 mod common;
 
+use poolscope::ConnectionEvent;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use common::fronts::{Front, Opts, TestPool};
 use common::{Db, FakeConn};
-use poolscope::{ConnectionRecord, ListenerError, PoolListener};
+use poolscope::{ListenerError, PoolListener};
 
 /// A `first_connect` that takes a while, can be told to fail once, and can reach its own
 /// pool.
@@ -23,11 +24,7 @@ struct First {
 }
 
 impl PoolListener<FakeConn> for Arc<First> {
-    fn first_connect(
-        &self,
-        _: &mut FakeConn,
-        _: &mut ConnectionRecord,
-    ) -> Result<(), ListenerError> {
+    fn first_connect(&self, _event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
         std::thread::sleep(Duration::from_millis(150));
         if self.fail_once.swap(false, Ordering::SeqCst) {
             self.log.lock().unwrap().push("first_connect failed");
@@ -44,7 +41,7 @@ impl PoolListener<FakeConn> for Arc<First> {
         }
         Ok(())
     }
-    fn connect(&self, _: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+    fn connect(&self, _event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
         self.log.lock().unwrap().push("connect");
         Ok(())
     }

@@ -3,7 +3,8 @@ mod common;
 
 use common::fronts::{Front, Opts, TestPool};
 use common::{Db, EventLog, FakeConn};
-use poolscope::{ConnectionRecord, Error, ListenerError, PoolListener};
+use poolscope::ConnectionEvent;
+use poolscope::{Error, ListenerError, PoolListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,7 +108,7 @@ fn e28_failed_reconnect_after_invalidation_leaks_nothing(front: Front) {
 fn e29_failing_connect_listener_does_not_leak_the_slot(front: Front) {
     struct FailOnce(AtomicBool);
     impl PoolListener<FakeConn> for FailOnce {
-        fn connect(&self, _: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+        fn connect(&self, _event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
             if self.0.swap(false, Ordering::SeqCst) {
                 Err(ListenerError::fatal("connect hook failed"))
             } else {
@@ -118,28 +119,19 @@ fn e29_failing_connect_listener_does_not_leak_the_slot(front: Front) {
     struct Flag;
     struct Important;
     impl PoolListener<FakeConn> for Flag {
-        fn connect(
-            &self,
-            _: &mut FakeConn,
-            record: &mut ConnectionRecord,
-        ) -> Result<(), ListenerError> {
+        fn connect(&self, event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
+            let record = event.record;
             record.info_mut().insert(Important);
             Ok(())
         }
     }
     let fail = Arc::new(FailOnce(AtomicBool::new(false)));
-    struct Shared(Arc<FailOnce>);
-    impl PoolListener<FakeConn> for Shared {
-        fn connect(&self, c: &mut FakeConn, r: &mut ConnectionRecord) -> Result<(), ListenerError> {
-            self.0.connect(c, r)
-        }
-    }
     let db = Db::new();
     let pool = TestPool::build(
         front,
         &db,
         Opts::queue(1, 0, Duration::from_secs(5))
-            .listener(Shared(Arc::clone(&fail)))
+            .listener(Arc::clone(&fail))
             .listener(Flag),
     );
     pool.get().unwrap().invalidate();
@@ -189,17 +181,15 @@ fn e31_connect_info_is_visible_to_checkout_after_reconnect(front: Front) {
     struct Seen(Arc<AtomicBool>);
     struct Mark;
     impl PoolListener<FakeConn> for Writes {
-        fn connect(&self, _: &mut FakeConn, r: &mut ConnectionRecord) -> Result<(), ListenerError> {
+        fn connect(&self, event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
+            let r = event.record;
             r.info_mut().insert(Mark);
             Ok(())
         }
     }
     impl PoolListener<FakeConn> for Seen {
-        fn checkout(
-            &self,
-            _: &mut FakeConn,
-            r: &mut ConnectionRecord,
-        ) -> Result<(), ListenerError> {
+        fn checkout(&self, event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
+            let r = event.record;
             self.0
                 .store(r.info().get::<Mark>().is_some(), Ordering::SeqCst);
             Ok(())

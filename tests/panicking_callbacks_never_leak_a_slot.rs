@@ -3,13 +3,14 @@
 //! happens while the thread is already unwinding never aborts the process.
 mod common;
 
+use poolscope::{CheckinEvent, ConnectionEvent, ResetEvent};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::fronts::{Front, Opts, TestPool};
 use common::{Db, FakeConn};
-use poolscope::{ConnectionRecord, PoolListener};
+use poolscope::PoolListener;
 
 fn one_slot(front: Front, db: &Db, opts: Opts) -> TestPool {
     TestPool::build(
@@ -87,16 +88,16 @@ impl PanicOn {
 }
 
 impl PoolListener<FakeConn> for PanicOn {
-    fn checkin(&self, _: Option<&mut FakeConn>, _: &mut ConnectionRecord) {
+    fn checkin(&self, _event: CheckinEvent<'_, FakeConn>) {
         self.at("checkin");
     }
-    fn detach(&self, _: &mut FakeConn, _: &mut ConnectionRecord) {
+    fn detach(&self, _event: ConnectionEvent<'_, FakeConn>) {
         self.at("detach");
     }
-    fn close(&self, _: &mut FakeConn, _: &mut ConnectionRecord) {
+    fn close(&self, _event: ConnectionEvent<'_, FakeConn>) {
         self.at("close");
     }
-    fn reset(&self, _: &mut FakeConn, _: &mut ConnectionRecord, _: poolscope::ResetState) {
+    fn reset(&self, _event: ResetEvent<'_, FakeConn>) {
         self.at("reset");
     }
 }

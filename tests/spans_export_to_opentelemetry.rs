@@ -6,6 +6,7 @@ use common::{builder, Db};
 use opentelemetry::trace::{Status, TracerProvider as _};
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use poolscope::ConnectionEvent;
 use std::time::Duration;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -232,8 +233,7 @@ struct SpanInCheckout;
 impl poolscope::PoolListener<common::FakeConn> for SpanInCheckout {
     fn checkout(
         &self,
-        _: &mut common::FakeConn,
-        _: &mut poolscope::ConnectionRecord,
+        _event: ConnectionEvent<'_, common::FakeConn>,
     ) -> Result<(), poolscope::ListenerError> {
         tracing::info_span!("in_listener").in_scope(|| Ok(()))
     }

@@ -12,6 +12,7 @@ use super::{Checked, Core, Slot};
 use crate::config::{PoolClass, ResetAction};
 use crate::echo::{echo_debug, echo_error, echo_info};
 use crate::events::ResetState;
+use crate::events::{CheckinEvent, ConnectionEvent, InvalidateEvent, ResetEvent};
 use crate::instrument::Event;
 use crate::owner::Owner;
 use crate::policy::Return;
@@ -199,7 +200,7 @@ impl<C> Core<C> {
         let fired = catching(|| {
             self.instruments.emit(Event::Closed(reason));
             for l in self.listeners.iter() {
-                l.close(&mut conn, record);
+                l.close(ConnectionEvent::new(&mut conn, record));
             }
         })
         .err();
@@ -229,7 +230,7 @@ impl<C> Core<C> {
         let fired = catching(|| {
             self.instruments.emit(Event::Invalidated(reason));
             for l in self.listeners.iter() {
-                l.invalidate(conn, record, reason);
+                l.invalidate(InvalidateEvent::new(conn, record, reason));
             }
         })
         .err();
@@ -265,7 +266,7 @@ impl<C> Core<C> {
         );
         let fired = catching(|| {
             for l in self.listeners.iter() {
-                l.checkin(None, &mut record);
+                l.checkin(CheckinEvent::new(None, &mut record));
             }
         });
         panic = first(panic, fired.err());
@@ -282,7 +283,7 @@ impl<C> Core<C> {
     ) {
         record.soft_invalidated = true;
         for l in self.listeners.iter() {
-            l.soft_invalidate(conn, record, &reason);
+            l.soft_invalidate(InvalidateEvent::new(conn, record, &reason));
         }
         echo_info!(
             self,
@@ -302,7 +303,7 @@ impl<C> Core<C> {
     ) -> crate::record::Extensions {
         let fired = catching(|| {
             for l in self.listeners.iter() {
-                l.detach(conn, &mut record);
+                l.detach(ConnectionEvent::new(conn, &mut record));
             }
         });
         let info = std::mem::take(&mut record.info);
@@ -352,7 +353,11 @@ impl<C> Core<C> {
             };
             let fired = catching(|| {
                 for l in self.listeners.iter() {
-                    l.reset(&mut checked.conn, &mut checked.record, state);
+                    l.reset(ResetEvent::new(
+                        &mut checked.conn,
+                        &mut checked.record,
+                        state,
+                    ));
                 }
             });
             if let Err(panic) = fired {
@@ -409,7 +414,10 @@ impl<C> Core<C> {
         if !self.listeners.is_empty() {
             let fired = catching(|| {
                 for l in self.listeners.iter() {
-                    l.checkin(Some(&mut checked.conn), &mut checked.record);
+                    l.checkin(CheckinEvent::new(
+                        Some(&mut checked.conn),
+                        &mut checked.record,
+                    ));
                 }
             });
             if let Err(panic) = fired {

@@ -42,6 +42,7 @@ pub(crate) use waiter::Waiter;
 use crate::clock::Clock;
 use crate::config::{Config, PoolClass};
 use crate::error::CheckoutSite;
+use crate::events::ConnectionEvent;
 use crate::events::Listeners;
 use crate::instrument::{GaugeSource, Gauges, InstrumentOptions, Instruments};
 use crate::owner::Owner;
@@ -290,10 +291,12 @@ impl<C> Core<C> {
         turn: first_connect::Turn<'_>,
     ) -> Result<(), crate::ListenerError> {
         if let first_connect::Turn::RunIt(run) = turn {
-            self.listeners.try_each(|l| l.first_connect(conn, record))?;
+            self.listeners
+                .try_each(|l| l.first_connect(ConnectionEvent::new(conn, record)))?;
             run.succeeded();
         }
-        self.listeners.try_each(|l| l.connect(conn, record))
+        self.listeners
+            .try_each(|l| l.connect(ConnectionEvent::new(conn, record)))
     }
 }
 

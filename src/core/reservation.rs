@@ -12,6 +12,7 @@ use super::panics::first;
 use super::{next_connection_id, Checked, Core, Grant, Slot};
 use crate::echo::{echo_debug, echo_info};
 use crate::error::{ErrorChain, ListenerErrorKind, PoolFailure};
+use crate::events::ConnectionEvent;
 use crate::instrument::Event;
 use crate::owner::Owner;
 use crate::reasons::CloseReason;
@@ -156,7 +157,9 @@ impl<'a, C> Reservation<'a, C> {
             let Some(conn) = conn.as_mut() else {
                 continue;
             };
-            let checked = core.listeners.try_each(|l| l.checkout(conn, record));
+            let checked = core
+                .listeners
+                .try_each(|l| l.checkout(ConnectionEvent::new(conn, record)));
             self.in_user_code = false;
             match checked {
                 Ok(()) => return Step::Ready,

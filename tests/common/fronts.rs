@@ -137,32 +137,6 @@ impl Opts {
     }
 }
 
-/// A shared listener, registered on a builder.
-struct SharedListener(Arc<dyn PoolListener<FakeConn>>);
-
-macro_rules! forward_listener {
-    ($($event:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;)*) => {
-        impl PoolListener<FakeConn> for SharedListener {
-            $(fn $event(&self, $($arg: $ty),*) $(-> $ret)? {
-                self.0.$event($($arg),*)
-            })*
-        }
-    };
-}
-
-forward_listener! {
-    first_connect(c: &mut FakeConn, r: &mut ConnectionRecord) -> Result<(), poolscope::ListenerError>;
-    connect(c: &mut FakeConn, r: &mut ConnectionRecord) -> Result<(), poolscope::ListenerError>;
-    checkout(c: &mut FakeConn, r: &mut ConnectionRecord) -> Result<(), poolscope::ListenerError>;
-    checkin(c: Option<&mut FakeConn>, r: &mut ConnectionRecord);
-    reset(c: &mut FakeConn, r: &mut ConnectionRecord, s: poolscope::ResetState);
-    invalidate(c: &mut FakeConn, r: &mut ConnectionRecord, why: &poolscope::InvalidateReason);
-    soft_invalidate(c: &mut FakeConn, r: &mut ConnectionRecord, why: &poolscope::InvalidateReason);
-    close(c: &mut FakeConn, r: &mut ConnectionRecord);
-    detach(c: &mut FakeConn, r: &mut ConnectionRecord);
-    close_detached(c: &mut FakeConn);
-}
-
 /// The async reset for the fake connections that finishes at once (the fake's rollback is
 /// instant), so that returns complete inside `drop` as on the blocking pool.
 struct InstantAsyncReset;
@@ -250,10 +224,10 @@ macro_rules! configure {
             b = b.otel_meter(meter);
         }
         for l in opts.listeners {
-            b = b.listener(SharedListener(l));
+            b = b.listener(l);
         }
         for l in opts.first_listeners {
-            b = b.listener_first(SharedListener(l));
+            b = b.listener_first(l);
         }
         b
     }};

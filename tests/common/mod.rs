@@ -17,16 +17,14 @@ pub mod private_mariadb;
 pub mod private_postgres;
 pub mod stress;
 
+use poolscope::{CheckinEvent, CloseDetachedEvent, ConnectionEvent, InvalidateEvent, ResetEvent};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use poolscope::{
-    BoxError, ConnectionRecord, InvalidateReason, ListenerError, PoolListener, ResetAction,
-    ResetState,
-};
+use poolscope::{BoxError, ListenerError, PoolListener, ResetAction};
 
 /// The fake server: counts connects and closes, can be stopped and restarted, and keeps
 /// every connection's call log (`rollback`, `commit`, `ping`, `close`, ...).
@@ -387,29 +385,31 @@ impl EventLog {
 }
 
 impl PoolListener<FakeConn> for EventLog {
-    fn first_connect(
-        &self,
-        c: &mut FakeConn,
-        _: &mut ConnectionRecord,
-    ) -> Result<(), ListenerError> {
+    fn first_connect(&self, event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
+        let c = event.connection;
         self.push(format!("first_connect:{}", c.id));
         Ok(())
     }
-    fn connect(&self, c: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+    fn connect(&self, event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
+        let c = event.connection;
         self.push(format!("connect:{}", c.id));
         Ok(())
     }
-    fn checkout(&self, c: &mut FakeConn, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+    fn checkout(&self, event: ConnectionEvent<'_, FakeConn>) -> Result<(), ListenerError> {
+        let c = event.connection;
         self.push(format!("checkout:{}", c.id));
         Ok(())
     }
-    fn checkin(&self, c: Option<&mut FakeConn>, _: &mut ConnectionRecord) {
+    fn checkin(&self, event: CheckinEvent<'_, FakeConn>) {
+        let c = event.connection;
         match c {
             Some(c) => self.push(format!("checkin:{}", c.id)),
             None => self.push("checkin:none".into()),
         }
     }
-    fn reset(&self, c: &mut FakeConn, _: &mut ConnectionRecord, state: ResetState) {
+    fn reset(&self, event: ResetEvent<'_, FakeConn>) {
+        let c = event.connection;
+        let state = event.state;
         let kind = if state.terminate_only {
             "terminate"
         } else {
@@ -417,19 +417,24 @@ impl PoolListener<FakeConn> for EventLog {
         };
         self.push(format!("reset:{}:{kind}", c.id));
     }
-    fn invalidate(&self, c: &mut FakeConn, _: &mut ConnectionRecord, _: &InvalidateReason) {
+    fn invalidate(&self, event: InvalidateEvent<'_, FakeConn>) {
+        let c = event.connection;
         self.push(format!("invalidate:{}", c.id));
     }
-    fn soft_invalidate(&self, c: &mut FakeConn, _: &mut ConnectionRecord, _: &InvalidateReason) {
+    fn soft_invalidate(&self, event: InvalidateEvent<'_, FakeConn>) {
+        let c = event.connection;
         self.push(format!("soft_invalidate:{}", c.id));
     }
-    fn close(&self, c: &mut FakeConn, _: &mut ConnectionRecord) {
+    fn close(&self, event: ConnectionEvent<'_, FakeConn>) {
+        let c = event.connection;
         self.push(format!("close:{}", c.id));
     }
-    fn detach(&self, c: &mut FakeConn, _: &mut ConnectionRecord) {
+    fn detach(&self, event: ConnectionEvent<'_, FakeConn>) {
+        let c = event.connection;
         self.push(format!("detach:{}", c.id));
     }
-    fn close_detached(&self, c: &mut FakeConn) {
+    fn close_detached(&self, event: CloseDetachedEvent<'_, FakeConn>) {
+        let c = event.connection;
         self.push(format!("close_detached:{}", c.id));
     }
 }

@@ -8,6 +8,7 @@
 //! cargo run -p poolscope-diesel --example diesel_app               # SQLite in the temp dir
 //! cargo run -p poolscope-diesel --example diesel_app -- orders.db  # or a file of yours
 //! ```
+use poolscope::ConnectionEvent;
 use std::error::Error;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel::SqliteConnection;
 use metrics_exporter_prometheus::PrometheusBuilder;
-use poolscope::{metric_names, ConnectionRecord, EchoPool, ListenerError, PoolListener};
+use poolscope::{metric_names, EchoPool, ListenerError, PoolListener};
 use poolscope_diesel::Pool;
 
 #[derive(QueryableByName)]
@@ -29,11 +30,8 @@ struct Count {
 struct BusyTimeout;
 
 impl PoolListener<SqliteConnection> for BusyTimeout {
-    fn connect(
-        &self,
-        conn: &mut SqliteConnection,
-        _record: &mut ConnectionRecord,
-    ) -> Result<(), ListenerError> {
+    fn connect(&self, event: ConnectionEvent<'_, SqliteConnection>) -> Result<(), ListenerError> {
+        let conn = event.connection;
         conn.batch_execute("PRAGMA busy_timeout = 5000")
             .map_err(ListenerError::disconnect)
     }

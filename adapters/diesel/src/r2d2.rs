@@ -38,12 +38,13 @@
 //! pool underneath (`status()`, `dispose()`, SQLAlchemy's options through
 //! [`Builder::poolscope`]).
 
+use poolscope::ConnectionEvent;
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
 pub use diesel::r2d2::{ConnectionManager, CustomizeConnection, Error, R2D2Connection};
-use poolscope::{BuildError, ConnectionRecord, ListenerError, PoolListener};
+use poolscope::{BuildError, ListenerError, PoolListener};
 
 use crate::blocking::Manager;
 
@@ -227,7 +228,8 @@ impl<M: DieselManager> Pool<M> {
 struct Customizer<C>(Box<dyn CustomizeConnection<C, Error>>);
 
 impl<C: 'static> PoolListener<C> for Customizer<C> {
-    fn connect(&self, conn: &mut C, _: &mut ConnectionRecord) -> Result<(), ListenerError> {
+    fn connect(&self, event: ConnectionEvent<'_, C>) -> Result<(), ListenerError> {
+        let conn = event.connection;
         self.0.on_acquire(conn).map_err(ListenerError::fatal)
     }
 }

@@ -11,13 +11,14 @@ mod pgbouncer;
 #[path = "../../../tests/common/private_postgres.rs"]
 mod private_postgres;
 
+use poolscope::ConnectionEvent;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use diesel::connection::{AnsiTransactionManager, CacheSize, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer};
-use poolscope::{ConnectionRecord, ListenerError, PoolListener};
+use poolscope::{ListenerError, PoolListener};
 use poolscope_diesel::Pool;
 
 #[derive(QueryableByName)]
@@ -30,11 +31,8 @@ struct Count {
 struct NoStatementCache;
 
 impl PoolListener<PgConnection> for NoStatementCache {
-    fn connect(
-        &self,
-        conn: &mut PgConnection,
-        _: &mut ConnectionRecord,
-    ) -> Result<(), ListenerError> {
+    fn connect(&self, event: ConnectionEvent<'_, PgConnection>) -> Result<(), ListenerError> {
+        let conn = event.connection;
         conn.set_prepared_statement_cache_size(CacheSize::Disabled);
         Ok(())
     }
