@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::core::Checked;
 use crate::events::{CloseDetachedEvent, ResetEvent};
-use crate::pool::{Front, Shared};
+use crate::pool::{ConnectionPool, Front, Shared};
 use crate::record::Extensions;
 
 /// A checked-out connection of front `F`; reached as [`PooledConnection`](crate::PooledConnection)
@@ -236,5 +236,16 @@ impl<F: Front> Drop for Detached<F> {
         let action = self.closing(&mut conn);
         F::reset_detached(&self.shared, &mut conn, action, self.id);
         self.closed(&mut conn);
+    }
+}
+
+impl<F: Front> ConnectionPool<F> {
+    /// The guard for a connection handed out, checked out at `location`.
+    pub(crate) fn hand_out(
+        &self,
+        checked: Checked<F::Connection>,
+        location: &'static Location<'static>,
+    ) -> Pooled<F> {
+        Pooled::new(Arc::clone(&self.shared), checked, location)
     }
 }

@@ -91,6 +91,7 @@ mod status;
 mod stopwatch;
 mod sync;
 mod url_name;
+mod validate;
 
 pub use adapted::AdaptedPool;
 #[cfg(feature = "blocking")]

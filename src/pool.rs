@@ -3,14 +3,12 @@
 //! in its own module.
 
 use std::fmt;
-use std::panic::Location;
 use std::sync::Arc;
 
 use crate::builder::{HoldsConnections, PoolBuilder};
 use crate::config::{FrontEnd, ResetAction};
 use crate::core::{Checked, Core};
 use crate::error::BuildError;
-use crate::guard::Pooled;
 
 /// A connection pool of front `F` ([`Blocking`](crate::Blocking) or
 /// [`Tokio`](crate::Tokio)); reached as [`Pool`](crate::Pool) and
@@ -160,17 +158,6 @@ impl<F: Front> PoolBuilder<F> {
                 builder: self,
             }),
         })
-    }
-}
-
-impl<F: Front> ConnectionPool<F> {
-    /// The guard for a connection handed out, checked out at `location`.
-    pub(crate) fn hand_out(
-        &self,
-        checked: Checked<F::Connection>,
-        location: &'static Location<'static>,
-    ) -> Pooled<F> {
-        Pooled::new(Arc::clone(&self.shared), checked, location)
     }
 }
 

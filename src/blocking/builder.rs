@@ -2,24 +2,20 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::pool::{Pool, Shared};
 use crate::adapted::AdaptedPool;
 use crate::builder::{Holding, HoldsConnections, PoolBuilder, PoolKind, Sealed};
-use crate::config::FrontEnd;
-use crate::config::ResetAction;
-use crate::core::Checked;
 use crate::error::BuildError;
-use crate::pool::Front;
+use crate::pool::{ConnectionPool, Front};
 use crate::reset::Reset;
 
-/// Builds a blocking [`Pool`]. Obtained from [`Pool::builder`]; its option setters are
-/// [`PoolBuilder`]'s.
+/// Builds a blocking [`Pool`](crate::Pool). Obtained from [`Pool::builder`](crate::Pool::builder);
+/// its option setters are [`PoolBuilder`]'s.
 pub type Builder<M> = PoolBuilder<Blocking<M>>;
 
 /// The blocking kind of pool: threads wait on a condvar, connections come from an
 /// [`r2d2::ManageConnection`]. What its builder holds beyond the options.
 ///
-/// `P` is the pool type `build` returns: the core [`Pool`] (`()`, the default), or an
+/// `P` is the pool type `build` returns: the core [`Pool`](crate::Pool) (`()`, the default), or an
 /// adapter's pool around it (see [`AdaptedPool`]).
 pub struct Blocking<M: r2d2::ManageConnection, P = ()> {
     pub(super) holding: Holding<M::Connection>,
@@ -35,47 +31,6 @@ impl<M: r2d2::ManageConnection, P> HoldsConnections for Blocking<M, P> {
 
     fn holding(&mut self) -> &mut Holding<M::Connection> {
         &mut self.holding
-    }
-}
-
-impl<M: r2d2::ManageConnection> Front for Blocking<M> {
-    type Manager = M;
-    type Reset = dyn Reset<M::Connection>;
-    const POOL_NAME: &'static str = "Pool";
-    const GUARD_NAME: &'static str = "PooledConnection";
-    const DETACHED_NAME: &'static str = "DetachedConnection";
-
-    fn give_back(shared: &Arc<Shared<M>>, checked: Checked<M::Connection>) {
-        shared.give_back(checked);
-    }
-
-    fn reset_detached(
-        shared: &Shared<M>,
-        conn: &mut M::Connection,
-        action: Option<ResetAction>,
-        id: u64,
-    ) {
-        let Some(action) = action else {
-            return;
-        };
-        crate::echo::echo_debug!(
-            shared.core,
-            "Connection {} {}-on-return",
-            id,
-            action.as_str()
-        );
-        if let Err(message) = shared.run_reset(conn, action) {
-            crate::echo::echo_error!(
-                shared.core,
-                error = %message,
-                "Exception during reset or similar"
-            );
-        }
-    }
-
-    fn build_pool(builder: PoolBuilder<Self>, manager: Arc<M>) -> Result<Pool<M>, BuildError> {
-        let can_reset = builder.kind.reset.is_some();
-        builder.into_pool(manager, FrontEnd::Blocking, can_reset)
     }
 }
 
@@ -144,7 +99,7 @@ impl<M: r2d2::ManageConnection> PoolBuilder<Blocking<M>> {
     ///
     /// # Errors
     /// [`BuildError`] for options that make no sense together, before anything is opened.
-    pub fn build(self, manager: M) -> Result<Pool<M>, BuildError> {
+    pub fn build(self, manager: M) -> Result<ConnectionPool<Blocking<M>>, BuildError> {
         Blocking::build_pool(self, Arc::new(manager))
     }
 }

@@ -5,11 +5,15 @@ use std::time::Instant;
 use super::builder::{Blocking, Builder};
 use super::connector;
 use super::guard::PooledConnection;
+use crate::builder::PoolBuilder;
+use crate::config::{FrontEnd, ResetAction};
 use crate::core::panics::catching;
 use crate::core::{Begin, Checked, Reservation, ReturnStep, Started, Step};
+use crate::error::BuildError;
 use crate::error::Error;
 use crate::owner::Owner;
-use crate::pool::ConnectionPool;
+use crate::pool::{ConnectionPool, Front};
+use crate::reset::Reset;
 use crate::spans::{connect_span, fail, reset_span, CheckoutClock, CheckoutTrace, ConnectTimer};
 
 /// A blocking connection pool with SQLAlchemy's semantics over an `r2d2::ManageConnection`:
@@ -336,5 +340,46 @@ impl<M: r2d2::ManageConnection> Shared<M> {
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("the {} function panicked", action.as_str())),
         }
+    }
+}
+
+impl<M: r2d2::ManageConnection> Front for Blocking<M> {
+    type Manager = M;
+    type Reset = dyn Reset<M::Connection>;
+    const POOL_NAME: &'static str = "Pool";
+    const GUARD_NAME: &'static str = "PooledConnection";
+    const DETACHED_NAME: &'static str = "DetachedConnection";
+
+    fn give_back(shared: &Arc<Shared<M>>, checked: Checked<M::Connection>) {
+        shared.give_back(checked);
+    }
+
+    fn reset_detached(
+        shared: &Shared<M>,
+        conn: &mut M::Connection,
+        action: Option<ResetAction>,
+        id: u64,
+    ) {
+        let Some(action) = action else {
+            return;
+        };
+        crate::echo::echo_debug!(
+            shared.core,
+            "Connection {} {}-on-return",
+            id,
+            action.as_str()
+        );
+        if let Err(message) = shared.run_reset(conn, action) {
+            crate::echo::echo_error!(
+                shared.core,
+                error = %message,
+                "Exception during reset or similar"
+            );
+        }
+    }
+
+    fn build_pool(builder: PoolBuilder<Self>, manager: Arc<M>) -> Result<Pool<M>, BuildError> {
+        let can_reset = builder.kind.reset.is_some();
+        builder.into_pool(manager, FrontEnd::Blocking, can_reset)
     }
 }

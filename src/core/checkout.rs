@@ -91,7 +91,7 @@ impl<C> Core<C> {
                 }
                 let deadline = deadline();
                 let starts_sweeper = match deadline {
-                    Some(at) => self.watch_deadline(&mut st, at),
+                    Some(at) => st.watch_deadline(at),
                     None => false,
                 };
                 let waiter = Arc::new(Waiter::new(

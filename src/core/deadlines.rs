@@ -100,20 +100,6 @@ impl<C> Core<C> {
         }
         st.to_wake.extend(orphans);
     }
-
-    /// Queues `waiter`, and has the sweeper keep its deadline: returns whether the front
-    /// must start one. An early wake of a sleeping sweeper happens as the lock is released.
-    pub(super) fn watch_deadline(
-        &self,
-        st: &mut super::state::State<C>,
-        deadline: Instant,
-    ) -> bool {
-        let (start, poke) = st.sweep.watch(deadline);
-        if poke.is_some() {
-            st.wake_after = poke;
-        }
-        start
-    }
 }
 
 #[cfg(test)]

@@ -50,6 +50,17 @@ pub(super) struct State<C> {
 }
 
 impl<C> State<C> {
+    /// A waiter with `deadline` is being queued: has the sweeper keep it. Returns whether the
+    /// front must start a sweeper; an early wake of a sleeping one happens as the lock is
+    /// released.
+    pub(super) fn watch_deadline(&mut self, deadline: std::time::Instant) -> bool {
+        let (start, poke) = self.sweep.watch(deadline);
+        if poke.is_some() {
+            self.wake_after = poke;
+        }
+        start
+    }
+
     pub(super) fn new() -> Self {
         State {
             idle: VecDeque::new(),

@@ -3,24 +3,20 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::pool::{AsyncPool, Shared};
 use crate::adapted::AdaptedPool;
 use crate::builder::{Holding, HoldsConnections, PoolBuilder, PoolKind, Sealed};
-use crate::config::FrontEnd;
-use crate::config::ResetAction;
-use crate::core::Checked;
 use crate::error::BuildError;
-use crate::pool::Front;
+use crate::pool::{ConnectionPool, Front};
 use crate::reset::{AsyncConnectHook, AsyncReset};
 
-/// Builds an [`AsyncPool`]. Obtained from [`AsyncPool::builder`]; its option setters are
-/// [`PoolBuilder`]'s.
+/// Builds an [`AsyncPool`](crate::AsyncPool). Obtained from
+/// [`AsyncPool::builder`](crate::AsyncPool::builder); its option setters are [`PoolBuilder`]'s.
 pub type AsyncBuilder<M> = PoolBuilder<Tokio<M>>;
 
 /// The async kind of pool: tasks wait on futures on a Tokio runtime, connections come from a
 /// [`bb8::ManageConnection`]. What its builder holds beyond the options.
 ///
-/// `P` is the pool type `build` returns: the core [`AsyncPool`] (`()`, the default), or an
+/// `P` is the pool type `build` returns: the core [`AsyncPool`](crate::AsyncPool) (`()`, the default), or an
 /// adapter's pool around it (see [`AdaptedPool`]).
 pub struct Tokio<M: bb8::ManageConnection, P = ()> {
     pub(super) holding: Holding<M::Connection>,
@@ -42,29 +38,6 @@ impl<M: bb8::ManageConnection, P> HoldsConnections for Tokio<M, P> {
 
     fn holding(&mut self) -> &mut Holding<M::Connection> {
         &mut self.holding
-    }
-}
-
-impl<M: bb8::ManageConnection> Front for Tokio<M> {
-    type Manager = M;
-    type Reset = dyn AsyncReset<M::Connection>;
-    const POOL_NAME: &'static str = "AsyncPool";
-    const GUARD_NAME: &'static str = "AsyncPooledConnection";
-    const DETACHED_NAME: &'static str = "AsyncDetachedConnection";
-
-    fn give_back(shared: &Arc<Shared<M>>, checked: Checked<M::Connection>) {
-        shared.give_back(checked);
-    }
-
-    /// No async reset can run here: closing ends any transaction on the server.
-    fn reset_detached(_: &Shared<M>, _: &mut M::Connection, _: Option<ResetAction>, _: u64) {}
-
-    fn build_pool(builder: PoolBuilder<Self>, manager: Arc<M>) -> Result<AsyncPool<M>, BuildError> {
-        if builder.kind.reset_timeout == Some(Duration::ZERO) {
-            return Err(BuildError::ZeroResetTimeout);
-        }
-        let can_reset = builder.kind.reset.is_some();
-        builder.into_pool(manager, FrontEnd::Async, can_reset)
     }
 }
 
@@ -177,7 +150,7 @@ impl<M: bb8::ManageConnection> PoolBuilder<Tokio<M>> {
     /// # Errors
     /// [`BuildError`] for options that make no sense together (SingletonThreadPool included:
     /// it has no meaning for tasks), before anything is opened.
-    pub async fn build(self, manager: M) -> Result<AsyncPool<M>, BuildError> {
+    pub async fn build(self, manager: M) -> Result<ConnectionPool<Tokio<M>>, BuildError> {
         Tokio::build_pool(self, Arc::new(manager))
     }
 }

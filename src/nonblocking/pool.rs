@@ -2,17 +2,22 @@ use std::future::{poll_fn, Future};
 use std::panic::Location;
 use std::sync::Arc;
 use std::task::{Context, Waker};
+use std::time::Duration;
 
 use super::builder::{AsyncBuilder, Tokio};
 use super::catch_unwind::CatchUnwind;
 use super::guard::AsyncPooledConnection;
 use super::sweeper;
+use crate::builder::PoolBuilder;
+use crate::config::FrontEnd;
 use crate::config::ResetAction;
 use crate::core::panics::catching;
 use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Started, Step, Waited, Waiter};
+use crate::error::BuildError;
 use crate::error::{Error, PoolFailure};
 use crate::owner::Owner;
-use crate::pool::ConnectionPool;
+use crate::pool::{ConnectionPool, Front};
+use crate::reset::AsyncReset;
 use crate::spans::{connect_span, fail, reset_span, CheckoutClock, CheckoutTrace, ConnectTimer};
 use tracing::Instrument;
 
@@ -431,5 +436,28 @@ impl<M: bb8::ManageConnection> Drop for PendingReturn<M> {
                 )),
             );
         }
+    }
+}
+
+impl<M: bb8::ManageConnection> Front for Tokio<M> {
+    type Manager = M;
+    type Reset = dyn AsyncReset<M::Connection>;
+    const POOL_NAME: &'static str = "AsyncPool";
+    const GUARD_NAME: &'static str = "AsyncPooledConnection";
+    const DETACHED_NAME: &'static str = "AsyncDetachedConnection";
+
+    fn give_back(shared: &Arc<Shared<M>>, checked: Checked<M::Connection>) {
+        shared.give_back(checked);
+    }
+
+    /// No async reset can run here: closing ends any transaction on the server.
+    fn reset_detached(_: &Shared<M>, _: &mut M::Connection, _: Option<ResetAction>, _: u64) {}
+
+    fn build_pool(builder: PoolBuilder<Self>, manager: Arc<M>) -> Result<AsyncPool<M>, BuildError> {
+        if builder.kind.reset_timeout == Some(Duration::ZERO) {
+            return Err(BuildError::ZeroResetTimeout);
+        }
+        let can_reset = builder.kind.reset.is_some();
+        builder.into_pool(manager, FrontEnd::Async, can_reset)
     }
 }
