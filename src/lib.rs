@@ -58,7 +58,7 @@
     not(all(feature = "blocking", feature = "tokio")),
     allow(dead_code, unused_imports)
 )]
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![warn(missing_docs)]
 
 mod adapted;
 #[cfg(feature = "blocking")]

@@ -1,6 +1,8 @@
 //! User code the pool calls — listeners, a metrics recorder publishing on every change —
 //! runs outside the pool's lock, so it may look at its own pool (`status()`) without
 //! deadlocking, on both fronts.
+// `pub` items of local helper modules.
+#![allow(unreachable_pub, missing_debug_implementations)]
 mod common;
 
 use poolscope::{CheckinEvent, ConnectionEvent, InvalidateEvent, ResetEvent};

@@ -1,6 +1,8 @@
 //! A panic in any user callback on the return path (the manager's `has_broken`, a listener)
 //! frees the slot: the next checkout gets a connection at once, on both fronts. A panic that
 //! happens while the thread is already unwinding never aborts the process.
+// `pub` items of local helper modules.
+#![allow(unreachable_pub, missing_debug_implementations)]
 mod common;
 
 use poolscope::{CheckinEvent, ConnectionEvent, ResetEvent};

@@ -1,4 +1,6 @@
 //! A minimal `/metrics` HTTP answer for the examples (no web framework needed).
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;

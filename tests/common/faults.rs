@@ -3,6 +3,8 @@
 //! (`SIGSTOP`) past `pool_timeout`, on a server of the test's own. What each fault cost the
 //! callers is measured and returned as a table row (shared by the core's and the adapters'
 //! suites through `#[path]`).
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 #![allow(dead_code)] // each suite uses part of it
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -6,6 +6,8 @@
 //! The async pool's reset finishes at once by default (`FakeAsyncReset` yields first when
 //! `Opts::reset_awaits` is set), so that a dropped connection is back before `drop` returns
 //! on both fronts and counts can be asserted right after it.
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;

@@ -1,5 +1,7 @@
 //! A `metrics` recorder that keeps every gauge's last value, the oracle of the count-gauge
 //! tests (DebuggingRecorder's snapshots reset gauges to zero, so they cannot be polled).
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

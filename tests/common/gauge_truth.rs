@@ -2,6 +2,8 @@
 //! `metrics` facade (a recorder keeping every gauge) and through OpenTelemetry (the SDK's
 //! in-memory exporter) at once, driven through a scripted scenario; after every step the
 //! connections each path reports (idle + used) must be the connections the server has.
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 
 use std::time::Duration;
 

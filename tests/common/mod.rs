@@ -1,5 +1,7 @@
 //! A counting fake database and manager for the semantics tests, implementing both
 //! `r2d2::ManageConnection` and `bb8::ManageConnection`, plus an event-recording listener.
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 #![allow(dead_code)]
 
 pub mod faults;

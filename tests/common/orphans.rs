@@ -3,6 +3,8 @@
 //! `SIGSTOP`, holding memory and a port for good. Every start sweeps them first: directories
 //! `<tmp>/<prefix>...-<pid>` whose process is gone have their processes resumed and killed
 //! (those whose command line names the directory, and their children) and are removed.
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 #![allow(dead_code)] // each suite uses part of its includer
 
 use std::process::Command;

@@ -1,5 +1,7 @@
 //! An OpenTelemetry SDK meter provider read by opentelemetry-prometheus (default
 //! configuration), and its registry rendered as Prometheus text.
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 
 /// The provider and the registry its reader fills.
 pub fn meter_provider() -> (

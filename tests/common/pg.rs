@@ -1,4 +1,6 @@
 //! An r2d2 manager of `postgres::Client`s and its reset, for the core's PostgreSQL suites.
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 
 use poolscope::{BoxError, ResetAction};
 

@@ -1,6 +1,8 @@
 //! A PgBouncer of the test's own in front of a [`PrivatePostgres`], in transaction (or
 //! session) pooling mode, on its own port (started as the `postgres` user: PgBouncer refuses to run as root).
 //! Stopped when dropped.
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 #![allow(dead_code)] // each suite uses part of it
 
 use std::path::PathBuf;

@@ -1,5 +1,7 @@
 //! A tracing layer that records every event's level, target, `pool` field and message: the
 //! oracle of the log-line tests.
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 
 use std::sync::{Arc, Mutex};
 

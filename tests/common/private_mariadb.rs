@@ -3,6 +3,8 @@
 //! tests that restart, stop or freeze a server: the machine's shared server is never touched.
 //! The database `app` is the test's; its connections are counted and killed by database.
 //! Stopped and removed when dropped.
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 #![allow(dead_code)] // each suite uses part of it
 
 use std::path::PathBuf;

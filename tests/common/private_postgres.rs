@@ -2,6 +2,8 @@
 //! `initdb` + `pg_ctl` as the `postgres` user), for tests that need server settings of their
 //! own or that stop, restart or hang a server: the machine's shared server is never touched.
 //! Stopped and removed when dropped.
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 #![allow(dead_code)] // each suite uses part of it
 
 /// Shared with the MariaDB and PgBouncer helpers, which are always included beside this one.

@@ -1,5 +1,7 @@
 //! Seeded randomness for the stress tests: the seed comes from `POOLSCOPE_STRESS_SEED` or
 //! the clock, and every failure message carries it, so a failing run can be replayed.
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

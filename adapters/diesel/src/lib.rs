@@ -60,7 +60,7 @@
 //! the app compiles. [`bb8`] does the same for diesel-async's bb8 pool. `MIGRATING.md` maps
 //! every option.
 #![forbid(unsafe_code)]
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![warn(missing_docs)]
 
 #[cfg(any(feature = "async-postgres", feature = "async-mysql"))]
 pub mod bb8;

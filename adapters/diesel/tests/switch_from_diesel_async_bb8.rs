@@ -7,6 +7,8 @@
 //! `Pool::builder()` with bb8's options, a `CustomizeConnection`, an app error converting
 //! from `RunError` and `PoolError`, `pool.get().await?` in tasks, `&mut conn` where
 //! diesel-async wants a connection, `get_owned`, and `state()`.
+// `pub` items as an app's modules have them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 #![cfg(feature = "async-postgres")]
 
 mod common;

@@ -7,6 +7,8 @@
 //! converting from `PoolError`, `pool.get()?` on worker threads, `&mut conn` where Diesel
 //! wants a connection, `conn.transaction(..)`, a function generic over the connection, and
 //! `state()` / `max_size()`.
+// `pub` items as an app's modules have them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 #![cfg(feature = "sqlite")]
 
 mod common;

@@ -8,6 +8,8 @@
 //! cargo run -p poolscope-sea-orm --example sea_orm_app                     # SQLite, temp dir
 //! cargo run -p poolscope-sea-orm --example sea_orm_app -- postgres://...   # or any URL
 //! ```
+// `pub` items as an app's modules have them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 use std::error::Error;
 use std::time::Duration;
 

@@ -73,7 +73,7 @@
 //! Not seen: a transaction opened by a statement that does not start with those words (a
 //! function, `SET autocommit = 0`), and statements run through `&DatabaseConnection` directly.
 #![forbid(unsafe_code)]
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![warn(missing_docs)]
 // Without a backend feature every URL is refused (`Error::UnsupportedUrl`) and the backend
 // code is compiled out; what is left unused then is expected.
 #![cfg_attr(

@@ -1,5 +1,7 @@
 //! The server-side counting the Diesel suites use (one copy, in the Diesel adapter's tests),
 //! plus what the SeaORM suites need on top: sqlx URLs and waiting for sqlx's returns.
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 #![allow(dead_code)]
 
 #[path = "../../diesel/tests/common/mod.rs"]

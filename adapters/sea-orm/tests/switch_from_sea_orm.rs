@@ -7,6 +7,8 @@
 //! `after_connect`, an owned `DatabaseConnection` in an `Arc`'d state struct, functions taking
 //! `&DatabaseConnection`, entities (insert, find, count), `transaction(..)`, `begin()`,
 //! `stream(..)`, `ping()` and `close()`.
+// `pub` items as an app's modules have them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 #![cfg(all(feature = "sqlite", feature = "stream"))]
 
 mod common;

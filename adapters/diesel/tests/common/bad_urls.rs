@@ -1,5 +1,7 @@
 //! What the bad-URL property tests of both adapters share: the generated URLs and the
 //! search of an error's whole chain for the password.
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 
 use proptest::prelude::*;
 

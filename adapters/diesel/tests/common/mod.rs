@@ -3,6 +3,8 @@
 //! PostgreSQL and MariaDB suites run when `POOLSCOPE_PG_URL` / `POOLSCOPE_MYSQL_URL` are set
 //! and say `SKIPPED` otherwise; a set URL that cannot be reached fails them. SQLite suites
 //! always run, on a fresh file in the temp directory.
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 #![allow(dead_code)]
 
 use std::io::Write;

@@ -1,5 +1,7 @@
 //! One pool's metrics in a `DebuggingRecorder` snapshot, the oracle of the metric tests
 //! (shared by the Diesel and SeaORM adapters' tests).
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 
 use metrics_util::debugging::{DebugValue, Snapshot};
 use metrics_util::{CompositeKey, MetricKind};

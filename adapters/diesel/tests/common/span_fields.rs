@@ -1,5 +1,7 @@
 //! A tracing layer that records every span field as `span name / field = value`, the oracle
 //! of the span tests (shared by the Diesel and SeaORM adapters' tests).
+// Test and example support: `pub` items here are for the files that include them.
+#![allow(unreachable_pub, missing_debug_implementations)]
 
 use std::sync::{Arc, Mutex};
 
