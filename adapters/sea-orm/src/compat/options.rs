@@ -73,7 +73,7 @@ impl ConnectOptions {
         self.connect_timeout
     }
 
-    /// Not applied: QueuePool keeps `pool_size` connections idle (see the [module](self));
+    /// Not applied: QueuePool keeps `pool_size` connections idle (see the [module](super));
     /// `connect` logs a warning when a duration is set.
     pub fn idle_timeout<T>(&mut self, value: T) -> &mut Self
     where
