@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, FrontEnd, Overflow, PoolClass};
 use crate::error::TimeoutError;
-use crate::reasons::RecycleReason;
+use crate::reasons::{CloseReason, RecycleReason};
 use crate::status::Status;
 
 /// The limits a pool class implies for one pool.
@@ -158,6 +158,47 @@ pub(crate) struct Occupancy {
     pub(crate) suspected_leaks: usize,
 }
 
+/// The class rules the core and the hooks path ask instead of matching on the class.
+impl Limits {
+    /// SingletonThreadPool: each thread keeps its own connection, in a map by thread rather
+    /// than in the idle queue.
+    pub(crate) fn per_thread(&self) -> bool {
+        self.class == PoolClass::SingletonThread
+    }
+
+    /// StaticPool and AssertionPool: one connection, one holder at a time.
+    pub(crate) fn single_holder(&self) -> bool {
+        matches!(self.class, PoolClass::Static | PoolClass::Assertion)
+    }
+
+    /// Whether a checkout must know its holder (thread or task): the classes that compare
+    /// holders. The others never look it up (it costs the checkout for nothing).
+    pub(crate) fn tracks_holder(&self) -> bool {
+        self.per_thread() || self.single_holder()
+    }
+
+    /// AssertionPool: a second checkout fails at once, naming where the first one was made
+    /// (with its backtrace when `store_traceback` is on).
+    pub(crate) fn names_the_holder(&self) -> bool {
+        self.class == PoolClass::Assertion
+    }
+
+    /// Why a returned connection the class does not keep is closed: NullPool keeps none,
+    /// QueuePool none beyond `pool_size` (overflow).
+    pub(crate) fn return_close_reason(&self) -> CloseReason {
+        if self.class == PoolClass::Null {
+            CloseReason::NoPooling
+        } else {
+            CloseReason::Overflow
+        }
+    }
+
+    /// QueuePool logs its status when disposed, as SQLAlchemy's `QueuePool.dispose` does.
+    pub(crate) fn logs_dispose(&self) -> bool {
+        self.class == PoolClass::Queue
+    }
+}
+
 impl Limits {
     /// SQLAlchemy's `status()` for pool `pool_id` holding `now`: the same figures from the
     /// core and from the hooks path.
@@ -304,6 +345,38 @@ mod tests {
             .validate(crate::config::FrontEnd::Blocking, true, 1)
             .unwrap();
         Limits::for_config(&config)
+    }
+
+    /// The class questions the core and the hooks ask, per class, as one table.
+    #[test]
+    fn each_class_answers_the_core_s_questions() {
+        use crate::reasons::CloseReason::{NoPooling, Overflow};
+        use PoolClass::*;
+        // (class, per_thread, single_holder, tracks_holder, names_the_holder, close reason,
+        // logs_dispose)
+        let table = [
+            (Queue, false, false, false, false, Overflow, true),
+            (Null, false, false, false, false, NoPooling, false),
+            (SingletonThread, true, false, true, false, Overflow, false),
+            (Static, false, true, true, false, Overflow, false),
+            (Assertion, false, true, true, true, Overflow, false),
+        ];
+        for (class, per_thread, single, tracks, names, close, logs) in table {
+            let l = limits(Options {
+                class,
+                ..Options::default()
+            });
+            assert_eq!(l.per_thread(), per_thread, "{class:?} per_thread");
+            assert_eq!(l.single_holder(), single, "{class:?} single_holder");
+            assert_eq!(l.tracks_holder(), tracks, "{class:?} tracks_holder");
+            assert_eq!(l.names_the_holder(), names, "{class:?} names_the_holder");
+            assert_eq!(
+                l.return_close_reason(),
+                close,
+                "{class:?} return_close_reason"
+            );
+            assert_eq!(l.logs_dispose(), logs, "{class:?} logs_dispose");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use super::panics::{catching, first, Panic};
 use super::state::{Locked, ThreadConn};
 use super::{Checked, Core, Slot};
-use crate::config::{PoolClass, ResetAction};
+use crate::config::ResetAction;
 use crate::echo::{echo_debug, echo_error, echo_info};
 use crate::events::ResetState;
 use crate::events::{CheckinEvent, ConnectionEvent, InvalidateEvent, ResetEvent};
@@ -60,7 +60,7 @@ impl<C> Core<C> {
         if self.single_connection_class() {
             st.holder = None;
         }
-        if self.config.class == PoolClass::SingletonThread {
+        if self.limits.per_thread() {
             return match st.threads.get(&owner) {
                 Some(ThreadConn::Out { slot_id, .. }) if *slot_id == slot.record.slot_id => {
                     st.threads.insert(owner, ThreadConn::Idle(slot));
@@ -87,11 +87,7 @@ impl<C> Core<C> {
             }
             Return::Close => {
                 st.closing += 1;
-                let reason = if self.config.class == PoolClass::Null {
-                    CloseReason::NoPooling
-                } else {
-                    CloseReason::Overflow
-                };
+                let reason = self.limits.return_close_reason();
                 Some((slot, reason))
             }
         }
@@ -172,7 +168,7 @@ impl<C> Core<C> {
         if self.single_connection_class() {
             st.holder = None;
         }
-        if self.config.class == PoolClass::SingletonThread {
+        if self.limits.per_thread() {
             if let Some(ThreadConn::Out { slot_id: held, .. }) = st.threads.get(&owner) {
                 if *held == slot_id {
                     st.threads.remove(&owner);
@@ -441,7 +437,7 @@ impl<C> Core<C> {
     pub(crate) fn dispose(&self) {
         let mut st = self.locked();
         let mut closing: Vec<Slot<C>> = st.idle.drain(..).collect();
-        if self.config.class == PoolClass::SingletonThread {
+        if self.limits.per_thread() {
             let threads: Vec<_> = st.threads.drain().collect();
             for (_, conn) in threads {
                 if let ThreadConn::Idle(slot) = conn {
@@ -459,7 +455,7 @@ impl<C> Core<C> {
             panic = first(panic, self.close_slot(slot, CloseReason::Dispose));
             self.closed_locked_after(&mut self.locked());
         }
-        if self.config.class == PoolClass::Queue {
+        if self.limits.logs_dispose() {
             echo_info!(self, "Pool disposed. {}", self.status());
         }
         self.carry_on(panic);

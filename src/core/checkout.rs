@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::state::ThreadConn;
 use super::waiter::Wake;
 use super::{Core, Grant, Reservation, Step, Waiter};
-use crate::config::{FrontEnd, PoolClass};
+use crate::config::FrontEnd;
 use crate::echo::echo_info;
 use crate::error::{
     AlreadyCheckedOut, CheckoutSite, ConnectTimeoutError, PoolFailure, TimeoutError,
@@ -72,7 +72,7 @@ impl<C> Core<C> {
         timeout: Option<Duration>,
         deadline: impl FnOnce() -> Option<std::time::Instant>,
     ) -> Begin<'_, C> {
-        if self.config.class == PoolClass::SingletonThread {
+        if self.limits.per_thread() {
             return self.begin_singleton(site);
         }
         let mut st = self.locked();

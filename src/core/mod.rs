@@ -40,7 +40,7 @@ pub(crate) use reservation::{Reservation, Step};
 pub(crate) use waiter::Waiter;
 
 use crate::clock::Clock;
-use crate::config::{Config, PoolClass};
+use crate::config::Config;
 use crate::error::CheckoutSite;
 use crate::events::ConnectionEvent;
 use crate::events::Listeners;
@@ -178,7 +178,7 @@ impl<C> Core<C> {
     }
 
     fn single_connection_class(&self) -> bool {
-        matches!(self.config.class, PoolClass::Static | PoolClass::Assertion)
+        self.limits.single_holder()
     }
 
     /// The checkout site to record for a `get()` at `location`; `owner` finds the current
@@ -188,10 +188,11 @@ impl<C> Core<C> {
         location: &'static std::panic::Location<'static>,
         owner: impl FnOnce() -> Owner,
     ) -> CheckoutSite {
-        let backtrace = self.config.class == PoolClass::Assertion && self.config.store_traceback;
-        let owner = match self.config.class {
-            PoolClass::Queue | PoolClass::Null => Owner::Untracked,
-            PoolClass::SingletonThread | PoolClass::Static | PoolClass::Assertion => owner(),
+        let backtrace = self.limits.names_the_holder() && self.config.store_traceback;
+        let owner = if self.limits.tracks_holder() {
+            owner()
+        } else {
+            Owner::Untracked
         };
         CheckoutSite::here(location, owner, backtrace)
     }
@@ -210,9 +211,8 @@ impl<C> Core<C> {
     }
 
     fn gauges_locked(&self, st: &State<C>) -> Gauges {
-        let (idle_slots, idle) = match self.config.class {
-            PoolClass::SingletonThread => st
-                .threads
+        let (idle_slots, idle) = if self.limits.per_thread() {
+            st.threads
                 .values()
                 .filter_map(|c| match c {
                     ThreadConn::Idle(slot) => Some(slot),
@@ -220,11 +220,12 @@ impl<C> Core<C> {
                 })
                 .fold((0, 0), |(slots, conns), slot| {
                     (slots + 1, conns + usize::from(slot.conn.is_some()))
-                }),
-            _ => (
+                })
+        } else {
+            (
                 st.idle.len(),
                 st.idle.iter().filter(|slot| slot.conn.is_some()).count(),
-            ),
+            )
         };
         Gauges {
             idle,

@@ -9,7 +9,6 @@ use crate::stopwatch::Instant;
 use tracing::Span;
 
 use super::{Counts, Inner};
-use crate::config::PoolClass;
 use crate::error::{CheckoutSite, TimeoutError};
 use crate::sync::lock;
 
@@ -52,7 +51,7 @@ impl Acquire {
         let Some(mut acquire) = acquire else { return };
         acquire.done = true;
         st.pending = st.pending.saturating_sub(1);
-        if acquire.inner.config.class == PoolClass::Assertion {
+        if acquire.inner.limits.names_the_holder() {
             st.holder = acquire.site.take();
         }
         acquire.span.record("poolscope.checkout.outcome", outcome);

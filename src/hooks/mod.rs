@@ -262,7 +262,7 @@ impl PoolHooks {
     #[track_caller]
     pub fn start_acquire(&self) -> Result<Acquire, AlreadyCheckedOut> {
         let inner = &self.0;
-        let site = (inner.config.class == PoolClass::Assertion).then(|| {
+        let site = inner.limits.names_the_holder().then(|| {
             CheckoutSite::here(
                 std::panic::Location::caller(),
                 crate::owner::Owner::current_task(),
