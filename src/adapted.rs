@@ -81,13 +81,26 @@ pub trait AdaptedPool<F: Front>: Sized {
 }
 
 impl<K: crate::builder::PoolKind> PoolBuilder<K> {
-    /// Fills the name and `db.system.name` the user left unset with the adapter's.
-    pub(crate) fn fill_unset(&mut self, url: Option<&str>, system: Option<&'static str>) {
-        if self.options.name.is_none() {
-            self.options.name = url.map(crate::pool_name_from_url);
+    /// The core builder an adapter's `build` hands to the front: the same options and
+    /// instruments, the kind made from this one's by `kind`, and the adapter's name (from
+    /// `url`) and `db.system.name` where the user set none.
+    pub(crate) fn adapted<K2: crate::builder::PoolKind>(
+        self,
+        url: Option<&str>,
+        system: Option<&'static str>,
+        kind: impl FnOnce(K) -> K2,
+    ) -> PoolBuilder<K2> {
+        let mut options = self.options;
+        if options.name.is_none() {
+            options.name = url.map(crate::pool_name_from_url);
         }
-        if self.options.db_system.is_none() {
-            self.options.db_system = system.map(Into::into);
+        if options.db_system.is_none() {
+            options.db_system = system.map(Into::into);
+        }
+        PoolBuilder {
+            options,
+            instruments: self.instruments,
+            kind: kind(self.kind),
         }
     }
 }

@@ -80,16 +80,13 @@ impl<M: r2d2::ManageConnection, P: AdaptedPool<Blocking<M>>> PoolBuilder<Blockin
     /// [`BuildError`] for options that make no sense together, before anything is opened.
     pub fn build(self, manager: impl Into<M>) -> Result<P, BuildError> {
         let manager = manager.into();
-        let mut core = PoolBuilder {
-            options: self.options,
-            instruments: self.instruments,
-            kind: Blocking {
-                holding: self.kind.holding,
-                reset: self.kind.reset.or_else(P::default_reset),
+        let core = self.adapted(P::database_url(&manager), P::db_system_name(), |kind| {
+            Blocking {
+                holding: kind.holding,
+                reset: kind.reset.or_else(P::default_reset),
                 adapted: PhantomData,
-            },
-        };
-        core.fill_unset(P::database_url(&manager), P::db_system_name());
+            }
+        });
         Blocking::build_pool(core, Arc::new(manager)).map(P::from_core)
     }
 }

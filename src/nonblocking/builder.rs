@@ -128,18 +128,15 @@ impl<M: bb8::ManageConnection, P: AdaptedPool<Tokio<M>>> PoolBuilder<Tokio<M, P>
     /// before anything is opened.
     pub async fn build(self, manager: impl Into<M>) -> Result<P, BuildError> {
         let manager = manager.into();
-        let mut core = PoolBuilder {
-            options: self.options,
-            instruments: self.instruments,
-            kind: Tokio {
-                holding: self.kind.holding,
-                reset: self.kind.reset.or_else(P::default_reset),
-                reset_timeout: self.kind.reset_timeout,
-                on_connect: self.kind.on_connect,
+        let core = self.adapted(P::database_url(&manager), P::db_system_name(), |kind| {
+            Tokio {
+                holding: kind.holding,
+                reset: kind.reset.or_else(P::default_reset),
+                reset_timeout: kind.reset_timeout,
+                on_connect: kind.on_connect,
                 adapted: PhantomData,
-            },
-        };
-        core.fill_unset(P::database_url(&manager), P::db_system_name());
+            }
+        });
         Tokio::build_pool(core, Arc::new(manager)).map(P::from_core)
     }
 }
