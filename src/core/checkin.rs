@@ -57,7 +57,7 @@ impl<C> Core<C> {
         slot: Slot<C>,
         owner: Owner,
     ) -> Option<(Slot<C>, CloseReason)> {
-        if self.single_connection_class() {
+        if self.limits.single_holder() {
             st.holder = None;
         }
         if self.limits.per_thread() {
@@ -165,7 +165,7 @@ impl<C> Core<C> {
     /// A reservation failed after the slot was created for it: the capacity goes back.
     pub(crate) fn release_new_capacity(&self, slot_id: u64, owner: Owner) {
         let mut st = self.locked();
-        if self.single_connection_class() {
+        if self.limits.single_holder() {
             st.holder = None;
         }
         if self.limits.per_thread() {

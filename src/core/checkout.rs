@@ -112,7 +112,7 @@ impl<C> Core<C> {
                 }));
             }
         };
-        if self.single_connection_class() {
+        if self.limits.single_holder() {
             st.holder = Some(site.clone());
         }
         drop(st);
@@ -200,7 +200,7 @@ impl<C> Core<C> {
             Checkout::Open => self.new_capacity_locked(&mut st),
             Checkout::Wait | Checkout::RefuseAlreadyCheckedOut => return None,
         };
-        if self.single_connection_class() {
+        if self.limits.single_holder() {
             st.holder = Some(waiter.site.clone());
         }
         drop(st);

@@ -177,10 +177,6 @@ impl<C> Core<C> {
         }
     }
 
-    fn single_connection_class(&self) -> bool {
-        self.limits.single_holder()
-    }
-
     /// The checkout site to record for a `get()` at `location`; `owner` finds the current
     /// thread or task, asked only by the classes that compare holders.
     pub(crate) fn site(

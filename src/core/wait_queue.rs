@@ -57,7 +57,7 @@ impl<C> Core<C> {
         let Some(waiter) = st.waiters.pop_front() else {
             unreachable!("hand_to_first is called with a waiter queued");
         };
-        if self.single_connection_class() {
+        if self.limits.single_holder() {
             st.holder = Some(waiter.site.clone());
         }
         waiter.deliver(grant);
