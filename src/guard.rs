@@ -191,7 +191,12 @@ impl<F: Front> Detached<F> {
         for l in self.shared.core.listeners.iter() {
             l.close_detached(CloseDetachedEvent { connection: conn });
         }
-        crate::echo::echo_debug!(self.shared.core, "Closing connection {}", self.id);
+        use crate::emit::Emit;
+        self.shared
+            .core
+            .emit(crate::event::Event::DetachedClosed(crate::event::Conn::Id(
+                self.id,
+            )));
     }
 }
 

@@ -87,7 +87,8 @@ impl<F: Front> ConnectionPool<F> {
     /// # Errors
     /// None in practice: the options were validated when this pool was built.
     pub fn recreate(&self) -> Result<Self, BuildError> {
-        crate::echo::echo_info!(self.shared.core, "Pool recreating");
+        use crate::emit::Emit;
+        self.shared.core.emit(crate::event::Event::Recreating);
         // The same name, given or defaulted: the new pool's series continue the old's.
         let builder = self
             .shared

@@ -20,14 +20,14 @@
 
 use std::time::Duration;
 
-use crate::instrument::Event;
+use crate::emit::Emit;
+use crate::event::Event;
 use crate::stopwatch::Instant;
 
 use tracing::field::Empty;
 use tracing::Span;
 
 use crate::config::{Config, ResetAction};
-use crate::core::{Checked, Core, Reservation};
 
 /// Records `db.system.name` when the pool has one (an empty attribute would be noise). A span
 /// no subscriber wants becomes `Span::none()`, so that cloning, entering and recording it cost
@@ -104,35 +104,35 @@ pub(crate) fn checkout_span(config: &Config, outcome: Option<&'static str>) -> S
 
 impl CheckoutTrace {
     /// A checkout's span and clock; `outcome` as [`checkout_span`].
-    pub(crate) fn start<C>(core: &Core<C>, outcome: Option<&'static str>) -> Self {
-        let config = &core.config;
+    pub(crate) fn start(pool: &impl Emit, outcome: Option<&'static str>) -> Self {
+        let config = pool.config();
         CheckoutTrace {
             span: checkout_span(config, outcome),
             clock: CheckoutClock {
-                timed: core.instruments.timed() || config.leak_threshold.is_some(),
+                timed: pool.instruments().timed() || config.leak_threshold.is_some(),
                 started: None,
             },
         }
     }
 
-    /// Hands out a reservation that was ready at once ([`Started::AtOnce`]): its span is
+    /// A checkout that was ready at once ([`Started::AtOnce`]) with this outcome: its span is
     /// born knowing the outcome and is not entered, as nothing runs inside it (see the
-    /// module doc).
+    /// module doc). Returns the checkout time, as [`CheckoutClock::handed_out`].
     ///
     /// [`Started::AtOnce`]: crate::core::Started::AtOnce
-    pub(crate) fn at_once<C>(core: &Core<C>, reservation: Reservation<'_, C>) -> Checked<C> {
-        let trace = CheckoutTrace::start(core, Some(reservation.outcome()));
-        let at = trace.clock.handed_out(core);
-        reservation.finish(at)
+    pub(crate) fn at_once(pool: &impl Emit, outcome: &'static str) -> Option<Instant> {
+        CheckoutTrace::start(pool, Some(outcome))
+            .clock
+            .handed_out(pool)
     }
 }
 
 impl CheckoutClock {
     /// The checkout failed with `error_type`; the time it waited still counts in wait_time.
-    pub(crate) fn failed<C>(&self, span: &Span, core: &Core<C>, error_type: &'static str) {
+    pub(crate) fn failed(&self, span: &Span, pool: &impl Emit, error_type: &'static str) {
         if self.timed {
             let waited = self.started.map_or(Duration::ZERO, |s| s.elapsed());
-            core.instruments.emit(Event::Waited(waited));
+            pool.emit(Event::Waited(waited));
         }
         if error_type == "timeout" {
             span.record("poolscope.checkout.outcome", "timeout");
@@ -149,25 +149,25 @@ impl CheckoutClock {
 
     /// The checkout succeeded: records the outcome on `span` and the wait; returns the
     /// checkout time.
-    pub(crate) fn ready<C>(
+    pub(crate) fn ready(
         &self,
         span: &Span,
-        core: &Core<C>,
-        reservation: &Reservation<'_, C>,
+        pool: &impl Emit,
+        outcome: &'static str,
     ) -> Option<Instant> {
-        span.record("poolscope.checkout.outcome", reservation.outcome());
-        self.handed_out(core)
+        span.record("poolscope.checkout.outcome", outcome);
+        self.handed_out(pool)
     }
 
     /// The checkout succeeded, its span already knowing the outcome: records the wait;
     /// returns the checkout time.
-    pub(crate) fn handed_out<C>(&self, core: &Core<C>) -> Option<Instant> {
+    pub(crate) fn handed_out(&self, pool: &impl Emit) -> Option<Instant> {
         if !self.timed {
             return None;
         }
         let now = Instant::now();
         let waited = self.started.map_or(Duration::ZERO, |started| now - started);
-        core.instruments.emit(Event::Waited(waited));
+        pool.emit(Event::Waited(waited));
         Some(now)
     }
 }
@@ -176,15 +176,15 @@ impl CheckoutClock {
 pub(crate) struct ConnectTimer(Option<Instant>);
 
 impl ConnectTimer {
-    pub(crate) fn start<C>(core: &Core<C>) -> Self {
-        ConnectTimer(core.instruments.timed().then(Instant::now))
+    pub(crate) fn start(pool: &impl Emit) -> Self {
+        ConnectTimer(pool.instruments().timed().then(Instant::now))
     }
 
-    pub(crate) fn done<C, E>(self, core: &Core<C>, span: &Span, result: &Result<C, E>) {
+    pub(crate) fn done<C, E>(self, pool: &impl Emit, span: &Span, result: &Result<C, E>) {
         match result {
             Ok(_) => {
                 if let Some(started) = self.0 {
-                    core.instruments.emit(Event::Connected(started.elapsed()));
+                    pool.emit(Event::Connected(started.elapsed()));
                 }
             }
             Err(_) => fail(span, "connect"),

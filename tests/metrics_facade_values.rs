@@ -6,39 +6,11 @@
 mod common;
 
 use common::fronts::{Front, Opts, TestPool};
+use common::pool_series::{series, Series};
 use common::Db;
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-use metrics_util::MetricKind;
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use poolscope::metric_names as m;
 use std::time::Duration;
-
-/// One series: kind, name, labels other than the pool name, value.
-type Series = (MetricKind, String, Vec<(String, String)>, DebugValue);
-
-/// Every series of one pool: (kind, name, labels other than the pool name, value).
-fn series(snapshotter: &Snapshotter, pool: &str) -> Vec<Series> {
-    let mut out: Vec<_> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter(|(key, ..)| {
-            key.key()
-                .labels()
-                .any(|l| l.key() == m::POOL_NAME && l.value() == pool)
-        })
-        .map(|(key, _, _, value)| {
-            let labels = key
-                .key()
-                .labels()
-                .filter(|l| l.key() != m::POOL_NAME)
-                .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                .collect();
-            (key.kind(), key.key().name().to_owned(), labels, value)
-        })
-        .collect();
-    out.sort_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)));
-    out
-}
 
 fn value<'a>(all: &'a [Series], name: &str, labels: &[(&str, &str)]) -> &'a DebugValue {
     let labels: Vec<(String, String)> = labels

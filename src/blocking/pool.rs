@@ -9,8 +9,10 @@ use crate::builder::PoolBuilder;
 use crate::config::{FrontEnd, ResetAction};
 use crate::core::panics::catching;
 use crate::core::{Begin, Checked, Reservation, ReturnStep, Started, Step};
+use crate::emit::Emit;
 use crate::error::BuildError;
 use crate::error::Error;
+use crate::event::{Conn, Event};
 use crate::owner::Owner;
 use crate::pool::{ConnectionPool, Front};
 use crate::reset::Reset;
@@ -158,7 +160,8 @@ impl<M: r2d2::ManageConnection> Pool<M> {
             // An idle connection handed out at once: its span is born knowing the outcome,
             // and nothing runs inside it to enter it for (see `spans.rs`).
             Started::AtOnce(reservation) => {
-                let checked = CheckoutTrace::at_once(core, reservation);
+                let at = CheckoutTrace::at_once(core, reservation.outcome());
+                let checked = reservation.finish(at);
                 return Ok(self.hand_out(checked, location));
             }
             Started::Later(begun, first) => (begun, first),
@@ -250,7 +253,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                     }
                 }
                 Step::Ready => {
-                    let at = clock.ready(span, core, &reservation);
+                    let at = clock.ready(span, core, reservation.outcome());
                     return Ok(self.hand_out(reservation.finish(at), location));
                 }
                 Step::Fail(failure) => return Err(failure.into()),
@@ -314,14 +317,14 @@ impl<M: r2d2::ManageConnection> Shared<M> {
             return;
         };
         match step {
-            ReturnStep::CheckIn => core.end_return(checked, None, Ok(())),
+            ReturnStep::CheckIn => core.end_return(checked, None),
             ReturnStep::Reset(action) => {
                 let span = reset_span(&core.config, action);
                 let outcome = span.in_scope(|| self.run_reset(&mut checked.conn, action));
                 if outcome.is_err() {
                     fail(&span, "reset");
                 }
-                core.end_return(checked, Some(action), outcome);
+                core.end_return(checked, Some((action, outcome)));
             }
         }
     }
@@ -363,18 +366,17 @@ impl<M: r2d2::ManageConnection> Front for Blocking<M> {
         let Some(action) = action else {
             return;
         };
-        crate::echo::echo_debug!(
-            shared.core,
-            "Connection {} {}-on-return",
-            id,
-            action.as_str()
-        );
+        let core = &shared.core;
+        core.emit(Event::Resetting {
+            conn: Conn::Id(id),
+            action,
+        });
         if let Err(message) = shared.run_reset(conn, action) {
-            crate::echo::echo_error!(
-                shared.core,
-                error = %message,
-                "Exception during reset or similar"
-            );
+            core.emit(Event::ResetDone {
+                action,
+                error: Some(&message),
+                pooled: false,
+            });
         }
     }
 

@@ -10,10 +10,10 @@ use super::panics::{catching, first, Panic};
 use super::state::{Locked, ThreadConn};
 use super::{Checked, Core, Slot};
 use crate::config::ResetAction;
-use crate::echo::{echo_debug, echo_error, echo_info};
+use crate::emit::Emit;
+use crate::event::{Conn, Event};
 use crate::events::ResetState;
 use crate::events::{CheckinEvent, ConnectionEvent, InvalidateEvent, ResetEvent};
-use crate::instrument::Event;
 use crate::owner::Owner;
 use crate::policy::Return;
 use crate::reasons::{CloseReason, RecycleReason};
@@ -39,7 +39,7 @@ impl<C> Core<C> {
         if let Some((slot, reason)) = to_close {
             let counted = catching(|| {
                 if reason == CloseReason::Overflow {
-                    self.instruments.emit(Event::OverflowClosed);
+                    self.emit(Event::OverflowClosed);
                 }
             });
             let panic = first(counted.err(), self.close_slot(slot, reason));
@@ -114,16 +114,11 @@ impl<C> Core<C> {
         };
         let mut panic = None;
         for mut slot in stale {
-            let id = slot.record.connection_id.unwrap_or(0);
-            echo_info!(
-                self,
-                "Connection {} {}; recycling",
-                id,
-                RecycleReason::PoolInvalidated.log_text()
-            );
             let counted = catching(|| {
-                self.instruments
-                    .emit(Event::Recycled(RecycleReason::PoolInvalidated))
+                self.emit(Event::Recycled {
+                    conn: Conn::of(&slot.record),
+                    why: RecycleReason::PoolInvalidated,
+                })
             });
             panic = first(panic, counted.err());
             panic = first(
@@ -193,23 +188,17 @@ impl<C> Core<C> {
         record: &mut ConnectionRecord,
         reason: CloseReason,
     ) -> Option<Panic> {
-        let fired = catching(|| {
-            self.instruments.emit(Event::Closed(reason));
-            for l in self.listeners.iter() {
-                l.close(ConnectionEvent::new(&mut conn, record));
-            }
-        })
-        .err();
-        // SQLAlchemy terminates ("hard-closes") a connection it gives up on, and closes one
-        // it merely has no room for.
-        echo_debug!(
-            self,
-            "{} connection {}",
-            match reason {
-                CloseReason::Invalidated | CloseReason::Recycled => "Hard-closing",
-                _ => "Closing",
+        let closed = Event::Closed {
+            conn: Conn::of(record),
+            reason,
+        };
+        let fired = self.listeners_then(
+            || {
+                for l in self.listeners.iter() {
+                    l.close(ConnectionEvent::new(&mut conn, record));
+                }
             },
-            record.connection_id.unwrap_or(0)
+            closed,
         );
         let dropped = catching(|| drop(conn)).err();
         record.clear_connection();
@@ -223,20 +212,27 @@ impl<C> Core<C> {
         record: &mut ConnectionRecord,
         reason: &InvalidateReason,
     ) -> Option<Panic> {
-        let fired = catching(|| {
-            self.instruments.emit(Event::Invalidated(reason));
-            for l in self.listeners.iter() {
-                l.invalidate(InvalidateEvent::new(conn, record, reason));
-            }
-        })
-        .err();
-        echo_info!(
-            self,
-            "Invalidate connection {}{}",
-            record.connection_id.unwrap_or(0),
-            reason.log_suffix()
-        );
-        fired
+        // SQLAlchemy's order: the listeners, then the line.
+        let invalidated = Event::Invalidated {
+            conn: Conn::of(record),
+            reason,
+        };
+        self.listeners_then(
+            || {
+                for l in self.listeners.iter() {
+                    l.invalidate(InvalidateEvent::new(conn, record, reason));
+                }
+            },
+            invalidated,
+        )
+    }
+
+    /// Runs `listeners`, then emits `event`; the first panic of either is returned (the
+    /// other still runs).
+    fn listeners_then(&self, listeners: impl FnOnce(), event: Event<'_>) -> Option<Panic> {
+        let fired = catching(listeners).err();
+        let counted = catching(|| self.emit(event)).err();
+        first(fired, counted)
     }
 
     /// Invalidates a checked-out connection: `invalidate`, close, `checkin(None)`, and the
@@ -281,12 +277,10 @@ impl<C> Core<C> {
         for l in self.listeners.iter() {
             l.soft_invalidate(InvalidateEvent::new(conn, record, &reason));
         }
-        echo_info!(
-            self,
-            "Soft Invalidate connection {}{}",
-            record.connection_id.unwrap_or(0),
-            reason.log_suffix()
-        );
+        self.emit(Event::SoftInvalidated {
+            conn: Conn::of(record),
+            reason: &reason,
+        });
     }
 
     /// Detaches a checked-out connection: `detach` fires, and its emptied slot returns to the
@@ -319,14 +313,12 @@ impl<C> Core<C> {
         broken: Result<bool, Panic>,
         transaction_open: Option<bool>,
     ) -> Option<(Checked<C>, ReturnStep)> {
-        let id = checked.record.connection_id.unwrap_or(0);
-        if let Some(at) = checked.record.checked_out_at {
-            if let Err(panic) = catching(|| self.instruments.emit(Event::Returned(at.elapsed()))) {
-                self.close_after_panic(checked, panic);
-                return None;
-            }
+        let conn = Conn::of(&checked.record);
+        let used = checked.record.checked_out_at.map(|at| at.elapsed());
+        if let Err(panic) = catching(|| self.emit(Event::Returned { conn, used })) {
+            self.close_after_panic(checked, panic);
+            return None;
         }
-        echo_debug!(self, "Connection {} being returned to pool", id);
         match broken {
             Ok(false) => {}
             Ok(true) => {
@@ -363,11 +355,11 @@ impl<C> Core<C> {
         }
         match action {
             Some(ResetAction::Rollback) if already_reset => {
-                echo_debug!(self, "Connection {} reset, transaction already reset", id);
+                self.emit(Event::ResetSkipped(conn));
                 Some((checked, ReturnStep::CheckIn))
             }
             Some(action) => {
-                echo_debug!(self, "Connection {} {}-on-return", id, action.as_str());
+                self.emit(Event::Resetting { conn, action });
                 Some((checked, ReturnStep::Reset(action)))
             }
             None => Some((checked, ReturnStep::CheckIn)),
@@ -388,24 +380,24 @@ impl<C> Core<C> {
     pub(crate) fn end_return(
         &self,
         mut checked: Checked<C>,
-        action: Option<ResetAction>,
-        reset: Result<(), String>,
+        reset: Option<(ResetAction, Result<(), String>)>,
     ) {
-        if let Some(action) = action {
+        if let Some((action, outcome)) = reset {
+            let error = outcome.as_ref().err().map(|e| e as &dyn std::fmt::Display);
             if let Err(panic) = catching(|| {
-                self.instruments.emit(Event::ResetDone {
+                self.emit(Event::ResetDone {
                     action,
-                    ok: reset.is_ok(),
+                    error,
+                    pooled: true,
                 })
             }) {
                 self.close_after_panic(checked, panic);
                 return;
             }
-        }
-        if let Err(message) = reset {
-            echo_error!(self, error = %message, "Exception during reset or similar");
-            self.invalidate(checked, InvalidateReason::ResetFailed(message), None);
-            return;
+            if let Err(message) = outcome {
+                self.invalidate(checked, InvalidateReason::ResetFailed(message), None);
+                return;
+            }
         }
         if !self.listeners.is_empty() {
             let fired = catching(|| {
@@ -456,7 +448,9 @@ impl<C> Core<C> {
             self.closed_locked_after(&mut self.locked());
         }
         if self.limits.logs_dispose() {
-            echo_info!(self, "Pool disposed. {}", self.status());
+            self.emit(Event::Disposed {
+                status: &self.status(),
+            });
         }
         self.carry_on(panic);
     }

@@ -10,11 +10,11 @@ use super::state::ThreadConn;
 use super::waiter::Wake;
 use super::{Core, Grant, Reservation, Step, Waiter};
 use crate::config::FrontEnd;
-use crate::echo::echo_info;
+use crate::emit::Emit;
 use crate::error::{
     AlreadyCheckedOut, CheckoutSite, ConnectTimeoutError, PoolFailure, TimeoutError,
 };
-use crate::instrument::Event;
+use crate::event::Event;
 use crate::policy::Checkout;
 use crate::reasons::CloseReason;
 use crate::sync::lock;
@@ -291,21 +291,19 @@ impl<C> Core<C> {
     }
 
     fn server_timed_out(&self, timeout: Option<Duration>, ping: bool) -> ConnectTimeoutError {
-        self.instruments.emit(Event::TimedOut);
         let error = ConnectTimeoutError {
             timeout: timeout.unwrap_or_default(),
             ping,
         };
-        echo_info!(self, "Checkout failed: {error}");
+        self.emit(Event::TimedOut(&error));
         error
     }
 
     /// Counts a timeout (outside the pool's lock: the recorder is user code) and builds its
     /// error, with `open` slots in the pool.
     fn timed_out(&self, open: usize, timeout: Option<Duration>) -> TimeoutError {
-        self.instruments.emit(Event::TimedOut);
         let error = self.limits.timeout_error(open, timeout);
-        echo_info!(self, "Checkout failed: {error}");
+        self.emit(Event::TimedOut(&error));
         error
     }
 }

@@ -8,7 +8,8 @@ use std::panic::Location;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::instrument::Event;
+use crate::emit::Emit;
+use crate::event::Event;
 use crate::stopwatch::Instant;
 
 use super::Core;
@@ -88,15 +89,12 @@ impl<C> Core<C> {
             (returned, leaks.reported)
         };
         if let Some(held) = returned {
-            self.instruments.emit(Event::LeaksNow { current });
-            tracing::info!(
-                target: "poolscope::pool",
-                pool = %self.config.name,
-                "Previously reported leaked connection {} was returned after {:.3}s (checked out at {})",
-                held.connection_id,
-                held.at.elapsed().as_secs_f64(),
-                held.location
-            );
+            self.emit(Event::LeakReturned {
+                conn: held.connection_id,
+                held: held.at.elapsed(),
+                at: held.location,
+                current,
+            });
         }
     }
 
@@ -125,17 +123,13 @@ impl<C> Core<C> {
             (found, leaks.reported)
         };
         for (connection_id, age, location) in found {
-            self.instruments.emit(Event::LeakSuspected { current });
-            tracing::warn!(
-                target: "poolscope::pool",
-                pool = %self.config.name,
-                "Connection leak detection triggered for connection {} on pool {}: held for {:.3}s (threshold {:.3}s), checked out at {}",
-                connection_id,
-                self.config.name,
-                age.as_secs_f64(),
-                threshold.as_secs_f64(),
-                location
-            );
+            self.emit(Event::LeakSuspected {
+                conn: connection_id,
+                held: age,
+                threshold,
+                at: location,
+                current,
+            });
         }
     }
 }

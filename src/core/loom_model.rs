@@ -67,7 +67,7 @@ fn checkout(core: &Arc<Core<u32>>) -> Option<Checked<u32>> {
 }
 
 fn checkin(core: &Core<u32>, checked: Checked<u32>) {
-    core.end_return(checked, None, Ok(()));
+    core.end_return(checked, None);
 }
 
 /// A one-slot pool whose connection is out, a checkout waiting for it, and a thread

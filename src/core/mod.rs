@@ -117,6 +117,18 @@ pub(crate) struct Core<C> {
     missed_wakeups: AtomicU64,
 }
 
+impl<C> crate::emit::Emit for Core<C> {
+    #[inline]
+    fn instruments(&self) -> &Instruments {
+        &self.instruments
+    }
+
+    #[inline]
+    fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
 impl<C: Send + 'static> Core<C> {
     /// Validates the options for a front end and makes the pool's core, its instruments
     /// registered once.

@@ -8,7 +8,8 @@ use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use super::Core;
-use crate::echo::echo_error;
+use crate::emit::Emit;
+use crate::event::Event;
 
 /// A caught panic's payload.
 pub(crate) type Panic = Box<dyn Any + Send>;
@@ -41,12 +42,7 @@ impl<C> Core<C> {
     pub(crate) fn carry_on(&self, panic: Option<Panic>) {
         let Some(panic) = panic else { return };
         if std::thread::panicking() {
-            echo_error!(
-                self,
-                "A callback panicked while the thread was unwinding from another panic; \
-                 the connection was closed and its slot freed, and this panic is dropped: {}",
-                message(&panic)
-            );
+            self.emit(Event::PanicDropped(message(&panic)));
         } else {
             resume_unwind(panic);
         }

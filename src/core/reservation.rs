@@ -10,10 +10,10 @@
 
 use super::panics::first;
 use super::{next_connection_id, Checked, Core, Grant, Slot};
-use crate::echo::{echo_debug, echo_info};
+use crate::emit::Emit;
 use crate::error::{ErrorChain, ListenerErrorKind, PoolFailure};
+use crate::event::{Conn, Event};
 use crate::events::ConnectionEvent;
-use crate::instrument::Event;
 use crate::owner::Owner;
 use crate::reasons::CloseReason;
 use crate::record::InvalidateReason;
@@ -121,9 +121,10 @@ impl<'a, C> Reservation<'a, C> {
                 if !self.fresh {
                     let record = &self.slot().record;
                     if let Some(why) = core.stale_reason(record) {
-                        let id = record.connection_id.unwrap_or(0);
-                        echo_info!(core, "Connection {} {}; recycling", id, why.log_text());
-                        core.instruments.emit(Event::Recycled(why));
+                        core.emit(Event::Recycled {
+                            conn: Conn::of(record),
+                            why,
+                        });
                         self.close_conn(CloseReason::Recycled);
                         continue;
                     }
@@ -133,18 +134,16 @@ impl<'a, C> Reservation<'a, C> {
                 // SQLAlchemy logs the checkout before the pre-ping and the checkout
                 // listeners, and not again for a connection that replaces a failed one.
                 self.announced = true;
-                if core.config.echo >= crate::config::EchoPool::Debug {
-                    let id = self.slot().record.connection_id.unwrap_or(0);
-                    echo_debug!(core, "Connection {} checked out from pool", id);
-                }
+                core.emit(Event::CheckedOut(Conn::of(&self.slot().record)));
             }
             if core.config.pre_ping && !self.pinged {
                 self.pinged = true;
-                let id = self.slot().record.connection_id.unwrap_or(0);
-                if self.fresh {
-                    echo_debug!(core, "Connection {} is fresh, skipping pre-ping", id);
-                } else {
-                    echo_debug!(core, "Pool pre-ping on connection {}", id);
+                let fresh = self.fresh;
+                core.emit(Event::PrePing {
+                    conn: Conn::of(&self.slot().record),
+                    fresh,
+                });
+                if !fresh {
                     self.in_user_code = true;
                     return Step::Ping;
                 }
@@ -166,16 +165,14 @@ impl<'a, C> Reservation<'a, C> {
                 Err(e) if e.kind() == ListenerErrorKind::Disconnect => {
                     // SQLAlchemy's order: the detection, the invalidation, and on the last
                     // attempt the give-up line.
-                    echo_info!(
-                        core,
-                        "Disconnection detected on checkout, invalidating individual connection {} (reason: {})",
-                        self.slot().record.connection_id.unwrap_or(0),
-                        ErrorChain(&e)
-                    );
+                    core.emit(Event::ListenerDisconnect {
+                        conn: Conn::of(&self.slot().record),
+                        error: &ErrorChain(&e),
+                    });
                     self.invalidate_conn(InvalidateReason::Listener(ErrorChain(&e).to_string()));
                     self.disconnects += 1;
                     if self.disconnects >= CHECKOUT_DISCONNECT_ATTEMPTS {
-                        echo_info!(core, "Reconnection attempts exhausted on checkout");
+                        core.emit(Event::ReconnectsExhausted);
                         return Step::Fail(PoolFailure::ReconnectAttemptsExhausted);
                     }
                 }
@@ -197,6 +194,7 @@ impl<'a, C> Reservation<'a, C> {
         let core = self.core;
         let now = core.clock.now();
         let id = next_connection_id();
+        let overflow = self.overflow;
         self.fresh = true;
         self.pinged = false;
         self.in_user_code = true;
@@ -208,7 +206,10 @@ impl<'a, C> Reservation<'a, C> {
         record.connection_id = Some(id);
         record.created_at = Some(now);
         let conn = slot_conn.insert(conn);
-        echo_debug!(core, "Created new connection {}", id);
+        core.emit(Event::Created {
+            conn: Conn::Id(id),
+            overflow,
+        });
         let listened = core.run_connect_listeners(conn, record, turn);
         self.in_user_code = false;
         match listened {
@@ -217,7 +218,7 @@ impl<'a, C> Reservation<'a, C> {
                     self.new_capacity = false;
                     self.opened_new = true;
                     if self.overflow {
-                        core.instruments.emit(Event::OverflowOpened);
+                        core.emit(Event::OverflowOpened);
                     }
                 }
                 Ok(())
@@ -232,8 +233,8 @@ impl<'a, C> Reservation<'a, C> {
     /// The manager failed to open a connection.
     /// `describe` gives the error's text (its `Display` where the manager's error has one),
     /// only when the line is written.
-    pub(crate) fn connect_failed(&self, describe: impl FnOnce() -> String) {
-        echo_debug!(self.core, "Error on connect(): {}", describe());
+    pub(crate) fn connect_failed(&self, describe: impl Fn() -> String) {
+        self.core.emit(Event::ConnectFailed(&describe));
     }
 
     /// The pre-ping failed: invalidate the connection, mark every older connection stale,
@@ -241,18 +242,10 @@ impl<'a, C> Reservation<'a, C> {
     pub(crate) fn ping_failed(&mut self, message: String) {
         self.in_user_code = false;
         let core = self.core;
-        let id = self.slot().record.connection_id.unwrap_or(0);
-        echo_debug!(
-            core,
-            "Pool pre-ping on connection {} failed, will invalidate pool",
-            id
-        );
-        echo_info!(
-            core,
-            "Disconnection detected on checkout, invalidating all pooled connections prior to current timestamp (reason: {})",
-            message
-        );
-        core.instruments.emit(Event::PrePingFailed);
+        core.emit(Event::PrePingFailed {
+            conn: Conn::of(&self.slot().record),
+            error: &message,
+        });
         self.invalidate_conn(InvalidateReason::PingFailed(message));
         core.invalidate_all();
     }

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::instrument::Event;
+use crate::emit::Emit;
+use crate::event::Event;
 use crate::stopwatch::Instant;
 
 use tracing::Span;
@@ -56,10 +57,7 @@ impl Acquire {
         }
         acquire.span.record("poolscope.checkout.outcome", outcome);
         if let Some(started) = acquire.started {
-            acquire
-                .inner
-                .instruments
-                .emit(Event::Waited(started.elapsed()));
+            acquire.inner.emit(Event::Waited(started.elapsed()));
         }
     }
 
@@ -72,9 +70,7 @@ impl Acquire {
         let open = st.open;
         drop(st);
         if let Some(started) = self.started {
-            self.inner
-                .instruments
-                .emit(Event::Waited(started.elapsed()));
+            self.inner.emit(Event::Waited(started.elapsed()));
         }
         open
     }
@@ -84,11 +80,10 @@ impl Acquire {
     pub fn timed_out(mut self) -> TimeoutError {
         let open = self.finish();
         let inner = &self.inner;
-        inner.instruments.emit(Event::TimedOut);
         self.span.record("poolscope.checkout.outcome", "timeout");
         crate::spans::fail(&self.span, "timeout");
         let error = inner.limits.timeout_error(open, inner.config.timeout);
-        crate::echo::echo_info!(inner, "Checkout failed: {error}");
+        inner.emit(Event::TimedOut(&error));
         error
     }
 

@@ -48,9 +48,9 @@ pub use acquire::Acquire;
 pub use builder::{Hooks, HooksBuilder};
 
 use crate::config::{PoolClass, ResetAction, ResetOnReturn};
-use crate::echo::{echo_debug, echo_error, echo_info};
+use crate::emit::Emit;
 use crate::error::{AlreadyCheckedOut, CheckoutSite};
-use crate::instrument::Event;
+use crate::event::{Conn, Event};
 use crate::instrument::{GaugeSource, Gauges, Instruments};
 use crate::policy::{self, Limits, Return};
 use crate::reasons::CloseReason;
@@ -147,6 +147,18 @@ impl GaugeSource for Inner {
     }
 }
 
+impl Emit for Inner {
+    #[inline]
+    fn instruments(&self) -> &Instruments {
+        &self.instruments
+    }
+
+    #[inline]
+    fn config(&self) -> &crate::config::Config {
+        &self.config
+    }
+}
+
 impl Inner {
     /// The counts changed: publish them (under the lock, so gauges never go back in time).
     fn publish(&self, st: &Counts) {
@@ -159,7 +171,10 @@ impl Inner {
 
     fn close_one(&self, st: &mut Counts, reason: CloseReason) {
         st.open = st.open.saturating_sub(1);
-        self.instruments.emit(Event::Closed(reason));
+        self.emit(Event::Closed {
+            conn: Conn::Unnamed,
+            reason,
+        });
     }
 }
 
@@ -291,10 +306,13 @@ impl PoolHooks {
         st.used += 1;
         let overflow = inner.limits.overflow(st.open) > 0;
         if overflow {
-            inner.instruments.emit(Event::OverflowOpened);
+            inner.emit(Event::OverflowOpened);
         }
+        inner.emit(Event::Created {
+            conn: Conn::Unnamed,
+            overflow,
+        });
         let outcome = if overflow { "overflow" } else { "new" };
-        echo_debug!(inner, "Created new connection ({outcome})");
         Acquire::handed(acquire, &mut st, outcome);
         inner.publish(&st);
     }
@@ -317,15 +335,20 @@ impl PoolHooks {
             },
         );
         if let Some(why) = stale {
-            echo_info!(inner, "Connection {}; recycling", why.log_text());
-            inner.instruments.emit(Event::Recycled(why));
+            inner.emit(Event::Recycled {
+                conn: Conn::Unnamed,
+                why,
+            });
             inner.close_one(&mut st, CloseReason::Recycled);
             inner.publish(&st);
             return IdleCheck::Replace;
         }
         inner.publish(&st);
         if inner.config.pre_ping {
-            echo_debug!(inner, "Pool pre-ping on connection");
+            inner.emit(Event::PrePing {
+                conn: Conn::Unnamed,
+                fresh: false,
+            });
             IdleCheck::Ping
         } else {
             IdleCheck::Use
@@ -336,16 +359,14 @@ impl PoolHooks {
     /// before now is replaced at its next checkout (SQLAlchemy's pool invalidation).
     pub fn ping_failed(&self, error: &dyn std::error::Error) {
         let inner = &self.0;
-        echo_info!(
-            inner,
-            "Disconnection detected on checkout, invalidating all pooled connections prior to current timestamp (reason: {error})"
-        );
-        inner.instruments.emit(Event::PrePingFailed);
-        inner
-            .instruments
-            .emit(Event::Invalidated(&InvalidateReason::PingFailed(
-                error.to_string(),
-            )));
+        inner.emit(Event::PrePingFailed {
+            conn: Conn::Unnamed,
+            error,
+        });
+        inner.emit(Event::Invalidated {
+            conn: Conn::Unnamed,
+            reason: &InvalidateReason::PingFailed(error.to_string()),
+        });
         let mut st = lock(&inner.state);
         st.invalidated_at = Some(Instant::now());
         inner.close_one(&mut st, CloseReason::Invalidated);
@@ -355,7 +376,7 @@ impl PoolHooks {
     /// `before_acquire` hands the taken idle connection out.
     pub fn handed_idle(&self, acquire: Option<Acquire>) {
         let inner = &self.0;
-        echo_debug!(inner, "Connection checked out from pool");
+        inner.emit(Event::CheckedOut(Conn::Unnamed));
         let mut st = lock(&inner.state);
         st.used += 1;
         Acquire::handed(acquire, &mut st, "idle");
@@ -368,7 +389,10 @@ impl PoolHooks {
     /// closes or keeps it.
     pub fn returning(&self) -> Option<ResetAction> {
         let inner = &self.0;
-        echo_debug!(inner, "Connection being returned to pool");
+        inner.emit(Event::Returned {
+            conn: Conn::Unnamed,
+            used: None,
+        });
         // Still counted checked out until it is checked in or closed, as in SQLAlchemy.
         inner.config.reset_on_return.action()
     }
@@ -378,13 +402,16 @@ impl PoolHooks {
     /// nothing open has nothing to commit either).
     pub fn nothing_to_reset(&self, action: ResetAction) {
         if action == ResetAction::Rollback {
-            echo_debug!(self.0, "Connection reset, transaction already reset");
+            self.0.emit(Event::ResetSkipped(Conn::Unnamed));
         }
     }
 
     /// The `poolscope.reset` span for a reset about to run (enter it around the reset).
     pub fn reset_span(&self, action: ResetAction) -> tracing::Span {
-        echo_debug!(self.0, "Connection {}-on-return", action.as_str());
+        self.0.emit(Event::Resetting {
+            conn: Conn::Unnamed,
+            action,
+        });
         crate::spans::reset_span(&self.0.config, action)
     }
 
@@ -392,15 +419,17 @@ impl PoolHooks {
     /// SQLAlchemy invalidates a connection whose reset raised.
     pub fn reset_done(&self, action: ResetAction, result: Result<(), &dyn std::error::Error>) {
         let inner = &self.0;
-        inner.instruments.emit(Event::ResetDone {
+        inner.emit(Event::ResetDone {
             action,
-            ok: result.is_ok(),
+            error: result.err().map(|e| e as &dyn std::fmt::Display),
+            pooled: true,
         });
         if let Err(error) = result {
-            echo_error!(inner, error = %error, "Exception during reset or similar");
             let reason = InvalidateReason::ResetFailed(error.to_string());
-            echo_info!(inner, "Invalidate connection (reason: {reason})");
-            inner.instruments.emit(Event::Invalidated(&reason));
+            inner.emit(Event::Invalidated {
+                conn: Conn::Unnamed,
+                reason: &reason,
+            });
             let mut st = lock(&inner.state);
             st.returned();
             inner.close_one(&mut st, CloseReason::Invalidated);
@@ -420,12 +449,11 @@ impl PoolHooks {
         } else {
             let overflow = inner.limits.overflow(st.open) > 0;
             let reason = if overflow {
-                inner.instruments.emit(Event::OverflowClosed);
+                inner.emit(Event::OverflowClosed);
                 CloseReason::Overflow
             } else {
                 CloseReason::NoPooling
             };
-            echo_debug!(inner, "Closing connection ({})", reason.as_str());
             inner.close_one(&mut st, reason);
         }
         inner.publish(&st);
@@ -452,10 +480,7 @@ impl PoolHooks {
             }
             st.idle = st.idle.saturating_sub(lost);
             inner.publish(&st);
-            echo_info!(
-                inner,
-                "{lost} connection(s) closed by the underlying pool without a callback"
-            );
+            inner.emit(Event::LostUnderneath(lost));
         }
         lost
     }
@@ -470,6 +495,8 @@ impl PoolHooks {
         st.idle = 0;
         inner.publish(&st);
         drop(st);
-        echo_info!(inner, "Pool disposed. {}", self.status());
+        inner.emit(Event::Disposed {
+            status: &self.status(),
+        });
     }
 }

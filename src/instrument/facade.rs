@@ -8,11 +8,12 @@ use std::time::Duration;
 use metrics::{Counter, Gauge, Histogram, Unit};
 
 use super::batched::ToRecorder;
-use super::event::{Consumer, Event};
 use super::gauge_publisher::{self, Publish};
 use super::kinds::{invalidate_index, reset_index, INVALIDATE_REASONS, RESET_ACTIONS};
 use super::names::*;
+use super::Consumer;
 use super::{GaugeSource, Limits};
+use crate::event::Event;
 use crate::reasons::{CloseReason, RecycleReason};
 
 /// The count gauges: connections idle and used, requests pending.
@@ -261,28 +262,36 @@ impl Consumer for Handles {
                 Counts::Scheduled(entry) => entry.wait_time.record(took),
                 Counts::OnChange(..) => self.wait_time.record(took.as_secs_f64()),
             },
-            Event::Returned(took) => match &self.counts {
+            Event::Returned {
+                used: Some(took), ..
+            } => match &self.counts {
                 Counts::Scheduled(entry) => entry.use_time.record(took),
                 Counts::OnChange(..) => self.use_time.record(took.as_secs_f64()),
             },
             Event::Connected(took) => self.create_time.record(took.as_secs_f64()),
-            Event::TimedOut => self.timeouts.increment(1),
+            Event::TimedOut(_) => self.timeouts.increment(1),
             Event::OverflowOpened => self.overflow_opened.increment(1),
             Event::OverflowClosed => self.overflow_closed.increment(1),
-            Event::ResetDone { action, ok } => {
-                self.resets[reset_index(action)][usize::from(!ok)].increment(1);
+            Event::ResetDone {
+                action,
+                error,
+                pooled: true,
+            } => {
+                self.resets[reset_index(action)][usize::from(error.is_some())].increment(1);
             }
-            Event::Recycled(reason) => self.recycles[reason.index()].increment(1),
-            Event::Invalidated(reason) => {
+            Event::Recycled { why, .. } => self.recycles[why.index()].increment(1),
+            Event::Invalidated { reason, .. } => {
                 self.invalidations[invalidate_index(reason)].increment(1);
             }
-            Event::PrePingFailed => self.pre_ping_failures.increment(1),
-            Event::Closed(reason) => self.closes[reason.index()].increment(1),
-            Event::LeakSuspected { current } => {
+            Event::PrePingFailed { .. } => self.pre_ping_failures.increment(1),
+            Event::Closed { reason, .. } => self.closes[reason.index()].increment(1),
+            Event::LeakSuspected { current, .. } => {
                 self.leaks_suspected.increment(1);
                 self.leaks_current.set(current as f64);
             }
-            Event::LeaksNow { current } => self.leaks_current.set(current as f64),
+            Event::LeakReturned { current, .. } => self.leaks_current.set(current as f64),
+            // The rest are log lines only.
+            _ => {}
         }
     }
 }

@@ -5,7 +5,6 @@
 //! Without either feature every method here is empty and compiles away.
 
 // The label sets and the gauge source are read only by the metric paths.
-mod event;
 #[cfg_attr(
     not(any(feature = "metrics", feature = "opentelemetry")),
     allow(dead_code)
@@ -13,9 +12,14 @@ mod event;
 mod kinds;
 pub mod names;
 
+#[allow(unused_imports)]
+use crate::event::Event;
+
+/// What takes the events: one metrics path.
 #[cfg(any(feature = "metrics", feature = "opentelemetry"))]
-use event::Consumer;
-pub(crate) use event::Event;
+trait Consumer {
+    fn on(&self, event: Event<'_>);
+}
 
 #[cfg(any(feature = "metrics", feature = "opentelemetry"))]
 mod batched;
@@ -171,6 +175,7 @@ impl Instruments {
 
     /// Hands one decision to every metrics path that records.
     #[inline]
+    #[allow(unused_variables)]
     pub(crate) fn emit(&self, event: Event<'_>) {
         #[cfg(feature = "metrics")]
         self.facade.on(event);

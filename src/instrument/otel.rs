@@ -11,10 +11,11 @@ use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::KeyValue;
 
 use super::batched::ToMeter;
-use super::event::{Consumer, Event};
 use super::kinds::{invalidate_index, reset_index, INVALIDATE_REASONS, RESET_ACTIONS};
 use super::names::*;
+use super::Consumer;
 use super::{GaugeSource, Limits};
+use crate::event::Event;
 use crate::reasons::{CloseReason, RecycleReason};
 
 pub(super) struct Handles {
@@ -259,26 +260,34 @@ impl Consumer for Handles {
                 Some(batched) => batched.wait_time.record(took),
                 None => self.wait_time.record(took.as_secs_f64(), &self.pool),
             },
-            Event::Returned(took) => match &self.batched {
+            Event::Returned {
+                used: Some(took), ..
+            } => match &self.batched {
                 Some(batched) => batched.use_time.record(took),
                 None => self.use_time.record(took.as_secs_f64(), &self.pool),
             },
             Event::Connected(took) => self.create_time.record(took.as_secs_f64(), &self.pool),
-            Event::TimedOut => self.timeouts.add(1, &self.pool),
+            Event::TimedOut(_) => self.timeouts.add(1, &self.pool),
             Event::OverflowOpened => self.overflow_opened.add(1, &self.pool),
             Event::OverflowClosed => self.overflow_closed.add(1, &self.pool),
-            Event::ResetDone { action, ok } => self
-                .resets
-                .add(1, &self.reset_attrs[reset_index(action)][usize::from(!ok)]),
-            Event::Recycled(reason) => self.recycles.add(1, &self.recycle_attrs[reason.index()]),
-            Event::Invalidated(reason) => self
+            Event::ResetDone {
+                action,
+                error,
+                pooled: true,
+            } => self.resets.add(
+                1,
+                &self.reset_attrs[reset_index(action)][usize::from(error.is_some())],
+            ),
+            Event::Recycled { why, .. } => self.recycles.add(1, &self.recycle_attrs[why.index()]),
+            Event::Invalidated { reason, .. } => self
                 .invalidations
                 .add(1, &self.invalidate_attrs[invalidate_index(reason)]),
-            Event::PrePingFailed => self.pre_ping_failures.add(1, &self.pool),
-            Event::Closed(reason) => self.closes.add(1, &self.close_attrs[reason.index()]),
+            Event::PrePingFailed { .. } => self.pre_ping_failures.add(1, &self.pool),
+            Event::Closed { reason, .. } => self.closes.add(1, &self.close_attrs[reason.index()]),
             Event::LeakSuspected { .. } => self.leaks_suspected.add(1, &self.pool),
-            // The current count is observed from the pool when the SDK collects.
-            Event::LeaksNow { .. } => {}
+            // The current leak count is observed from the pool when the SDK collects; the
+            // rest are log lines only.
+            _ => {}
         }
     }
 }

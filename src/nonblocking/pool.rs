@@ -113,7 +113,8 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                 // An idle connection handed out at once: its span is born knowing the
                 // outcome, and nothing runs inside it to enter it for (see `spans.rs`).
                 Started::AtOnce(reservation) => {
-                    let checked = CheckoutTrace::at_once(core, reservation);
+                    let at = CheckoutTrace::at_once(core, reservation.outcome());
+                    let checked = reservation.finish(at);
                     return Ok(self.hand_out(checked, location));
                 }
                 Started::Later(begun, first) => (begun, first),
@@ -199,7 +200,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                     }
                 }
                 Step::Ready => {
-                    let at = clock.ready(span, core, &reservation);
+                    let at = clock.ready(span, core, reservation.outcome());
                     return Ok(self.hand_out(reservation.finish(at), location));
                 }
                 Step::Fail(failure) => return Err(failure.into()),
@@ -358,7 +359,7 @@ impl<M: bb8::ManageConnection> Shared<M> {
                 .flatten()
         });
         match core.start_return(checked, broken, open)? {
-            (checked, ReturnStep::CheckIn) => core.end_return(checked, None, Ok(())),
+            (checked, ReturnStep::CheckIn) => core.end_return(checked, None),
             (checked, ReturnStep::Reset(action)) => return Some((checked, action)),
         }
         None
@@ -384,7 +385,7 @@ impl<M: bb8::ManageConnection> Shared<M> {
             pending
                 .shared
                 .core
-                .end_return(checked, Some(action), outcome);
+                .end_return(checked, Some((action, outcome)));
         }
     }
 
@@ -426,15 +427,14 @@ struct PendingReturn<M: bb8::ManageConnection> {
 impl<M: bb8::ManageConnection> Drop for PendingReturn<M> {
     fn drop(&mut self) {
         if let Some(checked) = self.checked.take() {
-            self.shared.core.end_return(
-                checked,
-                Some(self.action),
-                Err(format!(
-                    "the {} did not finish (no Tokio runtime to run it on, or its task was \
-                     cancelled); the connection is closed instead",
-                    self.action.as_str()
-                )),
+            let unfinished = format!(
+                "the {} did not finish (no Tokio runtime to run it on, or its task was \
+                 cancelled); the connection is closed instead",
+                self.action.as_str()
             );
+            self.shared
+                .core
+                .end_return(checked, Some((self.action, Err(unfinished))));
         }
     }
 }

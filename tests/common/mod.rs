@@ -15,6 +15,8 @@ pub mod otel_prometheus;
 pub mod pg;
 pub mod pgbouncer;
 pub mod pool_lines;
+#[cfg(feature = "metrics")]
+pub mod pool_series;
 pub mod private_mariadb;
 pub mod private_postgres;
 pub mod stress;

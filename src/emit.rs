@@ -1,0 +1,32 @@
+//! Where the event stream meets its consumers: a pool (the core, or the hooks) emits each
+//! [`Event`] once, and [`Emit::emit`] hands it to the metrics paths and to `echo_pool`.
+
+use crate::config::Config;
+use crate::event::Event;
+use crate::instrument::Instruments;
+
+/// A pool that emits events: it names its instruments and its configuration (the echo
+/// level and the pool's name).
+pub(crate) trait Emit {
+    fn instruments(&self) -> &Instruments;
+    fn config(&self) -> &Config;
+
+    /// Hands one decision to every consumer: the metrics paths, then the log line.
+    #[inline]
+    fn emit(&self, event: Event<'_>) {
+        self.instruments().emit(event);
+        crate::echo::on(self.config(), event);
+    }
+}
+
+impl<E: Emit> Emit for std::sync::Arc<E> {
+    #[inline]
+    fn instruments(&self) -> &Instruments {
+        (**self).instruments()
+    }
+
+    #[inline]
+    fn config(&self) -> &Config {
+        (**self).config()
+    }
+}
