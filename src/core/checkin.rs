@@ -1,5 +1,5 @@
 //! The second half of a connection's life in the pool: returns (broken check, reset event,
-//! keep or close), invalidation, detaching, closing and `dispose`.
+//! keep or close), closing and `dispose`. Invalidation and detaching are `invalidate.rs`'s.
 //!
 //! A connection that is closed keeps its slot's capacity until it is fully closed (`State::
 //! closing`), so that the connections live on the server never exceed the class's limit,
@@ -13,12 +13,11 @@ use crate::config::ResetAction;
 use crate::emit::Emit;
 use crate::event::{Conn, Event};
 use crate::events::ResetState;
-use crate::events::{CheckinEvent, ConnectionEvent, InvalidateEvent, ResetEvent};
+use crate::events::{CheckinEvent, ConnectionEvent, ResetEvent};
 use crate::owner::Owner;
 use crate::policy::Return;
-use crate::reasons::{CloseReason, RecycleReason};
+use crate::reasons::CloseReason;
 use crate::record::{ConnectionRecord, InvalidateReason};
-use std::collections::VecDeque;
 
 /// What the front end does next with a returned connection.
 pub(crate) enum ReturnStep {
@@ -51,7 +50,7 @@ impl<C> Core<C> {
     /// Puts a slot back under the class's return policy; gives it back when its connection
     /// must be closed instead (its capacity held as `closing` until
     /// [`closed_locked_after`](Self::closed_locked_after)).
-    fn check_in_locked(
+    pub(super) fn check_in_locked(
         &self,
         st: &mut Locked<'_, C>,
         slot: Slot<C>,
@@ -93,52 +92,12 @@ impl<C> Core<C> {
         }
     }
 
-    /// After a pool invalidation at `at`: closes the idle connections opened before it now,
-    /// rather than at their next checkout (SQLAlchemy's way), so that the pool never counts
-    /// as idle a connection the server has dropped (a failed pre-ping says the server lost
-    /// its connections). Each is logged and counted as a recycle for pool invalidation; its
-    /// slot goes back empty, its capacity held as `closing` meanwhile. Connections checked
-    /// out are replaced at their next checkout, as before. SingletonThreadPool's threads'
-    /// connections are left to their next checkout.
-    pub(crate) fn close_stale_idle(&self, at: std::time::Instant) {
-        let stale: Vec<Slot<C>> = {
-            let mut st = self.locked();
-            let idle = std::mem::take(&mut st.idle);
-            let (stale, kept): (VecDeque<Slot<C>>, VecDeque<Slot<C>>) =
-                idle.into_iter().partition(|slot| {
-                    slot.conn.is_some() && slot.record.created_at.is_some_and(|c| at > c)
-                });
-            st.idle = kept;
-            st.closing += stale.len();
-            stale.into_iter().collect()
-        };
-        let mut panic = None;
-        for mut slot in stale {
-            let counted = catching(|| {
-                self.emit(Event::Recycled {
-                    conn: Conn::of(&slot.record),
-                    why: RecycleReason::PoolInvalidated,
-                })
-            });
-            panic = first(panic, counted.err());
-            panic = first(
-                panic,
-                self.close_slot_keeping(&mut slot, CloseReason::Recycled),
-            );
-            let owner = slot.record.owner;
-            slot.record.clear_connection();
-            let mut st = self.locked();
-            st.closing -= 1;
-            // The empty slot goes back under the class's policy (it is no connection, so
-            // nothing is closed).
-            let nothing = self.check_in_locked(&mut st, slot, owner);
-            debug_assert!(nothing.is_none());
-        }
-        self.carry_on(panic);
-    }
-
     /// Closes a slot's connection, if it has one, keeping the slot.
-    fn close_slot_keeping(&self, slot: &mut Slot<C>, reason: CloseReason) -> Option<Panic> {
+    pub(super) fn close_slot_keeping(
+        &self,
+        slot: &mut Slot<C>,
+        reason: CloseReason,
+    ) -> Option<Panic> {
         let conn = slot.conn.take()?;
         self.close_connection(conn, &mut slot.record, reason)
     }
@@ -205,101 +164,16 @@ impl<C> Core<C> {
         first(fired, dropped)
     }
 
-    /// Fires `invalidate` and logs it; the caller closes the connection next.
-    pub(crate) fn announce_invalidate(
-        &self,
-        conn: &mut C,
-        record: &mut ConnectionRecord,
-        reason: &InvalidateReason,
-    ) -> Option<Panic> {
-        // SQLAlchemy's order: the listeners, then the line.
-        let invalidated = Event::Invalidated {
-            conn: Conn::of(record),
-            reason,
-        };
-        self.listeners_then(
-            || {
-                for l in self.listeners.iter() {
-                    l.invalidate(InvalidateEvent::new(conn, record, reason));
-                }
-            },
-            invalidated,
-        )
-    }
-
     /// Runs `listeners`, then emits `event`; the first panic of either is returned (the
     /// other still runs).
-    fn listeners_then(&self, listeners: impl FnOnce(), event: Event<'_>) -> Option<Panic> {
+    pub(super) fn listeners_then(
+        &self,
+        listeners: impl FnOnce(),
+        event: Event<'_>,
+    ) -> Option<Panic> {
         let fired = catching(listeners).err();
         let counted = catching(|| self.emit(event)).err();
         first(fired, counted)
-    }
-
-    /// Invalidates a checked-out connection: `invalidate`, close, `checkin(None)`, and the
-    /// emptied slot goes back to the pool at once. `panic` (from the caller's own callback)
-    /// and any listener's carry on afterwards.
-    pub(crate) fn invalidate(
-        &self,
-        checked: Checked<C>,
-        reason: InvalidateReason,
-        panic: Option<Panic>,
-    ) {
-        let Checked {
-            mut conn,
-            mut record,
-        } = checked;
-        let mut panic = first(
-            panic,
-            self.announce_invalidate(&mut conn, &mut record, &reason),
-        );
-        panic = first(
-            panic,
-            self.close_connection(conn, &mut record, CloseReason::Invalidated),
-        );
-        let fired = catching(|| {
-            for l in self.listeners.iter() {
-                l.checkin(CheckinEvent::new(None, &mut record));
-            }
-        });
-        panic = first(panic, fired.err());
-        self.check_in_empty(record);
-        self.carry_on(panic);
-    }
-
-    /// Marks a checked-out connection for replacement at its next checkout.
-    pub(crate) fn soft_invalidate(
-        &self,
-        conn: &mut C,
-        record: &mut ConnectionRecord,
-        reason: InvalidateReason,
-    ) {
-        record.soft_invalidated = true;
-        for l in self.listeners.iter() {
-            l.soft_invalidate(InvalidateEvent::new(conn, record, &reason));
-        }
-        self.emit(Event::SoftInvalidated {
-            conn: Conn::of(record),
-            reason: &reason,
-        });
-    }
-
-    /// Detaches a checked-out connection: `detach` fires, and its emptied slot returns to the
-    /// pool; the caller keeps the connection (and drops it, closing it, if a listener's panic
-    /// carries on from here).
-    pub(crate) fn detach(
-        &self,
-        conn: &mut C,
-        mut record: Box<ConnectionRecord>,
-    ) -> crate::record::Extensions {
-        let fired = catching(|| {
-            for l in self.listeners.iter() {
-                l.detach(ConnectionEvent::new(conn, &mut record));
-            }
-        });
-        let info = std::mem::take(&mut record.info);
-        self.check_in_empty(record);
-        self.carry_on(fired.err());
-        info
     }
 
     /// First half of a return: use time, the echo line, the broken check's outcome (a

@@ -24,6 +24,7 @@ mod checkin;
 mod checkout;
 mod deadlines;
 pub(crate) mod first_connect;
+mod invalidate;
 mod leaks;
 pub(crate) mod panics;
 mod reservation;
