@@ -64,6 +64,7 @@ mod adapted;
 #[cfg(feature = "blocking")]
 mod blocking;
 mod builder;
+mod cause;
 mod clock;
 mod config;
 mod core;
@@ -100,6 +101,7 @@ pub use adapted::AdaptedPool;
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub use blocking::{Blocking, Builder, DetachedConnection, Pool, PooledConnection};
 pub use builder::{HoldsConnections, PoolBuilder, PoolKind};
+pub use cause::Cause;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Defaults, EchoPool, PoolClass, ResetAction, ResetOnReturn};
 pub use error::{

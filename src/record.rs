@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Instant;
 
+use crate::cause::Cause;
+use crate::error::ErrorChain;
 use crate::owner::Owner;
 
 /// A small type map for user data attached to a connection or a slot (SQLAlchemy's `info`
@@ -165,14 +167,17 @@ impl ConnectionRecord {
 pub enum InvalidateReason {
     /// The user called `invalidate()`.
     Requested,
-    /// The pre-ping (`is_valid`) failed; the message is the manager's error.
-    PingFailed(String),
-    /// The reset-on-return failed; the message is the reset function's error.
-    ResetFailed(String),
+    /// The pre-ping (`is_valid`) failed: the manager's error, as its text (a manager's
+    /// error need not be `Send + Sync`).
+    PingFailed(Cause),
+    /// The reset-on-return failed: the reset function's error (or the text of its panic,
+    /// or of its timeout).
+    ResetFailed(Cause),
     /// The manager's `has_broken` said so on return.
     Broken,
-    /// A `checkout` listener reported a disconnect or failed.
-    Listener(String),
+    /// A `checkout` listener reported a disconnect (its error) or failed (the text of its
+    /// error, which the failed checkout returns to the caller).
+    Listener(Cause),
     /// The user invalidated the connection because of an error (`invalidate_with`,
     /// SQLAlchemy's `invalidate(e)`): the error's type name and text.
     Error {
@@ -218,7 +223,9 @@ impl fmt::Display for InvalidateReason {
             InvalidateReason::PingFailed(m) => write!(f, "pre-ping failed:{m}"),
             InvalidateReason::ResetFailed(m) => write!(f, "reset failed:{m}"),
             InvalidateReason::Broken => f.write_str("connection reported broken"),
-            InvalidateReason::Listener(m) => write!(f, "checkout listener:{m}"),
+            InvalidateReason::Listener(m) => {
+                write!(f, "checkout listener:{}", ErrorChain(m.error()))
+            }
             InvalidateReason::Error { type_name, message } => write!(f, "{type_name}:{message}"),
         }
     }

@@ -123,7 +123,40 @@ fn k62_scope_exit_returns_even_on_panic(front: Front) {
     assert_eq!(pool.status().checked_in, 1);
 }
 
+/// A failed reset reaches the `invalidate` listeners as the reset function's own error, not
+/// its text: the listener can downcast it.
+fn a_failed_reset_reaches_listeners_as_its_error(front: Front) {
+    type Seen = Arc<Mutex<Vec<poolscope::InvalidateReason>>>;
+    struct Reasons(Seen);
+    impl PoolListener<FakeConn> for Reasons {
+        fn invalidate(&self, event: poolscope::InvalidateEvent<'_, FakeConn>) {
+            self.0.lock().unwrap().push(event.reason.clone());
+        }
+    }
+    let seen = Seen::default();
+    let db = Db::new();
+    let pool = TestPool::build(front, &db, Opts::default().listener(Reasons(seen.clone())));
+    let conn = pool.get().unwrap();
+    db.fail_resets(true);
+    conn.close();
+    let seen = seen.lock().unwrap();
+    let [poolscope::InvalidateReason::ResetFailed(cause)] = seen.as_slice() else {
+        panic!("one invalidation for the failed reset, not {seen:?}");
+    };
+    let error = cause.error().downcast_ref::<common::FakeError>();
+    assert_eq!(
+        error.map(|e| e.0.as_str()),
+        Some("reset failed: connection lost"),
+        "{cause:?}"
+    );
+    assert_eq!(
+        seen[0].to_string(),
+        "reset failed:reset failed: connection lost"
+    );
+}
+
 on_both_fronts!(
+    a_failed_reset_reaches_listeners_as_its_error,
     k56_return_fires_reset_then_checkin,
     k57_connect_first_connect_and_checkout_counts,
     k58_listener_first_runs_before_the_others,

@@ -6,6 +6,7 @@ use super::builder::{Blocking, Builder};
 use super::connector;
 use super::guard::PooledConnection;
 use crate::builder::PoolBuilder;
+use crate::cause::Cause;
 use crate::config::{FrontEnd, ResetAction};
 use crate::core::panics::catching;
 use crate::core::{Begin, Checked, Reservation, ReturnStep, Started, Step};
@@ -334,14 +335,17 @@ impl<M: r2d2::ManageConnection> Shared<M> {
         &self,
         conn: &mut M::Connection,
         action: crate::ResetAction,
-    ) -> Result<(), String> {
+    ) -> Result<(), Cause> {
         let Some(reset) = self.builder.kind.reset.as_ref() else {
-            return Err("no reset function".to_owned());
+            return Err(Cause::text("no reset function"));
         };
         match catching(|| reset.reset(conn, action)) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("the {} function panicked", action.as_str())),
+            Ok(Err(e)) => Err(Cause::new(e)),
+            Err(_) => Err(Cause::text(format!(
+                "the {} function panicked",
+                action.as_str()
+            ))),
         }
     }
 }

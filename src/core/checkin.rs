@@ -9,6 +9,7 @@
 use super::panics::{catching, first, Panic};
 use super::state::{Locked, ThreadConn};
 use super::{Checked, Core, Slot};
+use crate::cause::Cause;
 use crate::config::ResetAction;
 use crate::emit::Emit;
 use crate::event::{Conn, Event};
@@ -254,7 +255,7 @@ impl<C> Core<C> {
     pub(crate) fn end_return(
         &self,
         mut checked: Checked<C>,
-        reset: Option<(ResetAction, Result<(), String>)>,
+        reset: Option<(ResetAction, Result<(), Cause>)>,
     ) {
         if let Some((action, outcome)) = reset {
             let error = outcome.as_ref().err().map(|e| e as &dyn std::fmt::Display);

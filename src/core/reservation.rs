@@ -10,6 +10,7 @@
 
 use super::panics::first;
 use super::{next_connection_id, Checked, Core, Grant, Slot};
+use crate::cause::Cause;
 use crate::emit::Emit;
 use crate::error::{ErrorChain, ListenerErrorKind, PoolFailure};
 use crate::event::{Conn, Event};
@@ -169,7 +170,7 @@ impl<'a, C> Reservation<'a, C> {
                         conn: Conn::of(&self.slot().record),
                         error: &ErrorChain(&e),
                     });
-                    self.invalidate_conn(InvalidateReason::Listener(ErrorChain(&e).to_string()));
+                    self.invalidate_conn(InvalidateReason::Listener(Cause::new(e)));
                     self.disconnects += 1;
                     if self.disconnects >= CHECKOUT_DISCONNECT_ATTEMPTS {
                         core.emit(Event::ReconnectsExhausted);
@@ -177,7 +178,8 @@ impl<'a, C> Reservation<'a, C> {
                     }
                 }
                 Err(e) => {
-                    self.invalidate_conn(InvalidateReason::Listener(ErrorChain(&e).to_string()));
+                    let text = ErrorChain(&e).to_string();
+                    self.invalidate_conn(InvalidateReason::Listener(Cause::text(text)));
                     return Step::Fail(PoolFailure::Listener(e));
                 }
             }
@@ -246,7 +248,7 @@ impl<'a, C> Reservation<'a, C> {
             conn: Conn::of(&self.slot().record),
             error: &message,
         });
-        self.invalidate_conn(InvalidateReason::PingFailed(message));
+        self.invalidate_conn(InvalidateReason::PingFailed(Cause::text(message)));
         core.invalidate_all();
     }
 

@@ -365,7 +365,7 @@ impl PoolHooks {
         });
         inner.emit(Event::Invalidated {
             conn: Conn::Unnamed,
-            reason: &InvalidateReason::PingFailed(error.to_string()),
+            reason: &InvalidateReason::PingFailed(crate::Cause::text(error.to_string())),
         });
         let mut st = lock(&inner.state);
         st.invalidated_at = Some(Instant::now());
@@ -425,7 +425,7 @@ impl PoolHooks {
             pooled: true,
         });
         if let Err(error) = result {
-            let reason = InvalidateReason::ResetFailed(error.to_string());
+            let reason = InvalidateReason::ResetFailed(crate::Cause::text(error.to_string()));
             inner.emit(Event::Invalidated {
                 conn: Conn::Unnamed,
                 reason: &reason,

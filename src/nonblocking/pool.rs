@@ -9,6 +9,7 @@ use super::catch_unwind::CatchUnwind;
 use super::guard::AsyncPooledConnection;
 use super::sweeper;
 use crate::builder::PoolBuilder;
+use crate::cause::Cause;
 use crate::config::FrontEnd;
 use crate::config::ResetAction;
 use crate::core::panics::catching;
@@ -314,9 +315,9 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
 
 impl<M: bb8::ManageConnection> Shared<M> {
     /// Runs the async reset function; an error or a panic becomes an error message.
-    async fn run_reset(&self, conn: &mut M::Connection, action: ResetAction) -> Result<(), String> {
+    async fn run_reset(&self, conn: &mut M::Connection, action: ResetAction) -> Result<(), Cause> {
         let Some(reset) = self.builder.kind.reset.as_ref() else {
-            return Err("no reset function".to_owned());
+            return Err(Cause::text("no reset function"));
         };
         let span = reset_span(&self.core.config, action);
         let reset = CatchUnwind::new(reset.reset(conn, action)).instrument(span.clone());
@@ -330,14 +331,17 @@ impl<M: bb8::ManageConnection> Shared<M> {
         };
         let outcome = match finished {
             Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(e))) => Err(e.to_string()),
-            Ok(Err(())) => Err(format!("the {} function panicked", action.as_str())),
-            Err(limit) => Err(format!(
+            Ok(Ok(Err(e))) => Err(Cause::new(e)),
+            Ok(Err(())) => Err(Cause::text(format!(
+                "the {} function panicked",
+                action.as_str()
+            ))),
+            Err(limit) => Err(Cause::text(format!(
                 "the {} did not finish within its reset_timeout of {:.2} s; the connection \
                  is closed",
                 action.as_str(),
                 limit.as_secs_f64()
-            )),
+            ))),
         };
         if outcome.is_err() {
             fail(&span, "reset");
@@ -434,7 +438,7 @@ impl<M: bb8::ManageConnection> Drop for PendingReturn<M> {
             );
             self.shared
                 .core
-                .end_return(checked, Some((self.action, Err(unfinished))));
+                .end_return(checked, Some((self.action, Err(Cause::text(unfinished)))));
         }
     }
 }
