@@ -14,8 +14,9 @@ use crate::config::{Config, EchoPool};
 use crate::event::{Conn, Event};
 use crate::reasons::CloseReason;
 
-/// Writes `event`'s line if the pool's level asks for it.
-#[inline]
+/// Writes `event`'s line if the pool's level asks for it: one comparison, folded to it
+/// where the event is built.
+#[inline(always)]
 pub(crate) fn on(config: &Config, event: Event<'_>) {
     let wanted = match event {
         Event::Waited(_)

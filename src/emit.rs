@@ -11,10 +11,13 @@ pub(crate) trait Emit {
     fn instruments(&self) -> &Instruments;
     fn config(&self) -> &Config;
 
-    /// Hands one decision to every consumer: the metrics paths, then the log line.
-    #[inline]
+    /// Hands one decision to every consumer: the metrics paths (only what they measure),
+    /// then the log line.
+    #[inline(always)]
     fn emit(&self, event: Event<'_>) {
-        self.instruments().emit(event);
+        if event.is_measured() {
+            self.instruments().emit(event);
+        }
         crate::echo::on(self.config(), event);
     }
 }

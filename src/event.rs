@@ -127,3 +127,42 @@ pub(crate) enum Event<'a> {
     /// A callback panicked while the thread was already unwinding: the panic is dropped.
     PanicDropped(&'a str),
 }
+
+impl Event<'_> {
+    /// Whether a metrics path takes this event (the others are log lines only). Folded away
+    /// where the event is built, so a line-only event costs the metrics paths nothing.
+    #[inline(always)]
+    pub(crate) fn is_measured(&self) -> bool {
+        match self {
+            Event::Waited(_)
+            | Event::Connected(_)
+            | Event::Returned { used: Some(_), .. }
+            | Event::TimedOut(_)
+            | Event::OverflowOpened
+            | Event::OverflowClosed
+            | Event::ResetDone { pooled: true, .. }
+            | Event::Recycled { .. }
+            | Event::Invalidated { .. }
+            | Event::PrePingFailed { .. }
+            | Event::Closed { .. }
+            | Event::LeakSuspected { .. }
+            | Event::LeakReturned { .. } => true,
+            Event::Created { .. }
+            | Event::ConnectFailed(_)
+            | Event::CheckedOut(_)
+            | Event::PrePing { .. }
+            | Event::ListenerDisconnect { .. }
+            | Event::ReconnectsExhausted
+            | Event::Returned { used: None, .. }
+            | Event::ResetSkipped(_)
+            | Event::Resetting { .. }
+            | Event::ResetDone { pooled: false, .. }
+            | Event::SoftInvalidated { .. }
+            | Event::DetachedClosed(_)
+            | Event::LostUnderneath(_)
+            | Event::Disposed { .. }
+            | Event::Recreating
+            | Event::PanicDropped(_) => false,
+        }
+    }
+}
