@@ -114,7 +114,9 @@ pub(crate) enum Overflow {
 /// Which front end a pool is built for; some classes exist only on one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FrontEnd {
+    #[cfg_attr(not(feature = "blocking"), allow(dead_code))]
     Blocking,
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     Async,
     /// Another pool holds the connections and calls [`crate::hooks::PoolHooks`].
     Hooks,
@@ -239,6 +241,7 @@ impl Config {
     /// the class keeps idle (more would only be closed again on return), and at least one
     /// when `count` is not 0 (NullPool keeps none: one is opened and closed, which checks the
     /// server all the same).
+    #[cfg_attr(not(any(feature = "blocking", feature = "tokio")), allow(dead_code))]
     pub(crate) fn prefill_count(&self, count: usize) -> usize {
         if count == 0 {
             return 0;

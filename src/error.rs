@@ -426,6 +426,7 @@ impl<E: StdError + 'static> StdError for Error<E> {
 }
 
 /// A failure of the pool's own making, before the front end adds the manager's error type.
+#[cfg_attr(not(any(feature = "blocking", feature = "tokio")), allow(dead_code))]
 #[derive(Debug)]
 pub(crate) enum PoolFailure {
     Timeout(TimeoutError),

@@ -45,7 +45,11 @@ impl Display for Conn {
     }
 }
 
-/// One pool decision.
+/// One pool decision. (Without a metrics feature, what only the metrics read is unread.)
+#[cfg_attr(
+    not(any(feature = "metrics", feature = "opentelemetry")),
+    allow(dead_code)
+)]
 #[derive(Clone, Copy)]
 pub(crate) enum Event<'a> {
     /// A checkout got its slot after waiting this long (zero when it did not wait).
@@ -115,6 +119,7 @@ pub(crate) enum Event<'a> {
         held: Duration,
         threshold: Duration,
         at: &'static Location<'static>,
+        #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
         current: usize,
     },
     /// A suspected leak was returned; `current` are past the threshold now.
@@ -122,6 +127,7 @@ pub(crate) enum Event<'a> {
         conn: u64,
         held: Duration,
         at: &'static Location<'static>,
+        #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
         current: usize,
     },
     /// A callback panicked while the thread was already unwinding: the panic is dropped.

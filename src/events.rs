@@ -279,11 +279,13 @@ impl<C> Listeners<C> {
         self.list.iter().map(|l| &**l)
     }
 
+    #[cfg_attr(not(any(feature = "blocking", feature = "tokio")), allow(dead_code))]
     pub(crate) fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
 
     /// Runs a fallible event on every listener, stopping at the first error.
+    #[cfg_attr(not(any(feature = "blocking", feature = "tokio")), allow(dead_code))]
     pub(crate) fn try_each(
         &self,
         event: impl FnMut(&dyn PoolListener<C>) -> Result<(), ListenerError>,

@@ -9,6 +9,7 @@ use std::thread::ThreadId;
 /// The holder of a checkout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Owner {
+    #[cfg_attr(not(feature = "blocking"), allow(dead_code))]
     Thread(ThreadId),
     #[cfg(feature = "tokio")]
     Task(tokio::task::Id),
@@ -20,6 +21,7 @@ pub(crate) enum Owner {
 }
 
 impl Owner {
+    #[cfg(feature = "blocking")]
     pub(crate) fn current_thread() -> Self {
         thread_local! {
             // `thread::current()` clones an `Arc` each time; the id never changes.

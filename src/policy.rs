@@ -112,6 +112,7 @@ impl Limits {
 
     /// Whether a returned connection may overtake waiters at all (a blocking QueuePool), so
     /// that a waiter must note when it started waiting.
+    #[cfg_attr(not(any(feature = "blocking", feature = "tokio")), allow(dead_code))]
     pub(crate) fn overtakes(&self) -> bool {
         !self.fair_after.is_zero()
     }
@@ -136,6 +137,7 @@ impl Limits {
 
     /// SingletonThreadPool: how many kept thread connections must go before a new thread's
     /// connection is added, so that at most `pool_size` are kept.
+    #[cfg_attr(not(any(feature = "blocking", feature = "tokio")), allow(dead_code))]
     pub(crate) fn singleton_evictions(&self, kept: usize) -> usize {
         (kept + 1).saturating_sub(self.pool_size)
     }
@@ -173,6 +175,7 @@ impl Limits {
 
     /// Whether a checkout must know its holder (thread or task): the classes that compare
     /// holders. The others never look it up (it costs the checkout for nothing).
+    #[cfg_attr(not(any(feature = "blocking", feature = "tokio")), allow(dead_code))]
     pub(crate) fn tracks_holder(&self) -> bool {
         self.per_thread() || self.single_holder()
     }

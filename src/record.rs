@@ -100,6 +100,7 @@ pub struct ConnectionRecord {
     /// While checked out: who holds it (SingletonThreadPool keys by it).
     pub(crate) owner: Owner,
     /// While checked out: since when, if the pool times uses.
+    #[cfg_attr(not(any(feature = "blocking", feature = "tokio")), allow(dead_code))]
     pub(crate) checked_out_at: Option<crate::stopwatch::Instant>,
 }
 

@@ -30,12 +30,14 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Sleeps on `condvar` until notified (or a spurious wake-up).
 #[cfg(poolscope_loom)]
+#[cfg_attr(not(feature = "blocking"), allow(dead_code))]
 pub(crate) fn wait<'a, T>(condvar: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
     condvar.wait(guard).unwrap_or_else(|p| p.into_inner())
 }
 
 /// Sleeps on `condvar` until notified (or a spurious wake-up).
 #[cfg(not(poolscope_loom))]
+#[cfg_attr(not(feature = "blocking"), allow(dead_code))]
 pub(crate) fn wait<'a, T>(condvar: &Condvar, mut guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
     condvar.wait(&mut guard);
     guard
@@ -43,6 +45,7 @@ pub(crate) fn wait<'a, T>(condvar: &Condvar, mut guard: MutexGuard<'a, T>) -> Mu
 
 /// Sleeps on `condvar` until notified or `timeout` passes.
 #[cfg(poolscope_loom)]
+#[cfg_attr(not(feature = "blocking"), allow(dead_code))]
 pub(crate) fn wait_timeout<'a, T>(
     condvar: &Condvar,
     guard: MutexGuard<'a, T>,
@@ -56,6 +59,7 @@ pub(crate) fn wait_timeout<'a, T>(
 
 /// Sleeps on `condvar` until notified or `timeout` passes.
 #[cfg(not(poolscope_loom))]
+#[cfg_attr(not(feature = "blocking"), allow(dead_code))]
 pub(crate) fn wait_timeout<'a, T>(
     condvar: &Condvar,
     mut guard: MutexGuard<'a, T>,

@@ -20,6 +20,7 @@ use crate::reasons::CloseReason;
 use crate::sync::lock;
 
 /// How an async wait ended.
+#[cfg(feature = "tokio")]
 pub(crate) enum Waited<C> {
     /// A slot was handed over.
     Granted(Grant<C>),
@@ -222,6 +223,7 @@ impl<C> Core<C> {
 
     /// Waits for a grant, blocking the thread, retrying when nudged; `None` when `deadline`
     /// passed (the waiter is still queued: `cancel_wait` next).
+    #[cfg(feature = "blocking")]
     pub(crate) fn wait_blocking(
         &self,
         waiter: &Arc<Waiter<C>>,
@@ -244,6 +246,7 @@ impl<C> Core<C> {
 
     /// Polls for a grant from an async task, retrying when nudged; ends too when the sweeper
     /// marked the deadline passed or went away (see `deadlines.rs`).
+    #[cfg(feature = "tokio")]
     pub(crate) fn poll_wait(
         &self,
         waiter: &Arc<Waiter<C>>,
@@ -281,6 +284,7 @@ impl<C> Core<C> {
 
     /// The pre-ping of a pooled connection did not return within the checkout's `timeout`:
     /// counted as a timeout.
+    #[cfg(feature = "tokio")]
     pub(crate) fn ping_timed_out(&self, timeout: Option<Duration>) -> ConnectTimeoutError {
         self.server_timed_out(timeout, true)
     }

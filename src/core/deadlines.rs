@@ -55,6 +55,7 @@ impl<C> Core<C> {
     /// The sweeper looks at the queue at `now`: waiters whose deadline passed are marked and
     /// woken; returns the next deadline to sleep until (and will be woken with `waker` if an
     /// earlier one comes), or `None` when no waiter has one left and the sweeper ends.
+    #[cfg(feature = "tokio")]
     pub(crate) fn sweep(&self, now: Instant, waker: &Waker) -> Option<Instant> {
         let mut st = self.locked();
         let mut next: Option<Instant> = None;
@@ -86,6 +87,7 @@ impl<C> Core<C> {
 
     /// The sweeper went away before its work was done (its runtime shut down, or it could not
     /// be started): the waiters it kept are told to keep their deadlines themselves.
+    #[cfg(feature = "tokio")]
     pub(crate) fn sweeper_gone(&self) {
         let mut st = self.locked();
         st.sweep = Sweep::default();

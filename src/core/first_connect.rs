@@ -8,10 +8,14 @@
 //! checkout by the thread or task running it) passes the gate instead of waiting for itself.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
+#[cfg(feature = "tokio")]
+use std::task::{Context, Poll};
 
 use crate::owner::Owner;
-use crate::sync::{lock, wait, Condvar, Mutex};
+#[cfg(feature = "blocking")]
+use crate::sync::wait;
+use crate::sync::{lock, Condvar, Mutex};
 
 pub(crate) struct FirstConnect {
     /// Set once it ran successfully (or there is nobody to run it for): the fast path.
@@ -77,6 +81,7 @@ impl FirstConnect {
     }
 
     /// A thread's turn, sleeping while another runs it.
+    #[cfg(feature = "blocking")]
     pub(crate) fn wait_turn(&self, me: Owner) -> Turn<'_> {
         if self.is_done() {
             return Turn::Passed;
@@ -91,6 +96,7 @@ impl FirstConnect {
     }
 
     /// A task's turn: `Pending` while another runs it (the task is woken when it is over).
+    #[cfg(feature = "tokio")]
     pub(crate) fn poll_turn(&self, me: Owner, cx: &mut Context<'_>) -> Poll<Turn<'_>> {
         if self.is_done() {
             return Poll::Ready(Turn::Passed);

@@ -36,7 +36,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 pub(crate) use checkin::ReturnStep;
-pub(crate) use checkout::{Begin, Started, Waited};
+#[cfg(feature = "tokio")]
+pub(crate) use checkout::Waited;
+pub(crate) use checkout::{Begin, Started};
 pub(crate) use reservation::{Reservation, Step};
 pub(crate) use waiter::Waiter;
 

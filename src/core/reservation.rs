@@ -279,12 +279,14 @@ impl<'a, C> Reservation<'a, C> {
 
 /// A checkout given up while its connect goes on (see `blocking::connector`): its slot
 /// stays taken until [`Core::release_abandoned`] is handed what the connect returned.
+#[cfg(feature = "blocking")]
 pub(crate) struct Abandoned<C> {
     slot: Slot<C>,
     new_capacity: bool,
     owner: crate::owner::Owner,
 }
 
+#[cfg(feature = "blocking")]
 impl<'a, C> Reservation<'a, C> {
     /// Gives up on the checkout at [`Step::Connect`], its slot kept taken for the connect.
     pub(crate) fn abandon(mut self) -> Abandoned<C> {
@@ -299,6 +301,7 @@ impl<'a, C> Reservation<'a, C> {
     }
 }
 
+#[cfg(feature = "blocking")]
 impl<C> Core<C> {
     /// The connect of an abandoned checkout returned: the connection it opened, if any, is
     /// closed (it was never the pool's), then the slot is freed.

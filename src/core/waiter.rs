@@ -13,12 +13,16 @@
 //! marks it *expired* when it passes, or *orphaned* if the sweeper's runtime went away and
 //! the waiter must keep its deadline with a timer of its own.
 
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
+#[cfg(feature = "tokio")]
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use super::Grant;
 use crate::error::CheckoutSite;
-use crate::sync::{lock, wait, wait_timeout, Condvar, Mutex};
+use crate::sync::{lock, Condvar, Mutex};
+#[cfg(feature = "blocking")]
+use crate::sync::{wait, wait_timeout};
 
 pub(crate) struct Waiter<C> {
     pub(crate) site: CheckoutSite,
@@ -26,8 +30,10 @@ pub(crate) struct Waiter<C> {
     pub(super) since: Option<Instant>,
     /// When an async waiter gives up, kept by the pool's sweeper; `None` for a thread (it
     /// sleeps on its condvar with its own deadline) or without `pool_timeout`.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(super) deadline: Option<Instant>,
     /// Whether queueing this waiter found no sweeper running: the front starts one.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     starts_sweeper: bool,
     /// A thread that may sleep on the condvar (the blocking pool); a task is woken by its
     /// waker alone, so its condvar is never notified.
@@ -40,8 +46,10 @@ struct Cell<C> {
     grant: Option<Grant<C>>,
     nudged: bool,
     /// The sweeper found the deadline passed (stays set: the waiter gives up next).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     expired: bool,
     /// The sweeper went away: keep the deadline with a timer of its own.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     orphaned: bool,
     waker: Option<Waker>,
 }
@@ -55,6 +63,7 @@ pub(crate) enum Wake<C> {
     /// The deadline passed (a thread's own, or the sweeper's mark on a task).
     TimedOut,
     /// The sweeper that kept the task's deadline went away.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     Orphaned,
 }
 
@@ -117,28 +126,33 @@ impl<C> Waiter<C> {
     }
 
     /// Whether the front must start the pool's sweeper for this waiter's deadline.
+    #[cfg(feature = "tokio")]
     pub(crate) fn starts_sweeper(&self) -> bool {
         self.starts_sweeper
     }
 
     /// When the sweeper gives this waiter up (`None`: never).
+    #[cfg(feature = "tokio")]
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
 
     /// Marks the waiter's deadline passed (under the pool's lock); `true` if newly, and so
     /// it must be [`wake`](Self::wake)d once the lock is released.
+    #[cfg(feature = "tokio")]
     pub(super) fn expire(&self) -> bool {
         !std::mem::replace(&mut lock(&self.cell).expired, true)
     }
 
     /// Whether the sweeper already marked this waiter expired.
+    #[cfg(feature = "tokio")]
     pub(super) fn is_expired(&self) -> bool {
         lock(&self.cell).expired
     }
 
     /// Tells the waiter that nobody keeps its deadline any more (under the pool's lock); it
     /// must be [`wake`](Self::wake)d once the lock is released.
+    #[cfg(feature = "tokio")]
     pub(super) fn orphan(&self) {
         lock(&self.cell).orphaned = true;
     }
@@ -148,6 +162,7 @@ impl<C> Waiter<C> {
     }
 
     /// Blocks until a grant or a nudge arrives or `deadline` passes (`None`: no deadline).
+    #[cfg(feature = "blocking")]
     pub(crate) fn wait_blocking(&self, deadline: Option<Instant>) -> Wake<C> {
         let mut cell = lock(&self.cell);
         loop {
@@ -171,6 +186,7 @@ impl<C> Waiter<C> {
     }
 
     /// Polls for a grant or a nudge from an async task.
+    #[cfg(feature = "tokio")]
     pub(crate) fn poll_wake(&self, cx: &mut Context<'_>) -> Poll<Wake<C>> {
         let mut cell = lock(&self.cell);
         match cell.grant.take() {
