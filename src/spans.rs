@@ -120,6 +120,7 @@ impl CheckoutTrace {
     /// module doc). Returns the checkout time, as [`CheckoutClock::handed_out`].
     ///
     /// [`Started::AtOnce`]: crate::core::Started::AtOnce
+    #[inline]
     pub(crate) fn at_once(pool: &impl Emit, outcome: &'static str) -> Option<Instant> {
         CheckoutTrace::start(pool, Some(outcome))
             .clock
@@ -161,6 +162,7 @@ impl CheckoutClock {
 
     /// The checkout succeeded, its span already knowing the outcome: records the wait;
     /// returns the checkout time.
+    #[inline]
     pub(crate) fn handed_out(&self, pool: &impl Emit) -> Option<Instant> {
         if !self.timed {
             return None;

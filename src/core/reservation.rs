@@ -81,6 +81,15 @@ impl<'a, C> Reservation<'a, C> {
             .expect("a reservation holds its slot until finish() or drop")
     }
 
+    /// The slot's connection as the events name it. It does not panic, so that where no
+    /// consumer reads it (no echo line) it is not read at all.
+    #[inline]
+    fn conn(&self) -> Conn {
+        self.slot
+            .as_ref()
+            .map_or(Conn::Unnamed, |slot| Conn::of(&slot.record))
+    }
+
     /// The connection to ping, after [`Step::Ping`].
     pub(crate) fn conn_mut(&mut self) -> Option<&mut C> {
         self.slot().conn.as_mut()
@@ -135,13 +144,13 @@ impl<'a, C> Reservation<'a, C> {
                 // SQLAlchemy logs the checkout before the pre-ping and the checkout
                 // listeners, and not again for a connection that replaces a failed one.
                 self.announced = true;
-                core.emit(Event::CheckedOut(Conn::of(&self.slot().record)));
+                core.emit(Event::CheckedOut(self.conn()));
             }
             if core.config.pre_ping && !self.pinged {
                 self.pinged = true;
                 let fresh = self.fresh;
                 core.emit(Event::PrePing {
-                    conn: Conn::of(&self.slot().record),
+                    conn: self.conn(),
                     fresh,
                 });
                 if !fresh {

@@ -254,7 +254,7 @@ impl Handles {
 }
 
 impl Consumer for Handles {
-    #[inline]
+    #[inline(always)]
     fn on(&self, event: Event<'_>) {
         match event {
             // Aggregated when the publisher thread runs for this pool, else recorded at once.

@@ -252,7 +252,7 @@ impl Handles {
 }
 
 impl Consumer for Handles {
-    #[inline]
+    #[inline(always)]
     fn on(&self, event: Event<'_>) {
         match event {
             // Aggregated until the SDK collects, else (`gauge_interval` zero) recorded at once.
