@@ -7,6 +7,12 @@
 //! builder, and [`build`](PoolBuilder::build) fills in what the user left unset from the
 //! adapter's [`AdaptedPool`] implementation, then wraps the core pool.
 
+// Only a front uses this module: unused in the hooks-only build (neither front).
+#![cfg_attr(
+    not(any(feature = "blocking", feature = "tokio")),
+    allow(dead_code, unused_imports)
+)]
+
 use std::sync::Arc;
 
 use crate::builder::PoolBuilder;

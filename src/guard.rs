@@ -3,6 +3,12 @@
 //! invalidation and detaching written once. How a connection goes back (at once, or with a
 //! reset that may go on on a Tokio task) is the front's ([`Front`]).
 
+// Only a front uses this module: unused in the hooks-only build (neither front).
+#![cfg_attr(
+    not(any(feature = "blocking", feature = "tokio")),
+    allow(dead_code, unused_imports)
+)]
+
 use std::panic::Location;
 use std::sync::Arc;
 

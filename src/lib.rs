@@ -53,14 +53,11 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // What only a front uses (the core, the guard, the pool, the spans) is unused in a build
-// with neither `blocking` nor `tokio` (the hooks only): allowed there, module by module. A
-// build with one front allows nothing: what one front alone uses is `cfg`'d to it.
+// with neither `blocking` nor `tokio` (the hooks only): each of those modules allows it
+// there itself. A build with one front allows nothing: what one front alone uses is `cfg`'d
+// to it.
 #![warn(missing_docs)]
 
-#[cfg_attr(
-    not(any(feature = "blocking", feature = "tokio")),
-    allow(dead_code, unused_imports)
-)]
 mod adapted;
 #[cfg(feature = "blocking")]
 mod blocking;
@@ -68,20 +65,12 @@ mod builder;
 mod cause;
 mod clock;
 mod config;
-#[cfg_attr(
-    not(any(feature = "blocking", feature = "tokio")),
-    allow(dead_code, unused_imports)
-)]
 mod core;
 mod echo;
 mod emit;
 mod error;
 mod event;
 mod events;
-#[cfg_attr(
-    not(any(feature = "blocking", feature = "tokio")),
-    allow(dead_code, unused_imports)
-)]
 mod guard;
 pub mod hooks;
 mod instrument;
@@ -89,10 +78,6 @@ mod instrument;
 mod nonblocking;
 mod owner;
 mod policy;
-#[cfg_attr(
-    not(any(feature = "blocking", feature = "tokio")),
-    allow(dead_code, unused_imports)
-)]
 mod pool;
 mod pool_options;
 #[cfg_attr(
@@ -102,10 +87,6 @@ mod pool_options;
 mod reasons;
 mod record;
 mod reset;
-#[cfg_attr(
-    not(any(feature = "blocking", feature = "tokio")),
-    allow(dead_code, unused_imports)
-)]
 mod spans;
 mod status;
 mod stopwatch;

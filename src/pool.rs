@@ -2,6 +2,12 @@
 //! or act on the core), written once. Each front adds `builder`, `get` and the return path
 //! in its own module.
 
+// Only a front uses this module: unused in the hooks-only build (neither front).
+#![cfg_attr(
+    not(any(feature = "blocking", feature = "tokio")),
+    allow(dead_code, unused_imports)
+)]
+
 use std::fmt;
 use std::sync::Arc;
 

@@ -18,6 +18,12 @@
 //! is entered around its waits, connects, pings and listeners, and records its outcome when
 //! it is known.
 
+// Only a front uses this module: unused in the hooks-only build (neither front).
+#![cfg_attr(
+    not(any(feature = "blocking", feature = "tokio")),
+    allow(dead_code, unused_imports)
+)]
+
 use std::time::Duration;
 
 use crate::emit::Emit;

@@ -304,33 +304,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
 }
 
 impl<M: r2d2::ManageConnection> Shared<M> {
-    /// Returns a connection: broken check, reset per policy, then keep or close.
-    pub(super) fn give_back(&self, checked: Checked<M::Connection>) {
-        let core = &self.core;
-        let mut checked = checked;
-        let broken = catching(|| self.manager.has_broken(&mut checked.conn));
-        let open = self.builder.kind.reset.as_ref().and_then(|reset| {
-            catching(|| reset.transaction_open(&mut checked.conn))
-                .ok()
-                .flatten()
-        });
-        let Some((mut checked, step)) = core.start_return(checked, broken, open) else {
-            return;
-        };
-        match step {
-            ReturnStep::CheckIn => core.end_return(checked, None),
-            ReturnStep::Reset(action) => {
-                let span = reset_span(&core.config, action);
-                let outcome = span.in_scope(|| self.run_reset(&mut checked.conn, action));
-                if outcome.is_err() {
-                    fail(&span, "reset");
-                }
-                core.end_return(checked, Some((action, outcome)));
-            }
-        }
-    }
-
-    /// Runs the reset function; an error or a panic in it becomes an error message.
+    /// Runs the reset function; an error or a panic in it becomes the cause.
     pub(super) fn run_reset(
         &self,
         conn: &mut M::Connection,
@@ -357,8 +331,30 @@ impl<M: r2d2::ManageConnection> Front for Blocking<M> {
     const GUARD_NAME: &'static str = "PooledConnection";
     const DETACHED_NAME: &'static str = "DetachedConnection";
 
+    /// Returns a connection: broken check, reset per policy, then keep or close.
     fn give_back(shared: &Arc<Shared<M>>, checked: Checked<M::Connection>) {
-        shared.give_back(checked);
+        let core = &shared.core;
+        let mut checked = checked;
+        let broken = catching(|| shared.manager.has_broken(&mut checked.conn));
+        let open = shared.builder.kind.reset.as_ref().and_then(|reset| {
+            catching(|| reset.transaction_open(&mut checked.conn))
+                .ok()
+                .flatten()
+        });
+        let Some((mut checked, step)) = core.start_return(checked, broken, open) else {
+            return;
+        };
+        match step {
+            ReturnStep::CheckIn => core.end_return(checked, None),
+            ReturnStep::Reset(action) => {
+                let span = reset_span(&core.config, action);
+                let outcome = span.in_scope(|| shared.run_reset(&mut checked.conn, action));
+                if outcome.is_err() {
+                    fail(&span, "reset");
+                }
+                core.end_return(checked, Some((action, outcome)));
+            }
+        }
     }
 
     fn reset_detached(

@@ -314,7 +314,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
 }
 
 impl<M: bb8::ManageConnection> Shared<M> {
-    /// Runs the async reset function; an error or a panic becomes an error message.
+    /// Runs the async reset function; an error, a panic or a timeout becomes the cause.
     async fn run_reset(&self, conn: &mut M::Connection, action: ResetAction) -> Result<(), Cause> {
         let Some(reset) = self.builder.kind.reset.as_ref() else {
             return Err(Cause::text("no reset function"));
@@ -399,25 +399,6 @@ impl<M: bb8::ManageConnection> Shared<M> {
             Arc::clone(self).reset_and_check_in(checked, action).await;
         }
     }
-
-    /// Returns a connection from `Drop`. The reset is polled once here: one that finishes at
-    /// once (nothing to roll back) is done before `drop` returns. One that must wait for the
-    /// server goes on on a spawned Tokio task, the slot counted as checked out until it
-    /// finishes; with no Tokio runtime to run it on, the connection is closed instead.
-    pub(super) fn give_back(self: &Arc<Self>, checked: Checked<M::Connection>) {
-        let Some((checked, action)) = self.start_return(checked) else {
-            return;
-        };
-        let mut task = Box::pin(Arc::clone(self).reset_and_check_in(checked, action));
-        let mut cx = Context::from_waker(Waker::noop());
-        if task.as_mut().poll(&mut cx).is_ready() {
-            return;
-        }
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(task);
-        }
-        // Otherwise dropping the task closes the connection (see `PendingReturn`).
-    }
 }
 
 /// A return whose reset has not finished: dropped before it does (its task cancelled, or no
@@ -450,8 +431,23 @@ impl<M: bb8::ManageConnection> Front for Tokio<M> {
     const GUARD_NAME: &'static str = "AsyncPooledConnection";
     const DETACHED_NAME: &'static str = "AsyncDetachedConnection";
 
+    /// Returns a connection from `Drop`. The reset is polled once here: one that finishes at
+    /// once (nothing to roll back) is done before `drop` returns. One that must wait for the
+    /// server goes on on a spawned Tokio task, the slot counted as checked out until it
+    /// finishes; with no Tokio runtime to run it on, the connection is closed instead.
     fn give_back(shared: &Arc<Shared<M>>, checked: Checked<M::Connection>) {
-        shared.give_back(checked);
+        let Some((checked, action)) = shared.start_return(checked) else {
+            return;
+        };
+        let mut task = Box::pin(Arc::clone(shared).reset_and_check_in(checked, action));
+        let mut cx = Context::from_waker(Waker::noop());
+        if task.as_mut().poll(&mut cx).is_ready() {
+            return;
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(task);
+        }
+        // Otherwise dropping the task closes the connection (see `PendingReturn`).
     }
 
     /// No async reset can run here: closing ends any transaction on the server.
