@@ -13,6 +13,8 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use crate::core::Checked;
+use crate::emit::Emit;
+use crate::event::{Conn, Event};
 use crate::events::{CloseDetachedEvent, ResetEvent};
 use crate::pool::{ConnectionPool, Front, Shared};
 use crate::record::Extensions;
@@ -197,12 +199,9 @@ impl<F: Front> Detached<F> {
         for l in self.shared.core.listeners.iter() {
             l.close_detached(CloseDetachedEvent { connection: conn });
         }
-        use crate::emit::Emit;
         self.shared
             .core
-            .emit(crate::event::Event::DetachedClosed(crate::event::Conn::Id(
-                self.id,
-            )));
+            .emit(Event::DetachedClosed(Conn::Id(self.id)));
     }
 }
 

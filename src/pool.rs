@@ -14,7 +14,9 @@ use std::sync::Arc;
 use crate::builder::{HoldsConnections, PoolBuilder};
 use crate::config::{FrontEnd, ResetAction};
 use crate::core::{Checked, Core};
+use crate::emit::Emit;
 use crate::error::BuildError;
+use crate::event::Event;
 
 /// A connection pool of front `F` ([`Blocking`](crate::Blocking) or
 /// [`Tokio`](crate::Tokio)); reached as [`Pool`](crate::Pool) and
@@ -93,8 +95,7 @@ impl<F: Front> ConnectionPool<F> {
     /// # Errors
     /// None in practice: the options were validated when this pool was built.
     pub fn recreate(&self) -> Result<Self, BuildError> {
-        use crate::emit::Emit;
-        self.shared.core.emit(crate::event::Event::Recreating);
+        self.shared.core.emit(Event::Recreating);
         // The same name, given or defaulted: the new pool's series continue the old's.
         let builder = self
             .shared

@@ -190,11 +190,7 @@ impl<C> Core<C> {
     ) -> Option<(Checked<C>, ReturnStep)> {
         let conn = Conn::of(&checked.record);
         let used = checked.record.checked_out_at.map(|at| at.elapsed());
-        let returned = Event::Returned { conn, used };
-        if !returned.is_measured() {
-            // A log line only: no recorder (user code) to catch a panic from.
-            self.emit(returned);
-        } else if let Err(panic) = catching(|| self.emit(returned)) {
+        if let Err(panic) = catching(|| self.emit(Event::Returned { conn, used })) {
             self.close_after_panic(checked, panic);
             return None;
         }

@@ -176,7 +176,7 @@ impl<'a, C> Reservation<'a, C> {
                     // SQLAlchemy's order: the detection, the invalidation, and on the last
                     // attempt the give-up line.
                     core.emit(Event::ListenerDisconnect {
-                        conn: Conn::of(&self.slot().record),
+                        conn: self.conn(),
                         error: &ErrorChain(&e),
                     });
                     self.invalidate_conn(InvalidateReason::Listener(Cause::new(e)));
@@ -254,7 +254,7 @@ impl<'a, C> Reservation<'a, C> {
         self.in_user_code = false;
         let core = self.core;
         core.emit(Event::PrePingFailed {
-            conn: Conn::of(&self.slot().record),
+            conn: self.conn(),
             error: &message,
         });
         self.invalidate_conn(InvalidateReason::PingFailed(Cause::text(message)));

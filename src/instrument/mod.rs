@@ -12,7 +12,6 @@
 mod kinds;
 pub mod names;
 
-#[allow(unused_imports)]
 use crate::event::Event;
 
 /// What takes the events: one metrics path.
