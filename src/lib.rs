@@ -91,6 +91,7 @@ mod spans;
 mod status;
 mod stopwatch;
 mod sync;
+mod timer;
 mod url_name;
 mod validate;
 
