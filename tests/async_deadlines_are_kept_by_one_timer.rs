@@ -42,10 +42,10 @@ fn checkout(pool: &Pool) -> tokio::task::JoinHandle<Result<Held, Error<common::F
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_waiter_gives_up_at_its_own_deadline() {
     const TIMEOUT: Duration = Duration::from_millis(300);
-    const GAP: Duration = Duration::from_millis(500);
+    const GAP: Duration = Duration::from_millis(1_000);
     let (pool, held) = one_slot_held(&Db::new(), TIMEOUT).await;
     let mut waiters = Vec::new();
-    for i in 0..4u32 {
+    for i in 0..3u32 {
         let pool = pool.clone();
         waiters.push(tokio::spawn(async move {
             tokio::time::sleep(GAP * i).await;
