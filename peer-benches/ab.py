@@ -79,16 +79,18 @@ def ratios(found):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("base")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("cargo", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
-    cargo = args.cargo
-    bench_args = []
-    if "--" in cargo:
-        cut = cargo.index("--")
-        cargo, bench_args = cargo[:cut], cargo[cut + 1:]
+    argv = sys.argv[1:]
+    if not argv or argv[0] in ("-h", "--help"):
+        sys.exit(__doc__)
+    base, rest = argv[0], argv[1:]
+    rounds = 5
+    if rest[:1] == ["--rounds"]:
+        rounds, rest = int(rest[1]), rest[2:]
+    cargo, bench_args = rest, []
+    if "--" in rest:
+        cut = rest.index("--")
+        cargo, bench_args = rest[:cut], rest[cut + 1:]
+    args = argparse.Namespace(base=base, rounds=rounds)
     base_tree = os.path.join(ROOT, "target", "ab", args.base)
     if not os.path.isdir(base_tree):
         subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", base_tree, args.base],

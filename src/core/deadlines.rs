@@ -1,5 +1,5 @@
 //! The async waiters' deadlines, kept by one alarm per pool on poolscope's timer thread
-//! (`timer.rs`) instead of a timer per waiting task.
+//! (`src/timer/`) instead of a timer per waiting task.
 //!
 //! A Tokio timer per waiting task costs a registration and a removal in the runtime's timer
 //! wheel on every wait; under contention, where most checkouts wait a few microseconds, that

@@ -238,15 +238,13 @@ impl<C> Core<C> {
         self.close_stale_idle(now);
     }
 
-    /// A future ready at `at` (`None`: never), rung by poolscope's timer (see `timer.rs`):
-    /// it works on every runtime, with or without Tokio's time driver, and outside one.
+    /// `at` as a bound for [`timer::within`](crate::timer::within) (`None`: none), rung by
+    /// poolscope's timer (see `timer/`): it works on every runtime, with or without Tokio's
+    /// time driver, and outside one.
     #[cfg(feature = "tokio")]
-    pub(crate) fn deadline_at(
-        &self,
-        at: Option<std::time::Instant>,
-    ) -> Option<crate::timer::Deadline> {
+    pub(crate) fn bound(&self, at: Option<std::time::Instant>) -> Option<crate::timer::Bound> {
         let (timer, _) = self.alarm.as_ref()?;
-        Some(crate::timer::Deadline::at(timer, at?))
+        Some(crate::timer::Bound::new(timer, at?))
     }
 
     /// Wake-ups missed so far (see `missed_wakeups`).

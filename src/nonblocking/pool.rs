@@ -179,7 +179,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                     clock.mark();
                     // Bounded like a connect: a server that does not answer the ping (frozen,
                     // a dead network path) costs the caller `pool_timeout`, not forever.
-                    let at = core.deadline_at(deadline.or_else(|| self.deadline()));
+                    let at = core.bound(deadline.or_else(|| self.deadline()));
                     if let Some(conn) = reservation.conn_mut() {
                         let outcome = timer::within(at, manager.is_valid(conn)).await;
                         match outcome {
@@ -217,7 +217,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         let timer = ConnectTimer::start(core);
         let connecting = self.shared.manager.connect().instrument(span.clone());
         // A connect that hangs is dropped (cancelled) at the deadline.
-        let bound = core.deadline_at(deadline.or_else(|| self.deadline()));
+        let bound = core.bound(deadline.or_else(|| self.deadline()));
         let Some(connected) = timer::within(bound, connecting).await else {
             fail(&span, "connect_timeout");
             return Err(Error::ConnectTimeout(
@@ -298,7 +298,7 @@ impl<M: bb8::ManageConnection> Shared<M> {
         let limit = self.builder.kind.reset_timeout;
         let bound = limit.and_then(|limit| {
             self.core
-                .deadline_at(std::time::Instant::now().checked_add(limit))
+                .bound(std::time::Instant::now().checked_add(limit))
         });
         let finished = timer::within(bound, reset)
             .await

@@ -73,19 +73,34 @@ impl Drop for Deadline {
     }
 }
 
-/// Runs `future` until `deadline` (`None`: without one); `None` if the deadline came first
-/// (the future is dropped then).
-pub(crate) async fn within<F: Future>(deadline: Option<Deadline>, future: F) -> Option<F::Output> {
-    let Some(deadline) = deadline else {
+/// An instant a future must finish by, not yet set on the timer: [`within`] sets it only if
+/// the future does not finish at its first poll (an answer already there costs no alarm).
+#[derive(Clone, Copy)]
+pub(crate) struct Bound {
+    timer: &'static Timer,
+    at: Instant,
+}
+
+impl Bound {
+    pub(crate) fn new(timer: &'static Timer, at: Instant) -> Self {
+        Bound { timer, at }
+    }
+}
+
+/// Runs `future` until `bound` (`None`: without one); `None` if the bound came first (the
+/// future is dropped then).
+pub(crate) async fn within<F: Future>(bound: Option<Bound>, future: F) -> Option<F::Output> {
+    let Some(bound) = bound else {
         return Some(future.await);
     };
     let mut future = std::pin::pin!(future);
-    let mut deadline = std::pin::pin!(deadline);
+    let mut deadline: Option<Deadline> = None;
     std::future::poll_fn(|cx| {
         if let Poll::Ready(output) = future.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
-        deadline.as_mut().poll(cx).map(|()| None)
+        let deadline = deadline.get_or_insert_with(|| Deadline::at(bound.timer, bound.at));
+        Pin::new(deadline).poll(cx).map(|()| None)
     })
     .await
 }

@@ -17,6 +17,11 @@
 //! it rings one; ringing is the only thing it does, under `catch_unwind` (a waker is user
 //! code).
 //!
+//! Most deadlines are set and taken out long before they come (a 30 s `pool_timeout` around a
+//! ping of a millisecond), so setting one must not wake the thread: it sleeps until its next
+//! entry or for [`TICK`] at most, and is woken only by an entry earlier than that. With
+//! deadlines of a second or more, the thread wakes about once a second and nobody wakes it.
+//!
 //! Tokio's paused test clock (`start_paused`, `time::pause`) does not move these deadlines: a
 //! `pool_timeout` of 30 s is 30 real seconds in such a test too.
 
@@ -31,12 +36,12 @@ mod deadline;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
 #[cfg(feature = "tokio")]
-pub(crate) use deadline::{within, Deadline};
+pub(crate) use deadline::{within, Bound};
 
 /// Something rung at an instant (see [`Timer::set`]).
 pub(crate) trait Alarm: Send + Sync {
@@ -58,16 +63,22 @@ impl Key {
     }
 }
 
+/// The longest the thread sleeps: an entry set later than its wake-up waits for it instead
+/// of waking it.
+const TICK: Duration = Duration::from_secs(1);
+
 /// The process's timer.
 pub(crate) struct Timer {
     entries: Mutex<Entries>,
-    /// Notified when an entry becomes the earliest.
+    /// Notified when an entry comes before the thread's wake-up.
     earlier: Condvar,
 }
 
 struct Entries {
     due: BTreeMap<Key, Weak<dyn Alarm>>,
     next_id: u64,
+    /// When the thread wakes next (as it went to sleep).
+    wakes_at: Instant,
 }
 
 static TIMER: OnceLock<Result<Arc<Timer>, String>> = OnceLock::new();
@@ -82,6 +93,7 @@ pub(crate) fn timer() -> Result<&'static Arc<Timer>, &'static str> {
                 entries: Mutex::new(Entries {
                     due: BTreeMap::new(),
                     next_id: 0,
+                    wakes_at: Instant::now(),
                 }),
                 earlier: Condvar::new(),
             });
@@ -107,10 +119,14 @@ impl Timer {
             id: entries.next_id,
         };
         entries.next_id += 1;
-        let earliest = entries.due.keys().next().is_none_or(|first| key < *first);
+        let before_its_wake_up = at < entries.wakes_at;
+        if before_its_wake_up {
+            // Not twice: the thread looks at the entries as soon as it runs.
+            entries.wakes_at = at;
+        }
         entries.due.insert(key, alarm);
         drop(entries);
-        if earliest {
+        if before_its_wake_up {
             self.earlier.notify_one();
         }
         key
@@ -126,14 +142,13 @@ impl Timer {
         let mut entries = self.entries.lock();
         loop {
             let now = Instant::now();
-            let Some((&key, _)) = entries.due.first_key_value() else {
-                self.earlier.wait(&mut entries);
+            let next = entries.due.first_key_value().map(|(key, _)| *key);
+            let Some(key) = next.filter(|key| key.at <= now) else {
+                let until = next.map_or(now + TICK, |key| key.at.min(now + TICK));
+                entries.wakes_at = until;
+                self.earlier.wait_until(&mut entries, until);
                 continue;
             };
-            if key.at > now {
-                self.earlier.wait_for(&mut entries, key.at - now);
-                continue;
-            }
             let alarm = entries.due.remove(&key);
             drop(entries);
             if let Some(alarm) = alarm.and_then(|weak| weak.upgrade()) {
@@ -185,6 +200,38 @@ mod tests {
             1,
             "rang twice, or the cancelled one rang"
         );
+    }
+
+    /// Alarms set while the thread sleeps for its tick, before and after its wake-up, each
+    /// ring at their instant (an alarm later than the wake-up does not wake the thread: the
+    /// thread finds it when it wakes).
+    #[test]
+    fn alarms_ring_at_their_instants_whatever_the_thread_sleeps_until() {
+        struct At(parking_lot::Mutex<Option<Instant>>);
+        impl Alarm for At {
+            fn ring(&self, _: Key, now: Instant) {
+                *self.0.lock() = Some(now);
+            }
+        }
+        let timer = timer().unwrap();
+        let start = Instant::now();
+        let offsets = [150, 1_100, 1_900].map(Duration::from_millis);
+        let alarms: Vec<Arc<At>> = offsets
+            .iter()
+            .map(|_| Arc::new(At(parking_lot::Mutex::new(None))))
+            .collect();
+        for (alarm, offset) in alarms.iter().zip(offsets) {
+            let weak: Weak<At> = Arc::downgrade(alarm);
+            timer.set(start + offset, weak);
+        }
+        wait_until(|| alarms.iter().all(|a| a.0.lock().is_some()));
+        for (alarm, offset) in alarms.iter().zip(offsets) {
+            let rang = alarm.0.lock().unwrap() - start;
+            assert!(
+                rang >= offset && rang < offset + Duration::from_millis(600),
+                "set for {offset:?}, rang at {rang:?}"
+            );
+        }
     }
 
     #[test]
