@@ -2,7 +2,8 @@
 //! written against bb8 switches by changing `diesel_async::pooled_connection::bb8` to
 //! `poolscope_diesel::bb8` in its imports.
 //!
-//! ```no_run
+#![cfg_attr(feature = "async-postgres", doc = "```no_run")]
+#![cfg_attr(not(feature = "async-postgres"), doc = "```ignore")]
 //! use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 //! use diesel_async::AsyncPgConnection;
 //! use poolscope_diesel::bb8::{Pool, PooledConnection, RunError};

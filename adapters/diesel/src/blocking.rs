@@ -129,7 +129,8 @@ pub type Error = poolscope::Error<diesel::r2d2::Error>;
 /// A blocking pool of Diesel connections with SQLAlchemy's semantics. It dereferences to the
 /// core [`poolscope::Pool`]: `get()`, `status()`, `dispose()` and the rest are there.
 ///
-/// ```
+#[cfg_attr(feature = "sqlite", doc = "```")]
+#[cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
 /// use diesel::prelude::*;
 /// use diesel::SqliteConnection;
 /// use poolscope_diesel::Pool;

@@ -1,7 +1,8 @@
 //! `diesel::r2d2`'s API over a poolscope pool: an application written against Diesel's r2d2
 //! pool switches by changing `diesel::r2d2` to `poolscope_diesel::r2d2` in its imports.
 //!
-//! ```
+#![cfg_attr(feature = "sqlite", doc = "```")]
+#![cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
 //! # use diesel::connection::SimpleConnection;
 //! use diesel::prelude::*;
 //! use poolscope_diesel::r2d2::{ConnectionManager, Pool, PoolError, PooledConnection};

@@ -9,7 +9,6 @@
 //! diesel-async wants a connection, `get_owned`, and `state()`.
 // `pub` items as an app's modules have them.
 #![allow(unreachable_pub, missing_debug_implementations)]
-#![cfg(feature = "async-postgres")]
 
 mod common;
 
