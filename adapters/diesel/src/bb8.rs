@@ -4,9 +4,8 @@
 //!
 #![cfg_attr(feature = "async-postgres", doc = "```no_run")]
 #![cfg_attr(not(feature = "async-postgres"), doc = "```ignore")]
-//! use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 //! use diesel_async::AsyncPgConnection;
-//! use poolscope_diesel::bb8::{Pool, PooledConnection, RunError};
+//! use poolscope_diesel::bb8::{AsyncDieselConnectionManager, Pool, PooledConnection, RunError};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = AsyncDieselConnectionManager::<AsyncPgConnection>::new("postgres://db/orders");
@@ -32,10 +31,104 @@ use std::time::Duration;
 pub use bb8::{CustomizeConnection, QueueStrategy};
 use diesel::ConnectionError;
 use diesel_async::pooled_connection::PoolableConnection;
-pub use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
+pub use diesel_async::pooled_connection::{ManagerConfig, PoolError};
+use diesel_async::AsyncConnection;
 use poolscope::{AsyncConnectHook, BoxError, BoxFuture, BuildError};
 
 use crate::nonblocking::AsyncManager;
+use crate::redact::fmt_manager;
+
+/// diesel-async's `AsyncDieselConnectionManager`, which also keeps its URL, so that the pool
+/// is named after it (`server.address:server.port/db.namespace`, without credentials) in its
+/// logs, spans and metrics, as [`crate::AsyncPool`] is. diesel-async's own manager does not
+/// tell its URL: a pool built from it is named `pool-<id>` unless
+/// `.poolscope(|b| b.name("orders"))` names it.
+///
+#[cfg_attr(feature = "async-postgres", doc = "```")]
+#[cfg_attr(not(feature = "async-postgres"), doc = "```ignore")]
+/// use diesel_async::AsyncPgConnection;
+/// use poolscope_diesel::bb8::{AsyncDieselConnectionManager, Pool};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let config = AsyncDieselConnectionManager::<AsyncPgConnection>::new("postgres://app:secret@db/orders");
+/// let pool: Pool<AsyncPgConnection> = Pool::builder().build_unchecked(config); // opens nothing
+/// assert_eq!(pool.as_poolscope().name(), "db:5432/orders");
+/// # }
+/// ```
+pub struct AsyncDieselConnectionManager<C: AsyncConnection + 'static> {
+    inner: diesel_async::pooled_connection::AsyncDieselConnectionManager<C>,
+    url: String,
+}
+
+impl<C: AsyncConnection + 'static> AsyncDieselConnectionManager<C> {
+    /// A manager that opens connections to `connection_url` (diesel-async's `new`).
+    pub fn new(connection_url: impl Into<String>) -> Self {
+        Self::new_with_config(connection_url, ManagerConfig::default())
+    }
+
+    /// As [`new`](Self::new), with diesel-async's manager configuration (custom setup, the
+    /// recycling check `test_on_check_out` runs).
+    pub fn new_with_config(connection_url: impl Into<String>, config: ManagerConfig<C>) -> Self {
+        let url = connection_url.into();
+        AsyncDieselConnectionManager {
+            inner: diesel_async::pooled_connection::AsyncDieselConnectionManager::new_with_config(
+                url.clone(),
+                config,
+            ),
+            url,
+        }
+    }
+
+    /// The database URL.
+    pub fn database_url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl<C: AsyncConnection + 'static> fmt::Debug for AsyncDieselConnectionManager<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_manager(
+            f,
+            "AsyncDieselConnectionManager",
+            std::any::type_name::<C>(),
+            Some(&self.url),
+        )
+    }
+}
+
+/// diesel-async's connect, recycling check and broken check, for code that drives the manager
+/// itself.
+impl<C> bb8::ManageConnection for AsyncDieselConnectionManager<C>
+where
+    C: PoolableConnection + 'static,
+    diesel_async::pooled_connection::AsyncDieselConnectionManager<C>:
+        bb8::ManageConnection<Connection = C, Error = PoolError>,
+{
+    type Connection = C;
+    type Error = PoolError;
+
+    fn connect(&self) -> impl std::future::Future<Output = Result<C, PoolError>> + Send {
+        self.inner.connect()
+    }
+
+    fn is_valid(
+        &self,
+        conn: &mut C,
+    ) -> impl std::future::Future<Output = Result<(), PoolError>> + Send {
+        self.inner.is_valid(conn)
+    }
+
+    fn has_broken(&self, conn: &mut C) -> bool {
+        self.inner.has_broken(conn)
+    }
+}
+
+impl<C: AsyncConnection + 'static> From<AsyncDieselConnectionManager<C>> for AsyncManager<C> {
+    /// The pool is named after the manager's URL.
+    fn from(manager: AsyncDieselConnectionManager<C>) -> Self {
+        AsyncManager::with_url(manager.inner, manager.url)
+    }
+}
 
 /// bb8's error for a checkout: the manager's error, or a timeout.
 pub type RunError = bb8::RunError<PoolError>;

@@ -47,6 +47,14 @@ impl<C> Manager<C> {
     pub fn database_url(&self) -> Option<&str> {
         self.url.as_deref()
     }
+
+    /// Diesel's manager for `url` (the compat module's manager, which knows its URL).
+    pub(crate) fn with_url(inner: ConnectionManager<C>, url: String) -> Self {
+        Manager {
+            inner,
+            url: Some(url),
+        }
+    }
 }
 
 impl<C> From<ConnectionManager<C>> for Manager<C> {

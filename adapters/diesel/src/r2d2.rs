@@ -44,12 +44,99 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-pub use diesel::r2d2::{ConnectionManager, CustomizeConnection, Error, R2D2Connection};
+pub use diesel::r2d2::{CustomizeConnection, Error, R2D2Connection};
 use poolscope::{BuildError, ListenerError, PoolListener};
 
 use crate::blocking::Manager;
+use crate::redact::fmt_manager;
 
-/// Diesel's `ConnectionManager<C>`, as this pool takes it.
+/// Diesel's `ConnectionManager`, which also keeps its URL, so that the pool is named after it
+/// (`server.address:server.port/db.namespace`, without credentials) in its logs, spans and
+/// metrics, as [`crate::Pool`] is. Diesel's own `diesel::r2d2::ConnectionManager` does not
+/// tell its URL: a pool built from it is named `pool-<id>` unless
+/// `.poolscope(|b| b.name("orders"))` names it.
+///
+#[cfg_attr(feature = "postgres", doc = "```")]
+#[cfg_attr(not(feature = "postgres"), doc = "```ignore")]
+/// use poolscope_diesel::r2d2::{ConnectionManager, Pool};
+///
+/// let manager = ConnectionManager::<diesel::PgConnection>::new("postgres://app:secret@db/orders");
+/// let pool = Pool::builder().build_unchecked(manager); // opens nothing
+/// assert_eq!(pool.as_poolscope().name(), "db:5432/orders");
+/// ```
+pub struct ConnectionManager<C> {
+    inner: diesel::r2d2::ConnectionManager<C>,
+    url: String,
+}
+
+impl<C> ConnectionManager<C> {
+    /// A manager that opens connections to `database_url` (Diesel's `ConnectionManager::new`).
+    pub fn new<S: Into<String>>(database_url: S) -> Self {
+        let url = database_url.into();
+        ConnectionManager {
+            inner: diesel::r2d2::ConnectionManager::new(url.clone()),
+            url,
+        }
+    }
+
+    /// Opens new connections to `database_url` from now on (Diesel's
+    /// `update_database_url`). A pool already built keeps its name.
+    pub fn update_database_url<S: Into<String>>(&mut self, database_url: S) {
+        self.url = database_url.into();
+        self.inner.update_database_url(self.url.clone());
+    }
+
+    /// The database URL.
+    pub fn database_url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl<C> Clone for ConnectionManager<C> {
+    fn clone(&self) -> Self {
+        ConnectionManager::new(self.url.clone())
+    }
+}
+
+impl<C> fmt::Debug for ConnectionManager<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_manager(
+            f,
+            "ConnectionManager",
+            std::any::type_name::<C>(),
+            Some(&self.url),
+        )
+    }
+}
+
+/// Diesel's manager's connect, ping and broken check, for code that drives the manager
+/// itself.
+impl<C: R2D2Connection + Send + 'static> r2d2::ManageConnection for ConnectionManager<C> {
+    type Connection = C;
+    type Error = Error;
+
+    fn connect(&self) -> Result<C, Error> {
+        self.inner.connect()
+    }
+
+    fn is_valid(&self, conn: &mut C) -> Result<(), Error> {
+        self.inner.is_valid(conn)
+    }
+
+    fn has_broken(&self, conn: &mut C) -> bool {
+        self.inner.has_broken(conn)
+    }
+}
+
+impl<C> From<ConnectionManager<C>> for Manager<C> {
+    /// The pool is named after the manager's URL.
+    fn from(manager: ConnectionManager<C>) -> Self {
+        Manager::with_url(manager.inner, manager.url)
+    }
+}
+
+/// A connection manager this pool takes: [`ConnectionManager`] (the pool is named after its
+/// URL), or Diesel's `diesel::r2d2::ConnectionManager` (it does not tell its URL).
 pub trait DieselManager: sealed::Sealed + Into<Manager<Self::Connection>> {
     /// The connection type the manager opens.
     type Connection: R2D2Connection + Send + 'static;
@@ -58,9 +145,14 @@ pub trait DieselManager: sealed::Sealed + Into<Manager<Self::Connection>> {
 mod sealed {
     pub trait Sealed {}
     impl<C> Sealed for super::ConnectionManager<C> {}
+    impl<C> Sealed for diesel::r2d2::ConnectionManager<C> {}
 }
 
 impl<C: R2D2Connection + Send + 'static> DieselManager for ConnectionManager<C> {
+    type Connection = C;
+}
+
+impl<C: R2D2Connection + Send + 'static> DieselManager for diesel::r2d2::ConnectionManager<C> {
     type Connection = C;
 }
 
