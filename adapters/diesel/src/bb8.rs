@@ -56,8 +56,8 @@ use crate::redact::fmt_manager;
 /// # }
 /// ```
 pub struct AsyncDieselConnectionManager<C: AsyncConnection + 'static> {
-    inner: diesel_async::pooled_connection::AsyncDieselConnectionManager<C>,
-    url: String,
+    /// The native pool's manager, made from the URL (so it knows it).
+    inner: AsyncManager<C>,
 }
 
 impl<C: AsyncConnection + 'static> AsyncDieselConnectionManager<C> {
@@ -69,19 +69,14 @@ impl<C: AsyncConnection + 'static> AsyncDieselConnectionManager<C> {
     /// As [`new`](Self::new), with diesel-async's manager configuration (custom setup, the
     /// recycling check `test_on_check_out` runs).
     pub fn new_with_config(connection_url: impl Into<String>, config: ManagerConfig<C>) -> Self {
-        let url = connection_url.into();
         AsyncDieselConnectionManager {
-            inner: diesel_async::pooled_connection::AsyncDieselConnectionManager::new_with_config(
-                url.clone(),
-                config,
-            ),
-            url,
+            inner: AsyncManager::new_with_config(connection_url, config),
         }
     }
 
     /// The database URL.
     pub fn database_url(&self) -> &str {
-        &self.url
+        self.inner.database_url().unwrap_or_default()
     }
 }
 
@@ -91,18 +86,18 @@ impl<C: AsyncConnection + 'static> fmt::Debug for AsyncDieselConnectionManager<C
             f,
             "AsyncDieselConnectionManager",
             std::any::type_name::<C>(),
-            Some(&self.url),
+            self.inner.database_url(),
         )
     }
 }
 
-/// diesel-async's connect, recycling check and broken check, for code that drives the manager
-/// itself.
+/// The pool's connect (diesel-async's, with the watch for lost connections and the socket
+/// error in a failed connect's text), recycling check and broken check, for code that drives
+/// the manager itself.
 impl<C> bb8::ManageConnection for AsyncDieselConnectionManager<C>
 where
     C: PoolableConnection + 'static,
-    diesel_async::pooled_connection::AsyncDieselConnectionManager<C>:
-        bb8::ManageConnection<Connection = C, Error = PoolError>,
+    AsyncManager<C>: bb8::ManageConnection<Connection = C, Error = PoolError>,
 {
     type Connection = C;
     type Error = PoolError;
@@ -126,7 +121,7 @@ where
 impl<C: AsyncConnection + 'static> From<AsyncDieselConnectionManager<C>> for AsyncManager<C> {
     /// The pool is named after the manager's URL.
     fn from(manager: AsyncDieselConnectionManager<C>) -> Self {
-        AsyncManager::with_url(manager.inner, manager.url)
+        manager.inner
     }
 }
 

@@ -56,14 +56,6 @@ impl<C: AsyncConnection + 'static> AsyncManager<C> {
     pub fn database_url(&self) -> Option<&str> {
         self.url.as_deref()
     }
-
-    /// diesel-async's manager for `url` (the compat module's manager, which knows its URL).
-    pub(crate) fn with_url(inner: AsyncDieselConnectionManager<C>, url: String) -> Self {
-        AsyncManager {
-            inner,
-            url: Some(url),
-        }
-    }
 }
 
 impl<C: AsyncConnection + 'static> From<AsyncDieselConnectionManager<C>> for AsyncManager<C> {
