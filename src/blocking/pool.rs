@@ -247,7 +247,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                     }
                 }
                 Step::Ping => {
-                    clock.mark();
+                    clock.mark_ping();
                     let outcome = reservation.conn_mut().map(|conn| manager.is_valid(conn));
                     if let Some(Err(e)) = outcome {
                         reservation.ping_failed(e.to_string());

@@ -19,9 +19,11 @@
 //! `pre_ping`; `max_lifetime` `pool_recycle`; `connection_timeout` `pool_timeout`), with
 //! bb8's defaults (`min_idle` none: nothing opened at `build()`, so `pool_size` is
 //! `max_size`). `queue_strategy` picks FIFO or LIFO. A connection customizer's `on_acquire`
-//! runs on every new connection (poolscope's `on_connect`). Not kept: `retry_connection` (a
-//! failed connect fails that checkout), `error_sink` and `reaper_rate` (poolscope logs through
-//! `tracing` and closes overflow on return). A pool failure that is not the manager's error
+//! runs on every new connection (poolscope's `on_connect`). `retry_connection` (default
+//! true) tries a failed connect again until `connection_timeout`, with bb8's back-off;
+//! `error_sink` hears each failed connect, test and customizer; `reaper_rate` is accepted and
+//! not used (there is no reaper). `state().statistics` is bb8's [`Statistics`], counted from
+//! the pool's decisions. A pool failure that is not the manager's error
 //! (a listener's refusal, say) comes as `RunError::User(PoolError::ConnectionError(..))`
 //! with its text; a timeout, also of a hanging connect, as `RunError::TimedOut`.
 
@@ -132,8 +134,24 @@ pub type RunError = bb8::RunError<PoolError>;
 /// (the lifetime is bb8's; poolscope's guard owns its pool handle, so `get_owned` is `get`).
 pub type PooledConnection<'a, C> = crate::AsyncPooledConnection<C>;
 
-use crate::compat::Settings;
-pub use crate::compat::State;
+use crate::compat::{ErrorHook, Settings};
+pub use bb8::{ErrorSink, NopErrorSink};
+pub use poolscope::Statistics;
+
+/// A pool's counts and history, as bb8 reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct State {
+    /// Connections the pool holds: idle and checked out.
+    pub connections: u32,
+    /// Idle connections.
+    pub idle_connections: u32,
+    /// What the pool did since it was built: bb8's `Statistics`, the same fields with the
+    /// same meanings (checkouts direct, waited and timed out, the time spent waiting,
+    /// connections opened and closed by reason), counted from the pool's own decisions, and
+    /// a few of poolscope's own (see [`Statistics`]).
+    pub statistics: Statistics,
+}
 
 /// A pool of diesel-async connections with diesel-async's bb8 `Pool<C>` API. Cloning shares
 /// it.
@@ -195,6 +213,9 @@ where
         Builder {
             settings: Settings::default(),
             customizer: None,
+            error_sink: None,
+            retry_connection: true,
+            reaper_rate: Duration::from_secs(30),
             poolscope: crate::AsyncPool::builder(),
         }
     }
@@ -227,7 +248,13 @@ where
 
     /// The pool's counts.
     pub fn state(&self) -> State {
-        State::of(&self.inner.status())
+        let counts = crate::compat::State::of(&self.inner.status());
+        State {
+            connections: counts.connections,
+            idle_connections: counts.idle_connections,
+            // The builder always turns counting on; zeros only if it could not.
+            statistics: self.inner.statistics().unwrap_or_default(),
+        }
     }
 
     /// `max_size`.
@@ -241,18 +268,30 @@ where
     }
 }
 
-/// Runs a bb8 connection customizer's `on_acquire` on every new connection.
-struct Customizer<C: Send + 'static>(Box<dyn CustomizeConnection<C, PoolError>>);
+/// Runs a bb8 connection customizer's `on_acquire` on every new connection; its error goes to
+/// the error sink too.
+struct Customizer<C: Send + 'static>(
+    Box<dyn CustomizeConnection<C, PoolError>>,
+    Option<ErrorHook>,
+);
 
 impl<C: Send + 'static> AsyncConnectHook<C> for Customizer<C> {
     fn on_connect<'a>(&'a self, conn: &'a mut C) -> BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(async move {
-            self.0
-                .on_acquire(conn)
-                .await
+            ErrorHook::report_to(&self.1, self.0.on_acquire(conn).await)
                 .map_err(|e| Box::new(e) as BoxError)
         })
     }
+}
+
+/// The error sink's side of an [`ErrorHook`]: each error as
+/// `PoolError::ConnectionError(ConnectionError::BadConnection(text))`.
+fn sink_hook(sink: Box<dyn ErrorSink<PoolError>>) -> ErrorHook {
+    ErrorHook::new(move |text| {
+        sink.sink(PoolError::ConnectionError(ConnectionError::BadConnection(
+            text,
+        )))
+    })
 }
 
 /// Builds a [`Pool`], with bb8's options and defaults.
@@ -263,6 +302,9 @@ where
 {
     settings: Settings,
     customizer: Option<Box<dyn CustomizeConnection<C, PoolError>>>,
+    error_sink: Option<Box<dyn ErrorSink<PoolError>>>,
+    retry_connection: bool,
+    reaper_rate: Duration,
     poolscope: crate::AsyncBuilder<C>,
 }
 
@@ -275,6 +317,9 @@ where
         f.debug_struct("Builder")
             .field("settings", &self.settings)
             .field("customizer", &self.customizer.is_some())
+            .field("error_sink", &self.error_sink)
+            .field("retry_connection", &self.retry_connection)
+            .field("reaper_rate", &self.reaper_rate)
             .finish_non_exhaustive()
     }
 }
@@ -338,9 +383,41 @@ where
         self
     }
 
+    /// Where errors no caller sees go, as bb8's `error_sink` (default none, bb8's
+    /// `NopErrorSink`): each failed connect (each attempt, with `retry_connection`), each
+    /// failed `test_on_check_out` (poolscope replaces the connection) and each customizer
+    /// error. The sink gets a copy, `PoolError::ConnectionError(ConnectionError::BadConnection(text))`
+    /// with the error's text: the error itself stays where poolscope reports it (the
+    /// checkout's error, the `echo_pool` line, the invalidation's reason), as diesel-async's
+    /// errors cannot be cloned.
+    pub fn error_sink(mut self, sink: Box<dyn ErrorSink<PoolError>>) -> Self {
+        self.error_sink = Some(sink);
+        self
+    }
+
+    /// Whether a failed connect is tried again (default true, as bb8): with bb8's back-off
+    /// (400 ms, doubling, at most half of `connection_timeout`) until the checkout's
+    /// `connection_timeout`, which then fails with `RunError::TimedOut`; every failed
+    /// attempt goes to the error sink. `false`: the first failed connect fails the checkout
+    /// at once, with `RunError::User(e)` (bb8 sends it to the error sink and lets the
+    /// checkout time out).
+    pub fn retry_connection(mut self, retry: bool) -> Self {
+        self.retry_connection = retry;
+        self
+    }
+
+    /// Accepted and not used (bb8: how often its reaper closes connections past
+    /// `idle_timeout` or `max_lifetime`; default 30 s): poolscope has no reaper. A connection
+    /// past `max_lifetime` is replaced at its next checkout, and connections beyond
+    /// `min_idle` are closed when they are returned.
+    pub fn reaper_rate(mut self, reaper_rate: Duration) -> Self {
+        self.reaper_rate = reaper_rate;
+        self
+    }
+
     /// SQLAlchemy's and poolscope's own options (`echo_pool`, `reset_on_return`, `name`,
     /// listeners, ...), on the poolscope builder underneath; the bb8 options above are applied
-    /// over it at `build()`.
+    /// over it at `build()`, with statistics counted (`state().statistics`).
     pub fn poolscope(
         mut self,
         f: impl FnOnce(crate::AsyncBuilder<C>) -> crate::AsyncBuilder<C>,
@@ -351,13 +428,22 @@ where
 
     /// The poolscope builder these settings make, or why they make no sense. bb8 opens no
     /// connection at build unless `min_idle` says so, and keeps up to `max_size` idle.
-    fn translated(mut self) -> Result<(crate::AsyncBuilder<C>, Settings), BuildError> {
+    fn translated(
+        mut self,
+        manager: impl Into<AsyncManager<C>>,
+    ) -> Result<(crate::AsyncBuilder<C>, AsyncManager<C>, Settings), BuildError> {
         let s = self.settings;
-        let mut b = s.apply(self.poolscope)?.use_lifo(s.lifo);
-        if let Some(customizer) = self.customizer.take() {
-            b = b.on_connect(Customizer(customizer));
+        let errors = self.error_sink.take().map(sink_hook);
+        let mut manager = manager.into();
+        if let Some(errors) = &errors {
+            manager.report_errors_to(errors.clone());
         }
-        Ok((b, s))
+        manager.retry_connects_for(self.retry_connection.then_some(s.connection_timeout));
+        let mut b = s.apply(self.poolscope)?.use_lifo(s.lifo).statistics(true);
+        if let Some(customizer) = self.customizer.take() {
+            b = b.on_connect(Customizer(customizer, errors));
+        }
+        Ok((b, manager, s))
     }
 
     /// Builds the pool and opens `min_idle` connections (none by default), as bb8 does.
@@ -368,7 +454,8 @@ where
     /// reason.
     pub async fn build(self, manager: impl Into<AsyncManager<C>>) -> Result<Pool<C>, PoolError> {
         let bad = |why: String| PoolError::ConnectionError(ConnectionError::BadConnection(why));
-        let (builder, settings) = self.translated().map_err(|e| bad(e.to_string()))?;
+        let (builder, manager, settings) =
+            self.translated(manager).map_err(|e| bad(e.to_string()))?;
         let pool = Pool {
             inner: builder
                 .build(manager)
@@ -393,8 +480,8 @@ where
     /// On options that make no sense, as bb8's `build_unchecked` does (`build` returns them
     /// as an error).
     pub fn build_unchecked(self, manager: impl Into<AsyncManager<C>>) -> Pool<C> {
-        let (builder, settings) = self
-            .translated()
+        let (builder, manager, settings) = self
+            .translated(manager)
             .unwrap_or_else(|e| panic!("invalid bb8 pool options: {e}"));
         let built =
             ready_now(builder.build(manager)).expect("building an async pool awaits nothing");

@@ -32,23 +32,36 @@
 //! | `test_on_check_out` (true) | `pre_ping` |
 //! | `connection_timeout` (30 s) | `pool_timeout`, bounding the connect too |
 //! | `connection_customizer` | `on_acquire` runs on every new connection (a `connect` listener); `on_release` is not called: the pool closes connections it owns |
-//! | `error_handler`, `event_handler`, `thread_pool` | none: poolscope logs through `tracing` (`echo_pool`), reports through listeners and metrics, and opens connections on its own threads |
+//! | `event_handler` | [`HandleEvent`] and [`event`]'s types, r2d2's names and accessors, told of what the pool did (a connection returned in a transaction is kept: no release) |
+//! | `error_handler` | r2d2's [`HandleError`] (default [`LoggingErrorHandler`]), told of each failed connect, test and customizer, as a copy with the error's text |
+//! | `thread_pool` | accepted and not used: connections open on the thread that checks out; there is no reaper |
 //!
 //! On top: a connection returned inside a transaction is rolled back and kept (r2d2's Diesel
 //! manager closes it), and everything poolscope observes. `Pool::as_poolscope` reaches the
 //! pool underneath (`status()`, `dispose()`, SQLAlchemy's options through
 //! [`Builder::poolscope`]).
 
-use poolscope::ConnectionEvent;
 use std::fmt;
 use std::marker::PhantomData;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 pub use diesel::r2d2::{CustomizeConnection, Error, R2D2Connection};
-use poolscope::{BuildError, ListenerError, PoolListener};
+use diesel::ConnectionError;
+use poolscope::{
+    BuildError, CheckinEvent as Returned, ConnectionEvent, ListenerError, PoolListener,
+};
+pub use r2d2::{HandleError, LoggingErrorHandler, NopErrorHandler};
+pub use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::blocking::Manager;
+use crate::compat::ErrorHook;
 use crate::redact::fmt_manager;
+
+pub mod event;
+use event::{AcquireEvent, CheckinEvent, CheckoutEvent, ReleaseEvent, TimeoutEvent};
+pub use event::{HandleEvent, NopEventHandler};
 
 /// Diesel's `ConnectionManager`, which also keeps its URL, so that the pool is named after it
 /// (`server.address:server.port/db.namespace`, without credentials) in its logs, spans and
@@ -207,6 +220,9 @@ pub use crate::compat::State;
 pub struct Pool<M: DieselManager> {
     inner: crate::Pool<M::Connection>,
     settings: Settings,
+    /// The event handler, for the checkouts and timeouts this pool's `get`s see (the
+    /// pool's listener tells it the rest).
+    events: Option<Arc<dyn HandleEvent>>,
 }
 
 impl<M: DieselManager> Clone for Pool<M> {
@@ -214,6 +230,7 @@ impl<M: DieselManager> Clone for Pool<M> {
         Pool {
             inner: self.inner.clone(),
             settings: self.settings,
+            events: self.events.clone(),
         }
     }
 }
@@ -241,6 +258,8 @@ impl<M: DieselManager> Pool<M> {
         Builder {
             settings: Settings::default(),
             customizer: None,
+            event_handler: None,
+            error_handler: Box::new(LoggingErrorHandler),
             poolscope: crate::Pool::builder(),
             _manager: PhantomData,
         }
@@ -253,7 +272,9 @@ impl<M: DieselManager> Pool<M> {
     /// error.
     #[track_caller]
     pub fn get(&self) -> Result<PooledConnection<M>, PoolError> {
-        Ok(self.inner.get()?)
+        let started = self.events.as_ref().map(|_| Instant::now());
+        let checked = self.inner.get();
+        self.told(checked, started, Some(self.settings.connection_timeout))
     }
 
     /// As [`get`](Self::get), waiting up to `timeout` instead.
@@ -262,18 +283,49 @@ impl<M: DieselManager> Pool<M> {
     /// As [`get`](Self::get).
     #[track_caller]
     pub fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection<M>, PoolError> {
-        Ok(self
-            .inner
-            .as_core()
-            .get_timeout(timeout)
-            .map(crate::PooledConnection::new)?)
+        let started = self.events.as_ref().map(|_| Instant::now());
+        let checked = self.inner.as_core().get_timeout(timeout);
+        self.told(
+            checked.map(crate::PooledConnection::new),
+            started,
+            Some(timeout),
+        )
     }
 
     /// A connection if one can be had without waiting: an idle one, or a new one while the
     /// pool is below `max_size` (r2d2's `try_get` does not open one; this one may).
     #[track_caller]
     pub fn try_get(&self) -> Option<PooledConnection<M>> {
-        self.get_timeout(Duration::ZERO).ok()
+        let started = self.events.as_ref().map(|_| Instant::now());
+        let checked = self.inner.as_core().get_timeout(Duration::ZERO);
+        self.told(checked.map(crate::PooledConnection::new), started, None)
+            .ok()
+    }
+
+    /// Tells the event handler of a checkout's outcome: the connection handed out (`started`
+    /// is when the checkout began), or a timeout (when `timeout` says the checkout waited).
+    fn told(
+        &self,
+        checked: Result<PooledConnection<M>, crate::Error>,
+        started: Option<Instant>,
+        timeout: Option<Duration>,
+    ) -> Result<PooledConnection<M>, PoolError> {
+        let (Some(events), Some(started)) = (&self.events, started) else {
+            return Ok(checked?);
+        };
+        match &checked {
+            Ok(conn) => events.handle_checkout(CheckoutEvent {
+                id: conn.record().connection_id().unwrap_or(0),
+                duration: started.elapsed(),
+            }),
+            Err(poolscope::Error::Timeout(_) | poolscope::Error::ConnectTimeout(_)) => {
+                if let Some(timeout) = timeout {
+                    events.handle_timeout(TimeoutEvent { timeout });
+                }
+            }
+            Err(_) => {}
+        }
+        Ok(checked?)
     }
 
     /// The pool's counts.
@@ -317,13 +369,131 @@ impl<M: DieselManager> Pool<M> {
     }
 }
 
-/// Runs an r2d2 connection customizer's `on_acquire` on every new connection.
-struct Customizer<C>(Box<dyn CustomizeConnection<C, Error>>);
+/// Runs an r2d2 connection customizer's `on_acquire` on every new connection; its error goes
+/// to the error handler too.
+struct Customizer<C>(Box<dyn CustomizeConnection<C, Error>>, ErrorHook);
 
 impl<C: 'static> PoolListener<C> for Customizer<C> {
     fn connect(&self, event: ConnectionEvent<'_, C>) -> Result<(), ListenerError> {
         let conn = event.connection;
-        self.0.on_acquire(conn).map_err(ListenerError::fatal)
+        ErrorHook::report_to(&Some(self.1.clone()), self.0.on_acquire(conn))
+            .map_err(ListenerError::fatal)
+    }
+}
+
+/// The error handler's side of an [`ErrorHook`]: each error as
+/// `Error::ConnectionError(ConnectionError::BadConnection(text))`.
+fn handler_hook(handler: Box<dyn HandleError<Error>>) -> ErrorHook {
+    ErrorHook::new(move |text| {
+        handler.handle_error(Error::ConnectionError(ConnectionError::BadConnection(text)))
+    })
+}
+
+/// When and which connection a checkout handed out, kept in the slot's `record_info` for
+/// its checkin event (the connection's own `info` is gone once it is closed).
+struct CheckedOut {
+    id: u64,
+    at: Instant,
+}
+
+/// Tells an r2d2 event handler what the pool did with its connections (the checkouts and
+/// timeouts are told by [`Pool`]'s `get`).
+struct EventListener {
+    handler: Arc<dyn HandleEvent>,
+    /// `build` has opened `min_idle`: checkins are the application's from now on.
+    built: Arc<AtomicBool>,
+}
+
+impl<C> PoolListener<C> for EventListener {
+    fn connect(&self, event: ConnectionEvent<'_, C>) -> Result<(), ListenerError> {
+        self.handler.handle_acquire(AcquireEvent {
+            id: event.record.connection_id().unwrap_or(0),
+        });
+        Ok(())
+    }
+
+    fn checkout(&self, event: ConnectionEvent<'_, C>) -> Result<(), ListenerError> {
+        if !self.built.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let out = CheckedOut {
+            id: event.record.connection_id().unwrap_or(0),
+            at: Instant::now(),
+        };
+        match event.record.record_info_mut().get_mut::<CheckedOut>() {
+            Some(stamp) => *stamp = out,
+            None => drop(event.record.record_info_mut().insert(out)),
+        }
+        Ok(())
+    }
+
+    fn checkin(&self, event: Returned<'_, C>) {
+        if !self.built.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(out) = event.record.record_info().get::<CheckedOut>() {
+            self.handler.handle_checkin(CheckinEvent {
+                id: out.id,
+                duration: out.at.elapsed(),
+            });
+        }
+    }
+
+    fn close(&self, event: ConnectionEvent<'_, C>) {
+        let age = event.record.created_at().map_or(Duration::ZERO, |at| {
+            Instant::now().saturating_duration_since(at)
+        });
+        self.handler.handle_release(ReleaseEvent {
+            id: event.record.connection_id().unwrap_or(0),
+            age,
+        });
+    }
+}
+
+/// What the builder's settings make: the poolscope builder, the manager reporting to the
+/// error handler, and the event handler with its `built` switch.
+struct Translated<M: DieselManager> {
+    builder: crate::Builder<M::Connection>,
+    manager: Manager<M::Connection>,
+    settings: Settings,
+    events: Option<(Arc<dyn HandleEvent>, Arc<AtomicBool>)>,
+}
+
+/// A pool whose `build` is not done yet: its event handler hears no checkout or checkin.
+struct Building<M: DieselManager> {
+    pool: Pool<M>,
+    built: Option<Arc<AtomicBool>>,
+}
+
+impl<M: DieselManager> Translated<M> {
+    fn into_pool(self) -> Result<Building<M>, PoolError> {
+        let (events, built) = self.events.unzip();
+        Ok(Building {
+            pool: Pool {
+                inner: self.builder.build(self.manager)?,
+                settings: self.settings,
+                events,
+            },
+            built,
+        })
+    }
+}
+
+impl<M: DieselManager> std::ops::Deref for Building<M> {
+    type Target = Pool<M>;
+
+    fn deref(&self) -> &Pool<M> {
+        &self.pool
+    }
+}
+
+impl<M: DieselManager> Building<M> {
+    /// The pool, its event handler told of every checkout and checkin from now on.
+    fn built(self) -> Pool<M> {
+        if let Some(built) = &self.built {
+            built.store(true, Ordering::Relaxed);
+        }
+        self.pool
     }
 }
 
@@ -331,6 +501,8 @@ impl<C: 'static> PoolListener<C> for Customizer<C> {
 pub struct Builder<M: DieselManager> {
     settings: Settings,
     customizer: Option<Box<dyn CustomizeConnection<M::Connection, Error>>>,
+    event_handler: Option<Box<dyn HandleEvent>>,
+    error_handler: Box<dyn HandleError<Error>>,
     poolscope: crate::Builder<M::Connection>,
     _manager: PhantomData<fn(M)>,
 }
@@ -340,6 +512,8 @@ impl<M: DieselManager> fmt::Debug for Builder<M> {
         f.debug_struct("Builder")
             .field("settings", &self.settings)
             .field("customizer", &self.customizer.is_some())
+            .field("event_handler", &self.event_handler)
+            .field("error_handler", &self.error_handler)
             .finish_non_exhaustive()
     }
 }
@@ -397,6 +571,35 @@ impl<M: DieselManager> Builder<M> {
         self
     }
 
+    /// Told of the pool's events (r2d2's `event_handler`; default none): connections opened,
+    /// closed, checked out, checked back in, and checkouts timed out. The handler implements
+    /// this module's [`HandleEvent`], whose events have r2d2's names and accessors; what
+    /// fires when is in its doc (a connection returned inside a transaction is kept, so no
+    /// release fires for it, where r2d2 closes it).
+    pub fn event_handler(mut self, event_handler: Box<dyn HandleEvent>) -> Self {
+        self.event_handler = Some(event_handler);
+        self
+    }
+
+    /// Told of each error no caller sees in r2d2 (r2d2's `error_handler`; default
+    /// [`LoggingErrorHandler`], which logs through the `log` crate at ERROR): each failed
+    /// connect, failed `test_on_check_out` and customizer error. poolscope also returns a
+    /// failed connect to the checkout that made it (r2d2 keeps only its text), so the handler
+    /// gets a copy, `Error::ConnectionError(ConnectionError::BadConnection(text))` with the
+    /// error's text (without credentials): Diesel's errors cannot be cloned.
+    pub fn error_handler(mut self, error_handler: Box<dyn HandleError<Error>>) -> Self {
+        self.error_handler = error_handler;
+        self
+    }
+
+    /// Accepted and not used (r2d2: the threads that open connections in the background and
+    /// run its reaper): poolscope opens a connection on the thread that checks out (on a
+    /// connector thread of its own while a `connection_timeout` runs), and has no reaper.
+    pub fn thread_pool(self, thread_pool: Arc<ScheduledThreadPool>) -> Self {
+        drop(thread_pool);
+        self
+    }
+
     /// SQLAlchemy's and poolscope's own options (`echo_pool`, `reset_on_return`, `name`,
     /// listeners, ...), on the poolscope builder underneath. The r2d2 options above are
     /// applied over it at `build()`.
@@ -409,13 +612,30 @@ impl<M: DieselManager> Builder<M> {
     }
 
     /// The poolscope builder these settings make.
-    fn translated(mut self) -> Result<(crate::Builder<M::Connection>, Settings), PoolError> {
+    fn translated(self, manager: M) -> Result<Translated<M>, PoolError> {
         let s = self.settings;
-        let mut b = s.apply(self.poolscope)?;
-        if let Some(customizer) = self.customizer.take() {
-            b = b.listener(Customizer(customizer));
+        let errors = handler_hook(self.error_handler);
+        let mut manager: Manager<M::Connection> = manager.into();
+        manager.report_errors_to(errors.clone());
+        let mut builder = s.apply(self.poolscope)?;
+        if let Some(customizer) = self.customizer {
+            builder = builder.listener(Customizer(customizer, errors));
         }
-        Ok((b, s))
+        let events = self.event_handler.map(|handler| {
+            let listener = EventListener {
+                handler: Arc::from(handler),
+                built: Arc::new(AtomicBool::new(false)),
+            };
+            let events = (Arc::clone(&listener.handler), Arc::clone(&listener.built));
+            builder = std::mem::take(&mut builder).listener(listener);
+            events
+        });
+        Ok(Translated {
+            builder,
+            manager,
+            settings: s,
+            events,
+        })
     }
 
     /// Builds the pool and opens `min_idle` connections (all of `max_size` by default),
@@ -426,17 +646,15 @@ impl<M: DieselManager> Builder<M> {
     /// [`PoolError::Options`] for options that make no sense (r2d2 panics on these);
     /// [`PoolError::Checkout`] when the connections cannot be opened.
     pub fn build(self, manager: M) -> Result<Pool<M>, PoolError> {
-        let (builder, settings) = self.translated()?;
-        let pool = Pool {
-            inner: builder.build(manager)?,
-            settings,
-        };
-        let min_idle = settings.min_idle.unwrap_or(settings.max_size);
+        let t = self.translated(manager)?;
+        let min_idle = t.settings.min_idle.unwrap_or(t.settings.max_size);
+        let pool = t.into_pool()?;
+        // r2d2 opens these in the background: acquire events, no checkout or checkin.
         let opened = (0..min_idle)
-            .map(|_| pool.get())
+            .map(|_| pool.inner.get())
             .collect::<Result<Vec<_>, _>>()?;
         drop(opened);
-        Ok(pool)
+        Ok(pool.built())
     }
 
     /// Builds the pool without opening anything: connections open on first demand
@@ -446,15 +664,10 @@ impl<M: DieselManager> Builder<M> {
     /// On options that make no sense, as r2d2's `build_unchecked` does (`build` returns
     /// them as an error).
     pub fn build_unchecked(self, manager: M) -> Pool<M> {
-        let (builder, settings) = self
-            .translated()
-            .unwrap_or_else(|e| panic!("invalid r2d2 pool options: {e}"));
-        Pool {
-            inner: builder
-                .build(manager)
-                .unwrap_or_else(|e| panic!("invalid pool options: {e}")),
-            settings,
-        }
+        self.translated(manager)
+            .and_then(Translated::into_pool)
+            .unwrap_or_else(|e| panic!("invalid r2d2 pool options: {e}"))
+            .built()
     }
 }
 
