@@ -170,8 +170,8 @@ impl<K: PoolKind> PoolBuilder<K> {
         self.with(|o| o.reset_on_return = reset)
     }
 
-    /// Logs pool decisions through `tracing` (default
-    /// [`EchoPool::Off`](crate::EchoPool::Off)).
+    /// Logs pool decisions through `tracing`, or to stderr until the application sets a
+    /// subscriber (default [`EchoPool::Off`](crate::EchoPool::Off); see [`EchoPool`](crate::EchoPool)).
     pub fn echo_pool(self, echo: crate::EchoPool) -> Self {
         self.with(|o| o.echo = echo)
     }

@@ -90,6 +90,7 @@ mod reset;
 mod spans;
 mod statistics;
 mod status;
+mod stderr_echo;
 mod stopwatch;
 mod sync;
 mod url_name;
