@@ -106,5 +106,17 @@ pub use nonblocking::{
     reset_async_connection, AsyncBuilder, AsyncError, AsyncManager, AsyncPool,
     AsyncPooledConnection, DieselAsyncReset,
 };
+/// The core crate, re-exported so that an app needs no `poolscope` dependency of its own
+/// (whose version would have to match this crate's): `use poolscope_diesel::poolscope::{EchoPool,
+/// ResetOnReturn, PoolListener, PoolOptions};`.
+///
+#[cfg_attr(feature = "postgres", doc = "```")]
+#[cfg_attr(not(feature = "postgres"), doc = "```ignore")]
+/// use poolscope_diesel::poolscope::{EchoPool, ResetOnReturn};
+///
+/// let _builder = poolscope_diesel::Pool::<diesel::PgConnection>::builder()
+///     .echo_pool(EchoPool::Info)
+///     .reset_on_return(ResetOnReturn::Rollback);
+/// ```
 pub use poolscope;
 pub use reset::{reset_connection, DieselReset};
