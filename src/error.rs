@@ -58,6 +58,14 @@ pub enum BuildError {
         /// Why not.
         why: &'static str,
     },
+    /// A thread the pool needs could not be started (the process is out of threads or
+    /// memory): `what` it is, and the system's error.
+    ThreadUnavailable {
+        /// The thread, as its name says (`poolscope-timer`).
+        what: &'static str,
+        /// The system's error, as text.
+        error: String,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -105,6 +113,9 @@ impl fmt::Display for BuildError {
             BuildError::ZeroResetTimeout => f.write_str(
                 "reset_timeout must be longer than zero; pass None to let resets take as long as they take",
             ),
+            BuildError::ThreadUnavailable { what, error } => {
+                write!(f, "could not start the {what} thread: {error}")
+            }
         }
     }
 }
@@ -241,15 +252,26 @@ impl fmt::Display for TimeoutError {
 
 impl StdError for TimeoutError {}
 
-/// The manager's `connect` (or, on the async pool, the pre-ping of a pooled connection) did
-/// not return within the checkout's `pool_timeout`: the server (or the network to it) hangs.
-/// The pool is not at its limit; the server is what took too long. See `Pool::get` for what
-/// becomes of the connect; a pre-ping's connection is closed.
+/// The manager's `connect`, or the pre-ping of a pooled connection, did not return within the
+/// checkout's `pool_timeout`: the server (or the network to it) hangs. The pool is not at its
+/// limit; the server is what took too long. See `Pool::get` for what becomes of the connect; a
+/// pre-ping's connection is closed. On the blocking pool this is also what a checkout gets
+/// when every connector thread its pool may use is still busy with a connect or a ping that
+/// has not returned (the text says so).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectTimeoutError {
     pub(crate) timeout: Duration,
-    /// The pre-ping, not a connect, did not return.
-    pub(crate) ping: bool,
+    pub(crate) stalled: Stalled,
+}
+
+/// What did not return in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stalled {
+    Connect,
+    Ping,
+    /// The pool's connector threads (this many) were all busy: the job never started.
+    #[cfg_attr(not(feature = "blocking"), allow(dead_code))]
+    ConnectorsBusy(usize),
 }
 
 impl ConnectTimeoutError {
@@ -261,12 +283,25 @@ impl ConnectTimeoutError {
 
 impl fmt::Display for ConnectTimeoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "could not open a connection: {} did not return within pool_timeout, timeout {:.2}",
-            if self.ping { "the pre-ping" } else { "connect" },
-            self.timeout.as_secs_f64()
-        )
+        let timeout = self.timeout.as_secs_f64();
+        match self.stalled {
+            Stalled::Connect | Stalled::Ping => write!(
+                f,
+                "could not open a connection: {} did not return within pool_timeout, timeout \
+                 {timeout:.2}",
+                if self.stalled == Stalled::Ping {
+                    "the pre-ping"
+                } else {
+                    "connect"
+                },
+            ),
+            Stalled::ConnectorsBusy(threads) => write!(
+                f,
+                "could not open a connection: the pool's {threads} connector threads were all \
+                 busy with connects or pre-pings that did not return (the server hangs), \
+                 timeout {timeout:.2}"
+            ),
+        }
     }
 }
 

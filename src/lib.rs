@@ -93,6 +93,7 @@ mod status;
 mod stderr_echo;
 mod stopwatch;
 mod sync;
+mod timer;
 mod url_name;
 mod validate;
 

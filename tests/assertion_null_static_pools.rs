@@ -97,8 +97,9 @@ fn static_pool_nested_checkout_fails_at_once() {
     let line = line!() - 1;
     let start = std::time::Instant::now();
     let err = pool.get().err().unwrap();
+    // At once, not at the pool's 30 s `pool_timeout` (room for a busy machine).
     assert!(
-        start.elapsed() < std::time::Duration::from_secs(1),
+        start.elapsed() < std::time::Duration::from_secs(5),
         "no wait for itself"
     );
     match err {

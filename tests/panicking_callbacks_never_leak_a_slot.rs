@@ -27,7 +27,8 @@ fn one_slot(front: Front, db: &Db, opts: Opts) -> TestPool {
     )
 }
 
-/// The slot is whole again: nothing checked out, and a checkout works at once.
+/// The slot is whole again: nothing checked out, and a checkout works (a leaked slot makes
+/// it time out: the pool's limit is one).
 fn assert_slot_back(pool: &TestPool) {
     let status = pool.settled();
     assert_eq!(status.checked_out, 0, "{status}");
@@ -39,7 +40,6 @@ fn assert_slot_back(pool: &TestPool) {
         conn.err(),
         started.elapsed()
     );
-    assert!(started.elapsed() < Duration::from_millis(400));
 }
 
 fn a_panic_in_has_broken_frees_the_slot(front: Front) {

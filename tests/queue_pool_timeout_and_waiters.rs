@@ -40,16 +40,18 @@ fn b11_fourth_checkout_times_out_with_queuepool_text(front: Front) {
     );
 }
 
-/// B12 (`test_timeout_subsecond_precision`): a sub-second timeout is honoured as such.
+/// B12 (`test_timeout_subsecond_precision`): a sub-second timeout is honoured as such: 50 ms
+/// waits 50 ms, not a second (what a timeout rounded up to whole seconds would wait), with
+/// 950 ms of room for a busy machine.
 fn b12_subsecond_timeout_is_honoured(front: Front) {
-    let pool = queue(front, 1, 0, Some(Duration::from_millis(500)));
+    let pool = queue(front, 1, 0, Some(Duration::from_millis(50)));
     let _c = pool.get().unwrap();
     let start = Instant::now();
     let err = pool.get().err().unwrap();
     let waited = start.elapsed();
-    assert!(waited >= Duration::from_millis(500), "{waited:?}");
-    assert!(waited < Duration::from_millis(1500), "{waited:?}");
-    assert!(err.to_string().ends_with("timeout 0.50"), "{err}");
+    assert!(waited >= Duration::from_millis(50), "{waited:?}");
+    assert!(waited < Duration::from_secs(1), "{waited:?}");
+    assert!(err.to_string().ends_with("timeout 0.05"), "{err}");
 }
 
 /// B13 (`test_timeout_race`): a thread that finds the limit reached waits the full timeout
@@ -154,7 +156,12 @@ fn b18_wait_only_at_the_limit_and_receive_the_returned_connection(front: Front) 
     let b = pool.get().unwrap(); // overflow: no wait
     let start = Instant::now();
     assert!(matches!(pool.get(), Err(Error::Timeout(_))));
-    assert!(start.elapsed() < Duration::from_millis(100));
+    // At once: no wait at all, so anything far from a wait (and from a hang) passes.
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     drop((a, b));
 
     let pool = queue(front, 1, 0, Some(Duration::from_secs(5)));
@@ -262,7 +269,12 @@ fn get_timeout_waits_its_own_time() {
     assert!(err.to_string().ends_with("timeout 0.10"), "{err}");
     let start = Instant::now();
     assert!(pool.get_timeout(Duration::ZERO).is_err());
-    assert!(start.elapsed() < Duration::from_millis(50));
+    // At once, not at the pool's 30 s.
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     drop(held);
     assert!(
         pool.get_timeout(Duration::ZERO).is_ok(),

@@ -89,7 +89,7 @@ fn admin(url: &str) -> mysql::Conn {
 
 /// The test's connections on the server right now (in its own database, this counting one
 /// left out), once the count settles on `expected` (a closed connection leaves the
-/// processlist a moment later), or the last count after 3 s.
+/// processlist a moment later), or the last count after 10 s.
 fn settled_connections(url: &str, expected: u64) -> u64 {
     let mut admin = admin(url);
     let database = manager(url)
@@ -97,7 +97,7 @@ fn settled_connections(url: &str, expected: u64) -> u64 {
         .get_db_name()
         .expect("the test's database")
         .to_owned();
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let seen: u64 = admin
             .exec_first(

@@ -8,6 +8,8 @@ use crate::error::BuildError;
 use crate::pool::{ConnectionPool, Front};
 use crate::reset::Reset;
 
+use super::connector::Gate;
+
 /// Builds a blocking [`Pool`](crate::Pool). Obtained from [`Pool::builder`](crate::Pool::builder);
 /// its option setters are [`PoolBuilder`]'s.
 pub type Builder<M> = PoolBuilder<Blocking<M>>;
@@ -20,6 +22,9 @@ pub type Builder<M> = PoolBuilder<Blocking<M>>;
 pub struct Blocking<M: r2d2::ManageConnection, P = ()> {
     pub(super) holding: Holding<M::Connection>,
     pub(super) reset: Option<Arc<dyn Reset<M::Connection>>>,
+    /// The built pool's share of the connector threads (see `connector.rs`): state of the
+    /// pool the builder is kept in, not an option, so a clone (for `recreate`) starts its own.
+    pub(super) gate: Arc<Gate>,
     adapted: PhantomData<fn() -> P>,
 }
 
@@ -39,6 +44,7 @@ impl<M: r2d2::ManageConnection, P> Default for Blocking<M, P> {
         Blocking {
             holding: Holding::default(),
             reset: None,
+            gate: Arc::default(),
             adapted: PhantomData,
         }
     }
@@ -49,6 +55,7 @@ impl<M: r2d2::ManageConnection, P> Clone for Blocking<M, P> {
         Blocking {
             holding: self.holding.clone(),
             reset: self.reset.clone(),
+            gate: Arc::default(),
             adapted: PhantomData,
         }
     }
@@ -84,6 +91,7 @@ impl<M: r2d2::ManageConnection, P: AdaptedPool<Blocking<M>>> PoolBuilder<Blockin
             Blocking {
                 holding: kind.holding,
                 reset: kind.reset.or_else(P::default_reset),
+                gate: kind.gate,
                 adapted: PhantomData,
             }
         });

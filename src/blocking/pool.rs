@@ -68,16 +68,18 @@ impl<M: r2d2::ManageConnection> Pool<M> {
     /// Checks out a connection: an idle one, a new one within the class's limits, or the next
     /// one returned, waiting up to `pool_timeout`.
     ///
-    /// `pool_timeout` bounds the whole checkout, waiting and connecting (as r2d2's
-    /// `connection_timeout` does): with one, connections are opened on a connector thread
-    /// (shared by every pool, reused), and a connect still running at the deadline is left to
-    /// finish there. When it does, the connection it opened is closed and its slot freed:
-    /// until then the slot stays taken, so the pool never has more connections than its
-    /// limit, live or being opened.
+    /// `pool_timeout` bounds the whole checkout, waiting, connecting and pre-pinging (as
+    /// r2d2's `connection_timeout` does): with one, connections are opened, and pre-pinged,
+    /// on a connector thread (shared by every pool, reused; at most 8 jobs of one pool at
+    /// once), and a connect or ping still running at the deadline is left to finish there.
+    /// When it does, the connection it opened or pinged is closed and its slot freed: until
+    /// then the slot stays taken, so the pool never has more connections than its limit,
+    /// live or being opened.
     ///
     /// # Errors
     /// [`Error::Timeout`] at the limit after `pool_timeout`; [`Error::ConnectTimeout`] when
-    /// the manager's connect did not return within it; [`Error::AlreadyCheckedOut`] for a
+    /// the manager's connect or pre-ping did not return within it, or the pool's 8 connector
+    /// threads stayed busy with ones that did not; [`Error::AlreadyCheckedOut`] for a
     /// second checkout of AssertionPool's connection (or a nested one on StaticPool and
     /// SingletonThreadPool); [`Error::Connect`] when the manager fails; [`Error::Listener`]
     /// when a listener refuses.
@@ -218,8 +220,14 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                     let connected = match deadline.or_else(|| deadline_after(timeout)) {
                         None => span.in_scope(|| manager.connect()),
                         Some(at) => {
+                            let Some(permit) = self.shared.builder.kind.gate.enter(at) else {
+                                fail(&span, "connect_timeout");
+                                return Err(Error::ConnectTimeout(
+                                    core.connectors_busy(timeout, connector::PER_POOL),
+                                ));
+                            };
                             let mut waiting = Some(reservation);
-                            let connected = self.connect_until(at, &span, &mut waiting);
+                            let connected = self.connect_until(permit, at, &span, &mut waiting);
                             match (connected, waiting) {
                                 (Ok(connected), Some(still)) => {
                                     reservation = still;
@@ -248,7 +256,29 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                 }
                 Step::Ping => {
                     clock.mark_ping();
-                    let outcome = reservation.conn_mut().map(|conn| manager.is_valid(conn));
+                    let outcome = match deadline.or_else(|| deadline_after(timeout)) {
+                        None => reservation.conn_mut().map(|conn| manager.is_valid(conn)),
+                        Some(at) => {
+                            let Some(permit) = self.shared.builder.kind.gate.enter(at) else {
+                                // Not pinged: the connection goes back as it was.
+                                reservation.ping_not_started();
+                                return Err(Error::ConnectTimeout(
+                                    core.connectors_busy(timeout, connector::PER_POOL),
+                                ));
+                            };
+                            let mut waiting = Some(reservation);
+                            let pinged = self.ping_until(permit, at, &mut waiting);
+                            match (pinged, waiting) {
+                                (Ok(outcome), Some(still)) => {
+                                    reservation = still;
+                                    outcome
+                                }
+                                _ => {
+                                    return Err(Error::ConnectTimeout(core.ping_timed_out(timeout)))
+                                }
+                            }
+                        }
+                    };
                     if let Some(Err(e)) = outcome {
                         reservation.ping_failed(e.to_string());
                     }
@@ -276,6 +306,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
     /// frees its slot when it returns; `Err(())` then.
     fn connect_until(
         &self,
+        permit: connector::Permit,
         deadline: Instant,
         span: &tracing::Span,
         waiting: &mut Option<Reservation<'_, M::Connection>>,
@@ -286,7 +317,8 @@ impl<M: r2d2::ManageConnection> Pool<M> {
         let manager = Arc::clone(&self.shared.manager);
         let span = span.clone();
         let core = Arc::clone(&self.shared.core);
-        connector::connect_until(
+        connector::run_until(
+            permit,
             move || span.in_scope(|| manager.connect()),
             deadline,
             || {
@@ -300,6 +332,56 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                 })
             },
         )
+    }
+}
+
+impl<M: r2d2::ManageConnection> Pool<M> {
+    /// Pings the reservation's connection on a connector thread, waiting until `deadline` at
+    /// most: the ping's outcome, the connection back in the reservation (`None`: it had none;
+    /// a panic in the ping carries on here, the connection closed by the reservation). At the
+    /// deadline the reservation is taken out of `waiting` and left with the ping, which closes
+    /// the connection and frees its slot when it returns; `Err(())` then.
+    fn ping_until(
+        &self,
+        permit: connector::Permit,
+        deadline: Instant,
+        waiting: &mut Option<Reservation<'_, M::Connection>>,
+    ) -> Result<Option<Result<(), M::Error>>, ()>
+    where
+        M::Error: Send,
+    {
+        let lent = waiting.as_mut().and_then(Reservation::lend_conn);
+        let Some(mut conn) = lent else {
+            return Ok(None);
+        };
+        let manager = Arc::clone(&self.shared.manager);
+        let core = Arc::clone(&self.shared.core);
+        let (conn, outcome) = connector::run_until(
+            permit,
+            move || {
+                // The connection outlives a panicking ping, to be closed with its event.
+                let outcome = catching(|| manager.is_valid(&mut conn));
+                (conn, outcome)
+            },
+            deadline,
+            || {
+                let abandoned = waiting
+                    .take()
+                    .expect("the reservation waits for its ping")
+                    .abandon();
+                Box::new(move |outcome| {
+                    let conn = outcome.ok().map(|(conn, _)| conn);
+                    core.release_abandoned(abandoned, conn);
+                })
+            },
+        )?;
+        if let Some(reservation) = waiting.as_mut() {
+            reservation.conn_back(conn);
+        }
+        match outcome {
+            Ok(pinged) => Ok(Some(pinged)),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     }
 }
 

@@ -12,23 +12,12 @@ use super::{Core, Grant, Reservation, Step, Waiter};
 use crate::config::FrontEnd;
 use crate::emit::Emit;
 use crate::error::{
-    AlreadyCheckedOut, CheckoutSite, ConnectTimeoutError, PoolFailure, TimeoutError,
+    AlreadyCheckedOut, CheckoutSite, ConnectTimeoutError, PoolFailure, Stalled, TimeoutError,
 };
 use crate::event::Event;
 use crate::policy::Checkout;
 use crate::reasons::CloseReason;
 use crate::sync::lock;
-
-/// How an async wait ended.
-#[cfg(feature = "tokio")]
-pub(crate) enum Waited<C> {
-    /// A slot was handed over.
-    Granted(Grant<C>),
-    /// The sweeper found the deadline passed: give up (`Core::cancel_wait`).
-    Expired,
-    /// Nobody keeps the deadline any more: keep it with a timer of the waiter's own.
-    Orphaned,
-}
 
 /// A checkout begun, its first step taken where it could be ([`Begin::first_step`]).
 pub(crate) enum Started<'a, C> {
@@ -66,7 +55,7 @@ impl<C> Core<C> {
     /// Starts a checkout that may wait up to `timeout` (`None`: forever): reserves an idle
     /// slot or new capacity, queues a waiter, or refuses (at once when `timeout` is zero).
     /// A waiting task's deadline (`deadline`, read only if it waits) is kept by the pool's
-    /// sweeper (`deadlines.rs`); a thread keeps its own and passes `|| None`.
+    /// alarm (`deadlines.rs`); a thread keeps its own and passes `|| None`.
     pub(crate) fn begin(
         &self,
         site: &CheckoutSite,
@@ -91,16 +80,14 @@ impl<C> Core<C> {
                     return Begin::Refused(PoolFailure::Timeout(self.timed_out(open, timeout)));
                 }
                 let deadline = deadline();
-                let starts_sweeper = match deadline {
-                    Some(at) => st.watch_deadline(at),
-                    None => false,
-                };
+                if let Some(at) = deadline {
+                    self.watch_deadline(&mut st.sweep, at);
+                }
                 let waiter = Arc::new(Waiter::new(
                     site.clone(),
                     self.config.front == FrontEnd::Blocking,
                     self.limits.overtakes(),
                     deadline,
-                    starts_sweeper,
                 ));
                 st.waiters.push_back(Arc::clone(&waiter));
                 return Begin::Wait(waiter);
@@ -238,30 +225,28 @@ impl<C> Core<C> {
                     }
                 }
                 Wake::TimedOut => return None,
-                // A thread keeps its own deadline: no sweeper ever watched it.
-                Wake::Orphaned => {}
             }
         }
     }
 
-    /// Polls for a grant from an async task, retrying when nudged; ends too when the sweeper
-    /// marked the deadline passed or went away (see `deadlines.rs`).
+    /// Polls for a grant from an async task, retrying when nudged; `None` when the pool's
+    /// alarm marked the deadline passed (see `deadlines.rs`; the waiter is still queued:
+    /// `cancel_wait` next).
     #[cfg(feature = "tokio")]
     pub(crate) fn poll_wait(
         &self,
         waiter: &Arc<Waiter<C>>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Waited<C>> {
+    ) -> std::task::Poll<Option<Grant<C>>> {
         use std::task::Poll;
         loop {
             return match waiter.poll_wake(cx) {
-                Poll::Ready(Wake::Granted(grant)) => Poll::Ready(Waited::Granted(grant)),
+                Poll::Ready(Wake::Granted(grant)) => Poll::Ready(Some(grant)),
                 Poll::Ready(Wake::Nudged) => match self.retry(waiter) {
-                    Some(grant) => Poll::Ready(Waited::Granted(grant)),
+                    Some(grant) => Poll::Ready(Some(grant)),
                     None => continue,
                 },
-                Poll::Ready(Wake::TimedOut) => Poll::Ready(Waited::Expired),
-                Poll::Ready(Wake::Orphaned) => Poll::Ready(Waited::Orphaned),
+                Poll::Ready(Wake::TimedOut) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
             };
         }
@@ -284,20 +269,30 @@ impl<C> Core<C> {
 
     /// The pre-ping of a pooled connection did not return within the checkout's `timeout`:
     /// counted as a timeout.
-    #[cfg(feature = "tokio")]
     pub(crate) fn ping_timed_out(&self, timeout: Option<Duration>) -> ConnectTimeoutError {
-        self.server_timed_out(timeout, true)
+        self.server_timed_out(timeout, Stalled::Ping)
     }
 
     /// A connect did not return within the checkout's `timeout`: counted as a timeout.
     pub(crate) fn connect_timed_out(&self, timeout: Option<Duration>) -> ConnectTimeoutError {
-        self.server_timed_out(timeout, false)
+        self.server_timed_out(timeout, Stalled::Connect)
     }
 
-    fn server_timed_out(&self, timeout: Option<Duration>, ping: bool) -> ConnectTimeoutError {
+    /// The pool's `threads` connector threads stayed busy (with jobs that did not return) until
+    /// the checkout's deadline: counted as a timeout.
+    #[cfg(feature = "blocking")]
+    pub(crate) fn connectors_busy(
+        &self,
+        timeout: Option<Duration>,
+        threads: usize,
+    ) -> ConnectTimeoutError {
+        self.server_timed_out(timeout, Stalled::ConnectorsBusy(threads))
+    }
+
+    fn server_timed_out(&self, timeout: Option<Duration>, stalled: Stalled) -> ConnectTimeoutError {
         let error = ConnectTimeoutError {
             timeout: timeout.unwrap_or_default(),
-            ping,
+            stalled,
         };
         self.emit(Event::TimedOut(&error));
         error

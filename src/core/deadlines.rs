@@ -1,63 +1,60 @@
-//! The async waiters' deadlines, kept by one timer per pool instead of one per waiter.
+//! The async waiters' deadlines, kept by one alarm per pool on poolscope's timer thread
+//! (`timer.rs`) instead of a timer per waiting task.
 //!
 //! A Tokio timer per waiting task costs a registration and a removal in the runtime's timer
 //! wheel on every wait; under contention, where most checkouts wait a few microseconds, that
 //! made a checkout 1.08–1.15x deadpool's (whose default has no timeout) against 0.77–0.96x
-//! without `pool_timeout`. So a waiting task registers nothing: its deadline is written in
-//! its [`Waiter`], and the pool's *sweeper* (a Tokio task, `nonblocking/sweeper.rs`) sleeps
-//! until the earliest deadline among the queued waiters, marks those whose deadline passed
-//! as expired and wakes them. Each then gives up as it would have at its own timer
-//! (`Core::cancel_wait`, which still hands it capacity freed at the last moment).
+//! without `pool_timeout`. And a Tokio timer belongs to one runtime: on a runtime without the
+//! time driver it panics, on one that is alive but not driven it never fires, so a pool shared
+//! by several runtimes could not keep one waiter's deadline from another's. So a waiting task
+//! registers nothing: its deadline is written in its [`Waiter`](super::Waiter), and the pool
+//! sets one alarm on the timer thread for the earliest deadline among its queued waiters. When
+//! it rings, the waiters whose deadline passed are marked expired and woken; each gives up as
+//! it would have at its own timer (`Core::cancel_wait`, which still hands it capacity freed at
+//! the last moment), and the alarm is set again for the next deadline, if any.
 //!
-//! With one `pool_timeout` for every waiter, deadlines grow in queue order, so a waiter
-//! queued while the sweeper sleeps never needs it earlier: the sweeper wakes about once
-//! per `pool_timeout` while waiters keep coming, and ends when none is left. A waiter whose
-//! deadline is earlier than the sweeper's (a clock that went back, a test's paused clock)
-//! wakes it early. The sweeper holds the pool weakly, so a dropped pool closes its
-//! connections at once. If its runtime goes away while waiters remain (a pool shared by
-//! several runtimes), they are *orphaned*: told to keep their deadline with a timer of
-//! their own.
+//! With one `pool_timeout` for every waiter, deadlines grow in queue order, so a waiter queued
+//! while the alarm is set never needs it earlier: the alarm rings about once per
+//! `pool_timeout` while waiters keep coming. A waiter whose deadline is earlier (a shorter
+//! `get_timeout`-style deadline, a clock that went back) moves the alarm. The timer holds the
+//! pool weakly, so a dropped pool closes its connections at once.
 
-use std::task::Waker;
 use std::time::Instant;
 
 use super::Core;
+use crate::timer::{Alarm, Key};
 
-/// The pool's sweeper, as the books know it.
+/// The pool's alarm, as the books know it.
 #[derive(Default)]
 pub(super) struct Sweep {
-    /// A sweeper task exists (spawned, sleeping, or about to look).
-    running: bool,
-    /// When it looks at the queue next; `None`: as soon as it is polled.
-    until: Option<Instant>,
-    /// Wakes it early.
-    waker: Option<Waker>,
-}
-
-impl Sweep {
-    /// A waiter with `deadline` joins the queue: whether a sweeper must be started (`true`)
-    /// and the waker of one that sleeps past the deadline.
-    pub(super) fn watch(&mut self, deadline: Instant) -> (bool, Option<Waker>) {
-        if !self.running {
-            self.running = true;
-            self.until = None;
-            return (true, None);
-        }
-        if self.until.is_some_and(|until| until > deadline) {
-            self.until = None;
-            return (false, self.waker.take());
-        }
-        (false, None)
-    }
+    /// The alarm set on the timer, if any.
+    key: Option<Key>,
 }
 
 impl<C> Core<C> {
-    /// The sweeper looks at the queue at `now`: waiters whose deadline passed are marked and
-    /// woken; returns the next deadline to sleep until (and will be woken with `waker` if an
-    /// earlier one comes), or `None` when no waiter has one left and the sweeper ends.
-    #[cfg(feature = "tokio")]
-    pub(crate) fn sweep(&self, now: Instant, waker: &Waker) -> Option<Instant> {
+    /// A waiter with `deadline` is being queued (under the pool's lock): the alarm is moved
+    /// earlier if it must be. The timer's lock nests inside the pool's; the timer never takes
+    /// a pool's lock while it holds its own.
+    pub(super) fn watch_deadline(&self, sweep: &mut Sweep, deadline: Instant) {
+        let Some((timer, alarm)) = &self.alarm else {
+            return;
+        };
+        if sweep.key.is_some_and(|key| key.at() <= deadline) {
+            return;
+        }
+        if let Some(old) = sweep.key.take() {
+            timer.cancel(old);
+        }
+        sweep.key = Some(timer.set(deadline, alarm.clone()));
+    }
+
+    /// The alarm `key` rang at `now`: waiters whose deadline passed are marked and woken
+    /// (after the lock is released), and the alarm is set for the next deadline.
+    fn sweep(&self, key: Key, now: Instant) {
         let mut st = self.locked();
+        if st.sweep.key == Some(key) {
+            st.sweep.key = None;
+        }
         let mut next: Option<Instant> = None;
         let mut expired = Vec::new();
         for waiter in &st.waiters {
@@ -73,66 +70,14 @@ impl<C> Core<C> {
             }
         }
         st.to_wake.extend(expired);
-        let sweep = &mut st.sweep;
-        sweep.until = next;
-        match next {
-            Some(_) => match &mut sweep.waker {
-                Some(known) if known.will_wake(waker) => {}
-                slot => *slot = Some(waker.clone()),
-            },
-            None => *sweep = Sweep::default(),
+        if let Some(next) = next {
+            self.watch_deadline(&mut st.sweep, next);
         }
-        next
-    }
-
-    /// The sweeper went away before its work was done (its runtime shut down, or it could not
-    /// be started): the waiters it kept are told to keep their deadlines themselves.
-    #[cfg(feature = "tokio")]
-    pub(crate) fn sweeper_gone(&self) {
-        let mut st = self.locked();
-        st.sweep = Sweep::default();
-        let orphans: Vec<_> = st
-            .waiters
-            .iter()
-            .filter(|w| w.deadline.is_some())
-            .cloned()
-            .collect();
-        for waiter in &orphans {
-            waiter.orphan();
-        }
-        st.to_wake.extend(orphans);
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::Sweep;
-    use std::task::Waker;
-    use std::time::{Duration, Instant};
-
-    #[test]
-    fn the_first_deadline_starts_a_sweeper_and_later_ones_need_nothing() {
-        let mut sweep = Sweep::default();
-        let t0 = Instant::now();
-        assert!(sweep.watch(t0).0, "none running: start one");
-        assert!(!sweep.watch(t0).0, "starting: it looks when polled");
-        sweep.until = Some(t0);
-        sweep.waker = Some(Waker::noop().clone());
-        let (start, poke) = sweep.watch(t0 + Duration::from_secs(1));
-        assert!(!start && poke.is_none(), "a later deadline: nothing to do");
-    }
-
-    #[test]
-    fn an_earlier_deadline_wakes_the_sleeping_sweeper_once() {
-        let t0 = Instant::now();
-        let mut sweep = Sweep {
-            running: true,
-            until: Some(t0 + Duration::from_secs(30)),
-            waker: Some(Waker::noop().clone()),
-        };
-        let (start, poke) = sweep.watch(t0);
-        assert!(!start && poke.is_some(), "woken early");
-        assert_eq!(sweep.until, None, "it looks again when polled");
-        assert!(sweep.watch(t0).1.is_none(), "not woken twice");
+impl<C: Send + 'static> Alarm for Core<C> {
+    fn ring(&self, key: Key, now: Instant) {
+        self.sweep(key, now);
     }
 }

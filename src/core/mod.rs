@@ -15,7 +15,7 @@
 //! | `reservation.rs` | a checkout's I/O steps: connect, pre-ping, listeners |
 //! | `wait_queue.rs` | serving the waiters from what the pool has |
 //! | `waiter.rs` | one waiter: its grant, its wake-up |
-//! | `deadlines.rs` | the async waiters' deadlines, kept by one sweeper per pool |
+//! | `deadlines.rs` | the async waiters' deadlines, kept by one alarm per pool on poolscope's timer thread |
 //! | `checkin.rs` | returns, invalidation, detaching, closing, `dispose` |
 //! | `panics.rs` | user code's panics: books first, then the panic carries on |
 //! | `leaks.rs` | leak detection |
@@ -42,8 +42,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 pub(crate) use checkin::ReturnStep;
-#[cfg(feature = "tokio")]
-pub(crate) use checkout::Waited;
 pub(crate) use checkout::{Begin, Started};
 pub(crate) use reservation::{Reservation, Step};
 pub(crate) use waiter::Waiter;
@@ -124,6 +122,9 @@ pub(crate) struct Core<C> {
     /// for them (they take it instead of timing out): wake-ups the pool missed. Zero unless
     /// there is a bug; tests assert it.
     missed_wakeups: AtomicU64,
+    /// The async waiters' deadlines: the process's timer and this pool as its alarm
+    /// (`deadlines.rs`); `None` for the blocking front, whose threads keep their own.
+    alarm: Option<(&'static crate::timer::Timer, Weak<dyn crate::timer::Alarm>)>,
 }
 
 impl<C> crate::emit::Emit for Core<C> {
@@ -152,18 +153,32 @@ impl<C: Send + 'static> Core<C> {
         let id = next_pool_id();
         let config = options.clone().validate(front, can_reset, id)?;
         let limits = Limits::for_config(&config);
+        let timer = match front {
+            crate::config::FrontEnd::Async => Some(crate::timer::timer().map_err(|error| {
+                crate::BuildError::ThreadUnavailable {
+                    what: "poolscope-timer",
+                    error: error.to_owned(),
+                }
+            })?),
+            _ => None,
+        };
         Ok(Arc::new_cyclic(|weak: &Weak<Core<C>>| {
             let source: Weak<dyn GaugeSource> = weak.clone();
             let instruments =
                 Instruments::register(instrument_options, &config.name, &limits, source);
-            Core::new(
+            let mut core = Core::new(
                 id,
                 config,
                 limits,
                 listeners.clone(),
                 Arc::clone(clock),
                 instruments,
-            )
+            );
+            core.alarm = timer.map(|timer| {
+                let alarm: Weak<dyn crate::timer::Alarm> = weak.clone();
+                (&**timer, alarm)
+            });
+            core
         }))
     }
 }
@@ -195,6 +210,7 @@ impl<C> Core<C> {
             ever_invalidated: AtomicBool::new(false),
             missed_wakeups: AtomicU64::new(0),
             leaks: Mutex::new(leaks::Tracked::default()),
+            alarm: None,
         }
     }
 
@@ -220,6 +236,17 @@ impl<C> Core<C> {
         lock(&self.state).invalidated_at = Some(now);
         self.ever_invalidated.store(true, Ordering::Release);
         self.close_stale_idle(now);
+    }
+
+    /// A future ready at `at` (`None`: never), rung by poolscope's timer (see `timer.rs`):
+    /// it works on every runtime, with or without Tokio's time driver, and outside one.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn deadline_at(
+        &self,
+        at: Option<std::time::Instant>,
+    ) -> Option<crate::timer::Deadline> {
+        let (timer, _) = self.alarm.as_ref()?;
+        Some(crate::timer::Deadline::at(timer, at?))
     }
 
     /// Wake-ups missed so far (see `missed_wakeups`).

@@ -54,6 +54,9 @@ pub(crate) struct Reservation<'a, C> {
     /// User code (the manager's ping, a listener) is working on the connection: dropped
     /// now, the connection's state is unknown and it is closed rather than pooled.
     in_user_code: bool,
+    /// The connection is lent to a pre-ping on a connector thread (blocking front).
+    #[cfg(feature = "blocking")]
+    lent: bool,
     disconnects: u8,
 }
 
@@ -71,6 +74,8 @@ impl<'a, C> Reservation<'a, C> {
             pinged: false,
             announced: false,
             in_user_code: false,
+            #[cfg(feature = "blocking")]
+            lent: false,
             disconnects: 0,
         }
     }
@@ -286,18 +291,23 @@ impl<'a, C> Reservation<'a, C> {
     }
 }
 
-/// A checkout given up while its connect goes on (see `blocking::connector`): its slot
-/// stays taken until [`Core::release_abandoned`] is handed what the connect returned.
+/// A checkout given up while its connect or its pre-ping goes on on a connector thread (see
+/// `blocking::connector`): its slot stays taken until [`Core::release_abandoned`] is handed
+/// the connection the job returned.
 #[cfg(feature = "blocking")]
 pub(crate) struct Abandoned<C> {
     slot: Slot<C>,
     new_capacity: bool,
     owner: crate::owner::Owner,
+    /// The job is the pre-ping of the pool's own connection (lent by
+    /// [`Reservation::lend_conn`]), not a connect.
+    lent: bool,
 }
 
 #[cfg(feature = "blocking")]
 impl<'a, C> Reservation<'a, C> {
-    /// Gives up on the checkout at [`Step::Connect`], its slot kept taken for the connect.
+    /// Gives up on the checkout at [`Step::Connect`] or during a pre-ping on a connector
+    /// thread, its slot kept taken for the job.
     pub(crate) fn abandon(mut self) -> Abandoned<C> {
         Abandoned {
             slot: self
@@ -306,21 +316,55 @@ impl<'a, C> Reservation<'a, C> {
                 .expect("a reservation holds its slot until consumed"),
             new_capacity: self.new_capacity,
             owner: self.owner,
+            lent: self.lent,
         }
+    }
+
+    /// Lends the connection to ping at [`Step::Ping`] to a connector thread; it comes back
+    /// with [`conn_back`](Self::conn_back), or goes with the job if the checkout is abandoned.
+    pub(crate) fn lend_conn(&mut self) -> Option<C> {
+        let conn = self.slot().conn.take();
+        self.lent = conn.is_some();
+        conn
+    }
+
+    /// The lent connection is back from its ping.
+    pub(crate) fn conn_back(&mut self, conn: C) {
+        self.lent = false;
+        self.slot().conn = Some(conn);
+    }
+
+    /// The pre-ping asked for could not start (no connector thread of the pool became free
+    /// in time): the connection was not touched, and goes back to the pool as it is when the
+    /// reservation is dropped.
+    pub(crate) fn ping_not_started(&mut self) {
+        self.in_user_code = false;
     }
 }
 
 #[cfg(feature = "blocking")]
 impl<C> Core<C> {
-    /// The connect of an abandoned checkout returned: the connection it opened, if any, is
-    /// closed (it was never the pool's), then the slot is freed.
+    /// The job of an abandoned checkout returned: a connection it opened, if any, is dropped
+    /// (it was never the pool's); a pooled connection lent to a ping that took too long is
+    /// closed (counted and logged, its state unknown). Then the slot is freed.
     pub(crate) fn release_abandoned(&self, abandoned: Abandoned<C>, conn: Option<C>) {
-        let closed = super::panics::catching(|| drop(conn)).err();
         let Abandoned {
-            slot,
+            mut slot,
             new_capacity,
             owner,
+            lent,
         } = abandoned;
+        let closed = match conn {
+            Some(conn) if lent => {
+                self.close_connection(conn, &mut slot.record, CloseReason::CheckoutFailed)
+            }
+            conn => {
+                if lent {
+                    slot.record.clear_connection();
+                }
+                super::panics::catching(|| drop(conn)).err()
+            }
+        };
         if new_capacity {
             self.release_new_capacity(slot.record.slot_id, owner);
         } else {

@@ -7,7 +7,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
-use std::task::Waker;
 use std::time::Instant;
 
 use super::deadlines::Sweep;
@@ -33,10 +32,8 @@ pub(super) struct State<C> {
     pub(super) waiters: VecDeque<Arc<Waiter<C>>>,
     /// Waiters handed a grant or nudged in this locked section, to wake as it ends.
     pub(super) to_wake: Vec<Arc<Waiter<C>>>,
-    /// The sweeper that keeps the async waiters' deadlines (`deadlines.rs`).
+    /// The alarm that keeps the async waiters' deadlines (`deadlines.rs`).
     pub(super) sweep: Sweep,
-    /// A sweeper to wake early as the section ends (it sleeps past a new deadline).
-    pub(super) wake_after: Option<Waker>,
     /// Connections opened before this instant are replaced at their next checkout.
     pub(super) invalidated_at: Option<Instant>,
     /// Static and Assertion pools: where their one connection was checked out.
@@ -50,17 +47,6 @@ pub(super) struct State<C> {
 }
 
 impl<C> State<C> {
-    /// A waiter with `deadline` is being queued: has the sweeper keep it. Returns whether the
-    /// front must start a sweeper; an early wake of a sleeping one happens as the lock is
-    /// released.
-    pub(super) fn watch_deadline(&mut self, deadline: std::time::Instant) -> bool {
-        let (start, poke) = self.sweep.watch(deadline);
-        if poke.is_some() {
-            self.wake_after = poke;
-        }
-        start
-    }
-
     pub(super) fn new() -> Self {
         State {
             idle: VecDeque::new(),
@@ -69,7 +55,6 @@ impl<C> State<C> {
             waiters: VecDeque::new(),
             to_wake: Vec::new(),
             sweep: Sweep::default(),
-            wake_after: None,
             invalidated_at: None,
             holder: None,
             threads: HashMap::new(),
@@ -144,7 +129,6 @@ impl<C> Core<C> {
             st.counts_taken += 1;
             (st.counts_taken, self.gauges_locked(&st))
         });
-        let sweeper = st.wake_after.take();
         if st.to_wake.is_empty() {
             drop(st);
         } else {
@@ -159,9 +143,6 @@ impl<C> Core<C> {
             for waiter in to_wake.iter().filter(|w| !w.is_thread()) {
                 waiter.wake();
             }
-        }
-        if let Some(sweeper) = sweeper {
-            sweeper.wake();
         }
         if let Some((taken, gauges)) = counts {
             if let Err(panic) = catching(|| self.instruments.counts(taken, gauges)) {

@@ -9,9 +9,8 @@
 //! `Core::check_in_locked`), and the waiter should try to take it. It keeps its place in the
 //! queue until it does.
 //!
-//! An async waiter's deadline is kept by the pool's sweeper (see `deadlines.rs`), which
-//! marks it *expired* when it passes, or *orphaned* if the sweeper's runtime went away and
-//! the waiter must keep its deadline with a timer of its own.
+//! An async waiter's deadline is kept by the pool's alarm on poolscope's timer thread (see
+//! `deadlines.rs`), which marks it *expired* when it passes.
 
 use std::task::Waker;
 #[cfg(feature = "tokio")]
@@ -28,13 +27,9 @@ pub(crate) struct Waiter<C> {
     pub(crate) site: CheckoutSite,
     /// When it started waiting, if the pool lets returns overtake it (see `Limits::hand_off`).
     pub(super) since: Option<Instant>,
-    /// When an async waiter gives up, kept by the pool's sweeper; `None` for a thread (it
+    /// When an async waiter gives up, kept by the pool's alarm; `None` for a thread (it
     /// sleeps on its condvar with its own deadline) or without `pool_timeout`.
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(super) deadline: Option<Instant>,
-    /// Whether queueing this waiter found no sweeper running: the front starts one.
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
-    starts_sweeper: bool,
     /// A thread that may sleep on the condvar (the blocking pool); a task is woken by its
     /// waker alone, so its condvar is never notified.
     thread: bool,
@@ -45,12 +40,8 @@ pub(crate) struct Waiter<C> {
 struct Cell<C> {
     grant: Option<Grant<C>>,
     nudged: bool,
-    /// The sweeper found the deadline passed (stays set: the waiter gives up next).
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// The pool's alarm found the deadline passed (stays set: the waiter gives up next).
     expired: bool,
-    /// The sweeper went away: keep the deadline with a timer of its own.
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
-    orphaned: bool,
     waker: Option<Waker>,
 }
 
@@ -60,34 +51,28 @@ pub(crate) enum Wake<C> {
     Granted(Grant<C>),
     /// A connection went back idle: try to take it (`Core::retry`).
     Nudged,
-    /// The deadline passed (a thread's own, or the sweeper's mark on a task).
+    /// The deadline passed (a thread's own, or the alarm's mark on a task).
     TimedOut,
-    /// The sweeper that kept the task's deadline went away.
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
-    Orphaned,
 }
 
 impl<C> Waiter<C> {
     /// A waiter for a thread (`thread`) or a task, noting when it started if `timed`, and
-    /// the `deadline` the sweeper keeps for a task (see `deadlines.rs`).
+    /// the `deadline` the pool's alarm keeps for a task (see `deadlines.rs`).
     pub(crate) fn new(
         site: CheckoutSite,
         thread: bool,
         timed: bool,
         deadline: Option<Instant>,
-        starts_sweeper: bool,
     ) -> Self {
         Waiter {
             site,
             since: timed.then(Instant::now),
             deadline,
-            starts_sweeper,
             thread,
             cell: Mutex::new(Cell {
                 grant: None,
                 nudged: false,
                 expired: false,
-                orphaned: false,
                 waker: None,
             }),
             condvar: Condvar::new(),
@@ -125,13 +110,7 @@ impl<C> Waiter<C> {
         !std::mem::replace(&mut lock(&self.cell).nudged, true)
     }
 
-    /// Whether the front must start the pool's sweeper for this waiter's deadline.
-    #[cfg(feature = "tokio")]
-    pub(crate) fn starts_sweeper(&self) -> bool {
-        self.starts_sweeper
-    }
-
-    /// When the sweeper gives this waiter up (`None`: never).
+    /// When the pool's alarm gives this waiter up (`None`: never).
     #[cfg(feature = "tokio")]
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.deadline
@@ -139,22 +118,13 @@ impl<C> Waiter<C> {
 
     /// Marks the waiter's deadline passed (under the pool's lock); `true` if newly, and so
     /// it must be [`wake`](Self::wake)d once the lock is released.
-    #[cfg(feature = "tokio")]
     pub(super) fn expire(&self) -> bool {
         !std::mem::replace(&mut lock(&self.cell).expired, true)
     }
 
-    /// Whether the sweeper already marked this waiter expired.
-    #[cfg(feature = "tokio")]
+    /// Whether the alarm already marked this waiter expired.
     pub(super) fn is_expired(&self) -> bool {
         lock(&self.cell).expired
-    }
-
-    /// Tells the waiter that nobody keeps its deadline any more (under the pool's lock); it
-    /// must be [`wake`](Self::wake)d once the lock is released.
-    #[cfg(feature = "tokio")]
-    pub(super) fn orphan(&self) {
-        lock(&self.cell).orphaned = true;
     }
 
     pub(super) fn take_grant(&self) -> Option<Grant<C>> {
@@ -193,7 +163,6 @@ impl<C> Waiter<C> {
             Some(grant) => Poll::Ready(Wake::Granted(grant)),
             None if std::mem::take(&mut cell.nudged) => Poll::Ready(Wake::Nudged),
             None if cell.expired => Poll::Ready(Wake::TimedOut),
-            None if std::mem::take(&mut cell.orphaned) => Poll::Ready(Wake::Orphaned),
             None => {
                 match &mut cell.waker {
                     Some(waker) if waker.will_wake(cx.waker()) => {}

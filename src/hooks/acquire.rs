@@ -47,14 +47,22 @@ impl Acquire {
         }
     }
 
-    /// Records a handed-out connection with `outcome` (under the pool's lock).
-    pub(super) fn handed(acquire: Option<Acquire>, st: &mut Counts, outcome: &'static str) {
-        let Some(mut acquire) = acquire else { return };
+    /// Counts a handed-out connection (under the pool's lock); the checkout's span and wait
+    /// are recorded by [`finish_handed`](Self::finish_handed) once the lock is released.
+    pub(super) fn handed(acquire: Option<Acquire>, st: &mut Counts) -> Option<Acquire> {
+        let mut acquire = acquire?;
         acquire.done = true;
         st.pending = st.pending.saturating_sub(1);
         if acquire.inner.limits.names_the_holder() {
             st.holder = acquire.site.take();
         }
+        Some(acquire)
+    }
+
+    /// Records a handed-out checkout's `outcome` and wait, outside the pool's lock (the span
+    /// and the recorder are user code).
+    pub(super) fn finish_handed(acquire: Option<Acquire>, outcome: &'static str) {
+        let Some(acquire) = acquire else { return };
         acquire.span.record("poolscope.checkout.outcome", outcome);
         if let Some(started) = acquire.started {
             acquire.inner.emit(Event::Waited(started.elapsed()));
@@ -66,9 +74,10 @@ impl Acquire {
         self.done = true;
         let mut st = lock(&self.inner.state);
         st.pending = st.pending.saturating_sub(1);
-        self.inner.publish(&st);
+        let taken = self.inner.take_counts(&mut st);
         let open = st.open;
         drop(st);
+        self.inner.publish(taken);
         if let Some(started) = self.started {
             self.inner.emit(Event::Waited(started.elapsed()));
         }

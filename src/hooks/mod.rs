@@ -121,6 +121,9 @@ struct Counts {
     invalidated_at: Option<Instant>,
     /// AssertionPool: where its one connection was checked out.
     holder: Option<CheckoutSite>,
+    /// Bumped whenever counts are taken for publishing, so that counts published after the
+    /// lock is released never replace newer ones.
+    counts_taken: u64,
 }
 
 impl Counts {
@@ -159,22 +162,43 @@ impl Emit for Inner {
     }
 }
 
+/// Counts taken under the hooks' lock, to publish once it is released: the recorder is user
+/// code, and may look at the pool (`status()` takes the same lock). Numbered in the order they
+/// were taken, so that counts published late never replace newer ones.
+#[must_use = "counts taken are published with Inner::publish once the lock is released"]
+struct Taken(Option<(u64, Gauges)>);
+
 impl Inner {
-    /// The counts changed: publish them (under the lock, so gauges never go back in time).
-    fn publish(&self, st: &Counts) {
+    /// The counts changed (under the lock): takes them for [`publish`](Self::publish).
+    fn take_counts(&self, st: &mut Counts) -> Taken {
         self.open_hint.store(st.open, Ordering::Relaxed);
-        if self.instruments.wants_counts() {
-            // Published under this lock, in order: one number serves for all.
-            self.instruments.counts(0, st.gauges());
+        Taken(self.instruments.wants_counts().then(|| {
+            st.counts_taken += 1;
+            (st.counts_taken, st.gauges())
+        }))
+    }
+
+    /// Publishes counts taken under the lock, now that it is released.
+    fn publish(&self, taken: Taken) {
+        if let Some((number, gauges)) = taken.0 {
+            self.instruments.counts(number, gauges);
         }
     }
 
-    fn close_one(&self, st: &mut Counts, reason: CloseReason) {
-        st.open = st.open.saturating_sub(1);
-        self.emit(Event::Closed {
-            conn: Conn::Unnamed,
-            reason,
-        });
+    /// `n` connections are closed (under the lock): counted here; their events are emitted
+    /// with [`closed`](Self::closed) once the lock is released.
+    fn close_locked(st: &mut Counts, n: usize) {
+        st.open = st.open.saturating_sub(n);
+    }
+
+    /// Emits the close of `n` connections closed under the lock.
+    fn closed(&self, n: usize, reason: CloseReason) {
+        for _ in 0..n {
+            self.emit(Event::Closed {
+                conn: Conn::Unnamed,
+                reason,
+            });
+        }
     }
 }
 
@@ -292,8 +316,9 @@ impl PoolHooks {
             });
         }
         st.pending += 1;
-        inner.publish(&st);
+        let taken = inner.take_counts(&mut st);
         drop(st);
+        inner.publish(taken);
         Ok(Acquire::new(Arc::clone(inner), site))
     }
 
@@ -305,6 +330,9 @@ impl PoolHooks {
         st.open += 1;
         st.used += 1;
         let overflow = inner.limits.overflow(st.open) > 0;
+        let acquire = Acquire::handed(acquire, &mut st);
+        let taken = inner.take_counts(&mut st);
+        drop(st);
         if overflow {
             inner.emit(Event::OverflowOpened);
         }
@@ -312,9 +340,8 @@ impl PoolHooks {
             conn: Conn::Unnamed,
             overflow,
         });
-        let outcome = if overflow { "overflow" } else { "new" };
-        Acquire::handed(acquire, &mut st, outcome);
-        inner.publish(&st);
+        Acquire::finish_handed(acquire, if overflow { "overflow" } else { "new" });
+        inner.publish(taken);
     }
 
     /// `before_acquire`: an idle connection, opened `age` ago, was taken from the idle queue.
@@ -334,16 +361,21 @@ impl PoolHooks {
                 soft_invalidated: false,
             },
         );
+        if stale.is_some() {
+            Inner::close_locked(&mut st, 1);
+        }
+        let taken = inner.take_counts(&mut st);
+        drop(st);
         if let Some(why) = stale {
             inner.emit(Event::Recycled {
                 conn: Conn::Unnamed,
                 why,
             });
-            inner.close_one(&mut st, CloseReason::Recycled);
-            inner.publish(&st);
+            inner.closed(1, CloseReason::Recycled);
+            inner.publish(taken);
             return IdleCheck::Replace;
         }
-        inner.publish(&st);
+        inner.publish(taken);
         if inner.config.pre_ping {
             inner.emit(Event::PrePing {
                 conn: Conn::Unnamed,
@@ -369,8 +401,11 @@ impl PoolHooks {
         });
         let mut st = lock(&inner.state);
         st.invalidated_at = Some(Instant::now());
-        inner.close_one(&mut st, CloseReason::Invalidated);
-        inner.publish(&st);
+        Inner::close_locked(&mut st, 1);
+        let taken = inner.take_counts(&mut st);
+        drop(st);
+        inner.closed(1, CloseReason::Invalidated);
+        inner.publish(taken);
     }
 
     /// `before_acquire` hands the taken idle connection out.
@@ -379,8 +414,11 @@ impl PoolHooks {
         inner.emit(Event::CheckedOut(Conn::Unnamed));
         let mut st = lock(&inner.state);
         st.used += 1;
-        Acquire::handed(acquire, &mut st, "idle");
-        inner.publish(&st);
+        let acquire = Acquire::handed(acquire, &mut st);
+        let taken = inner.take_counts(&mut st);
+        drop(st);
+        Acquire::finish_handed(acquire, "idle");
+        inner.publish(taken);
     }
 
     /// `after_release`: a connection comes back. Returns the reset the policy asks for; run it
@@ -432,8 +470,11 @@ impl PoolHooks {
             });
             let mut st = lock(&inner.state);
             st.returned();
-            inner.close_one(&mut st, CloseReason::Invalidated);
-            inner.publish(&st);
+            Inner::close_locked(&mut st, 1);
+            let taken = inner.take_counts(&mut st);
+            drop(st);
+            inner.closed(1, CloseReason::Invalidated);
+            inner.publish(taken);
         }
     }
 
@@ -444,19 +485,25 @@ impl PoolHooks {
         let mut st = lock(&inner.state);
         st.returned();
         let keep = inner.limits.on_return(st.idle) == Return::Keep;
+        let mut overflow = false;
         if keep {
             st.idle += 1;
         } else {
-            let overflow = inner.limits.overflow(st.open) > 0;
+            overflow = inner.limits.overflow(st.open) > 0;
+            Inner::close_locked(&mut st, 1);
+        }
+        let taken = inner.take_counts(&mut st);
+        drop(st);
+        if !keep {
             let reason = if overflow {
                 inner.emit(Event::OverflowClosed);
                 CloseReason::Overflow
             } else {
                 CloseReason::NoPooling
             };
-            inner.close_one(&mut st, reason);
+            inner.closed(1, reason);
         }
-        inner.publish(&st);
+        inner.publish(taken);
         keep
     }
 
@@ -474,14 +521,16 @@ impl PoolHooks {
         }
         let mut st = lock(&inner.state);
         let lost = st.open.saturating_sub(open_now());
-        if lost > 0 {
-            for _ in 0..lost {
-                inner.close_one(&mut st, CloseReason::Invalidated);
-            }
-            st.idle = st.idle.saturating_sub(lost);
-            inner.publish(&st);
-            inner.emit(Event::LostUnderneath(lost));
+        if lost == 0 {
+            return 0;
         }
+        Inner::close_locked(&mut st, lost);
+        st.idle = st.idle.saturating_sub(lost);
+        let taken = inner.take_counts(&mut st);
+        drop(st);
+        inner.closed(lost, CloseReason::Invalidated);
+        inner.publish(taken);
+        inner.emit(Event::LostUnderneath(lost));
         lost
     }
 
@@ -489,12 +538,12 @@ impl PoolHooks {
     pub fn disposed(&self) {
         let inner = &self.0;
         let mut st = lock(&inner.state);
-        for _ in 0..st.idle {
-            inner.close_one(&mut st, CloseReason::Dispose);
-        }
-        st.idle = 0;
-        inner.publish(&st);
+        let idle = std::mem::take(&mut st.idle);
+        Inner::close_locked(&mut st, idle);
+        let taken = inner.take_counts(&mut st);
         drop(st);
+        inner.closed(idle, CloseReason::Dispose);
+        inner.publish(taken);
         inner.emit(Event::Disposed {
             status: &self.status(),
         });

@@ -4,7 +4,6 @@ mod builder;
 mod catch_unwind;
 mod guard;
 mod pool;
-mod sweeper;
 
 pub use builder::{AsyncBuilder, Tokio, DEFAULT_RESET_TIMEOUT};
 pub use guard::{AsyncDetachedConnection, AsyncPooledConnection};

@@ -2,24 +2,24 @@ use std::future::{poll_fn, Future};
 use std::panic::Location;
 use std::sync::Arc;
 use std::task::{Context, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::builder::{AsyncBuilder, Tokio};
 use super::catch_unwind::CatchUnwind;
 use super::guard::AsyncPooledConnection;
-use super::sweeper;
 use crate::builder::PoolBuilder;
 use crate::cause::Cause;
 use crate::config::FrontEnd;
 use crate::config::ResetAction;
 use crate::core::panics::catching;
-use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Started, Step, Waited, Waiter};
+use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Started, Step, Waiter};
 use crate::error::BuildError;
 use crate::error::{Error, PoolFailure};
 use crate::owner::Owner;
 use crate::pool::{ConnectionPool, Front};
 use crate::reset::AsyncReset;
 use crate::spans::{connect_span, fail, reset_span, CheckoutClock, CheckoutTrace, ConnectTimer};
+use crate::timer;
 use tracing::Instrument;
 
 /// An async connection pool with SQLAlchemy's semantics over a `bb8::ManageConnection`, on
@@ -106,7 +106,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         async move {
             let core = &self.shared.core;
             let site = core.site(location, Owner::current_task);
-            let deadline = || self.deadline().map(tokio::time::Instant::into_std);
+            let deadline = || self.deadline();
             let (begun, first) = match core
                 .begin(&site, core.config.timeout, deadline)
                 .first_step()
@@ -162,7 +162,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
             Begin::Refused(failure) => return Err(failure.into()),
             Begin::Wait(waiter) => {
                 clock.mark();
-                deadline = waiter.deadline().map(tokio::time::Instant::from_std);
+                deadline = waiter.deadline();
                 self.wait(waiter).await?
             }
         };
@@ -179,13 +179,9 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                     clock.mark_ping();
                     // Bounded like a connect: a server that does not answer the ping (frozen,
                     // a dead network path) costs the caller `pool_timeout`, not forever.
-                    let at = deadline.or_else(|| self.deadline());
+                    let at = core.deadline_at(deadline.or_else(|| self.deadline()));
                     if let Some(conn) = reservation.conn_mut() {
-                        let pinging = manager.is_valid(conn);
-                        let outcome = match at {
-                            None => Some(pinging.await),
-                            Some(at) => tokio::time::timeout_at(at, pinging).await.ok(),
-                        };
+                        let outcome = timer::within(at, manager.is_valid(conn)).await;
                         match outcome {
                             Some(Ok(())) => {}
                             Some(Err(e)) => reservation.ping_failed(format!("{e:?}")),
@@ -214,24 +210,19 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
     async fn connect(
         &self,
         reservation: &mut Reservation<'_, M::Connection>,
-        deadline: Option<tokio::time::Instant>,
+        deadline: Option<Instant>,
     ) -> Result<(), Error<M::Error>> {
         let core = &self.shared.core;
         let span = connect_span(&core.config);
         let timer = ConnectTimer::start(core);
         let connecting = self.shared.manager.connect().instrument(span.clone());
         // A connect that hangs is dropped (cancelled) at the deadline.
-        let connected = match deadline.or_else(|| self.deadline()) {
-            Some(at) => match tokio::time::timeout_at(at, connecting).await {
-                Ok(connected) => connected,
-                Err(_) => {
-                    fail(&span, "connect_timeout");
-                    return Err(Error::ConnectTimeout(
-                        core.connect_timed_out(core.config.timeout),
-                    ));
-                }
-            },
-            None => connecting.await,
+        let bound = core.deadline_at(deadline.or_else(|| self.deadline()));
+        let Some(connected) = timer::within(bound, connecting).await else {
+            fail(&span, "connect_timeout");
+            return Err(Error::ConnectTimeout(
+                core.connect_timed_out(core.config.timeout),
+            ));
         };
         timer.done(core, &span, &connected);
         match connected {
@@ -267,13 +258,13 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
 
     /// `pool_timeout` from now; `None` without one, with zero (which refuses to wait but
     /// lets a connect take its time), or with one too far to represent.
-    fn deadline(&self) -> Option<tokio::time::Instant> {
+    fn deadline(&self) -> Option<Instant> {
         let timeout = self.shared.core.config.timeout.filter(|t| !t.is_zero())?;
-        tokio::time::Instant::now().checked_add(timeout)
+        Instant::now().checked_add(timeout)
     }
 
-    /// Waits for a grant until the waiter's deadline, kept by the pool's sweeper (see
-    /// `core/deadlines.rs`), or by a timer of its own if the sweeper went away.
+    /// Waits for a grant until the waiter's deadline, kept by the pool's alarm on
+    /// poolscope's timer thread (see `core/deadlines.rs`).
     async fn wait(
         &self,
         waiter: Arc<Waiter<M::Connection>>,
@@ -283,26 +274,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
             core,
             waiter: Some(Arc::clone(&waiter)),
         };
-        if waiter.starts_sweeper() {
-            sweeper::start(core);
-        }
-        let mut own_timer = None;
-        let granted = loop {
-            let waited = poll_fn(|cx| core.poll_wait(&waiter, cx));
-            let outcome = match own_timer {
-                Some(at) => tokio::time::timeout_at(at, waited)
-                    .await
-                    .unwrap_or(Waited::Expired),
-                None => waited.await,
-            };
-            match outcome {
-                Waited::Granted(grant) => break Some(grant),
-                Waited::Expired => break None,
-                Waited::Orphaned => {
-                    own_timer = waiter.deadline().map(tokio::time::Instant::from_std);
-                }
-            }
-        };
+        let granted = poll_fn(|cx| core.poll_wait(&waiter, cx)).await;
         cancel.waiter = None;
         match granted {
             Some(grant) => Ok(core.reservation_for(&waiter, grant)),
@@ -321,14 +293,16 @@ impl<M: bb8::ManageConnection> Shared<M> {
         };
         let span = reset_span(&self.core.config, action);
         let reset = CatchUnwind::new(reset.reset(conn, action)).instrument(span.clone());
-        // Bounded only where a Tokio timer exists: a reset polled from `Drop` outside a
-        // runtime either finishes at once or cannot go on at all.
-        let finished = match self.builder.kind.reset_timeout {
-            Some(limit) if tokio::runtime::Handle::try_current().is_ok() => {
-                tokio::time::timeout(limit, reset).await.map_err(|_| limit)
-            }
-            _ => Ok(reset.await),
-        };
+        // Bounded by poolscope's timer, which needs no runtime: a reset polled from `Drop`
+        // on a runtime without the time driver is bounded too.
+        let limit = self.builder.kind.reset_timeout;
+        let bound = limit.and_then(|limit| {
+            self.core
+                .deadline_at(std::time::Instant::now().checked_add(limit))
+        });
+        let finished = timer::within(bound, reset)
+            .await
+            .ok_or_else(|| limit.unwrap_or_default());
         let outcome = match finished {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(e))) => Err(Cause::new(e)),

@@ -70,12 +70,13 @@ impl Row {
 }
 
 impl Row {
-    /// What every fault must keep to: no call longer than `bound`, no error once the fault
-    /// has settled, at most one error per killed connection.
+    /// What every fault must keep to: no call longer than `bound` (plus [`SLACK`] for the
+    /// machine), no error once the fault has settled, at most one error per killed
+    /// connection.
     pub fn assert_kept(&self, who: &str, bound: Duration) {
         assert!(
-            self.max_get <= bound,
-            "{who} {}: a call took {:?}, bound {bound:?}",
+            self.max_get <= bound + SLACK,
+            "{who} {}: a call took {:?}, bound {bound:?} (+ {SLACK:?} for a busy machine)",
             self.fault,
             self.max_get
         );
@@ -100,6 +101,16 @@ struct Event {
     got_in: Duration,
     error: Option<String>,
 }
+
+/// How long `run` stops and freezes the server. Longer than `pool_timeout` plus [`SLACK`], so
+/// that a call bounded by `pool_timeout` and a call that waited for the server to come back
+/// tell apart on a busy machine.
+pub const OUTAGE: Duration = Duration::from_secs(4);
+
+/// How much longer than the bound it keeps to a call may take on a busy 2-core machine
+/// (other tests and builds beside it): the scheduler's delay in waking the caller, not the
+/// pool's.
+pub const SLACK: Duration = Duration::from_millis(1_500);
 
 /// Runs `workers` threads of `op` against `server` and inflicts each fault in turn, `settle`
 /// apart; the workers stop when it returns. `user` is the role the pool connects as.
@@ -138,19 +149,19 @@ pub fn run(server: &dyn Faulty, user: &str, workers: usize, op: Op, settle: Dura
             }),
         ),
         (
-            "stop 3 s",
+            "stop 4 s",
             Box::new(|| {
                 server.stop();
-                std::thread::sleep(Duration::from_secs(3));
+                std::thread::sleep(OUTAGE);
                 server.start_again();
                 0
             }),
         ),
         (
-            "freeze 3 s (SIGSTOP)",
+            "freeze 4 s (SIGSTOP)",
             Box::new(|| {
                 server.freeze();
-                std::thread::sleep(Duration::from_secs(3));
+                std::thread::sleep(OUTAGE);
                 server.thaw();
                 0
             }),
@@ -237,9 +248,9 @@ impl Faulty for PrivateMariadb {
     }
 }
 
-/// The pool's status once its callers have all returned (waits up to 3 s for them).
+/// The pool's status once its callers have all returned (waits up to 10 s for them).
 pub fn settled(status: impl Fn() -> poolscope::Status) -> poolscope::Status {
-    let until = Instant::now() + Duration::from_secs(3);
+    let until = Instant::now() + Duration::from_secs(10);
     while status().checked_out > 0 && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -441,9 +441,9 @@ impl TestPool {
         }
     }
 
-    /// Waits until `n` callers wait (5 s at most).
+    /// Waits until `n` callers wait (10 s at most).
     pub fn until_waiting(&self, n: usize) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while self.status().waiting < n {
             assert!(std::time::Instant::now() < deadline, "{}", self.status());
             std::thread::sleep(Duration::from_millis(1));
@@ -451,9 +451,9 @@ impl TestPool {
     }
 
     /// Waits until `n` connections are checked out (an async return whose reset must await
-    /// counts as checked out until its task is done), 5 s at most; the status then.
+    /// counts as checked out until its task is done), 10 s at most; the status then.
     pub fn until_checked_out(&self, n: usize) -> Status {
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
             let status = self.status();
             if status.checked_out == n || std::time::Instant::now() > deadline {
@@ -464,9 +464,9 @@ impl TestPool {
     }
 
     /// Waits until the counts settle with nothing checked out (an async return whose reset
-    /// must await runs on a task), or 5 s; returns the status then.
+    /// must await runs on a task), or 10 s; returns the status then.
     pub fn settled(&self) -> Status {
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
             let status = self.status();
             if status.checked_out == 0 || std::time::Instant::now() > deadline {

@@ -51,12 +51,22 @@ struct DbState {
     panic_has_broken: AtomicBool,
     panic_ping: AtomicBool,
     close_delay_ms: AtomicU64,
+    /// The async manager's connect, pre-ping and reset never return (a server that
+    /// accepts and never answers), with no timer of any runtime's.
+    hang_connect: AtomicBool,
+    hang_ping: AtomicBool,
+    hang_reset: AtomicBool,
     /// Connections opened and not yet fully closed, and the most there ever were at once.
     live: AtomicUsize,
     peak_live: AtomicUsize,
     /// Of `live`, connections taken out of their pool (`FakeConn::leave_pool`): they no
     /// longer count against its limit.
     left_pool: AtomicUsize,
+    /// `live` less `left_pool`, kept as one number: counted from two, a connection that left
+    /// its pool and closed between the two reads was counted live and not left (one too many).
+    pooled: AtomicUsize,
+    /// Runs inside the next connect, once it is counted and before the peak is read.
+    during_open: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     calls: Mutex<HashMap<usize, Vec<&'static str>>>,
 }
 
@@ -135,11 +145,26 @@ impl Db {
     pub fn panic_has_broken(&self, panic: bool) {
         self.inner.panic_has_broken.store(panic, Ordering::SeqCst);
     }
+    /// Makes the async connect, pre-ping or reset never return (`hang`), or work again.
+    pub fn hang_connects(&self, hang: bool) {
+        self.inner.hang_connect.store(hang, Ordering::SeqCst);
+    }
+    pub fn hang_pings(&self, hang: bool) {
+        self.inner.hang_ping.store(hang, Ordering::SeqCst);
+    }
+    pub fn hang_resets(&self, hang: bool) {
+        self.inner.hang_reset.store(hang, Ordering::SeqCst);
+    }
     /// Makes closing a connection (dropping it) take `delay`.
     pub fn set_close_delay(&self, delay: Duration) {
         self.inner
             .close_delay_ms
             .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+    /// Runs `hook` inside the next connect, after the connection is counted live and before
+    /// the peak is read: a deterministic interleaving for what a thread preempted there sees.
+    pub fn during_next_open(&self, hook: impl FnOnce() + Send + 'static) {
+        *self.inner.during_open.lock().unwrap() = Some(Box::new(hook));
     }
     /// Connections opened and not yet fully closed.
     pub fn live(&self) -> usize {
@@ -180,8 +205,12 @@ impl Db {
             return Err(FakeError("database is stopped".into()));
         }
         let id = self.inner.connects.fetch_add(1, Ordering::SeqCst) + 1;
-        let live = self.inner.live.fetch_add(1, Ordering::SeqCst) + 1;
-        let pooled = live.saturating_sub(self.inner.left_pool.load(Ordering::SeqCst));
+        self.inner.live.fetch_add(1, Ordering::SeqCst);
+        let pooled = self.inner.pooled.fetch_add(1, Ordering::SeqCst) + 1;
+        let hook = self.inner.during_open.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
         self.inner.peak_live.fetch_max(pooled, Ordering::SeqCst);
         self.inner.calls.lock().unwrap().entry(id).or_default();
         Ok(FakeConn {
@@ -230,6 +259,7 @@ impl FakeConn {
     pub fn leave_pool(&mut self) {
         if !std::mem::replace(&mut self.left_pool, true) {
             self.db.inner.left_pool.fetch_add(1, Ordering::SeqCst);
+            self.db.inner.pooled.fetch_sub(1, Ordering::SeqCst);
         }
     }
     pub fn begin(&mut self) {
@@ -256,7 +286,10 @@ impl Drop for FakeConn {
         self.db.inner.live.fetch_sub(1, Ordering::SeqCst);
         if self.left_pool {
             self.db.inner.left_pool.fetch_sub(1, Ordering::SeqCst);
+        } else {
+            self.db.inner.pooled.fetch_sub(1, Ordering::SeqCst);
         }
+
         self.db.inner.closes.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -288,6 +321,21 @@ impl r2d2::ManageConnection for FakeManager {
     }
 
     fn is_valid(&self, conn: &mut FakeConn) -> Result<(), FakeError> {
+        let delay = self.db.inner.ping_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            std::thread::sleep(Duration::from_millis(delay));
+        }
+        self.ping(conn)
+    }
+
+    fn has_broken(&self, conn: &mut FakeConn) -> bool {
+        self.broken(conn)
+    }
+}
+
+impl FakeManager {
+    /// The ping itself, once any delay is over.
+    fn ping(&self, conn: &mut FakeConn) -> Result<(), FakeError> {
         self.db.record(conn.id, "ping");
         if self.db.inner.panic_ping.load(Ordering::SeqCst) {
             panic!("the ping panicked on purpose");
@@ -299,12 +347,6 @@ impl r2d2::ManageConnection for FakeManager {
         }
     }
 
-    fn has_broken(&self, conn: &mut FakeConn) -> bool {
-        self.broken(conn)
-    }
-}
-
-impl FakeManager {
     fn broken(&self, conn: &FakeConn) -> bool {
         if self.db.inner.panic_has_broken.load(Ordering::SeqCst) {
             panic!("has_broken panicked on purpose");
@@ -318,6 +360,9 @@ impl bb8::ManageConnection for FakeManager {
     type Error = FakeError;
 
     async fn connect(&self) -> Result<FakeConn, FakeError> {
+        if self.db.inner.hang_connect.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         let delay = self.db.connect_delay();
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -326,11 +371,14 @@ impl bb8::ManageConnection for FakeManager {
     }
 
     async fn is_valid(&self, conn: &mut FakeConn) -> Result<(), FakeError> {
+        if self.db.inner.hang_ping.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         let delay = self.db.inner.ping_delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
-        r2d2::ManageConnection::is_valid(self, conn)
+        self.ping(conn)
     }
 
     fn has_broken(&self, conn: &mut FakeConn) -> bool {
@@ -362,6 +410,9 @@ impl poolscope::AsyncReset<FakeConn> for FakeAsyncReset {
     ) -> poolscope::BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(async move {
             tokio::task::yield_now().await;
+            if conn.db.inner.hang_reset.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
             fake_reset(conn, action)
         })
     }

@@ -157,9 +157,9 @@ impl PrivateMariadb {
         }
     }
 
-    /// Connections in `database`, once the count settles on `expected` (or after 3 s).
+    /// Connections in `database`, once the count settles on `expected` (or after 10 s).
     pub fn connections_in(&self, database: &str, expected: i64) -> i64 {
-        let deadline = Instant::now() + Duration::from_secs(3);
+        let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let seen: i64 = self
                 .admin()

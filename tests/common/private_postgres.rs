@@ -167,9 +167,9 @@ impl PrivatePostgres {
     }
 
     /// Connections of `user` on the server, once the count settles on `expected` (or after
-    /// 3 s).
+    /// 10 s).
     pub fn connections_of(&self, user: &str, expected: i64) -> i64 {
-        let deadline = Instant::now() + Duration::from_secs(3);
+        let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let seen: i64 = self
                 .admin()

@@ -1,7 +1,9 @@
 //! A connect failure that lost its cause on the way: diesel-async's PostgreSQL connection
 //! turns tokio-postgres' error into its text alone ("error connecting to server", the
 //! refused or unreachable socket underneath dropped). When that happens the manager tries a
-//! plain TCP connection to the URL's host and port, and adds what the network says.
+//! plain TCP connection to the URL's host and port, and adds what the network says. The probe
+//! runs on a thread of its own (a blocking connect with a timeout): it needs no Tokio timer
+//! nor I/O driver, so it works on whatever runtime the connect failed on.
 
 use std::time::Duration;
 
@@ -67,19 +69,46 @@ pub(crate) async fn with_cause(url: Option<&str>, error: PoolError) -> PoolError
     let Some((host, port)) = url.and_then(host_port) else {
         return error;
     };
-    let probe = tokio::time::timeout(
-        Duration::from_secs(2),
-        tokio::net::TcpStream::connect((host.as_str(), port)),
-    )
-    .await;
-    let cause = match probe {
-        Ok(Ok(_)) => return error,
-        Ok(Err(io)) => io.to_string(),
-        Err(_) => format!("no answer from {host}:{port} within 2 s"),
+    let cause = match probe(host.clone(), port).await {
+        Some(Ok(())) => return error,
+        Some(Err(io)) => io.to_string(),
+        None => format!("no answer from {host}:{port} within 2 s"),
     };
     PoolError::ConnectionError(ConnectionError::BadConnection(format!(
         "{text}: {cause} ({host}:{port})"
     )))
+}
+
+/// A plain TCP connection to `host:port`, on a thread: `None` when no address answered within
+/// 2 s (each address is given 2 s; the thread ends when they are tried).
+async fn probe(host: String, port: u16) -> Option<std::io::Result<()>> {
+    const PATIENCE: Duration = Duration::from_secs(2);
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let started = std::thread::Builder::new()
+        .name("poolscope-probe".into())
+        .spawn(move || {
+            use std::net::ToSocketAddrs;
+            let outcome = (host.as_str(), port).to_socket_addrs().and_then(|addrs| {
+                let mut last = None;
+                for addr in addrs {
+                    match std::net::TcpStream::connect_timeout(&addr, PATIENCE) {
+                        Ok(_) => return Ok(Some(())),
+                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                        Err(e) => last = Some(e),
+                    }
+                }
+                last.map_or(Ok(None), Err)
+            });
+            let _ = answer.send(outcome);
+        });
+    if started.is_err() {
+        return None;
+    }
+    match answered.await {
+        Ok(Ok(Some(()))) => Some(Ok(())),
+        Ok(Err(io)) => Some(Err(io)),
+        Ok(Ok(None)) | Err(_) => None,
+    }
 }
 
 #[cfg(test)]

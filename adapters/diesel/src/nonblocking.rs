@@ -84,6 +84,22 @@ fn next_delay(delay: Duration, window: Duration) -> Duration {
     (delay.max(Duration::from_millis(200)) * 2).min(window / 2)
 }
 
+/// Waits `delay` without a Tokio timer (on a thread of its own, as the connect-cause probe
+/// does), so that a retried connect works on any runtime; the pool's deadline cancels the
+/// wait with the connect.
+async fn pause(delay: Duration) {
+    let (done, waited) = tokio::sync::oneshot::channel::<()>();
+    let started = std::thread::Builder::new()
+        .name("poolscope-retry".into())
+        .spawn(move || {
+            std::thread::sleep(delay);
+            drop(done);
+        });
+    if started.is_ok() {
+        let _ = waited.await;
+    }
+}
+
 impl<C: AsyncConnection + 'static> From<AsyncDieselConnectionManager<C>> for AsyncManager<C> {
     /// Wraps diesel-async's manager. It does not tell its URL: name the pool with
     /// [`AsyncBuilder::name`], or it is called `pool-<id>`.
@@ -154,7 +170,7 @@ where
                 match self.retry_for {
                     Some(window) if started.elapsed() < window => {
                         delay = next_delay(delay, window);
-                        tokio::time::sleep(delay).await;
+                        pause(delay).await;
                     }
                     _ => return Err(error),
                 }

@@ -224,6 +224,28 @@ mod bb8_compat {
         assert_eq!(stats.pending_gets(), 0);
     }
 
+    /// The back-off needs no Tokio timer: the same on a runtime built without one.
+    #[test]
+    fn connects_are_retried_on_a_runtime_without_timers() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        let heard = Heard::default();
+        let err = rt.block_on(async {
+            let pool: Pool<AsyncPgConnection> = Pool::builder()
+                .connection_timeout(Duration::from_millis(1000))
+                .error_sink(Box::new(heard.clone()))
+                .build(AsyncDieselConnectionManager::new(REFUSED))
+                .await
+                .unwrap();
+            pool.get().await.map(drop).unwrap_err()
+        });
+        assert!(matches!(err, RunError::TimedOut), "{err:?}");
+        // Attempts at 0, 0.4 and 0.9 s (the next would be at 1.4 s, past the deadline).
+        assert_eq!(heard.count("error:"), 3, "{:?}", heard.all());
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn without_retry_a_failed_connect_fails_the_checkout_at_once() {
         let heard = Heard::default();

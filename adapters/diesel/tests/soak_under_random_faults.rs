@@ -227,7 +227,7 @@ fn soak_under_random_faults() {
         );
         rt.block_on(async { drop(async_pool.get().await.expect("the async pool serves")) });
     }
-    let settle = Instant::now() + Duration::from_secs(3);
+    let settle = Instant::now() + Duration::from_secs(10);
     while (blocking.status().checked_out > 0 || async_pool.status().checked_out > 0)
         && Instant::now() < settle
     {

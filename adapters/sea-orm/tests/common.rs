@@ -23,9 +23,9 @@ pub fn sqlx_url(target: &Target) -> String {
 }
 
 /// The pool's status once every connection handed out has come back (sqlx returns them on a
-/// task of its own, after testing them), or the last one after 3 s.
+/// task of its own, after testing them), or the last one after 10 s.
 pub async fn settled(db: &poolscope_sea_orm::DatabasePool) -> poolscope::Status {
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let status = db.status();
         if status.checked_out == 0 || Instant::now() > deadline {

@@ -144,7 +144,7 @@ impl Target {
     }
 
     /// This test's connections on the server once the count settles on `expected` (a closed
-    /// connection leaves the server's list a moment later), or the last count after 3 s.
+    /// connection leaves the server's list a moment later), or the last count after 10 s.
     /// `expected` itself for SQLite, which has no server.
     pub fn server_connections(&self, expected: i64) -> i64 {
         // On a thread of its own: the blocking clients must not run on an async runtime's.
@@ -196,7 +196,7 @@ impl Target {
     }
 
     fn count_until(&self, expected: i64) -> i64 {
-        let deadline = Instant::now() + Duration::from_secs(3);
+        let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let seen = match &self.counter {
                 Counter::None => return expected,
