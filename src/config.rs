@@ -93,6 +93,19 @@ impl ResetAction {
 
 /// How much the pool logs through `tracing` under target `poolscope::pool` (SQLAlchemy's
 /// `echo_pool`).
+///
+/// Where the lines go: to the application's `tracing` subscriber (for example
+/// `tracing_subscriber::fmt().with_env_filter(EnvFilter::from_default_env()).init()` and
+/// `RUST_LOG=poolscope::pool=debug`). Until the application sets a subscriber (or a `log`
+/// logger, to which `tracing` may forward them), they are written to stderr, as SQLAlchemy's
+/// `echo_pool=True` prints on its own, in its format:
+///
+/// ```text
+/// 2026-12-07 19:36:57,123 INFO poolscope::pool.QueuePool.orders Connection 3 checked out from pool
+/// ```
+///
+/// (the time in UTC; the logger name is the target, the class and the pool's name). The
+/// first subscriber or logger set stops that: from then on the lines go only there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum EchoPool {
     /// Nothing. The default; costs one branch on the hot path.

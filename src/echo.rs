@@ -5,6 +5,10 @@
 //! so `EchoPool::Off` costs one comparison. Errors (`Exception during reset or similar`) and
 //! leak reports are written whatever the level, as SQLAlchemy's are.
 //!
+//! Until the application sets a `tracing` dispatcher or a `log` logger, the lines are
+//! written to stderr in SQLAlchemy's format instead (`stderr_echo.rs`), as SQLAlchemy's
+//! `echo_pool=True` prints on its own.
+//!
 //! The lines are root events (`parent: None`): a log line reads the same inside a checkout
 //! span as outside it, `pool=<name>` once, rather than carrying the span's fields (the pool's
 //! name again, its class, `db.system.name`) in front of every line. The spans keep their
@@ -53,13 +57,19 @@ pub(crate) fn on(config: &Config, event: Event<'_>) {
     }
 }
 
-/// Every line the pool writes, SQLAlchemy's texts where it has one.
+/// Every line the pool writes, SQLAlchemy's texts where it has one: to `tracing`, or to
+/// stderr while nothing would take them (see `stderr_echo`).
 #[cold]
 fn write(config: &Config, event: Event<'_>) {
     let pool = &*config.name;
+    let to_stderr = crate::stderr_echo::wanted();
     macro_rules! line {
         ($level:ident, $($arg:tt)+) => {
-            ::tracing::$level!(target: "poolscope::pool", parent: None, pool = %pool, $($arg)+)
+            if to_stderr {
+                crate::stderr_echo::write(stringify!($level), config, format_args!($($arg)+))
+            } else {
+                ::tracing::$level!(target: "poolscope::pool", parent: None, pool = %pool, $($arg)+)
+            }
         };
     }
     match event {
@@ -112,7 +122,13 @@ fn write(config: &Config, event: Event<'_>) {
         }
         Event::ResetDone {
             error: Some(error), ..
-        } => line!(error, error = %error, "Exception during reset or similar"),
+        } => {
+            if to_stderr {
+                line!(error, "Exception during reset or similar: {error}");
+            } else {
+                ::tracing::error!(target: "poolscope::pool", parent: None, pool = %pool, error = %error, "Exception during reset or similar");
+            }
+        }
         Event::Invalidated { conn, reason } => {
             line!(info, "Invalidate connection{conn}{}", reason.log_suffix());
         }

@@ -1,5 +1,6 @@
 //! Where the event stream meets its consumers: a pool (the core, or the hooks) emits each
-//! [`Event`] once, and [`Emit::emit`] hands it to the metrics paths and to `echo_pool`.
+//! [`Event`] once, and [`Emit::emit`] hands it to the metrics paths, to the pool's
+//! [`Statistics`](crate::Statistics) when it counts them, and to `echo_pool`.
 
 use crate::config::Config;
 use crate::event::Event;
@@ -17,6 +18,11 @@ pub(crate) trait Emit {
     fn emit(&self, event: Event<'_>) {
         if event.is_measured() {
             self.instruments().emit(event);
+        }
+        if event.is_counted() {
+            if let Some(statistics) = self.instruments().statistics() {
+                statistics.on(event);
+            }
         }
         crate::echo::on(self.config(), event);
     }

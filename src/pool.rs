@@ -126,6 +126,16 @@ impl<F: Front> ConnectionPool<F> {
         self.shared.core.config.class
     }
 
+    /// What the pool did since it was built, counted (bb8's `Statistics`); `None` unless it
+    /// was built with [`statistics(true)`](crate::PoolBuilder::statistics).
+    pub fn statistics(&self) -> Option<crate::Statistics> {
+        self.shared
+            .core
+            .instruments()
+            .statistics()
+            .map(|counters| counters.snapshot())
+    }
+
     /// The connection manager.
     pub fn manager(&self) -> &F::Manager {
         &self.shared.manager

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use crate::emit::Emit;
 use crate::event::Event;
+use crate::statistics::Finished;
 use crate::stopwatch::Instant;
 
 use tracing::field::Empty;
@@ -90,6 +91,11 @@ pub(crate) struct CheckoutTrace {
 pub(crate) struct CheckoutClock {
     timed: bool,
     started: Option<Instant>,
+    /// The pool counts [`Statistics`](crate::Statistics).
+    counted: bool,
+    /// When the checkout first waited for a slot or started opening a connection (a pre-ping
+    /// alone is not waiting, as bb8 counts it); read only when the pool counts statistics.
+    waiting_since: Option<Instant>,
 }
 
 /// The checkout span; `outcome` when it is known at creation (an idle connection handed
@@ -112,11 +118,17 @@ impl CheckoutTrace {
     /// A checkout's span and clock; `outcome` as [`checkout_span`].
     pub(crate) fn start(pool: &impl Emit, outcome: Option<&'static str>) -> Self {
         let config = pool.config();
+        let statistics = pool.instruments().statistics();
+        if let Some(statistics) = statistics {
+            statistics.started();
+        }
         CheckoutTrace {
             span: checkout_span(config, outcome),
             clock: CheckoutClock {
                 timed: pool.instruments().timed() || config.leak_threshold.is_some(),
                 started: None,
+                counted: statistics.is_some(),
+                waiting_since: None,
             },
         }
     }
@@ -128,15 +140,22 @@ impl CheckoutTrace {
     /// [`Started::AtOnce`]: crate::core::Started::AtOnce
     #[inline]
     pub(crate) fn at_once(pool: &impl Emit, outcome: &'static str) -> Option<Instant> {
-        CheckoutTrace::start(pool, Some(outcome))
-            .clock
-            .handed_out(pool)
+        let clock = CheckoutTrace::start(pool, Some(outcome)).clock;
+        clock.count(pool, Finished::Served);
+        clock.handed_out(pool)
     }
 }
 
 impl CheckoutClock {
     /// The checkout failed with `error_type`; the time it waited still counts in wait_time.
     pub(crate) fn failed(&self, span: &Span, pool: &impl Emit, error_type: &'static str) {
+        self.count(
+            pool,
+            match error_type {
+                "timeout" | "connect_timeout" => Finished::TimedOut,
+                _ => Finished::Failed,
+            },
+        );
         if self.timed {
             let waited = self.started.map_or(Duration::ZERO, |s| s.elapsed());
             pool.emit(Event::Waited(waited));
@@ -147,10 +166,33 @@ impl CheckoutClock {
         fail(span, error_type);
     }
 
-    /// The checkout is about to wait or do I/O: start the clock (once).
+    /// The checkout is about to wait for a slot or open a connection: start the clock (once).
     pub(crate) fn mark(&mut self) {
+        if self.counted && self.waiting_since.is_none() {
+            let now = Instant::now();
+            self.waiting_since = Some(now);
+            if self.timed && self.started.is_none() {
+                self.started = Some(now);
+            }
+        }
+        self.mark_ping();
+    }
+
+    /// The checkout is about to pre-ping its connection: start the clock (once) for the
+    /// metrics' wait time, which includes pings; the statistics do not count it as waiting.
+    pub(crate) fn mark_ping(&mut self) {
         if self.timed && self.started.is_none() {
             self.started = Some(Instant::now());
+        }
+    }
+
+    /// Counts the checkout's end in the pool's statistics, if it counts them.
+    fn count(&self, pool: &impl Emit, how: Finished) {
+        if !self.counted {
+            return;
+        }
+        if let Some(statistics) = pool.instruments().statistics() {
+            statistics.finished(how, self.waiting_since.map(|since| since.elapsed()));
         }
     }
 
@@ -163,6 +205,7 @@ impl CheckoutClock {
         outcome: &'static str,
     ) -> Option<Instant> {
         span.record("poolscope.checkout.outcome", outcome);
+        self.count(pool, Finished::Served);
         self.handed_out(pool)
     }
 

@@ -255,7 +255,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                     }
                 }
                 Step::Ping => {
-                    clock.mark();
+                    clock.mark_ping();
                     let outcome = match deadline.or_else(|| deadline_after(timeout)) {
                         None => reservation.conn_mut().map(|conn| manager.is_valid(conn)),
                         Some(at) => {

@@ -13,6 +13,7 @@ mod kinds;
 pub mod names;
 
 use crate::event::Event;
+use crate::statistics::Counters;
 
 /// What takes the events: one metrics path.
 #[cfg(any(feature = "metrics", feature = "opentelemetry"))]
@@ -76,6 +77,8 @@ pub(crate) struct InstrumentOptions {
     /// `None`: [`DEFAULT_GAUGE_INTERVAL`]; zero: on every change.
     #[cfg(any(feature = "metrics", feature = "opentelemetry"))]
     pub(crate) gauge_interval: Option<Duration>,
+    /// Count [`Statistics`](crate::Statistics) (`PoolBuilder::statistics`).
+    pub(crate) statistics: bool,
 }
 
 impl std::fmt::Debug for InstrumentOptions {
@@ -95,6 +98,9 @@ pub(crate) struct Instruments {
     /// Whether a recorder or meter provider was there to take durations when the pool was
     /// built; if not, the pool never reads the clock for them.
     timed: bool,
+    /// The pool's [`Statistics`](crate::Statistics), when it counts them (a separate
+    /// allocation: the counters change on every checkout, the fields around them do not).
+    statistics: Option<Box<Counters>>,
 }
 
 #[allow(unused_variables)]
@@ -134,7 +140,14 @@ impl Instruments {
             #[cfg(feature = "opentelemetry")]
             otel,
             timed,
+            statistics: options.statistics.then(Box::default),
         }
+    }
+
+    /// The pool's statistics counters, when it counts them.
+    #[inline]
+    pub(crate) fn statistics(&self) -> Option<&Counters> {
+        self.statistics.as_deref()
     }
 
     /// Whether any instrument wants durations (so the pool reads the clock for wait_time,

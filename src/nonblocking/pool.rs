@@ -176,7 +176,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                     Box::pin(self.connect(&mut reservation, deadline)).await?;
                 }
                 Step::Ping => {
-                    clock.mark();
+                    clock.mark_ping();
                     // Bounded like a connect: a server that does not answer the ping (frozen,
                     // a dead network path) costs the caller `pool_timeout`, not forever.
                     let at = core.bound(deadline.or_else(|| self.deadline()));

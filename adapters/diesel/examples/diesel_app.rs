@@ -5,8 +5,8 @@
 //! Prometheus' format at the end.
 //!
 //! ```sh
-//! cargo run -p poolscope-diesel --example diesel_app               # SQLite in the temp dir
-//! cargo run -p poolscope-diesel --example diesel_app -- orders.db  # or a file of yours
+//! cargo run -p poolscope-diesel --features sqlite --example diesel_app               # SQLite in the temp dir
+//! cargo run -p poolscope-diesel --features sqlite --example diesel_app -- orders.db  # or a file of yours
 //! ```
 use poolscope::ConnectionEvent;
 use std::error::Error;

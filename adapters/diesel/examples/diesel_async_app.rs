@@ -4,8 +4,8 @@
 //! printed in Prometheus' format at the end.
 //!
 //! ```sh
-//! cargo run -p poolscope-diesel --example diesel_async_app                   # postgres://postgres@127.0.0.1:5432/test
-//! cargo run -p poolscope-diesel --example diesel_async_app -- postgres://user@host/db
+//! cargo run -p poolscope-diesel --features async-postgres --example diesel_async_app                   # postgres://postgres@127.0.0.1:5432/test
+//! cargo run -p poolscope-diesel --features async-postgres --example diesel_async_app -- postgres://user@host/db
 //! ```
 use std::error::Error;
 use std::time::Duration;

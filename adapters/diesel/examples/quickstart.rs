@@ -2,8 +2,8 @@
 //! `status()`.
 //!
 //! ```sh
-//! cargo run -p poolscope-diesel --example quickstart            # SQLite in the temp dir
-//! cargo run -p poolscope-diesel --example quickstart -- my.db   # or a file of yours
+//! cargo run -p poolscope-diesel --features sqlite --example quickstart            # SQLite in the temp dir
+//! cargo run -p poolscope-diesel --features sqlite --example quickstart -- my.db   # or a file of yours
 //! ```
 use std::error::Error;
 use std::time::Duration;

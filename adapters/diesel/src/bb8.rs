@@ -2,10 +2,10 @@
 //! written against bb8 switches by changing `diesel_async::pooled_connection::bb8` to
 //! `poolscope_diesel::bb8` in its imports.
 //!
-//! ```no_run
-//! use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+#![cfg_attr(feature = "async-postgres", doc = "```no_run")]
+#![cfg_attr(not(feature = "async-postgres"), doc = "```ignore")]
 //! use diesel_async::AsyncPgConnection;
-//! use poolscope_diesel::bb8::{Pool, PooledConnection, RunError};
+//! use poolscope_diesel::bb8::{AsyncDieselConnectionManager, Pool, PooledConnection, RunError};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = AsyncDieselConnectionManager::<AsyncPgConnection>::new("postgres://db/orders");
@@ -19,9 +19,11 @@
 //! `pre_ping`; `max_lifetime` `pool_recycle`; `connection_timeout` `pool_timeout`), with
 //! bb8's defaults (`min_idle` none: nothing opened at `build()`, so `pool_size` is
 //! `max_size`). `queue_strategy` picks FIFO or LIFO. A connection customizer's `on_acquire`
-//! runs on every new connection (poolscope's `on_connect`). Not kept: `retry_connection` (a
-//! failed connect fails that checkout), `error_sink` and `reaper_rate` (poolscope logs through
-//! `tracing` and closes overflow on return). A pool failure that is not the manager's error
+//! runs on every new connection (poolscope's `on_connect`). `retry_connection` (default
+//! true) tries a failed connect again until `connection_timeout`, with bb8's back-off;
+//! `error_sink` hears each failed connect, test and customizer; `reaper_rate` is accepted and
+//! not used (there is no reaper). `state().statistics` is bb8's [`Statistics`], counted from
+//! the pool's decisions. A pool failure that is not the manager's error
 //! (a listener's refusal, say) comes as `RunError::User(PoolError::ConnectionError(..))`
 //! with its text; a timeout, also of a hanging connect, as `RunError::TimedOut`.
 
@@ -31,10 +33,99 @@ use std::time::Duration;
 pub use bb8::{CustomizeConnection, QueueStrategy};
 use diesel::ConnectionError;
 use diesel_async::pooled_connection::PoolableConnection;
-pub use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
+pub use diesel_async::pooled_connection::{ManagerConfig, PoolError};
+use diesel_async::AsyncConnection;
 use poolscope::{AsyncConnectHook, BoxError, BoxFuture, BuildError};
 
 use crate::nonblocking::AsyncManager;
+use crate::redact::fmt_manager;
+
+/// diesel-async's `AsyncDieselConnectionManager`, which also keeps its URL, so that the pool
+/// is named after it (`server.address:server.port/db.namespace`, without credentials) in its
+/// logs, spans and metrics, as [`crate::AsyncPool`] is. diesel-async's own manager does not
+/// tell its URL: a pool built from it is named `pool-<id>` unless
+/// `.poolscope(|b| b.name("orders"))` names it.
+///
+#[cfg_attr(feature = "async-postgres", doc = "```")]
+#[cfg_attr(not(feature = "async-postgres"), doc = "```ignore")]
+/// use diesel_async::AsyncPgConnection;
+/// use poolscope_diesel::bb8::{AsyncDieselConnectionManager, Pool};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let config = AsyncDieselConnectionManager::<AsyncPgConnection>::new("postgres://app:secret@db/orders");
+/// let pool: Pool<AsyncPgConnection> = Pool::builder().build_unchecked(config); // opens nothing
+/// assert_eq!(pool.as_poolscope().name(), "db:5432/orders");
+/// # }
+/// ```
+pub struct AsyncDieselConnectionManager<C: AsyncConnection + 'static> {
+    /// The native pool's manager, made from the URL (so it knows it).
+    inner: AsyncManager<C>,
+}
+
+impl<C: AsyncConnection + 'static> AsyncDieselConnectionManager<C> {
+    /// A manager that opens connections to `connection_url` (diesel-async's `new`).
+    pub fn new(connection_url: impl Into<String>) -> Self {
+        Self::new_with_config(connection_url, ManagerConfig::default())
+    }
+
+    /// As [`new`](Self::new), with diesel-async's manager configuration (custom setup, the
+    /// recycling check `test_on_check_out` runs).
+    pub fn new_with_config(connection_url: impl Into<String>, config: ManagerConfig<C>) -> Self {
+        AsyncDieselConnectionManager {
+            inner: AsyncManager::new_with_config(connection_url, config),
+        }
+    }
+
+    /// The database URL.
+    pub fn database_url(&self) -> &str {
+        self.inner.database_url().unwrap_or_default()
+    }
+}
+
+impl<C: AsyncConnection + 'static> fmt::Debug for AsyncDieselConnectionManager<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_manager(
+            f,
+            "AsyncDieselConnectionManager",
+            std::any::type_name::<C>(),
+            self.inner.database_url(),
+        )
+    }
+}
+
+/// The pool's connect (diesel-async's, with the watch for lost connections and the socket
+/// error in a failed connect's text), recycling check and broken check, for code that drives
+/// the manager itself.
+impl<C> bb8::ManageConnection for AsyncDieselConnectionManager<C>
+where
+    C: PoolableConnection + 'static,
+    AsyncManager<C>: bb8::ManageConnection<Connection = C, Error = PoolError>,
+{
+    type Connection = C;
+    type Error = PoolError;
+
+    fn connect(&self) -> impl std::future::Future<Output = Result<C, PoolError>> + Send {
+        self.inner.connect()
+    }
+
+    fn is_valid(
+        &self,
+        conn: &mut C,
+    ) -> impl std::future::Future<Output = Result<(), PoolError>> + Send {
+        self.inner.is_valid(conn)
+    }
+
+    fn has_broken(&self, conn: &mut C) -> bool {
+        self.inner.has_broken(conn)
+    }
+}
+
+impl<C: AsyncConnection + 'static> From<AsyncDieselConnectionManager<C>> for AsyncManager<C> {
+    /// The pool is named after the manager's URL.
+    fn from(manager: AsyncDieselConnectionManager<C>) -> Self {
+        manager.inner
+    }
+}
 
 /// bb8's error for a checkout: the manager's error, or a timeout.
 pub type RunError = bb8::RunError<PoolError>;
@@ -43,8 +134,24 @@ pub type RunError = bb8::RunError<PoolError>;
 /// (the lifetime is bb8's; poolscope's guard owns its pool handle, so `get_owned` is `get`).
 pub type PooledConnection<'a, C> = crate::AsyncPooledConnection<C>;
 
-use crate::compat::Settings;
-pub use crate::compat::State;
+use crate::compat::{ErrorHook, Settings};
+pub use bb8::{ErrorSink, NopErrorSink};
+pub use poolscope::Statistics;
+
+/// A pool's counts and history, as bb8 reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct State {
+    /// Connections the pool holds: idle and checked out.
+    pub connections: u32,
+    /// Idle connections.
+    pub idle_connections: u32,
+    /// What the pool did since it was built: bb8's `Statistics`, the same fields with the
+    /// same meanings (checkouts direct, waited and timed out, the time spent waiting,
+    /// connections opened and closed by reason), counted from the pool's own decisions, and
+    /// a few of poolscope's own (see [`Statistics`]).
+    pub statistics: Statistics,
+}
 
 /// A pool of diesel-async connections with diesel-async's bb8 `Pool<C>` API. Cloning shares
 /// it.
@@ -106,6 +213,9 @@ where
         Builder {
             settings: Settings::default(),
             customizer: None,
+            error_sink: None,
+            retry_connection: true,
+            reaper_rate: Duration::from_secs(30),
             poolscope: crate::AsyncPool::builder(),
         }
     }
@@ -138,7 +248,13 @@ where
 
     /// The pool's counts.
     pub fn state(&self) -> State {
-        State::of(&self.inner.status())
+        let counts = crate::compat::State::of(&self.inner.status());
+        State {
+            connections: counts.connections,
+            idle_connections: counts.idle_connections,
+            // The builder always turns counting on; zeros only if it could not.
+            statistics: self.inner.statistics().unwrap_or_default(),
+        }
     }
 
     /// `max_size`.
@@ -152,18 +268,30 @@ where
     }
 }
 
-/// Runs a bb8 connection customizer's `on_acquire` on every new connection.
-struct Customizer<C: Send + 'static>(Box<dyn CustomizeConnection<C, PoolError>>);
+/// Runs a bb8 connection customizer's `on_acquire` on every new connection; its error goes to
+/// the error sink too.
+struct Customizer<C: Send + 'static>(
+    Box<dyn CustomizeConnection<C, PoolError>>,
+    Option<ErrorHook>,
+);
 
 impl<C: Send + 'static> AsyncConnectHook<C> for Customizer<C> {
     fn on_connect<'a>(&'a self, conn: &'a mut C) -> BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(async move {
-            self.0
-                .on_acquire(conn)
-                .await
+            ErrorHook::report_to(&self.1, self.0.on_acquire(conn).await)
                 .map_err(|e| Box::new(e) as BoxError)
         })
     }
+}
+
+/// The error sink's side of an [`ErrorHook`]: each error as
+/// `PoolError::ConnectionError(ConnectionError::BadConnection(text))`.
+fn sink_hook(sink: Box<dyn ErrorSink<PoolError>>) -> ErrorHook {
+    ErrorHook::new(move |text| {
+        sink.sink(PoolError::ConnectionError(ConnectionError::BadConnection(
+            text,
+        )))
+    })
 }
 
 /// Builds a [`Pool`], with bb8's options and defaults.
@@ -174,6 +302,9 @@ where
 {
     settings: Settings,
     customizer: Option<Box<dyn CustomizeConnection<C, PoolError>>>,
+    error_sink: Option<Box<dyn ErrorSink<PoolError>>>,
+    retry_connection: bool,
+    reaper_rate: Duration,
     poolscope: crate::AsyncBuilder<C>,
 }
 
@@ -186,6 +317,9 @@ where
         f.debug_struct("Builder")
             .field("settings", &self.settings)
             .field("customizer", &self.customizer.is_some())
+            .field("error_sink", &self.error_sink)
+            .field("retry_connection", &self.retry_connection)
+            .field("reaper_rate", &self.reaper_rate)
             .finish_non_exhaustive()
     }
 }
@@ -249,9 +383,41 @@ where
         self
     }
 
+    /// Where errors no caller sees go, as bb8's `error_sink` (default none, bb8's
+    /// `NopErrorSink`): each failed connect (each attempt, with `retry_connection`), each
+    /// failed `test_on_check_out` (poolscope replaces the connection) and each customizer
+    /// error. The sink gets a copy, `PoolError::ConnectionError(ConnectionError::BadConnection(text))`
+    /// with the error's text: the error itself stays where poolscope reports it (the
+    /// checkout's error, the `echo_pool` line, the invalidation's reason), as diesel-async's
+    /// errors cannot be cloned.
+    pub fn error_sink(mut self, sink: Box<dyn ErrorSink<PoolError>>) -> Self {
+        self.error_sink = Some(sink);
+        self
+    }
+
+    /// Whether a failed connect is tried again (default true, as bb8): with bb8's back-off
+    /// (400 ms, doubling, at most half of `connection_timeout`) until the checkout's
+    /// `connection_timeout`, which then fails with `RunError::TimedOut`; every failed
+    /// attempt goes to the error sink. `false`: the first failed connect fails the checkout
+    /// at once, with `RunError::User(e)` (bb8 sends it to the error sink and lets the
+    /// checkout time out).
+    pub fn retry_connection(mut self, retry: bool) -> Self {
+        self.retry_connection = retry;
+        self
+    }
+
+    /// Accepted and not used (bb8: how often its reaper closes connections past
+    /// `idle_timeout` or `max_lifetime`; default 30 s): poolscope has no reaper. A connection
+    /// past `max_lifetime` is replaced at its next checkout, and connections beyond
+    /// `min_idle` are closed when they are returned.
+    pub fn reaper_rate(mut self, reaper_rate: Duration) -> Self {
+        self.reaper_rate = reaper_rate;
+        self
+    }
+
     /// SQLAlchemy's and poolscope's own options (`echo_pool`, `reset_on_return`, `name`,
     /// listeners, ...), on the poolscope builder underneath; the bb8 options above are applied
-    /// over it at `build()`.
+    /// over it at `build()`, with statistics counted (`state().statistics`).
     pub fn poolscope(
         mut self,
         f: impl FnOnce(crate::AsyncBuilder<C>) -> crate::AsyncBuilder<C>,
@@ -262,13 +428,22 @@ where
 
     /// The poolscope builder these settings make, or why they make no sense. bb8 opens no
     /// connection at build unless `min_idle` says so, and keeps up to `max_size` idle.
-    fn translated(mut self) -> Result<(crate::AsyncBuilder<C>, Settings), BuildError> {
+    fn translated(
+        mut self,
+        manager: impl Into<AsyncManager<C>>,
+    ) -> Result<(crate::AsyncBuilder<C>, AsyncManager<C>, Settings), BuildError> {
         let s = self.settings;
-        let mut b = s.apply(self.poolscope)?.use_lifo(s.lifo);
-        if let Some(customizer) = self.customizer.take() {
-            b = b.on_connect(Customizer(customizer));
+        let errors = self.error_sink.take().map(sink_hook);
+        let mut manager = manager.into();
+        if let Some(errors) = &errors {
+            manager.report_errors_to(errors.clone());
         }
-        Ok((b, s))
+        manager.retry_connects_for(self.retry_connection.then_some(s.connection_timeout));
+        let mut b = s.apply(self.poolscope)?.use_lifo(s.lifo).statistics(true);
+        if let Some(customizer) = self.customizer.take() {
+            b = b.on_connect(Customizer(customizer, errors));
+        }
+        Ok((b, manager, s))
     }
 
     /// Builds the pool and opens `min_idle` connections (none by default), as bb8 does.
@@ -279,7 +454,8 @@ where
     /// reason.
     pub async fn build(self, manager: impl Into<AsyncManager<C>>) -> Result<Pool<C>, PoolError> {
         let bad = |why: String| PoolError::ConnectionError(ConnectionError::BadConnection(why));
-        let (builder, settings) = self.translated().map_err(|e| bad(e.to_string()))?;
+        let (builder, manager, settings) =
+            self.translated(manager).map_err(|e| bad(e.to_string()))?;
         let pool = Pool {
             inner: builder
                 .build(manager)
@@ -304,8 +480,8 @@ where
     /// On options that make no sense, as bb8's `build_unchecked` does (`build` returns them
     /// as an error).
     pub fn build_unchecked(self, manager: impl Into<AsyncManager<C>>) -> Pool<C> {
-        let (builder, settings) = self
-            .translated()
+        let (builder, manager, settings) = self
+            .translated(manager)
             .unwrap_or_else(|e| panic!("invalid bb8 pool options: {e}"));
         let built =
             ready_now(builder.build(manager)).expect("building an async pool awaits nothing");

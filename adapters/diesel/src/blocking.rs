@@ -8,6 +8,7 @@ use std::sync::Arc;
 use diesel::r2d2::{ConnectionManager, R2D2Connection};
 use poolscope::BuildError;
 
+use crate::compat::ErrorHook;
 use crate::lost_connection::{self, DisconnectWatch, Suspicion};
 use crate::redact::fmt_manager;
 use crate::reset::{in_error, in_transaction, DieselReset};
@@ -29,6 +30,8 @@ use crate::system::system_name;
 pub struct Manager<C> {
     inner: ConnectionManager<C>,
     url: Option<String>,
+    /// `poolscope_diesel::r2d2`'s error handler, told of each failed connect and ping.
+    errors: Option<ErrorHook>,
 }
 
 impl<C> Manager<C> {
@@ -36,10 +39,7 @@ impl<C> Manager<C> {
     /// without its credentials.
     pub fn new(database_url: impl Into<String>) -> Self {
         let url = database_url.into();
-        Manager {
-            inner: ConnectionManager::new(url.clone()),
-            url: Some(url),
-        }
+        Manager::with_url(ConnectionManager::new(url.clone()), url)
     }
 
     /// The database URL, when the manager was made from one (Diesel's `ConnectionManager`
@@ -47,13 +47,31 @@ impl<C> Manager<C> {
     pub fn database_url(&self) -> Option<&str> {
         self.url.as_deref()
     }
+
+    /// Diesel's manager for `url` (the compat module's manager, which knows its URL).
+    pub(crate) fn with_url(inner: ConnectionManager<C>, url: String) -> Self {
+        Manager {
+            inner,
+            url: Some(url),
+            errors: None,
+        }
+    }
+
+    /// Tells `hook` of each failed connect and ping, from now on.
+    pub(crate) fn report_errors_to(&mut self, hook: ErrorHook) {
+        self.errors = Some(hook);
+    }
 }
 
 impl<C> From<ConnectionManager<C>> for Manager<C> {
     /// Wraps Diesel's manager. It does not tell its URL: name the pool with
     /// [`Builder::name`], or it is called `pool-<id>`.
     fn from(inner: ConnectionManager<C>) -> Self {
-        Manager { inner, url: None }
+        Manager {
+            inner,
+            url: None,
+            errors: None,
+        }
     }
 }
 
@@ -94,14 +112,15 @@ where
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<C, Self::Error> {
-        let mut conn = self.inner.connect().map_err(crate::redact::connect_error)?;
+        let connected = self.inner.connect().map_err(crate::redact::connect_error);
+        let mut conn = ErrorHook::report_to(&self.errors, connected)?;
         conn.set_instrumentation(DisconnectWatch::new());
         Ok(conn)
     }
 
     /// `SELECT 1` (Diesel's ping), run when `pre_ping` is on.
     fn is_valid(&self, conn: &mut C) -> Result<(), Self::Error> {
-        self.inner.is_valid(conn)
+        ErrorHook::report_to(&self.errors, self.inner.is_valid(conn))
     }
 
     fn has_broken(&self, conn: &mut C) -> bool {
@@ -129,7 +148,8 @@ pub type Error = poolscope::Error<diesel::r2d2::Error>;
 /// A blocking pool of Diesel connections with SQLAlchemy's semantics. It dereferences to the
 /// core [`poolscope::Pool`]: `get()`, `status()`, `dispose()` and the rest are there.
 ///
-/// ```
+#[cfg_attr(feature = "sqlite", doc = "```")]
+#[cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
 /// use diesel::prelude::*;
 /// use diesel::SqliteConnection;
 /// use poolscope_diesel::Pool;

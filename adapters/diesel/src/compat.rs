@@ -1,9 +1,47 @@
 //! What the `r2d2` and `bb8` compatibility modules share: their pools' settings, translated
 //! to SQLAlchemy's, and the counts they report.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use poolscope::{BuildError, PoolBuilder, PoolKind};
+
+/// Where a compat pool's manager reports the errors its peer hands to an error handler
+/// (r2d2's `HandleError`, bb8's `ErrorSink`): each failed connect, ping or customizer, as the
+/// error's text. The error itself stays where poolscope puts it (the caller's checkout
+/// error, the pool's log line, the invalidation's reason): the managers' errors cannot be
+/// cloned.
+#[derive(Clone)]
+pub(crate) struct ErrorHook(Arc<dyn Fn(String) + Send + Sync>);
+
+impl ErrorHook {
+    pub(crate) fn new(report: impl Fn(String) + Send + Sync + 'static) -> Self {
+        ErrorHook(Arc::new(report))
+    }
+
+    /// Reports `error`'s text.
+    pub(crate) fn report(&self, error: &dyn fmt::Display) {
+        (self.0)(error.to_string());
+    }
+
+    /// `result` as it is, its error reported first to `hook`, if any.
+    pub(crate) fn report_to<T, E: fmt::Display>(
+        hook: &Option<ErrorHook>,
+        result: Result<T, E>,
+    ) -> Result<T, E> {
+        if let (Some(hook), Err(e)) = (hook, &result) {
+            hook.report(e);
+        }
+        result
+    }
+}
+
+impl fmt::Debug for ErrorHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ErrorHook")
+    }
+}
 
 /// A pool's counts, as r2d2 and bb8 report them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

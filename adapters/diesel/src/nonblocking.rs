@@ -4,6 +4,7 @@
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
 
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, PoolError, PoolableConnection,
@@ -11,6 +12,7 @@ use diesel_async::pooled_connection::{
 use diesel_async::{AsyncConnection, TransactionManager};
 use poolscope::{AsyncReset, BoxError, BoxFuture, ResetAction};
 
+use crate::compat::ErrorHook;
 use crate::lost_connection::{self, DisconnectWatch, Suspicion};
 use crate::redact::fmt_manager;
 use crate::reset::Unwind;
@@ -33,6 +35,11 @@ use crate::system::system_name;
 pub struct AsyncManager<C: AsyncConnection + 'static> {
     inner: AsyncDieselConnectionManager<C>,
     url: Option<String>,
+    /// `poolscope_diesel::bb8`'s error sink, told of each failed connect and ping.
+    errors: Option<ErrorHook>,
+    /// `poolscope_diesel::bb8`'s `retry_connection`: a failed connect is tried again, with
+    /// bb8's back-off, for up to this long (the checkout's deadline ends it sooner).
+    retry_for: Option<Duration>,
 }
 
 impl<C: AsyncConnection + 'static> AsyncManager<C> {
@@ -49,6 +56,8 @@ impl<C: AsyncConnection + 'static> AsyncManager<C> {
         AsyncManager {
             inner: AsyncDieselConnectionManager::new_with_config(url.clone(), config),
             url: Some(url),
+            errors: None,
+            retry_for: None,
         }
     }
 
@@ -56,13 +65,51 @@ impl<C: AsyncConnection + 'static> AsyncManager<C> {
     pub fn database_url(&self) -> Option<&str> {
         self.url.as_deref()
     }
+
+    /// Tells `hook` of each failed connect and ping, from now on.
+    pub(crate) fn report_errors_to(&mut self, hook: ErrorHook) {
+        self.errors = Some(hook);
+    }
+
+    /// Tries a failed connect again for up to `window` (`None`: never), as bb8's
+    /// `retry_connection` does.
+    pub(crate) fn retry_connects_for(&mut self, window: Option<Duration>) {
+        self.retry_for = window;
+    }
+}
+
+/// bb8's back-off between connect attempts: 400 ms after the first failure, doubling, at most
+/// half of `window`.
+fn next_delay(delay: Duration, window: Duration) -> Duration {
+    (delay.max(Duration::from_millis(200)) * 2).min(window / 2)
+}
+
+/// Waits `delay` without a Tokio timer (on a thread of its own, as the connect-cause probe
+/// does), so that a retried connect works on any runtime; the pool's deadline cancels the
+/// wait with the connect.
+async fn pause(delay: Duration) {
+    let (done, waited) = tokio::sync::oneshot::channel::<()>();
+    let started = std::thread::Builder::new()
+        .name("poolscope-retry".into())
+        .spawn(move || {
+            std::thread::sleep(delay);
+            drop(done);
+        });
+    if started.is_ok() {
+        let _ = waited.await;
+    }
 }
 
 impl<C: AsyncConnection + 'static> From<AsyncDieselConnectionManager<C>> for AsyncManager<C> {
     /// Wraps diesel-async's manager. It does not tell its URL: name the pool with
     /// [`AsyncBuilder::name`], or it is called `pool-<id>`.
     fn from(inner: AsyncDieselConnectionManager<C>) -> Self {
-        AsyncManager { inner, url: None }
+        AsyncManager {
+            inner,
+            url: None,
+            errors: None,
+            retry_for: None,
+        }
     }
 }
 
@@ -105,15 +152,29 @@ where
     type Error = PoolError;
 
     fn connect(&self) -> impl std::future::Future<Output = Result<C, PoolError>> + Send {
-        let connecting = self.inner.connect();
         let url = self.url.as_deref();
         async move {
-            let mut conn = match connecting.await {
-                Ok(conn) => conn,
-                Err(e) => return Err(crate::connect_cause::with_cause(url, e).await),
-            };
-            conn.set_instrumentation(DisconnectWatch::new());
-            Ok(conn)
+            let started = std::time::Instant::now();
+            let mut delay = Duration::ZERO;
+            loop {
+                let error = match self.inner.connect().await {
+                    Ok(mut conn) => {
+                        conn.set_instrumentation(DisconnectWatch::new());
+                        return Ok(conn);
+                    }
+                    Err(e) => crate::connect_cause::with_cause(url, e).await,
+                };
+                if let Some(errors) = &self.errors {
+                    errors.report(&error);
+                }
+                match self.retry_for {
+                    Some(window) if started.elapsed() < window => {
+                        delay = next_delay(delay, window);
+                        pause(delay).await;
+                    }
+                    _ => return Err(error),
+                }
+            }
         }
     }
 
@@ -122,7 +183,8 @@ where
         &self,
         conn: &mut C,
     ) -> impl std::future::Future<Output = Result<(), PoolError>> + Send {
-        self.inner.is_valid(conn)
+        let checking = self.inner.is_valid(conn);
+        async move { ErrorHook::report_to(&self.errors, checking.await) }
     }
 
     fn has_broken(&self, conn: &mut C) -> bool {

@@ -1,7 +1,8 @@
 //! `diesel::r2d2`'s API over a poolscope pool: an application written against Diesel's r2d2
 //! pool switches by changing `diesel::r2d2` to `poolscope_diesel::r2d2` in its imports.
 //!
-//! ```
+#![cfg_attr(feature = "sqlite", doc = "```")]
+#![cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
 //! # use diesel::connection::SimpleConnection;
 //! use diesel::prelude::*;
 //! use poolscope_diesel::r2d2::{ConnectionManager, Pool, PoolError, PooledConnection};
@@ -31,24 +32,124 @@
 //! | `test_on_check_out` (true) | `pre_ping` |
 //! | `connection_timeout` (30 s) | `pool_timeout`, bounding the connect too |
 //! | `connection_customizer` | `on_acquire` runs on every new connection (a `connect` listener); `on_release` is not called: the pool closes connections it owns |
-//! | `error_handler`, `event_handler`, `thread_pool` | none: poolscope logs through `tracing` (`echo_pool`), reports through listeners and metrics, and opens connections on its own threads |
+//! | `event_handler` | [`HandleEvent`] and [`event`]'s types, r2d2's names and accessors, told of what the pool did (a connection returned in a transaction is kept: no release) |
+//! | `error_handler` | r2d2's [`HandleError`] (default [`LoggingErrorHandler`]), told of each failed connect, test and customizer, as a copy with the error's text |
+//! | `thread_pool` | accepted and not used: connections open on the thread that checks out; there is no reaper |
 //!
 //! On top: a connection returned inside a transaction is rolled back and kept (r2d2's Diesel
 //! manager closes it), and everything poolscope observes. `Pool::as_poolscope` reaches the
 //! pool underneath (`status()`, `dispose()`, SQLAlchemy's options through
 //! [`Builder::poolscope`]).
 
-use poolscope::ConnectionEvent;
 use std::fmt;
 use std::marker::PhantomData;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-pub use diesel::r2d2::{ConnectionManager, CustomizeConnection, Error, R2D2Connection};
-use poolscope::{BuildError, ListenerError, PoolListener};
+pub use diesel::r2d2::{CustomizeConnection, Error, R2D2Connection};
+use diesel::ConnectionError;
+use poolscope::{
+    BuildError, CheckinEvent as Returned, ConnectionEvent, ListenerError, PoolListener,
+};
+pub use r2d2::{HandleError, LoggingErrorHandler, NopErrorHandler};
+pub use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::blocking::Manager;
+use crate::compat::ErrorHook;
+use crate::redact::fmt_manager;
 
-/// Diesel's `ConnectionManager<C>`, as this pool takes it.
+pub mod event;
+use event::{AcquireEvent, CheckinEvent, CheckoutEvent, ReleaseEvent, TimeoutEvent};
+pub use event::{HandleEvent, NopEventHandler};
+
+/// Diesel's `ConnectionManager`, which also keeps its URL, so that the pool is named after it
+/// (`server.address:server.port/db.namespace`, without credentials) in its logs, spans and
+/// metrics, as [`crate::Pool`] is. Diesel's own `diesel::r2d2::ConnectionManager` does not
+/// tell its URL: a pool built from it is named `pool-<id>` unless
+/// `.poolscope(|b| b.name("orders"))` names it.
+///
+#[cfg_attr(feature = "postgres", doc = "```")]
+#[cfg_attr(not(feature = "postgres"), doc = "```ignore")]
+/// use poolscope_diesel::r2d2::{ConnectionManager, Pool};
+///
+/// let manager = ConnectionManager::<diesel::PgConnection>::new("postgres://app:secret@db/orders");
+/// let pool = Pool::builder().build_unchecked(manager); // opens nothing
+/// assert_eq!(pool.as_poolscope().name(), "db:5432/orders");
+/// ```
+pub struct ConnectionManager<C> {
+    inner: diesel::r2d2::ConnectionManager<C>,
+    url: String,
+}
+
+impl<C> ConnectionManager<C> {
+    /// A manager that opens connections to `database_url` (Diesel's `ConnectionManager::new`).
+    pub fn new<S: Into<String>>(database_url: S) -> Self {
+        let url = database_url.into();
+        ConnectionManager {
+            inner: diesel::r2d2::ConnectionManager::new(url.clone()),
+            url,
+        }
+    }
+
+    /// Opens new connections to `database_url` from now on (Diesel's
+    /// `update_database_url`). A pool already built keeps its name.
+    pub fn update_database_url<S: Into<String>>(&mut self, database_url: S) {
+        self.url = database_url.into();
+        self.inner.update_database_url(self.url.clone());
+    }
+
+    /// The database URL.
+    pub fn database_url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl<C> Clone for ConnectionManager<C> {
+    fn clone(&self) -> Self {
+        ConnectionManager::new(self.url.clone())
+    }
+}
+
+impl<C> fmt::Debug for ConnectionManager<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_manager(
+            f,
+            "ConnectionManager",
+            std::any::type_name::<C>(),
+            Some(&self.url),
+        )
+    }
+}
+
+/// Diesel's manager's connect, ping and broken check, for code that drives the manager
+/// itself.
+impl<C: R2D2Connection + Send + 'static> r2d2::ManageConnection for ConnectionManager<C> {
+    type Connection = C;
+    type Error = Error;
+
+    fn connect(&self) -> Result<C, Error> {
+        self.inner.connect()
+    }
+
+    fn is_valid(&self, conn: &mut C) -> Result<(), Error> {
+        self.inner.is_valid(conn)
+    }
+
+    fn has_broken(&self, conn: &mut C) -> bool {
+        self.inner.has_broken(conn)
+    }
+}
+
+impl<C> From<ConnectionManager<C>> for Manager<C> {
+    /// The pool is named after the manager's URL.
+    fn from(manager: ConnectionManager<C>) -> Self {
+        Manager::with_url(manager.inner, manager.url)
+    }
+}
+
+/// A connection manager this pool takes: [`ConnectionManager`] (the pool is named after its
+/// URL), or Diesel's `diesel::r2d2::ConnectionManager` (it does not tell its URL).
 pub trait DieselManager: sealed::Sealed + Into<Manager<Self::Connection>> {
     /// The connection type the manager opens.
     type Connection: R2D2Connection + Send + 'static;
@@ -57,9 +158,14 @@ pub trait DieselManager: sealed::Sealed + Into<Manager<Self::Connection>> {
 mod sealed {
     pub trait Sealed {}
     impl<C> Sealed for super::ConnectionManager<C> {}
+    impl<C> Sealed for diesel::r2d2::ConnectionManager<C> {}
 }
 
 impl<C: R2D2Connection + Send + 'static> DieselManager for ConnectionManager<C> {
+    type Connection = C;
+}
+
+impl<C: R2D2Connection + Send + 'static> DieselManager for diesel::r2d2::ConnectionManager<C> {
     type Connection = C;
 }
 
@@ -114,6 +220,9 @@ pub use crate::compat::State;
 pub struct Pool<M: DieselManager> {
     inner: crate::Pool<M::Connection>,
     settings: Settings,
+    /// The event handler, for the checkouts and timeouts this pool's `get`s see (the
+    /// pool's listener tells it the rest).
+    events: Option<Arc<dyn HandleEvent>>,
 }
 
 impl<M: DieselManager> Clone for Pool<M> {
@@ -121,6 +230,7 @@ impl<M: DieselManager> Clone for Pool<M> {
         Pool {
             inner: self.inner.clone(),
             settings: self.settings,
+            events: self.events.clone(),
         }
     }
 }
@@ -148,6 +258,8 @@ impl<M: DieselManager> Pool<M> {
         Builder {
             settings: Settings::default(),
             customizer: None,
+            event_handler: None,
+            error_handler: Box::new(LoggingErrorHandler),
             poolscope: crate::Pool::builder(),
             _manager: PhantomData,
         }
@@ -160,7 +272,9 @@ impl<M: DieselManager> Pool<M> {
     /// error.
     #[track_caller]
     pub fn get(&self) -> Result<PooledConnection<M>, PoolError> {
-        Ok(self.inner.get()?)
+        let started = self.events.as_ref().map(|_| Instant::now());
+        let checked = self.inner.get();
+        self.told(checked, started, Some(self.settings.connection_timeout))
     }
 
     /// As [`get`](Self::get), waiting up to `timeout` instead.
@@ -169,18 +283,49 @@ impl<M: DieselManager> Pool<M> {
     /// As [`get`](Self::get).
     #[track_caller]
     pub fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection<M>, PoolError> {
-        Ok(self
-            .inner
-            .as_core()
-            .get_timeout(timeout)
-            .map(crate::PooledConnection::new)?)
+        let started = self.events.as_ref().map(|_| Instant::now());
+        let checked = self.inner.as_core().get_timeout(timeout);
+        self.told(
+            checked.map(crate::PooledConnection::new),
+            started,
+            Some(timeout),
+        )
     }
 
     /// A connection if one can be had without waiting: an idle one, or a new one while the
     /// pool is below `max_size` (r2d2's `try_get` does not open one; this one may).
     #[track_caller]
     pub fn try_get(&self) -> Option<PooledConnection<M>> {
-        self.get_timeout(Duration::ZERO).ok()
+        let started = self.events.as_ref().map(|_| Instant::now());
+        let checked = self.inner.as_core().get_timeout(Duration::ZERO);
+        self.told(checked.map(crate::PooledConnection::new), started, None)
+            .ok()
+    }
+
+    /// Tells the event handler of a checkout's outcome: the connection handed out (`started`
+    /// is when the checkout began), or a timeout (when `timeout` says the checkout waited).
+    fn told(
+        &self,
+        checked: Result<PooledConnection<M>, crate::Error>,
+        started: Option<Instant>,
+        timeout: Option<Duration>,
+    ) -> Result<PooledConnection<M>, PoolError> {
+        let (Some(events), Some(started)) = (&self.events, started) else {
+            return Ok(checked?);
+        };
+        match &checked {
+            Ok(conn) => events.handle_checkout(CheckoutEvent {
+                id: conn.record().connection_id().unwrap_or(0),
+                duration: started.elapsed(),
+            }),
+            Err(poolscope::Error::Timeout(_) | poolscope::Error::ConnectTimeout(_)) => {
+                if let Some(timeout) = timeout {
+                    events.handle_timeout(TimeoutEvent { timeout });
+                }
+            }
+            Err(_) => {}
+        }
+        Ok(checked?)
     }
 
     /// The pool's counts.
@@ -224,13 +369,131 @@ impl<M: DieselManager> Pool<M> {
     }
 }
 
-/// Runs an r2d2 connection customizer's `on_acquire` on every new connection.
-struct Customizer<C>(Box<dyn CustomizeConnection<C, Error>>);
+/// Runs an r2d2 connection customizer's `on_acquire` on every new connection; its error goes
+/// to the error handler too.
+struct Customizer<C>(Box<dyn CustomizeConnection<C, Error>>, ErrorHook);
 
 impl<C: 'static> PoolListener<C> for Customizer<C> {
     fn connect(&self, event: ConnectionEvent<'_, C>) -> Result<(), ListenerError> {
         let conn = event.connection;
-        self.0.on_acquire(conn).map_err(ListenerError::fatal)
+        ErrorHook::report_to(&Some(self.1.clone()), self.0.on_acquire(conn))
+            .map_err(ListenerError::fatal)
+    }
+}
+
+/// The error handler's side of an [`ErrorHook`]: each error as
+/// `Error::ConnectionError(ConnectionError::BadConnection(text))`.
+fn handler_hook(handler: Box<dyn HandleError<Error>>) -> ErrorHook {
+    ErrorHook::new(move |text| {
+        handler.handle_error(Error::ConnectionError(ConnectionError::BadConnection(text)))
+    })
+}
+
+/// When and which connection a checkout handed out, kept in the slot's `record_info` for
+/// its checkin event (the connection's own `info` is gone once it is closed).
+struct CheckedOut {
+    id: u64,
+    at: Instant,
+}
+
+/// Tells an r2d2 event handler what the pool did with its connections (the checkouts and
+/// timeouts are told by [`Pool`]'s `get`).
+struct EventListener {
+    handler: Arc<dyn HandleEvent>,
+    /// `build` has opened `min_idle`: checkins are the application's from now on.
+    built: Arc<AtomicBool>,
+}
+
+impl<C> PoolListener<C> for EventListener {
+    fn connect(&self, event: ConnectionEvent<'_, C>) -> Result<(), ListenerError> {
+        self.handler.handle_acquire(AcquireEvent {
+            id: event.record.connection_id().unwrap_or(0),
+        });
+        Ok(())
+    }
+
+    fn checkout(&self, event: ConnectionEvent<'_, C>) -> Result<(), ListenerError> {
+        if !self.built.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let out = CheckedOut {
+            id: event.record.connection_id().unwrap_or(0),
+            at: Instant::now(),
+        };
+        match event.record.record_info_mut().get_mut::<CheckedOut>() {
+            Some(stamp) => *stamp = out,
+            None => drop(event.record.record_info_mut().insert(out)),
+        }
+        Ok(())
+    }
+
+    fn checkin(&self, event: Returned<'_, C>) {
+        if !self.built.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(out) = event.record.record_info().get::<CheckedOut>() {
+            self.handler.handle_checkin(CheckinEvent {
+                id: out.id,
+                duration: out.at.elapsed(),
+            });
+        }
+    }
+
+    fn close(&self, event: ConnectionEvent<'_, C>) {
+        let age = event.record.created_at().map_or(Duration::ZERO, |at| {
+            Instant::now().saturating_duration_since(at)
+        });
+        self.handler.handle_release(ReleaseEvent {
+            id: event.record.connection_id().unwrap_or(0),
+            age,
+        });
+    }
+}
+
+/// What the builder's settings make: the poolscope builder, the manager reporting to the
+/// error handler, and the event handler with its `built` switch.
+struct Translated<M: DieselManager> {
+    builder: crate::Builder<M::Connection>,
+    manager: Manager<M::Connection>,
+    settings: Settings,
+    events: Option<(Arc<dyn HandleEvent>, Arc<AtomicBool>)>,
+}
+
+/// A pool whose `build` is not done yet: its event handler hears no checkout or checkin.
+struct Building<M: DieselManager> {
+    pool: Pool<M>,
+    built: Option<Arc<AtomicBool>>,
+}
+
+impl<M: DieselManager> Translated<M> {
+    fn into_pool(self) -> Result<Building<M>, PoolError> {
+        let (events, built) = self.events.unzip();
+        Ok(Building {
+            pool: Pool {
+                inner: self.builder.build(self.manager)?,
+                settings: self.settings,
+                events,
+            },
+            built,
+        })
+    }
+}
+
+impl<M: DieselManager> std::ops::Deref for Building<M> {
+    type Target = Pool<M>;
+
+    fn deref(&self) -> &Pool<M> {
+        &self.pool
+    }
+}
+
+impl<M: DieselManager> Building<M> {
+    /// The pool, its event handler told of every checkout and checkin from now on.
+    fn built(self) -> Pool<M> {
+        if let Some(built) = &self.built {
+            built.store(true, Ordering::Relaxed);
+        }
+        self.pool
     }
 }
 
@@ -238,6 +501,8 @@ impl<C: 'static> PoolListener<C> for Customizer<C> {
 pub struct Builder<M: DieselManager> {
     settings: Settings,
     customizer: Option<Box<dyn CustomizeConnection<M::Connection, Error>>>,
+    event_handler: Option<Box<dyn HandleEvent>>,
+    error_handler: Box<dyn HandleError<Error>>,
     poolscope: crate::Builder<M::Connection>,
     _manager: PhantomData<fn(M)>,
 }
@@ -247,6 +512,8 @@ impl<M: DieselManager> fmt::Debug for Builder<M> {
         f.debug_struct("Builder")
             .field("settings", &self.settings)
             .field("customizer", &self.customizer.is_some())
+            .field("event_handler", &self.event_handler)
+            .field("error_handler", &self.error_handler)
             .finish_non_exhaustive()
     }
 }
@@ -304,6 +571,35 @@ impl<M: DieselManager> Builder<M> {
         self
     }
 
+    /// Told of the pool's events (r2d2's `event_handler`; default none): connections opened,
+    /// closed, checked out, checked back in, and checkouts timed out. The handler implements
+    /// this module's [`HandleEvent`], whose events have r2d2's names and accessors; what
+    /// fires when is in its doc (a connection returned inside a transaction is kept, so no
+    /// release fires for it, where r2d2 closes it).
+    pub fn event_handler(mut self, event_handler: Box<dyn HandleEvent>) -> Self {
+        self.event_handler = Some(event_handler);
+        self
+    }
+
+    /// Told of each error no caller sees in r2d2 (r2d2's `error_handler`; default
+    /// [`LoggingErrorHandler`], which logs through the `log` crate at ERROR): each failed
+    /// connect, failed `test_on_check_out` and customizer error. poolscope also returns a
+    /// failed connect to the checkout that made it (r2d2 keeps only its text), so the handler
+    /// gets a copy, `Error::ConnectionError(ConnectionError::BadConnection(text))` with the
+    /// error's text (without credentials): Diesel's errors cannot be cloned.
+    pub fn error_handler(mut self, error_handler: Box<dyn HandleError<Error>>) -> Self {
+        self.error_handler = error_handler;
+        self
+    }
+
+    /// Accepted and not used (r2d2: the threads that open connections in the background and
+    /// run its reaper): poolscope opens a connection on the thread that checks out (on a
+    /// connector thread of its own while a `connection_timeout` runs), and has no reaper.
+    pub fn thread_pool(self, thread_pool: Arc<ScheduledThreadPool>) -> Self {
+        drop(thread_pool);
+        self
+    }
+
     /// SQLAlchemy's and poolscope's own options (`echo_pool`, `reset_on_return`, `name`,
     /// listeners, ...), on the poolscope builder underneath. The r2d2 options above are
     /// applied over it at `build()`.
@@ -316,13 +612,30 @@ impl<M: DieselManager> Builder<M> {
     }
 
     /// The poolscope builder these settings make.
-    fn translated(mut self) -> Result<(crate::Builder<M::Connection>, Settings), PoolError> {
+    fn translated(self, manager: M) -> Result<Translated<M>, PoolError> {
         let s = self.settings;
-        let mut b = s.apply(self.poolscope)?;
-        if let Some(customizer) = self.customizer.take() {
-            b = b.listener(Customizer(customizer));
+        let errors = handler_hook(self.error_handler);
+        let mut manager: Manager<M::Connection> = manager.into();
+        manager.report_errors_to(errors.clone());
+        let mut builder = s.apply(self.poolscope)?;
+        if let Some(customizer) = self.customizer {
+            builder = builder.listener(Customizer(customizer, errors));
         }
-        Ok((b, s))
+        let events = self.event_handler.map(|handler| {
+            let listener = EventListener {
+                handler: Arc::from(handler),
+                built: Arc::new(AtomicBool::new(false)),
+            };
+            let events = (Arc::clone(&listener.handler), Arc::clone(&listener.built));
+            builder = std::mem::take(&mut builder).listener(listener);
+            events
+        });
+        Ok(Translated {
+            builder,
+            manager,
+            settings: s,
+            events,
+        })
     }
 
     /// Builds the pool and opens `min_idle` connections (all of `max_size` by default),
@@ -333,17 +646,15 @@ impl<M: DieselManager> Builder<M> {
     /// [`PoolError::Options`] for options that make no sense (r2d2 panics on these);
     /// [`PoolError::Checkout`] when the connections cannot be opened.
     pub fn build(self, manager: M) -> Result<Pool<M>, PoolError> {
-        let (builder, settings) = self.translated()?;
-        let pool = Pool {
-            inner: builder.build(manager)?,
-            settings,
-        };
-        let min_idle = settings.min_idle.unwrap_or(settings.max_size);
+        let t = self.translated(manager)?;
+        let min_idle = t.settings.min_idle.unwrap_or(t.settings.max_size);
+        let pool = t.into_pool()?;
+        // r2d2 opens these in the background: acquire events, no checkout or checkin.
         let opened = (0..min_idle)
-            .map(|_| pool.get())
+            .map(|_| pool.inner.get())
             .collect::<Result<Vec<_>, _>>()?;
         drop(opened);
-        Ok(pool)
+        Ok(pool.built())
     }
 
     /// Builds the pool without opening anything: connections open on first demand
@@ -353,15 +664,10 @@ impl<M: DieselManager> Builder<M> {
     /// On options that make no sense, as r2d2's `build_unchecked` does (`build` returns
     /// them as an error).
     pub fn build_unchecked(self, manager: M) -> Pool<M> {
-        let (builder, settings) = self
-            .translated()
-            .unwrap_or_else(|e| panic!("invalid r2d2 pool options: {e}"));
-        Pool {
-            inner: builder
-                .build(manager)
-                .unwrap_or_else(|e| panic!("invalid pool options: {e}")),
-            settings,
-        }
+        self.translated(manager)
+            .and_then(Translated::into_pool)
+            .unwrap_or_else(|e| panic!("invalid r2d2 pool options: {e}"))
+            .built()
     }
 }
 

@@ -1,5 +1,4 @@
 //! The async suite on MariaDB / MySQL with diesel-async (`POOLSCOPE_MYSQL_URL`).
-#![cfg(feature = "async-mysql")]
 mod async_suite;
 mod common;
 

@@ -1,5 +1,4 @@
 //! The async suite on PostgreSQL with diesel-async (`POOLSCOPE_PG_URL`).
-#![cfg(feature = "async-postgres")]
 mod async_suite;
 mod common;
 

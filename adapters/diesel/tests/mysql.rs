@@ -1,7 +1,6 @@
 //! The blocking suite on MariaDB / MySQL (`POOLSCOPE_MYSQL_URL`), counting
 //! `information_schema.processlist`. Needs the `mysql` feature (libmysqlclient); `.ci/run`
 //! turns it on.
-#![cfg(feature = "mysql")]
 mod blocking_suite;
 mod common;
 

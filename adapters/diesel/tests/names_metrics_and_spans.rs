@@ -1,5 +1,4 @@
 //! A Diesel pool is named after its URL without the credentials, carries `db.system.name`
-#![cfg(feature = "sqlite")]
 //! from its backend, and reports through the core's metrics and spans. (One test in this
 //! file: tracing's per-callsite interest cache is shared by the file's threads, and a test
 //! without a subscriber running beside it could switch the checkout span off for it.)

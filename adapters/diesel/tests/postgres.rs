@@ -1,5 +1,4 @@
 //! The blocking suite on PostgreSQL (`POOLSCOPE_PG_URL`), counting `pg_stat_activity`.
-#![cfg(feature = "postgres")]
 mod blocking_suite;
 mod common;
 

@@ -6,7 +6,6 @@
 //! the freeze + 0.5 s, its ping is inline); no error once the fault has settled;
 //! no slot leaked; the pool back at `pool_size` idle, and `status()` and the server agree at
 //! the end. The table is printed.
-#![cfg(all(feature = "postgres", feature = "async-postgres"))]
 
 #[path = "../../../tests/common/faults.rs"]
 mod faults;
@@ -210,7 +209,7 @@ fn faults_cost_what_they_should_through_diesel_async_on_mariadb() {
 }
 
 /// Diesel's blocking `MysqlConnection` (libmysqlclient) through the same faults on MariaDB:
-/// `cargo test -p poolscope-diesel --features mysql --test server_faults blocking_on_mariadb`
+/// `cargo test -p poolscope-diesel --features full,mysql --test server_faults blocking_on_mariadb`
 /// (CI runs it so).
 #[cfg(feature = "mysql")]
 #[test]

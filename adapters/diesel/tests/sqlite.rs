@@ -1,5 +1,4 @@
 //! The blocking suite on SQLite: always runs (a fresh file per test).
-#![cfg(feature = "sqlite")]
 mod blocking_suite;
 mod common;
 

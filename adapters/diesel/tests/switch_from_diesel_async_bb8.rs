@@ -6,10 +6,9 @@
 //! The app uses what bb8 apps use: `Pool<C>` and `PooledConnection<'_, C>` in signatures,
 //! `Pool::builder()` with bb8's options, a `CustomizeConnection`, an app error converting
 //! from `RunError` and `PoolError`, `pool.get().await?` in tasks, `&mut conn` where
-//! diesel-async wants a connection, `get_owned`, and `state()`.
+//! diesel-async wants a connection, `get_owned`, and `state()` with its `statistics`, printed.
 // `pub` items as an app's modules have them.
 #![allow(unreachable_pub, missing_debug_implementations)]
-#![cfg(feature = "async-postgres")]
 
 mod common;
 
@@ -95,9 +94,13 @@ macro_rules! app {
             Ok(())
         }
 
-        /// Builds the pool, makes `table`, inserts from 4 tasks, counts. Returns the count,
-        /// `max_size()` and `state().connections`.
-        pub async fn run(url: &str, table: &str) -> Result<(i64, u32, u32), AppError> {
+        /// What the app saw: the rows counted, `max_size`, `state().connections`, and from
+        /// `state().statistics` the checkouts served and the connections opened.
+        pub type Seen = (i64, u32, u32, u64, u64);
+
+        /// Builds the pool, makes `table`, inserts from 4 tasks, counts, prints the pool's
+        /// statistics.
+        pub async fn run(url: &str, table: &str) -> Result<Seen, AppError> {
             let config = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
             let pool: DbPool = Pool::builder()
                 .max_size(4)
@@ -125,7 +128,32 @@ macro_rules! app {
             let mut conn = pool.get().await?;
             let total = count(&mut conn, table).await?;
             drop(conn);
-            Ok((total, 4, pool.state().connections))
+            let state = pool.state();
+            let stats = &state.statistics;
+            println!(
+                "{} connections, {} idle; gets: {} direct, {} waited ({:?}), {} timed out, \
+                 {} pending; connections: {} created, {} closed broken, {} invalid, \
+                 {} at max lifetime, {} at idle timeout",
+                state.connections,
+                state.idle_connections,
+                stats.get_direct,
+                stats.get_waited,
+                stats.get_wait_time,
+                stats.get_timed_out,
+                stats.pending_gets(),
+                stats.connections_created,
+                stats.connections_closed_broken,
+                stats.connections_closed_invalid,
+                stats.connections_closed_max_lifetime,
+                stats.connections_closed_idle_timeout,
+            );
+            Ok((
+                total,
+                4,
+                state.connections,
+                stats.get_direct + stats.get_waited,
+                stats.connections_created,
+            ))
         }
     };
 }
@@ -151,4 +179,9 @@ async fn the_same_app_runs_on_both_pools() {
     assert_eq!(bb8.0, 4, "four rows, counted on bb8");
     assert_eq!(poolscope.0, bb8.0);
     assert!(poolscope.2 >= 1 && poolscope.2 <= 4, "{poolscope:?}");
+    // Six checkouts by the app; poolscope's `build` opens `min_idle` by a checkout of its own.
+    assert_eq!(bb8.3, 6, "{bb8:?}");
+    assert_eq!(poolscope.3, 6 + 1, "{poolscope:?}");
+    assert!((1..=4).contains(&bb8.4), "{bb8:?}");
+    assert!((1..=4).contains(&poolscope.4), "{poolscope:?}");
 }

@@ -9,7 +9,6 @@
 //! `state()` / `max_size()`.
 // `pub` items as an app's modules have them.
 #![allow(unreachable_pub, missing_debug_implementations)]
-#![cfg(feature = "sqlite")]
 
 mod common;
 

@@ -4,7 +4,6 @@
 //! Diesel's cached prepared statements, which transaction pooling before PgBouncer 1.21 cannot
 //! carry from one server connection to the next, work once the cache is turned off on every
 //! new connection (a connect listener), as the README says.
-#![cfg(feature = "postgres")]
 
 #[path = "../../../tests/common/pgbouncer.rs"]
 mod pgbouncer;

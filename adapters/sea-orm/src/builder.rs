@@ -12,7 +12,7 @@ use crate::sqlx_hooks::pool_options;
 use crate::{DatabasePool, Error};
 
 /// Builds a [`DatabasePool`] with SQLAlchemy's pool options (the same names as
-/// [`poolscope::Builder`]), defaulting to what sqlx's own pool does
+/// [`poolscope::PoolBuilder`]), defaulting to what sqlx's own pool does
 /// ([`Defaults::RUST_POOLS`](poolscope::Defaults::RUST_POOLS)): QueuePool of at most 10
 /// connections (`pool_size` 10, `max_overflow` 0), `pool_timeout` 30 s, `pre_ping` on (sqlx's
 /// `test_before_acquire`), `pool_recycle` 30 min (its `max_lifetime`), reset-on-return

@@ -14,36 +14,36 @@ impl Builder {
     }
 
     /// The pool class (Queue, Null, Static, Assertion; SingletonThread is refused); see
-    /// [`poolscope::Builder::pool_class`].
+    /// [`poolscope::PoolBuilder::pool_class`].
     pub fn pool_class(self, class: poolscope::PoolClass) -> Self {
         self.map(|b| b.pool_class(class))
     }
 
-    /// Connections kept idle (0: no limit); see [`poolscope::Builder::pool_size`].
+    /// Connections kept idle (0: no limit); see [`poolscope::PoolBuilder::pool_size`].
     pub fn pool_size(self, size: usize) -> Self {
         self.map(|b| b.pool_size(size))
     }
 
     /// Extra connections under load, closed on return (-1: no limit); see
-    /// [`poolscope::Builder::max_overflow`].
+    /// [`poolscope::PoolBuilder::max_overflow`].
     pub fn max_overflow(self, max_overflow: i64) -> Self {
         self.map(|b| b.max_overflow(max_overflow))
     }
 
     /// How long a checkout waits (`None`: forever); see
-    /// [`poolscope::Builder::pool_timeout`].
+    /// [`poolscope::PoolBuilder::pool_timeout`].
     pub fn pool_timeout(self, timeout: impl Into<Option<std::time::Duration>>) -> Self {
         self.map(|b| b.pool_timeout(timeout))
     }
 
     /// Replace connections older than this at checkout; see
-    /// [`poolscope::Builder::pool_recycle`].
+    /// [`poolscope::PoolBuilder::pool_recycle`].
     pub fn pool_recycle(self, recycle: impl Into<Option<std::time::Duration>>) -> Self {
         self.map(|b| b.pool_recycle(recycle))
     }
 
     /// Ping idle connections before handing them out (sqlx's `ping`); see
-    /// [`poolscope::Builder::pre_ping`].
+    /// [`poolscope::PoolBuilder::pre_ping`].
     pub fn pre_ping(self, pre_ping: bool) -> Self {
         self.map(|b| b.pre_ping(pre_ping))
     }
@@ -67,7 +67,7 @@ impl Builder {
         self.map(|b| b.reset_on_return(reset))
     }
 
-    /// Logs pool decisions; see [`poolscope::Builder::echo_pool`].
+    /// Logs pool decisions; see [`poolscope::PoolBuilder::echo_pool`].
     pub fn echo_pool(self, echo: poolscope::EchoPool) -> Self {
         self.map(|b| b.echo_pool(echo))
     }
@@ -87,7 +87,7 @@ impl Builder {
         self.map(|b| b.name(name))
     }
 
-    /// AssertionPool backtraces; see [`poolscope::Builder::store_traceback`].
+    /// AssertionPool backtraces; see [`poolscope::PoolBuilder::store_traceback`].
     pub fn store_traceback(self, store: bool) -> Self {
         self.map(|b| b.store_traceback(store))
     }
@@ -99,13 +99,13 @@ impl Builder {
     }
 
     /// How often the facade's count gauges are published and durations flushed; see
-    /// [`poolscope::Builder::gauge_interval`].
+    /// [`poolscope::PoolBuilder::gauge_interval`].
     #[cfg(any(feature = "metrics", feature = "opentelemetry"))]
     pub fn gauge_interval(self, every: std::time::Duration) -> Self {
         self.map(|b| b.gauge_interval(every))
     }
 
-    /// The OpenTelemetry meter; see [`poolscope::Builder::otel_meter`].
+    /// The OpenTelemetry meter; see [`poolscope::PoolBuilder::otel_meter`].
     #[cfg(feature = "opentelemetry")]
     pub fn otel_meter(self, meter: opentelemetry::metrics::Meter) -> Self {
         self.map(|b| b.otel_meter(meter))

@@ -108,6 +108,17 @@ mod stream;
 pub use builder::Builder;
 pub use error::Error;
 pub use pool::DatabasePool;
+/// The core crate, re-exported so that an app needs no `poolscope` dependency of its own
+/// (whose version would have to match this crate's): `use poolscope_sea_orm::poolscope::{EchoPool,
+/// PoolClass, ResetOnReturn};`.
+///
+/// ```
+/// use poolscope_sea_orm::poolscope::{EchoPool, PoolClass};
+///
+/// let _builder = poolscope_sea_orm::Builder::new()
+///     .pool_class(PoolClass::Queue)
+///     .echo_pool(EchoPool::Info);
+/// ```
 pub use poolscope;
 pub use scope::is_pool_timeout;
 pub use sqlx_hooks::UNLIMITED_CONNECTIONS;
