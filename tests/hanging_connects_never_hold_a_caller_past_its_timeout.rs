@@ -88,10 +88,11 @@ fn a_hanging_connect_blocks_nobody_else(front: Front) {
     assert_eq!(pool.settled().checked_out, 0);
 }
 
-/// A pre-ping is bounded the same way on both fronts: a pooled connection whose server stops
-/// answering costs its caller `pool_timeout`, and the connection is closed (its state is
-/// unknown): the async pool drops the ping, the blocking pool leaves it on its connector
-/// thread and closes the connection when it returns.
+/// A pre-ping is bounded the same way on both fronts (the blocking pool's with
+/// `bounded_pre_ping`): a pooled connection whose server stops answering costs its caller
+/// `pool_timeout`, and the connection is closed (its state is unknown): the async pool drops
+/// the ping, the blocking pool leaves it on its connector thread and closes the connection
+/// when it returns.
 fn a_hanging_pre_ping_times_out_at_pool_timeout(front: Front) {
     let db = Db::new();
     let pool = TestPool::build(
@@ -99,6 +100,7 @@ fn a_hanging_pre_ping_times_out_at_pool_timeout(front: Front) {
         &db,
         Opts {
             pre_ping: true,
+            bounded_pre_ping: true,
             ..Opts::queue(1, 0, TIMEOUT)
         },
     );
@@ -129,3 +131,25 @@ on_both_fronts!(
     a_hanging_connect_times_out_at_pool_timeout,
     a_hanging_connect_blocks_nobody_else,
 );
+
+/// By default the blocking pool pings inline, as r2d2 and SQLAlchemy do: cheap, and a server
+/// that stops answering holds the caller as long as the ping does (what `bounded_pre_ping`
+/// is for). The caller gets its connection when the ping answers.
+#[test]
+fn the_blocking_pre_ping_is_inline_unless_bounded() {
+    let db = Db::new();
+    let pool = TestPool::build(
+        Front::Blocking,
+        &db,
+        Opts {
+            pre_ping: true,
+            ..Opts::queue(1, 0, TIMEOUT)
+        },
+    );
+    drop(pool.get().unwrap());
+    db.set_ping_delay(TIMEOUT * 2);
+    let started = Instant::now();
+    let conn = pool.get().expect("the ping answers, late");
+    assert!(started.elapsed() >= TIMEOUT * 2, "{:?}", started.elapsed());
+    assert_eq!(conn.id, 1, "the same connection, pinged inline");
+}

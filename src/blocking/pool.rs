@@ -68,18 +68,20 @@ impl<M: r2d2::ManageConnection> Pool<M> {
     /// Checks out a connection: an idle one, a new one within the class's limits, or the next
     /// one returned, waiting up to `pool_timeout`.
     ///
-    /// `pool_timeout` bounds the whole checkout, waiting, connecting and pre-pinging (as
-    /// r2d2's `connection_timeout` does): with one, connections are opened, and pre-pinged,
-    /// on a connector thread (shared by every pool, reused; at most 8 jobs of one pool at
-    /// once), and a connect or ping still running at the deadline is left to finish there.
+    /// `pool_timeout` bounds the whole checkout, waiting and connecting (as r2d2's
+    /// `connection_timeout` does), and the pre-ping with
+    /// [`bounded_pre_ping`](crate::PoolBuilder::bounded_pre_ping): with one, connections are
+    /// opened (and pre-pinged, if bounded) on a connector thread (shared by every pool,
+    /// reused; at most 8 jobs of one pool at once), and a job still running at the deadline
+    /// is left to finish there.
     /// When it does, the connection it opened or pinged is closed and its slot freed: until
     /// then the slot stays taken, so the pool never has more connections than its limit,
     /// live or being opened.
     ///
     /// # Errors
     /// [`Error::Timeout`] at the limit after `pool_timeout`; [`Error::ConnectTimeout`] when
-    /// the manager's connect or pre-ping did not return within it, or the pool's 8 connector
-    /// threads stayed busy with ones that did not; [`Error::AlreadyCheckedOut`] for a
+    /// the manager's connect (or bounded pre-ping) did not return within it, or the pool's 8
+    /// connector threads stayed busy with ones that did not; [`Error::AlreadyCheckedOut`] for a
     /// second checkout of AssertionPool's connection (or a nested one on StaticPool and
     /// SingletonThreadPool); [`Error::Connect`] when the manager fails; [`Error::Listener`]
     /// when a listener refuses.
@@ -256,7 +258,10 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                 }
                 Step::Ping => {
                     clock.mark_ping();
-                    let outcome = match deadline.or_else(|| deadline_after(timeout)) {
+                    let bound = deadline
+                        .or_else(|| deadline_after(timeout))
+                        .filter(|_| self.shared.builder.kind.bounded_pre_ping);
+                    let outcome = match bound {
                         None => reservation.conn_mut().map(|conn| manager.is_valid(conn)),
                         Some(at) => {
                             let Some(permit) = self.shared.builder.kind.gate.enter(at) else {

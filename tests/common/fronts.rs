@@ -82,6 +82,9 @@ pub struct Opts {
     /// The reset says whether a transaction is open (`Reset::transaction_open`), as
     /// Diesel's does.
     pub reset_knows_transactions: bool,
+    /// The blocking pool's pre-ping runs on a connector thread, bounded (`bounded_pre_ping`;
+    /// the async pool's always is).
+    pub bounded_pre_ping: bool,
 }
 
 impl Default for Opts {
@@ -110,6 +113,7 @@ impl Default for Opts {
             meter: None,
             options: None,
             reset_knows_transactions: false,
+            bounded_pre_ping: false,
         }
     }
 }
@@ -273,7 +277,8 @@ impl TestPool {
             Front::Blocking => {
                 let manager = manager(db, &opts);
                 let knows = opts.reset_knows_transactions;
-                let b = configure!(Pool::builder(), opts);
+                let bounded = opts.bounded_pre_ping;
+                let b = configure!(Pool::builder(), opts).bounded_pre_ping(bounded);
                 let b = if knows {
                     b.reset_with(KnowingReset)
                 } else {
