@@ -146,6 +146,21 @@ impl<K: PoolKind> PoolBuilder<K> {
         self.with(|o| o.pre_ping = Some(pre_ping))
     }
 
+    /// Whether a connect the server refuses because it is at its connection budget
+    /// ([`Refusal::ServerCapacity`](crate::Refusal::ServerCapacity): PostgreSQL's `too many
+    /// clients already`, a role's connection limit, MySQL's `Too many connections`,
+    /// PgBouncer's `max_client_conn`, ...) makes the caller wait (default `true`): it is served
+    /// by the next connection returned to the pool or by a later connect, within
+    /// `pool_timeout`, and a timeout says what the server said. While connects fail, the pool
+    /// tries one at a time, backed off (5 ms doubling to 500 ms), so replicas sharing one
+    /// server's budget do not storm it. `false` is SQLAlchemy's behaviour: the refused
+    /// caller fails at once with the connect error. Other connect failures (the server down,
+    /// the credentials refused) fail their caller, and every caller waiting for a connect, at
+    /// once either way.
+    pub fn wait_for_server_capacity(self, wait: bool) -> Self {
+        self.with(|o| o.wait_for_server_capacity = Some(wait))
+    }
+
     /// What the options left unset default to (default
     /// [`Defaults::SQLALCHEMY`](crate::Defaults::SQLALCHEMY)); adapters for stacks used to
     /// r2d2's, bb8's or sqlx's behaviour start from

@@ -226,6 +226,7 @@ pub(crate) struct Options {
     pub(crate) store_traceback: Option<bool>,
     pub(crate) db_system: Option<String>,
     pub(crate) leak_threshold: Option<Duration>,
+    pub(crate) wait_for_server_capacity: Option<bool>,
 }
 
 /// Validated configuration. Everything in it makes sense for its pool class.
@@ -247,6 +248,9 @@ pub(crate) struct Config {
     pub(crate) db_system: Option<Arc<str>>,
     /// Report connections held longer than this.
     pub(crate) leak_threshold: Option<Duration>,
+    /// A connect refused for capacity waits within `pool_timeout` (`connects.rs`); `false`:
+    /// it fails at once, as in SQLAlchemy.
+    pub(crate) wait_for_server_capacity: bool,
 }
 
 impl Config {

@@ -29,7 +29,7 @@ pub(crate) fn on(config: &Config, event: Event<'_>) {
         | Event::OverflowClosed
         | Event::ResetDone { error: None, .. } => return,
         Event::Created { .. }
-        | Event::ConnectFailed(_)
+        | Event::ConnectFailed { .. }
         | Event::CheckedOut(_)
         | Event::PrePing { .. }
         | Event::Returned { .. }
@@ -84,7 +84,9 @@ fn write(config: &Config, event: Event<'_>) {
             "Created new connection ({})",
             if overflow { "overflow" } else { "new" }
         ),
-        Event::ConnectFailed(describe) => line!(debug, "Error on connect(): {}", describe()),
+        Event::ConnectFailed { describe, .. } => {
+            line!(debug, "Error on connect(): {}", describe());
+        }
         Event::CheckedOut(conn) => line!(debug, "Connection{conn} checked out from pool"),
         Event::PrePing { conn, fresh: true } => {
             line!(debug, "Connection{conn} is fresh, skipping pre-ping");

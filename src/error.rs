@@ -7,6 +7,7 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cause::Cause;
 use crate::config::{PoolClass, ResetOnReturn};
 use crate::owner::Owner;
 
@@ -222,12 +223,21 @@ pub struct TimeoutError {
     pub(crate) size: usize,
     pub(crate) overflow: i64,
     pub(crate) timeout: Duration,
+    /// The server refused this many connects for capacity while the caller waited, the last
+    /// saying this.
+    pub(crate) refused: Option<(u32, Cause)>,
 }
 
 impl TimeoutError {
     /// How long the caller waited.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// How many connects the server refused for capacity (it was at its connection budget)
+    /// while the pool had callers waiting, and what it said last; `None` if it refused none.
+    pub fn server_refused(&self) -> Option<(u32, &Cause)> {
+        self.refused.as_ref().map(|(count, last)| (*count, last))
     }
 }
 
@@ -240,13 +250,18 @@ impl fmt::Display for TimeoutError {
                 self.size,
                 self.overflow,
                 self.timeout.as_secs_f64()
-            ),
+            )?,
             class => write!(
                 f,
                 "{class} connection is checked out elsewhere, connection timed out, timeout {:.2}",
                 self.timeout.as_secs_f64()
-            ),
+            )?,
         }
+        if let Some((count, last)) = &self.refused {
+            let s = if *count == 1 { "" } else { "s" };
+            write!(f, "; the server refused {count} connect{s}: {last}")?;
+        }
+        Ok(())
     }
 }
 
@@ -411,12 +426,16 @@ pub enum Error<E> {
     /// Checkout listeners kept reporting disconnects for fresh connections
     /// (SQLAlchemy: "This connection is closed").
     ReconnectAttemptsExhausted,
+    /// This checkout waited for another's connect (while the pool's connects fail, one
+    /// connects at a time), and that connect failed: its error, shared by every checkout that
+    /// waited for it.
+    ConnectFailed(ConnectFailedError),
 }
 
 impl<E> Error<E> {
     /// A short, stable name for the failure, as spans record it in `error.type`:
-    /// `timeout`, `already_checked_out`, `connect`, `connect_timeout`, `listener`,
-    /// `reconnect_attempts_exhausted`.
+    /// `timeout`, `already_checked_out`, `connect` (also for a connect another checkout made
+    /// for this one), `connect_timeout`, `listener`, `reconnect_attempts_exhausted`.
     pub fn error_type(&self) -> &'static str {
         match self {
             Error::Timeout(_) => "timeout",
@@ -425,6 +444,7 @@ impl<E> Error<E> {
             Error::ConnectTimeout(_) => "connect_timeout",
             Error::Listener(_) => "listener",
             Error::ReconnectAttemptsExhausted => "reconnect_attempts_exhausted",
+            Error::ConnectFailed(_) => "connect",
         }
     }
 }
@@ -442,6 +462,7 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Error::ConnectTimeout(e) => e.fmt(f),
             Error::Listener(e) => e.fmt(f),
             Error::ReconnectAttemptsExhausted => f.write_str("This connection is closed"),
+            Error::ConnectFailed(_) => f.write_str("could not open a connection"),
         }
     }
 }
@@ -456,6 +477,7 @@ impl<E: StdError + 'static> StdError for Error<E> {
             Error::Listener(e) => e.source(),
             Error::Connect(e) => Some(e),
             Error::ReconnectAttemptsExhausted => None,
+            Error::ConnectFailed(e) => Some(e),
         }
     }
 }
@@ -468,6 +490,7 @@ pub(crate) enum PoolFailure {
     AlreadyCheckedOut(AlreadyCheckedOut),
     Listener(ListenerError),
     ReconnectAttemptsExhausted,
+    ConnectFailed(ConnectFailedError),
 }
 
 impl<E> From<PoolFailure> for Error<E> {
@@ -477,6 +500,37 @@ impl<E> From<PoolFailure> for Error<E> {
             PoolFailure::AlreadyCheckedOut(e) => Error::AlreadyCheckedOut(e),
             PoolFailure::Listener(e) => Error::Listener(e),
             PoolFailure::ReconnectAttemptsExhausted => Error::ReconnectAttemptsExhausted,
+            PoolFailure::ConnectFailed(e) => Error::ConnectFailed(e),
         }
     }
 }
+
+/// Another checkout's connect, which this one waited for, failed (see
+/// [`Error::ConnectFailed`]): why, as [`Refusal`](crate::Refusal) reads it, and what the
+/// manager said, as text (a manager's error need not be `Clone`, and one error serves every
+/// checkout that waited).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectFailedError {
+    pub(crate) reason: crate::Refusal,
+    pub(crate) cause: Cause,
+}
+
+impl ConnectFailedError {
+    /// Why the connect failed.
+    pub fn reason(&self) -> crate::Refusal {
+        self.reason
+    }
+
+    /// What the manager said.
+    pub fn cause(&self) -> &Cause {
+        &self.cause
+    }
+}
+
+impl fmt::Display for ConnectFailedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.cause, f)
+    }
+}
+
+impl StdError for ConnectFailedError {}

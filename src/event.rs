@@ -58,8 +58,12 @@ pub(crate) enum Event<'a> {
     Connected(Duration),
     /// A new connection was recorded (`overflow`: beyond `pool_size`).
     Created { conn: Conn, overflow: bool },
-    /// The manager failed to open a connection; the text is built only if it is written.
-    ConnectFailed(&'a dyn Fn() -> String),
+    /// The manager failed to open a connection, for `reason`; the text is built only if it
+    /// is written.
+    ConnectFailed {
+        describe: &'a dyn Fn() -> String,
+        reason: crate::refusal::Refusal,
+    },
     /// A pooled connection is handed to a checkout (logged once per checkout, before the
     /// pre-ping and the checkout listeners).
     CheckedOut(Conn),
@@ -152,9 +156,9 @@ impl Event<'_> {
             | Event::PrePingFailed { .. }
             | Event::Closed { .. }
             | Event::LeakSuspected { .. }
-            | Event::LeakReturned { .. } => true,
+            | Event::LeakReturned { .. }
+            | Event::ConnectFailed { .. } => true,
             Event::Created { .. }
-            | Event::ConnectFailed(_)
             | Event::CheckedOut(_)
             | Event::PrePing { .. }
             | Event::ListenerDisconnect { .. }

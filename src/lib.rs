@@ -86,6 +86,7 @@ mod pool_options;
 )]
 mod reasons;
 mod record;
+mod refusal;
 mod reset;
 mod spans;
 mod statistics;
@@ -106,8 +107,8 @@ pub use cause::Cause;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Defaults, EchoPool, PoolClass, ResetAction, ResetOnReturn};
 pub use error::{
-    AlreadyCheckedOut, BoxError, BuildError, CheckoutSite, ConnectTimeoutError, Error, ErrorChain,
-    ListenerError, ListenerErrorKind, TimeoutError,
+    AlreadyCheckedOut, BoxError, BuildError, CheckoutSite, ConnectFailedError, ConnectTimeoutError,
+    Error, ErrorChain, ListenerError, ListenerErrorKind, TimeoutError,
 };
 pub use events::{
     CheckinEvent, CloseDetachedEvent, ConnectionEvent, InvalidateEvent, PoolListener, ResetEvent,
@@ -124,6 +125,7 @@ pub use nonblocking::{
 pub use pool::{ConnectionPool, Front};
 pub use pool_options::{OptionError, PoolOptions};
 pub use record::{ConnectionRecord, Extensions, InvalidateReason};
+pub use refusal::Refusal;
 pub use reset::{AsyncConnectHook, AsyncReset, BoxFuture, Reset};
 pub use statistics::Statistics;
 pub use status::Status;

@@ -226,6 +226,7 @@ impl Limits {
             size: self.pool_size,
             overflow: self.overflow(open),
             timeout: timeout.unwrap_or_default(),
+            refused: None,
         }
     }
 }

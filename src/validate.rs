@@ -85,6 +85,7 @@ impl Options {
             store_traceback: self.store_traceback.unwrap_or(true),
             db_system: self.db_system.map(Into::into),
             leak_threshold: self.leak_threshold,
+            wait_for_server_capacity: self.wait_for_server_capacity.unwrap_or(true),
         })
     }
 }

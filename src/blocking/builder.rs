@@ -10,6 +10,19 @@ use crate::reset::Reset;
 
 use super::connector::Gate;
 
+/// A connect error's reader (`classify_connect_errors`).
+type Classify<E> = Arc<dyn Fn(&E) -> crate::Refusal + Send + Sync>;
+
+impl<M: r2d2::ManageConnection, P> Blocking<M, P> {
+    /// Why the manager's connect failed with `error`.
+    pub(super) fn classify(&self, error: &M::Error) -> crate::Refusal {
+        match &self.classify {
+            Some(classify) => classify(error),
+            None => crate::Refusal::of_error(error),
+        }
+    }
+}
+
 /// Builds a blocking [`Pool`](crate::Pool). Obtained from [`Pool::builder`](crate::Pool::builder);
 /// its option setters are [`PoolBuilder`]'s.
 pub type Builder<M> = PoolBuilder<Blocking<M>>;
@@ -28,6 +41,8 @@ pub struct Blocking<M: r2d2::ManageConnection, P = ()> {
     /// The pre-ping runs on a connector thread, bounded by `pool_timeout`
     /// ([`PoolBuilder::bounded_pre_ping`]).
     pub(super) bounded_pre_ping: bool,
+    /// Reads why a connect failed ([`PoolBuilder::classify_connect_errors`]).
+    pub(super) classify: Option<Classify<M::Error>>,
     adapted: PhantomData<fn() -> P>,
 }
 
@@ -49,6 +64,7 @@ impl<M: r2d2::ManageConnection, P> Default for Blocking<M, P> {
             reset: None,
             gate: Arc::default(),
             bounded_pre_ping: false,
+            classify: None,
             adapted: PhantomData,
         }
     }
@@ -61,6 +77,7 @@ impl<M: r2d2::ManageConnection, P> Clone for Blocking<M, P> {
             reset: self.reset.clone(),
             gate: Arc::default(),
             bounded_pre_ping: self.bounded_pre_ping,
+            classify: self.classify.clone(),
             adapted: PhantomData,
         }
     }
@@ -117,6 +134,23 @@ impl<M: r2d2::ManageConnection, P> PoolBuilder<Blocking<M, P>> {
         self.kind.bounded_pre_ping = bounded;
         self
     }
+
+    /// How to read why the manager's connect failed, for a driver whose errors say it in
+    /// other words than its message (by default [`Refusal::of_error`]: the error's message
+    /// and its sources', read for PostgreSQL's, MySQL's, MariaDB's and PgBouncer's words).
+    /// The pool waits for [`Refusal::ServerCapacity`] (see
+    /// [`wait_for_server_capacity`](PoolBuilder::wait_for_server_capacity)) and counts every
+    /// reason in `poolscope.connection.refusals`.
+    ///
+    /// [`Refusal::of_error`]: crate::Refusal::of_error
+    /// [`Refusal::ServerCapacity`]: crate::Refusal::ServerCapacity
+    pub fn classify_connect_errors(
+        mut self,
+        classify: impl Fn(&M::Error) -> crate::Refusal + Send + Sync + 'static,
+    ) -> Self {
+        self.kind.classify = Some(Arc::new(classify));
+        self
+    }
 }
 
 impl<M: r2d2::ManageConnection, P: AdaptedPool<Blocking<M>>> PoolBuilder<Blocking<M, P>> {
@@ -134,6 +168,7 @@ impl<M: r2d2::ManageConnection, P: AdaptedPool<Blocking<M>>> PoolBuilder<Blockin
                 reset: kind.reset.or_else(P::default_reset),
                 gate: kind.gate,
                 bounded_pre_ping: kind.bounded_pre_ping,
+                classify: kind.classify,
                 adapted: PhantomData,
             }
         });

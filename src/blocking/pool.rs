@@ -9,10 +9,11 @@ use crate::builder::PoolBuilder;
 use crate::cause::Cause;
 use crate::config::{FrontEnd, ResetAction};
 use crate::core::panics::catching;
-use crate::core::{Begin, Checked, Reservation, ReturnStep, Started, Step};
+use crate::core::{
+    AfterFailure, Begin, Checked, Reservation, ReturnStep, Started, Step, Waited, Waiter,
+};
 use crate::emit::Emit;
-use crate::error::BuildError;
-use crate::error::Error;
+use crate::error::{BuildError, CheckoutSite, Error};
 use crate::event::{Conn, Event};
 use crate::owner::Owner;
 use crate::pool::{ConnectionPool, Front};
@@ -173,7 +174,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
         };
         let CheckoutTrace { span, mut clock } = CheckoutTrace::start(core, None);
         let _entered = span.enter();
-        let result = self.checkout(begun, first, location, &span, &mut clock, timeout);
+        let result = self.checkout(begun, first, &site, &span, &mut clock, timeout);
         if let Err(e) = &result {
             clock.failed(&span, core, e.error_type());
         }
@@ -186,7 +187,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
         &self,
         begun: Begin<'_, M::Connection>,
         mut first: Option<Step>,
-        location: &'static Location<'static>,
+        site: &CheckoutSite,
         span: &tracing::Span,
         clock: &mut CheckoutClock,
         timeout: Option<std::time::Duration>,
@@ -203,13 +204,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
             Begin::Wait(waiter) => {
                 clock.mark();
                 deadline = deadline_after(timeout);
-                match core.wait_blocking(&waiter, deadline) {
-                    Some(grant) => core.reservation_for(&waiter, grant),
-                    None => match core.cancel_wait(&waiter, true) {
-                        Some(reservation) => reservation,
-                        None => return Err(Error::Timeout(core.timeout_error(timeout))),
-                    },
-                }
+                self.wait_for(&waiter, deadline, timeout)?
             }
         };
         let manager = &self.shared.manager;
@@ -251,8 +246,22 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                             reservation.connected(conn, turn)?
                         }
                         Err(e) => {
-                            reservation.connect_failed(|| e.to_string());
-                            return Err(Error::Connect(e));
+                            let reason = self.shared.builder.kind.classify(&e);
+                            // A zero timeout refuses to wait, for capacity too.
+                            let may_wait = !timeout.is_some_and(|t| t.is_zero());
+                            let describe = || e.to_string();
+                            match reservation.connect_failed(
+                                reason,
+                                describe,
+                                site,
+                                may_wait.then_some(None),
+                            ) {
+                                AfterFailure::Fail => return Err(Error::Connect(e)),
+                                AfterFailure::Wait(waiter) => {
+                                    deadline = deadline.or_else(|| deadline_after(timeout));
+                                    reservation = self.wait_for(&waiter, deadline, timeout)?;
+                                }
+                            }
                         }
                     }
                 }
@@ -290,10 +299,31 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                 }
                 Step::Ready => {
                     let at = clock.ready(span, core, reservation.outcome());
-                    return Ok(self.hand_out(reservation.finish(at), location));
+                    return Ok(self.hand_out(reservation.finish(at), site.location()));
                 }
                 Step::Fail(failure) => return Err(failure.into()),
             }
+        }
+    }
+}
+
+impl<M: r2d2::ManageConnection> Pool<M> {
+    /// Waits for `waiter`'s grant until `deadline`; at the deadline, takes what is free or
+    /// times out (`timeout` for the error's text).
+    fn wait_for(
+        &self,
+        waiter: &Arc<Waiter<M::Connection>>,
+        deadline: Option<Instant>,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Reservation<'_, M::Connection>, Error<M::Error>> {
+        let core = &self.shared.core;
+        match core.wait_blocking(waiter, deadline) {
+            Waited::Granted(grant) => Ok(core.reservation_for(waiter, grant)),
+            // Taken off the queue by the connect that failed.
+            Waited::Failed(error) => Err(Error::ConnectFailed(error)),
+            Waited::TimedOut => core
+                .cancel_wait(waiter, true)
+                .ok_or_else(|| Error::Timeout(core.timeout_error(timeout))),
         }
     }
 }

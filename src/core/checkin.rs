@@ -7,7 +7,7 @@
 //! are put straight first (see `panics`).
 
 use super::panics::{catching, first, Panic};
-use super::state::{Locked, ThreadConn};
+use super::state::{Locked, State, ThreadConn};
 use super::{Checked, Core, Slot};
 use crate::cause::Cause;
 use crate::config::ResetAction;
@@ -119,7 +119,16 @@ impl<C> Core<C> {
 
     /// A reservation failed after the slot was created for it: the capacity goes back.
     pub(crate) fn release_new_capacity(&self, slot_id: u64, owner: Owner) {
-        let mut st = self.locked();
+        self.release_new_capacity_locked(&mut self.locked(), slot_id, owner);
+    }
+
+    /// [`release_new_capacity`](Self::release_new_capacity), under the lock.
+    pub(super) fn release_new_capacity_locked(
+        &self,
+        st: &mut State<C>,
+        slot_id: u64,
+        owner: Owner,
+    ) {
         if self.limits.single_holder() {
             st.holder = None;
         }

@@ -6,13 +6,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::state::ThreadConn;
+use super::connects::MayOpen;
+use super::state::{State, ThreadConn};
 use super::waiter::Wake;
 use super::{Core, Grant, Reservation, Step, Waiter};
 use crate::config::FrontEnd;
 use crate::emit::Emit;
 use crate::error::{
-    AlreadyCheckedOut, CheckoutSite, ConnectTimeoutError, PoolFailure, Stalled, TimeoutError,
+    AlreadyCheckedOut, CheckoutSite, ConnectFailedError, ConnectTimeoutError, PoolFailure, Stalled,
+    TimeoutError,
 };
 use crate::event::Event;
 use crate::policy::Checkout;
@@ -44,6 +46,16 @@ impl<'a, C> Begin<'a, C> {
     }
 }
 
+/// How a wait ended.
+pub(crate) enum Waited<C> {
+    /// A slot was handed over.
+    Granted(Grant<C>),
+    /// The deadline passed (the waiter is still queued: `cancel_wait` next).
+    TimedOut,
+    /// The connect the waiter waited for failed (see `connects.rs`).
+    Failed(ConnectFailedError),
+}
+
 /// What a checkout does next, as decided under the lock.
 pub(crate) enum Begin<'a, C> {
     Reserved(Reservation<'a, C>),
@@ -67,17 +79,17 @@ impl<C> Core<C> {
         }
         let mut st = self.locked();
         let holder = st.holder.as_ref().map(|h| h.owner == site.owner);
-        let grant = match self.limits.checkout(st.idle.len(), st.open, holder) {
+        let grant = match self.open_or_wait(&mut st, holder) {
             Checkout::TakeIdle => match self.pop_idle(&mut st) {
                 Some(slot) => Grant::pooled(slot),
                 None => unreachable!("the policy takes an idle slot only when one is there"),
             },
-            Checkout::Open => self.new_capacity_locked(&mut st),
+            Checkout::Open => self.new_capacity_or_probe(&mut st),
             Checkout::Wait => {
                 if timeout.is_some_and(|t| t.is_zero()) {
-                    let open = st.open;
+                    let error = self.timeout_error_locked(&st, timeout);
                     drop(st);
-                    return Begin::Refused(PoolFailure::Timeout(self.timed_out(open, timeout)));
+                    return Begin::Refused(PoolFailure::Timeout(self.counted(error)));
                 }
                 let deadline = deadline();
                 if let Some(at) = deadline {
@@ -90,6 +102,10 @@ impl<C> Core<C> {
                     deadline,
                 ));
                 st.waiters.push_back(Arc::clone(&waiter));
+                if !st.connects.working() {
+                    // It may wait for the next probe: the pool's alarm serves it then.
+                    self.watch_next_probe(&mut st);
+                }
                 return Begin::Wait(waiter);
             }
             Checkout::RefuseAlreadyCheckedOut => {
@@ -105,6 +121,32 @@ impl<C> Core<C> {
         }
         drop(st);
         Begin::Reserved(Reservation::new(self, grant, site.owner))
+    }
+
+    /// The class's decision, with connects that fail letting one probe through at a time
+    /// (`connects.rs`): a caller that may open a connection waits instead while a probe is
+    /// out or the back-off is not over.
+    fn open_or_wait(&self, st: &mut State<C>, holder: Option<bool>) -> Checkout {
+        match self.limits.checkout(st.idle.len(), st.open, holder) {
+            Checkout::Open if !st.connects.working() => {
+                match st.connects.may_open(std::time::Instant::now) {
+                    MayOpen::No => Checkout::Wait,
+                    MayOpen::Yes | MayOpen::Probe => Checkout::Open,
+                }
+            }
+            decided => decided,
+        }
+    }
+
+    /// New capacity for a caller [`open_or_wait`](Self::open_or_wait) let open: the probe,
+    /// while connects fail.
+    fn new_capacity_or_probe(&self, st: &mut State<C>) -> Grant<C> {
+        let mut grant = self.new_capacity_locked(st);
+        if !st.connects.working() {
+            st.connects.start_probe();
+            grant.probe = true;
+        }
+        grant
     }
 
     fn begin_singleton(&self, site: &CheckoutSite) -> Begin<'_, C> {
@@ -183,10 +225,11 @@ impl<C> Core<C> {
             return None;
         }
         let holder = st.holder.as_ref().map(|h| h.owner == waiter.site.owner);
+        // At its deadline a waiter takes what is free, but no probe: its time is up.
         let grant = match self.limits.checkout(st.idle.len(), st.open, holder) {
             Checkout::TakeIdle => Grant::pooled(self.pop_idle(&mut st)?),
-            Checkout::Open => self.new_capacity_locked(&mut st),
-            Checkout::Wait | Checkout::RefuseAlreadyCheckedOut => return None,
+            Checkout::Open if st.connects.working() => self.new_capacity_locked(&mut st),
+            Checkout::Open | Checkout::Wait | Checkout::RefuseAlreadyCheckedOut => return None,
         };
         if self.limits.single_holder() {
             st.holder = Some(waiter.site.clone());
@@ -208,45 +251,45 @@ impl<C> Core<C> {
         Some(Grant::pooled(slot))
     }
 
-    /// Waits for a grant, blocking the thread, retrying when nudged; `None` when `deadline`
-    /// passed (the waiter is still queued: `cancel_wait` next).
+    /// Waits for a grant, blocking the thread, retrying when nudged, until `deadline`.
     #[cfg(feature = "blocking")]
     pub(crate) fn wait_blocking(
         &self,
         waiter: &Arc<Waiter<C>>,
         deadline: Option<std::time::Instant>,
-    ) -> Option<Grant<C>> {
+    ) -> Waited<C> {
         loop {
             match waiter.wait_blocking(deadline) {
-                Wake::Granted(grant) => return Some(grant),
+                Wake::Granted(grant) => return Waited::Granted(grant),
                 Wake::Nudged => {
                     if let Some(grant) = self.retry(waiter) {
-                        return Some(grant);
+                        return Waited::Granted(grant);
                     }
                 }
-                Wake::TimedOut => return None,
+                Wake::TimedOut => return Waited::TimedOut,
+                Wake::Failed(error) => return Waited::Failed(error),
             }
         }
     }
 
-    /// Polls for a grant from an async task, retrying when nudged; `None` when the pool's
-    /// alarm marked the deadline passed (see `deadlines.rs`; the waiter is still queued:
-    /// `cancel_wait` next).
+    /// Polls for a grant from an async task, retrying when nudged; ends too when the pool's
+    /// alarm marked the deadline passed (see `deadlines.rs`).
     #[cfg(feature = "tokio")]
     pub(crate) fn poll_wait(
         &self,
         waiter: &Arc<Waiter<C>>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Grant<C>>> {
+    ) -> std::task::Poll<Waited<C>> {
         use std::task::Poll;
         loop {
             return match waiter.poll_wake(cx) {
-                Poll::Ready(Wake::Granted(grant)) => Poll::Ready(Some(grant)),
+                Poll::Ready(Wake::Granted(grant)) => Poll::Ready(Waited::Granted(grant)),
                 Poll::Ready(Wake::Nudged) => match self.retry(waiter) {
-                    Some(grant) => Poll::Ready(Some(grant)),
+                    Some(grant) => Poll::Ready(Waited::Granted(grant)),
                     None => continue,
                 },
-                Poll::Ready(Wake::TimedOut) => Poll::Ready(None),
+                Poll::Ready(Wake::TimedOut) => Poll::Ready(Waited::TimedOut),
+                Poll::Ready(Wake::Failed(error)) => Poll::Ready(Waited::Failed(error)),
                 Poll::Pending => Poll::Pending,
             };
         }
@@ -263,8 +306,19 @@ impl<C> Core<C> {
 
     /// The timeout error for a checkout that waited `timeout`, counted once.
     pub(crate) fn timeout_error(&self, timeout: Option<Duration>) -> TimeoutError {
-        let open = lock(&self.state).open;
-        self.timed_out(open, timeout)
+        let error = self.timeout_error_locked(&lock(&self.state), timeout);
+        self.counted(error)
+    }
+
+    /// The timeout error for the pool as it is (under its lock): QueuePool's text, and what
+    /// the server said if it refused connects for capacity meanwhile.
+    fn timeout_error_locked(&self, st: &State<C>, timeout: Option<Duration>) -> TimeoutError {
+        let mut error = self.limits.timeout_error(st.open, timeout);
+        error.refused = st
+            .connects
+            .refused()
+            .map(|refused| (refused.count, refused.last));
+        error
     }
 
     /// The pre-ping of a pooled connection did not return within the checkout's `timeout`:
@@ -298,10 +352,8 @@ impl<C> Core<C> {
         error
     }
 
-    /// Counts a timeout (outside the pool's lock: the recorder is user code) and builds its
-    /// error, with `open` slots in the pool.
-    fn timed_out(&self, open: usize, timeout: Option<Duration>) -> TimeoutError {
-        let error = self.limits.timeout_error(open, timeout);
+    /// Counts a timeout (outside the pool's lock: the recorder is user code).
+    fn counted(&self, error: TimeoutError) -> TimeoutError {
         self.emit(Event::TimedOut(&error));
         error
     }

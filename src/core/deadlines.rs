@@ -70,6 +70,12 @@ impl<C> Core<C> {
             }
         }
         st.to_wake.extend(expired);
+        // While connects fail, the next probe (the section's end serves the first waiter).
+        if !st.waiters.is_empty() {
+            if let Some(probe) = st.connects.next_probe() {
+                next = Some(next.map_or(probe, |n| n.min(probe)));
+            }
+        }
         if let Some(next) = next {
             self.watch_deadline(&mut st.sweep, next);
         }

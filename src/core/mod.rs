@@ -28,6 +28,7 @@
 
 mod checkin;
 mod checkout;
+mod connects;
 mod deadlines;
 pub(crate) mod first_connect;
 mod invalidate;
@@ -42,8 +43,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 pub(crate) use checkin::ReturnStep;
-pub(crate) use checkout::{Begin, Started};
-pub(crate) use reservation::{Reservation, Step};
+pub(crate) use checkout::{Begin, Started, Waited};
+pub(crate) use reservation::{AfterFailure, Reservation, Step};
 pub(crate) use waiter::Waiter;
 
 use crate::clock::Clock;
@@ -102,6 +103,9 @@ pub(crate) struct Grant<C> {
     pub(crate) new_capacity: bool,
     /// New capacity beyond `pool_size` (QueuePool overflow).
     pub(crate) overflow: bool,
+    /// The new capacity's connect is the probe of a pool whose connects fail
+    /// (`connects.rs`).
+    pub(crate) probe: bool,
 }
 
 pub(crate) struct Core<C> {
@@ -118,12 +122,16 @@ pub(crate) struct Core<C> {
     pub(crate) first_connect: first_connect::FirstConnect,
     /// Set once the pool was ever invalidated, so checkouts skip the lock until then.
     ever_invalidated: AtomicBool,
+    /// The pool's connects fail (`connects.rs`): a connect that works takes the lock to say
+    /// it only then.
+    connects_failing: AtomicBool,
     /// Waiters that reached their deadline while an idle connection or capacity was there
     /// for them (they take it instead of timing out): wake-ups the pool missed. Zero unless
     /// there is a bug; tests assert it.
     missed_wakeups: AtomicU64,
-    /// The async waiters' deadlines: the process's timer and this pool as its alarm
-    /// (`deadlines.rs`); `None` for the blocking front, whose threads keep their own.
+    /// The async waiters' deadlines and the next probe while connects fail: the process's
+    /// timer and this pool as its alarm (`deadlines.rs`); `None` for the hooks, whose other
+    /// pool keeps its own.
     alarm: Option<(&'static crate::timer::Timer, Weak<dyn crate::timer::Alarm>)>,
 }
 
@@ -154,13 +162,13 @@ impl<C: Send + 'static> Core<C> {
         let config = options.clone().validate(front, can_reset, id)?;
         let limits = Limits::for_config(&config);
         let timer = match front {
-            crate::config::FrontEnd::Async => Some(crate::timer::timer().map_err(|error| {
+            crate::config::FrontEnd::Hooks => None,
+            _ => Some(crate::timer::timer().map_err(|error| {
                 crate::BuildError::ThreadUnavailable {
                     what: "poolscope-timer",
                     error: error.to_owned(),
                 }
             })?),
-            _ => None,
         };
         Ok(Arc::new_cyclic(|weak: &Weak<Core<C>>| {
             let source: Weak<dyn GaugeSource> = weak.clone();
@@ -208,6 +216,7 @@ impl<C> Core<C> {
             clock,
             state: Mutex::new(State::new()),
             ever_invalidated: AtomicBool::new(false),
+            connects_failing: AtomicBool::new(false),
             missed_wakeups: AtomicU64::new(0),
             leaks: Mutex::new(leaks::Tracked::default()),
             alarm: None,

@@ -12,12 +12,14 @@ use super::panics::first;
 use super::{next_connection_id, Checked, Core, Grant, Slot};
 use crate::cause::Cause;
 use crate::emit::Emit;
+use crate::error::CheckoutSite;
 use crate::error::{ErrorChain, ListenerErrorKind, PoolFailure};
 use crate::event::{Conn, Event};
 use crate::events::ConnectionEvent;
 use crate::owner::Owner;
 use crate::reasons::CloseReason;
 use crate::record::InvalidateReason;
+use crate::refusal::Refusal;
 
 /// How many times checkout listeners may report a disconnect before the checkout fails.
 const CHECKOUT_DISCONNECT_ATTEMPTS: u8 = 2;
@@ -35,6 +37,14 @@ pub(crate) enum Step {
     Fail(PoolFailure),
 }
 
+/// What becomes of a checkout whose connect failed (see `connects.rs`).
+pub(crate) enum AfterFailure<C> {
+    /// It waits again, for a returned connection or a later probe.
+    Wait(std::sync::Arc<super::Waiter<C>>),
+    /// It fails with the manager's error.
+    Fail,
+}
+
 pub(crate) struct Reservation<'a, C> {
     pub(super) core: &'a Core<C>,
     slot: Option<Slot<C>>,
@@ -43,6 +53,9 @@ pub(crate) struct Reservation<'a, C> {
     new_capacity: bool,
     /// The new capacity is beyond `pool_size` (QueuePool overflow).
     overflow: bool,
+    /// This checkout's connect is the probe of a pool whose connects fail, and has not
+    /// reported its outcome (see `connects.rs`).
+    probe: bool,
     /// A connection was opened on new capacity by this checkout.
     opened_new: bool,
     stale_checked: bool,
@@ -68,6 +81,7 @@ impl<'a, C> Reservation<'a, C> {
             owner,
             new_capacity: grant.new_capacity,
             overflow: grant.overflow,
+            probe: grant.probe,
             opened_new: false,
             stale_checked: false,
             fresh: false,
@@ -214,6 +228,10 @@ impl<'a, C> Reservation<'a, C> {
         self.fresh = true;
         self.pinged = false;
         self.in_user_code = true;
+        // The server answered: connects work (again).
+        if std::mem::take(&mut self.probe) || core.connects_fail() {
+            core.connect_worked();
+        }
         let Slot {
             record,
             conn: slot_conn,
@@ -246,11 +264,49 @@ impl<'a, C> Reservation<'a, C> {
         }
     }
 
-    /// The manager failed to open a connection.
-    /// `describe` gives the error's text (its `Display` where the manager's error has one),
-    /// only when the line is written.
-    pub(crate) fn connect_failed(&self, describe: impl Fn() -> String) {
-        self.core.emit(Event::ConnectFailed(&describe));
+    /// The manager failed to open a connection, for `reason`; `describe` gives the error's
+    /// text (its `Display` where the manager's error has one). The pool backs off its
+    /// connects and lets one through at a time (`connects.rs`); the slot goes back. A
+    /// refusal for capacity, where the pool waits for capacity and the checkout may wait
+    /// (`wait`: `Some` of its deadline, a task's; a thread keeps its own and passes
+    /// `Some(None)`), puts the checkout back in the queue (at its head) as the waiter
+    /// returned; otherwise the checkout fails, and so does every caller that waited for a
+    /// connect.
+    pub(crate) fn connect_failed(
+        mut self,
+        reason: Refusal,
+        describe: impl Fn() -> String,
+        site: &CheckoutSite,
+        wait: Option<Option<std::time::Instant>>,
+    ) -> AfterFailure<C> {
+        let core = self.core;
+        core.emit(Event::ConnectFailed {
+            describe: &describe,
+            reason,
+        });
+        let Some(slot) = self.slot.take() else {
+            unreachable!("a reservation holds its slot until consumed")
+        };
+        let probe = std::mem::take(&mut self.probe);
+        core.after_failed_connect(
+            slot,
+            self.new_capacity,
+            self.owner,
+            probe,
+            reason,
+            Cause::text(describe()),
+            site,
+            wait,
+        )
+    }
+
+    /// The connection opened but the setup that runs on each new connection (the async
+    /// pool's `on_connect`) refused it: logged and counted as a connect that failed.
+    pub(crate) fn setup_failed(&self, describe: impl Fn() -> String) {
+        self.core.emit(Event::ConnectFailed {
+            describe: &describe,
+            reason: Refusal::Other,
+        });
     }
 
     /// The pre-ping failed: invalidate the connection, mark every older connection stale,
@@ -376,10 +432,14 @@ impl<C> Core<C> {
 
 impl<C> Drop for Reservation<'_, C> {
     fn drop(&mut self) {
+        let core = self.core;
+        if self.probe {
+            // A probe cancelled or failed before its connect said anything: another may go.
+            core.probe_gone();
+        }
         let Some(mut slot) = self.slot.take() else {
             return;
         };
-        let core = self.core;
         if slot.conn.is_some() && !self.in_user_code {
             // A sound connection nobody was using (the checkout was cancelled or failed
             // around it): back to the pool, or to the next waiter, as it is.

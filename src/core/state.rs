@@ -9,6 +9,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::connects::Connects;
 use super::deadlines::Sweep;
 use super::panics::catching;
 use super::{Core, Slot, Waiter};
@@ -32,8 +33,10 @@ pub(super) struct State<C> {
     pub(super) waiters: VecDeque<Arc<Waiter<C>>>,
     /// Waiters handed a grant or nudged in this locked section, to wake as it ends.
     pub(super) to_wake: Vec<Arc<Waiter<C>>>,
-    /// The alarm that keeps the async waiters' deadlines (`deadlines.rs`).
+    /// The alarm that keeps the async waiters' deadlines and the next probe (`deadlines.rs`).
     pub(super) sweep: Sweep,
+    /// Whether connects work; while they fail, one probe at a time (`connects.rs`).
+    pub(super) connects: Connects,
     /// Connections opened before this instant are replaced at their next checkout.
     pub(super) invalidated_at: Option<Instant>,
     /// Static and Assertion pools: where their one connection was checked out.
@@ -55,6 +58,7 @@ impl<C> State<C> {
             waiters: VecDeque::new(),
             to_wake: Vec::new(),
             sweep: Sweep::default(),
+            connects: Connects::default(),
             invalidated_at: None,
             holder: None,
             threads: HashMap::new(),

@@ -7,7 +7,9 @@
 //! the next in turn if it leaves another idle behind.
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use super::connects::MayOpen;
 use super::state::State;
 use super::{Core, Grant, Slot, Waiter};
 use crate::policy::Checkout;
@@ -37,7 +39,17 @@ impl<C> Core<C> {
             if self.limits.checkout(0, st.open, holder) != Checkout::Open {
                 return;
             }
-            let grant = self.new_capacity_locked(st);
+            // While connects fail, one probe at a time (`connects.rs`).
+            let probe = match st.connects.may_open(Instant::now) {
+                MayOpen::Yes => false,
+                MayOpen::Probe => true,
+                MayOpen::No => return,
+            };
+            let mut grant = self.new_capacity_locked(st);
+            if probe {
+                st.connects.start_probe();
+                grant.probe = true;
+            }
             self.hand_to_first(st, grant);
         }
     }
@@ -49,6 +61,7 @@ impl<C> Core<C> {
             slot: st.new_slot(),
             new_capacity: true,
             overflow: self.limits.overflow(st.open) > 0,
+            probe: false,
         }
     }
 
@@ -94,6 +107,7 @@ impl<C> Grant<C> {
             slot,
             new_capacity: false,
             overflow: false,
+            probe: false,
         }
     }
 }

@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use super::Grant;
-use crate::error::CheckoutSite;
+use crate::error::{CheckoutSite, ConnectFailedError};
 use crate::sync::{lock, Condvar, Mutex};
 #[cfg(feature = "blocking")]
 use crate::sync::{wait, wait_timeout};
@@ -39,6 +39,8 @@ pub(crate) struct Waiter<C> {
 
 struct Cell<C> {
     grant: Option<Grant<C>>,
+    /// The connect this waiter waited for failed (see `connects.rs`).
+    failed: Option<ConnectFailedError>,
     nudged: bool,
     /// The pool's alarm found the deadline passed (stays set: the waiter gives up next).
     expired: bool,
@@ -53,6 +55,8 @@ pub(crate) enum Wake<C> {
     Nudged,
     /// The deadline passed (a thread's own, or the alarm's mark on a task).
     TimedOut,
+    /// The connect it waited for failed.
+    Failed(ConnectFailedError),
 }
 
 impl<C> Waiter<C> {
@@ -71,6 +75,7 @@ impl<C> Waiter<C> {
             thread,
             cell: Mutex::new(Cell {
                 grant: None,
+                failed: None,
                 nudged: false,
                 expired: false,
                 waker: None,
@@ -84,6 +89,12 @@ impl<C> Waiter<C> {
     /// after).
     pub(super) fn deliver(&self, grant: Grant<C>) {
         lock(&self.cell).grant = Some(grant);
+    }
+
+    /// Tells the waiter (taken off the queue, under the pool's lock) that the connect it
+    /// waited for failed; [`wake`](Self::wake) it as the lock is released.
+    pub(super) fn fail(&self, error: ConnectFailedError) {
+        lock(&self.cell).failed = Some(error);
     }
 
     /// Whether a thread waits here (the blocking pool), which only a condvar notify wakes.
@@ -139,6 +150,9 @@ impl<C> Waiter<C> {
             if let Some(grant) = cell.grant.take() {
                 return Wake::Granted(grant);
             }
+            if let Some(error) = cell.failed.take() {
+                return Wake::Failed(error);
+            }
             if std::mem::take(&mut cell.nudged) {
                 return Wake::Nudged;
             }
@@ -159,6 +173,9 @@ impl<C> Waiter<C> {
     #[cfg(feature = "tokio")]
     pub(crate) fn poll_wake(&self, cx: &mut Context<'_>) -> Poll<Wake<C>> {
         let mut cell = lock(&self.cell);
+        if let Some(error) = cell.failed.take() {
+            return Poll::Ready(Wake::Failed(error));
+        }
         match cell.grant.take() {
             Some(grant) => Poll::Ready(Wake::Granted(grant)),
             None if std::mem::take(&mut cell.nudged) => Poll::Ready(Wake::Nudged),

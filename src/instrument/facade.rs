@@ -15,6 +15,7 @@ use super::Consumer;
 use super::{GaugeSource, Limits};
 use crate::event::Event;
 use crate::reasons::{CloseReason, RecycleReason};
+use crate::refusal::Refusal;
 
 /// The count gauges: connections idle and used, requests pending.
 pub(super) struct CountGauges {
@@ -104,6 +105,7 @@ pub(super) struct Handles {
     invalidations: [Counter; 5],
     pre_ping_failures: Counter,
     closes: [Counter; 7],
+    refusals: [Counter; 4],
     leaks_suspected: Counter,
 }
 
@@ -146,6 +148,10 @@ fn describe() {
     metrics::describe_counter!(INVALIDATIONS, "Connections invalidated, by reason.");
     metrics::describe_counter!(PRE_PING_FAILURES, "Pre-pings that found a dead connection.");
     metrics::describe_counter!(CLOSES, "Connections closed, by reason.");
+    metrics::describe_counter!(
+        REFUSALS,
+        "Connects that failed, by reason (server_capacity: the server at its budget)."
+    );
     metrics::describe_counter!(
         LEAKS_SUSPECTED,
         "Connections held longer than the leak threshold."
@@ -222,6 +228,7 @@ impl Handles {
                 .map(|r| labelled(INVALIDATIONS, INVALIDATE_REASON, r)),
             pre_ping_failures: counter(PRE_PING_FAILURES),
             closes: CloseReason::ALL.map(|r| labelled(CLOSES, CLOSE_REASON, r.as_str())),
+            refusals: Refusal::ALL.map(|r| labelled(REFUSALS, REFUSAL_REASON, r.as_str())),
             leaks_suspected: counter(LEAKS_SUSPECTED),
         }
     }
@@ -285,6 +292,7 @@ impl Consumer for Handles {
             }
             Event::PrePingFailed { .. } => self.pre_ping_failures.increment(1),
             Event::Closed { reason, .. } => self.closes[reason.index()].increment(1),
+            Event::ConnectFailed { reason, .. } => self.refusals[reason.index()].increment(1),
             Event::LeakSuspected { current, .. } => {
                 self.leaks_suspected.increment(1);
                 self.leaks_current.set(current as f64);

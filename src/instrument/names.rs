@@ -51,6 +51,11 @@ pub const PRE_PING_FAILURES: &str = "poolscope.pre_ping.failures";
 /// `poolscope.closes` (counter), by [`CLOSE_REASON`] (`overflow`, `no_pooling`, `dispose`,
 /// `invalidated`, `recycled`, `evicted`, `checkout_failed`).
 pub const CLOSES: &str = "poolscope.closes";
+/// `poolscope.connection.refusals` (counter): connects that failed, by [`REFUSAL_REASON`]
+/// (`server_capacity`: the server at its connection budget; `unreachable`, `authentication`,
+/// `other`). A fleet's refusals for capacity say its replicas' pools add up to more than
+/// the server admits.
+pub const REFUSALS: &str = "poolscope.connection.refusals";
 /// `poolscope.leaks.suspected` (counter): connections held past the leak threshold.
 pub const LEAKS_SUSPECTED: &str = "poolscope.leaks.suspected";
 /// `poolscope.leaks.current` (gauge): connections held past the threshold right now.
@@ -70,6 +75,8 @@ pub const RECYCLE_REASON: &str = "poolscope.recycle.reason";
 pub const INVALIDATE_REASON: &str = "poolscope.invalidate.reason";
 /// Attribute of [`CLOSES`].
 pub const CLOSE_REASON: &str = "poolscope.close.reason";
+/// Attribute of [`REFUSALS`].
+pub const REFUSAL_REASON: &str = "poolscope.refusal.reason";
 
 /// Histogram bucket boundaries (seconds) for the three durations, on both paths. Give them to
 /// metrics-exporter-prometheus (`set_buckets_for_metric`) so it renders histograms, not

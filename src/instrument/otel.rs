@@ -17,6 +17,7 @@ use super::Consumer;
 use super::{GaugeSource, Limits};
 use crate::event::Event;
 use crate::reasons::{CloseReason, RecycleReason};
+use crate::refusal::Refusal;
 
 pub(super) struct Handles {
     pool: Arc<[KeyValue]>,
@@ -38,6 +39,8 @@ pub(super) struct Handles {
     pre_ping_failures: Counter<u64>,
     closes: Counter<u64>,
     close_attrs: [Vec<KeyValue>; 7],
+    refusals: Counter<u64>,
+    refusal_attrs: [Vec<KeyValue>; 4],
     leaks_suspected: Counter<u64>,
 }
 
@@ -212,6 +215,12 @@ impl Handles {
             ),
             closes: counter(CLOSES, "{connection}", "Connections closed, by reason."),
             close_attrs: CloseReason::ALL.map(|r| with(&pool, CLOSE_REASON, r.as_str())),
+            refusals: counter(
+                REFUSALS,
+                "{connect}",
+                "Connects that failed, by reason (server_capacity: the server at its budget).",
+            ),
+            refusal_attrs: Refusal::ALL.map(|r| with(&pool, REFUSAL_REASON, r.as_str())),
             leaks_suspected: counter(
                 LEAKS_SUSPECTED,
                 "{connection}",
@@ -247,6 +256,9 @@ impl Handles {
         }
         for attrs in &self.close_attrs {
             self.closes.add(0, attrs);
+        }
+        for attrs in &self.refusal_attrs {
+            self.refusals.add(0, attrs);
         }
     }
 }
@@ -284,6 +296,9 @@ impl Consumer for Handles {
                 .add(1, &self.invalidate_attrs[invalidate_index(reason)]),
             Event::PrePingFailed { .. } => self.pre_ping_failures.add(1, &self.pool),
             Event::Closed { reason, .. } => self.closes.add(1, &self.close_attrs[reason.index()]),
+            Event::ConnectFailed { reason, .. } => {
+                self.refusals.add(1, &self.refusal_attrs[reason.index()])
+            }
             Event::LeakSuspected { .. } => self.leaks_suspected.add(1, &self.pool),
             // The current leak count is observed from the pool when the SDK collects; the
             // rest are log lines only.

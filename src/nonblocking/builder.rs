@@ -23,7 +23,23 @@ pub struct Tokio<M: bb8::ManageConnection, P = ()> {
     pub(super) reset: Option<Arc<dyn AsyncReset<M::Connection>>>,
     pub(super) reset_timeout: Option<Duration>,
     pub(super) on_connect: Option<Arc<dyn AsyncConnectHook<M::Connection>>>,
+    /// Reads why a connect failed (`classify_connect_errors`).
+    pub(super) classify: Option<Classify<M::Error>>,
     adapted: PhantomData<fn() -> P>,
+}
+
+/// A connect error's reader (`classify_connect_errors`).
+type Classify<E> = Arc<dyn Fn(&E) -> crate::Refusal + Send + Sync>;
+
+impl<M: bb8::ManageConnection, P> Tokio<M, P> {
+    /// Why the manager's connect failed with `error`: by the reader given, else by the
+    /// error's `Debug` text (bb8's managers promise only `Debug`).
+    pub(super) fn classify(&self, error: &M::Error) -> crate::Refusal {
+        match &self.classify {
+            Some(classify) => classify(error),
+            None => crate::Refusal::of_text(&format!("{error:?}")),
+        }
+    }
 }
 
 /// How long an async reset may take before the connection is closed instead, unless the
@@ -48,6 +64,7 @@ impl<M: bb8::ManageConnection, P> Default for Tokio<M, P> {
             reset: None,
             reset_timeout: Some(DEFAULT_RESET_TIMEOUT),
             on_connect: None,
+            classify: None,
             adapted: PhantomData,
         }
     }
@@ -60,6 +77,7 @@ impl<M: bb8::ManageConnection, P> Clone for Tokio<M, P> {
             reset: self.reset.clone(),
             reset_timeout: self.reset_timeout,
             on_connect: self.on_connect.clone(),
+            classify: self.classify.clone(),
             adapted: PhantomData,
         }
     }
@@ -81,6 +99,23 @@ impl<M: bb8::ManageConnection, P> PoolBuilder<Tokio<M, P>> {
     /// [`ResetOnReturn::None`](crate::ResetOnReturn).
     pub fn reset_with(mut self, reset: impl AsyncReset<M::Connection>) -> Self {
         self.kind.reset = Some(Arc::new(reset));
+        self
+    }
+
+    /// How to read why the manager's connect failed, for a driver whose errors say it in
+    /// other words than its `Debug` text (by default [`Refusal::of_text`] of that text, read
+    /// for PostgreSQL's, MySQL's, MariaDB's and PgBouncer's words). The pool waits for
+    /// [`Refusal::ServerCapacity`] (see
+    /// [`wait_for_server_capacity`](PoolBuilder::wait_for_server_capacity)) and counts every
+    /// reason in `poolscope.connection.refusals`.
+    ///
+    /// [`Refusal::of_text`]: crate::Refusal::of_text
+    /// [`Refusal::ServerCapacity`]: crate::Refusal::ServerCapacity
+    pub fn classify_connect_errors(
+        mut self,
+        classify: impl Fn(&M::Error) -> crate::Refusal + Send + Sync + 'static,
+    ) -> Self {
+        self.kind.classify = Some(Arc::new(classify));
         self
     }
 
@@ -134,6 +169,7 @@ impl<M: bb8::ManageConnection, P: AdaptedPool<Tokio<M>>> PoolBuilder<Tokio<M, P>
                 reset: kind.reset.or_else(P::default_reset),
                 reset_timeout: kind.reset_timeout,
                 on_connect: kind.on_connect,
+                classify: kind.classify,
                 adapted: PhantomData,
             }
         });

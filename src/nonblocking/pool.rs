@@ -12,9 +12,11 @@ use crate::cause::Cause;
 use crate::config::FrontEnd;
 use crate::config::ResetAction;
 use crate::core::panics::catching;
-use crate::core::{Begin, Checked, Core, Reservation, ReturnStep, Started, Step, Waiter};
+use crate::core::{
+    AfterFailure, Begin, Checked, Core, Reservation, ReturnStep, Started, Step, Waited, Waiter,
+};
 use crate::error::BuildError;
-use crate::error::{Error, PoolFailure};
+use crate::error::{CheckoutSite, Error, PoolFailure};
 use crate::owner::Owner;
 use crate::pool::{ConnectionPool, Front};
 use crate::reset::AsyncReset;
@@ -129,7 +131,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                 let mut checkout = std::pin::pin!(self.checkout(
                     begun,
                     first,
-                    location,
+                    &site,
                     &trace.span,
                     &mut trace.clock
                 ));
@@ -149,7 +151,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
         &self,
         begun: Begin<'_, M::Connection>,
         mut first: Option<Step>,
-        location: &'static Location<'static>,
+        site: &CheckoutSite,
         span: &tracing::Span,
         clock: &mut CheckoutClock,
     ) -> Result<AsyncPooledConnection<M>, Error<M::Error>> {
@@ -173,7 +175,23 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                     clock.mark();
                     // Boxed: connecting is rare, and its timer and the manager's future would
                     // otherwise make every `get()` future larger (608 -> 760 bytes).
-                    Box::pin(self.connect(&mut reservation, deadline)).await?;
+                    let Some(e) = Box::pin(self.connect(&mut reservation, deadline)).await? else {
+                        continue;
+                    };
+                    let reason = self.shared.builder.kind.classify(&e);
+                    // A zero timeout refuses to wait, for capacity too.
+                    let may_wait = !core.config.timeout.is_some_and(|t| t.is_zero());
+                    let at = deadline.or_else(|| self.deadline());
+                    // bb8's managers promise only `Debug` for their errors.
+                    let describe = || format!("{e:?}");
+                    match reservation.connect_failed(reason, describe, site, may_wait.then_some(at))
+                    {
+                        AfterFailure::Fail => return Err(Error::Connect(e)),
+                        AfterFailure::Wait(waiter) => {
+                            deadline = at;
+                            reservation = self.wait(waiter).await?;
+                        }
+                    }
                 }
                 Step::Ping => {
                     clock.mark_ping();
@@ -198,7 +216,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                 }
                 Step::Ready => {
                     let at = clock.ready(span, core, reservation.outcome());
-                    return Ok(self.hand_out(reservation.finish(at), location));
+                    return Ok(self.hand_out(reservation.finish(at), site.location()));
                 }
                 Step::Fail(failure) => return Err(failure.into()),
             }
@@ -206,12 +224,13 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
     }
 
     /// Opens a connection for `reservation` (bounded by `deadline`, else by `pool_timeout`
-    /// from now) and hands it over, `first_connect` included.
+    /// from now) and hands it over, `first_connect` included; the manager's error, if it
+    /// failed (the checkout decides what comes of it).
     async fn connect(
         &self,
         reservation: &mut Reservation<'_, M::Connection>,
         deadline: Option<Instant>,
-    ) -> Result<(), Error<M::Error>> {
+    ) -> Result<Option<M::Error>, Error<M::Error>> {
         let core = &self.shared.core;
         let span = connect_span(&core.config);
         let timer = ConnectTimer::start(core);
@@ -235,7 +254,7 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                         Err(()) => Some("the on_connect hook panicked".into()),
                     };
                     if let Some(e) = refused {
-                        reservation.connect_failed(|| e.to_string());
+                        reservation.setup_failed(|| e.to_string());
                         drop(conn);
                         return Err(Error::Listener(crate::ListenerError::fatal(e)));
                     }
@@ -246,13 +265,10 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                     let me = Owner::current_task();
                     poll_fn(|cx| core.first_connect.poll_turn(me, cx)).await
                 };
-                Ok(reservation.connected(conn, turn)?)
+                reservation.connected(conn, turn)?;
+                Ok(None)
             }
-            Err(e) => {
-                // bb8's managers promise only `Debug` for their errors.
-                reservation.connect_failed(|| format!("{e:?}"));
-                Err(Error::Connect(e))
-            }
+            Err(e) => Ok(Some(e)),
         }
     }
 
@@ -274,11 +290,13 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
             core,
             waiter: Some(Arc::clone(&waiter)),
         };
-        let granted = poll_fn(|cx| core.poll_wait(&waiter, cx)).await;
+        let waited = poll_fn(|cx| core.poll_wait(&waiter, cx)).await;
         cancel.waiter = None;
-        match granted {
-            Some(grant) => Ok(core.reservation_for(&waiter, grant)),
-            None => core
+        match waited {
+            Waited::Granted(grant) => Ok(core.reservation_for(&waiter, grant)),
+            // Taken off the queue by the connect that failed.
+            Waited::Failed(error) => Err(PoolFailure::ConnectFailed(error)),
+            Waited::TimedOut => core
                 .cancel_wait(&waiter, true)
                 .ok_or_else(|| PoolFailure::Timeout(core.timeout_error(core.config.timeout))),
         }

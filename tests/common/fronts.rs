@@ -85,6 +85,8 @@ pub struct Opts {
     /// The blocking pool's pre-ping runs on a connector thread, bounded (`bounded_pre_ping`;
     /// the async pool's always is).
     pub bounded_pre_ping: bool,
+    /// `wait_for_server_capacity`, when set.
+    pub wait_for_server_capacity: Option<bool>,
 }
 
 impl Default for Opts {
@@ -114,6 +116,7 @@ impl Default for Opts {
             options: None,
             reset_knows_transactions: false,
             bounded_pre_ping: false,
+            wait_for_server_capacity: None,
         }
     }
 }
@@ -220,6 +223,9 @@ macro_rules! configure {
         }
         if let Some(options) = &opts.options {
             b = b.options(options);
+        }
+        if let Some(wait) = opts.wait_for_server_capacity {
+            b = b.wait_for_server_capacity(wait);
         }
         #[cfg(any(feature = "metrics", feature = "opentelemetry"))]
         if let Some(every) = opts.gauge_interval {

@@ -67,6 +67,11 @@ struct DbState {
     pooled: AtomicUsize,
     /// Runs inside the next connect, once it is counted and before the peak is read.
     during_open: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    /// The server's connection budget (`max_connections`): a connect beyond it is refused
+    /// with PostgreSQL's words. 0: no budget.
+    budget: AtomicUsize,
+    /// Connects tried, refused or not.
+    attempts: AtomicUsize,
     calls: Mutex<HashMap<usize, Vec<&'static str>>>,
 }
 
@@ -166,6 +171,15 @@ impl Db {
     pub fn during_next_open(&self, hook: impl FnOnce() + Send + 'static) {
         *self.inner.during_open.lock().unwrap() = Some(Box::new(hook));
     }
+    /// Admits at most `connections` at once (a server's `max_connections`, shared by every
+    /// pool over this `Db`); 0: no limit.
+    pub fn set_budget(&self, connections: usize) {
+        self.inner.budget.store(connections, Ordering::SeqCst);
+    }
+    /// Connects tried so far, refused or not.
+    pub fn attempts(&self) -> usize {
+        self.inner.attempts.load(Ordering::SeqCst)
+    }
     /// Connections opened and not yet fully closed.
     pub fn live(&self) -> usize {
         self.inner.live.load(Ordering::SeqCst)
@@ -198,14 +212,20 @@ impl Db {
             .push(call);
     }
     fn open_connection(&self) -> Result<FakeConn, FakeError> {
+        self.inner.attempts.fetch_add(1, Ordering::SeqCst);
         if self.inner.panic_connect.load(Ordering::SeqCst) {
             panic!("the driver panicked while connecting");
         }
         if self.inner.down.load(Ordering::SeqCst) {
             return Err(FakeError("database is stopped".into()));
         }
+        let budget = self.inner.budget.load(Ordering::SeqCst);
+        let live = self.inner.live.fetch_add(1, Ordering::SeqCst) + 1;
+        if budget > 0 && live > budget {
+            self.inner.live.fetch_sub(1, Ordering::SeqCst);
+            return Err(FakeError("FATAL: sorry, too many clients already".into()));
+        }
         let id = self.inner.connects.fetch_add(1, Ordering::SeqCst) + 1;
-        self.inner.live.fetch_add(1, Ordering::SeqCst);
         let pooled = self.inner.pooled.fetch_add(1, Ordering::SeqCst) + 1;
         let hook = self.inner.during_open.lock().unwrap().take();
         if let Some(hook) = hook {
