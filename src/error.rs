@@ -490,6 +490,8 @@ pub(crate) enum PoolFailure {
     AlreadyCheckedOut(AlreadyCheckedOut),
     Listener(ListenerError),
     ReconnectAttemptsExhausted,
+    /// The async front's waits end in it (the blocking front returns the error itself).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     ConnectFailed(ConnectFailedError),
 }
 

@@ -302,6 +302,7 @@ impl<'a, C> Reservation<'a, C> {
 
     /// The connection opened but the setup that runs on each new connection (the async
     /// pool's `on_connect`) refused it: logged and counted as a connect that failed.
+    #[cfg(feature = "tokio")]
     pub(crate) fn setup_failed(&self, describe: impl Fn() -> String) {
         self.core.emit(Event::ConnectFailed {
             describe: &describe,
