@@ -249,7 +249,7 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                             let reason = self.shared.builder.kind.classify(&e);
                             // A zero timeout refuses to wait, for capacity too.
                             let may_wait = !timeout.is_some_and(|t| t.is_zero());
-                            let describe = || e.to_string();
+                            let describe = || crate::ErrorChain(&e).to_string();
                             match reservation.connect_failed(
                                 reason,
                                 describe,

@@ -47,6 +47,18 @@ impl PgBouncer {
         server: &PrivatePostgres,
         server_connections: u32,
     ) -> Option<PgBouncer> {
+        PgBouncer::start_with(pool_mode, test, server, server_connections, 200)
+    }
+
+    /// As [`PgBouncer::start_in`], admitting at most `max_client_conn` client connections
+    /// (beyond them PgBouncer says `no more connections allowed (max_client_conn)`).
+    pub fn start_with(
+        pool_mode: &str,
+        test: &str,
+        server: &PrivatePostgres,
+        server_connections: u32,
+        max_client_conn: u32,
+    ) -> Option<PgBouncer> {
         use std::io::Write;
         if Command::new("pgbouncer").arg("--version").output().is_err() {
             let _ = writeln!(
@@ -74,7 +86,7 @@ impl PgBouncer {
                 "[databases]\npostgres = host=127.0.0.1 port={} dbname=postgres\n\n\
                  [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
                  auth_type = trust\nauth_file = {dir}/users.txt\npool_mode = {pool_mode}\n\
-                 default_pool_size = {server_connections}\nmax_client_conn = 200\n\
+                 default_pool_size = {server_connections}\nmax_client_conn = {max_client_conn}\n\
                  logfile = {dir}/pgbouncer.log\npidfile = {dir}/pgbouncer.pid\n\
                  ignore_startup_parameters = extra_float_digits,application_name\n",
                 server.port,
