@@ -400,7 +400,7 @@ fn diesel_blocking_on_mariadb_within_a_user_limit() {
              GRANT ALL ON `{db}`.* TO '{user}'@'%'"
         ))
         .unwrap();
-    let host = opts.get_ip_or_hostname().to_owned();
+    let host = opts.get_ip_or_hostname().into_owned();
     let port = opts.get_tcp_port();
     let url = format!("mysql://{user}@{host}:{port}/{db}");
     // Connected ones: a connect being refused shows in the list for a moment ("Connect").
