@@ -80,9 +80,9 @@ impl<C> Core<C> {
         let mut st = self.locked();
         let holder = st.holder.as_ref().map(|h| h.owner == site.owner);
         let grant = match self.open_or_wait(&mut st, holder) {
-            Checkout::TakeIdle => match self.pop_idle(&mut st) {
-                Some(slot) => Grant::pooled(slot),
-                None => unreachable!("the policy takes an idle slot only when one is there"),
+            Checkout::TakeIdle => match self.take_idle(&mut st) {
+                Some(grant) => grant,
+                None => unreachable!("open_or_wait takes an idle slot only when it may"),
             },
             Checkout::Open => self.new_capacity_or_probe(&mut st),
             Checkout::Wait => {
@@ -126,15 +126,22 @@ impl<C> Core<C> {
     /// The class's decision, with connects that fail letting one probe through at a time
     /// (`connects.rs`): a caller that may open a connection waits instead while a probe is
     /// out or the back-off is not over.
+    /// The same holds for an idle slot that holds no connection (taking it means
+    /// connecting), when no idle slot holds one.
     fn open_or_wait(&self, st: &mut State<C>, holder: Option<bool>) -> Checkout {
-        match self.limits.checkout(st.idle.len(), st.open, holder) {
-            Checkout::Open if !st.connects.working() => {
-                match st.connects.may_open(std::time::Instant::now) {
-                    MayOpen::No => Checkout::Wait,
-                    MayOpen::Yes | MayOpen::Probe => Checkout::Open,
-                }
-            }
-            decided => decided,
+        let decided = self.limits.checkout(st.idle.len(), st.open, holder);
+        if st.connects.working() {
+            return decided;
+        }
+        let connects = match decided {
+            Checkout::Open => true,
+            Checkout::TakeIdle => !st.idle.iter().any(|slot| slot.conn.is_some()),
+            _ => false,
+        };
+        if connects && st.connects.may_open(std::time::Instant::now) == MayOpen::No {
+            Checkout::Wait
+        } else {
+            decided
         }
     }
 
@@ -227,7 +234,11 @@ impl<C> Core<C> {
         let holder = st.holder.as_ref().map(|h| h.owner == waiter.site.owner);
         // At its deadline a waiter takes what is free, but no probe: its time is up.
         let grant = match self.limits.checkout(st.idle.len(), st.open, holder) {
-            Checkout::TakeIdle => Grant::pooled(self.pop_idle(&mut st)?),
+            Checkout::TakeIdle if st.connects.working() => Grant::pooled(self.pop_idle(&mut st)?),
+            Checkout::TakeIdle => {
+                let at = st.idle.iter().position(|slot| slot.conn.is_some())?;
+                Grant::pooled(st.idle.remove(at)?)
+            }
             Checkout::Open if st.connects.working() => self.new_capacity_locked(&mut st),
             Checkout::Open | Checkout::Wait | Checkout::RefuseAlreadyCheckedOut => return None,
         };
@@ -246,9 +257,9 @@ impl<C> Core<C> {
         let Some(pos) = st.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)) else {
             return waiter.take_grant();
         };
-        let slot = self.pop_idle(&mut st)?;
+        let grant = self.take_idle(&mut st)?;
         st.waiters.remove(pos);
-        Some(Grant::pooled(slot))
+        Some(grant)
     }
 
     /// Waits for a grant, blocking the thread, retrying when nudged, until `deadline`.

@@ -29,10 +29,11 @@ impl<C> Core<C> {
                     }
                     return;
                 }
-                let Some(slot) = self.pop_idle(st) else {
+                // While connects fail, an empty slot is new capacity: a probe, or wait.
+                let Some(grant) = self.take_idle(st) else {
                     return;
                 };
-                self.hand_to_first(st, Grant::pooled(slot));
+                self.hand_to_first(st, grant);
                 continue;
             }
             let holder = st.holder.as_ref().map(|h| h.owner == first.site.owner);
@@ -75,6 +76,33 @@ impl<C> Core<C> {
         }
         waiter.deliver(grant);
         st.to_wake.push(waiter);
+    }
+
+    /// Takes an idle slot for a checkout. While connects fail (`connects.rs`), a slot that
+    /// holds a connection first; an empty one (its connection invalidated: taking it means
+    /// connecting) only as the probe, else none (the caller waits for the probe).
+    pub(super) fn take_idle(&self, st: &mut State<C>) -> Option<Grant<C>> {
+        if st.connects.working() {
+            return self.pop_idle(st).map(Grant::pooled);
+        }
+        let holding = if self.config.use_lifo {
+            st.idle.iter().rposition(|slot| slot.conn.is_some())
+        } else {
+            st.idle.iter().position(|slot| slot.conn.is_some())
+        };
+        if let Some(at) = holding {
+            return st.idle.remove(at).map(Grant::pooled);
+        }
+        match st.connects.may_open(Instant::now) {
+            MayOpen::No => None,
+            MayOpen::Yes => self.pop_idle(st).map(Grant::pooled),
+            MayOpen::Probe => {
+                let mut grant = Grant::pooled(self.pop_idle(st)?);
+                st.connects.start_probe();
+                grant.probe = true;
+                Some(grant)
+            }
+        }
     }
 
     /// Takes the idle slot the pool hands out next: the newest with `use_lifo`, else the

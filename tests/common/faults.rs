@@ -27,6 +27,19 @@ pub trait Faulty {
 /// One checkout and query: how long `get()` took, and the outcome.
 pub type Op = Arc<dyn Fn() -> (Duration, Result<(), String>) + Send + Sync>;
 
+/// How an op says its checkout failed in a connect of its own (one connect attempt to the
+/// server), so that the table counts the attempts: the error's text after this mark.
+pub const OWN_CONNECT: &str = "[connect] ";
+
+/// An error of the pool as an op reports it: a failed connect of the caller's own marked
+/// [`OWN_CONNECT`] (another's, shared with the callers that waited for it, is not).
+pub fn pool_error<E: std::fmt::Display>(error: &poolscope::Error<E>) -> String {
+    match error {
+        poolscope::Error::Connect(_) => format!("{OWN_CONNECT}{error}"),
+        other => other.to_string(),
+    }
+}
+
 /// What one fault cost.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -37,6 +50,9 @@ pub struct Row {
     pub errors: usize,
     /// Of those, pool timeouts (`QueuePool limit ..`) and connect timeouts.
     pub timeouts: usize,
+    /// Connect attempts that failed during the fault, per second of it (the ops' own
+    /// connects, [`OWN_CONNECT`]): what an outage costs the server.
+    pub failed_connects_per_s: f64,
     /// Failed calls more than `settle` after the fault ended.
     pub late_errors: usize,
     /// From the fault's end to the last failed call (0 if none after it).
@@ -49,19 +65,20 @@ pub struct Row {
 impl Row {
     pub fn print_header() {
         eprintln!(
-            "| adapter | pre_ping | fault | calls | errors | killed | timeouts | recovered in | longest get() | errors after settling |"
+            "| adapter | pre_ping | fault | calls | errors | killed | timeouts | failed connects / s | recovered in | longest get() | errors after settling |"
         );
-        eprintln!("|---|---|---|---|---|---|---|---|---|---|");
+        eprintln!("|---|---|---|---|---|---|---|---|---|---|---|");
     }
 
     pub fn print(&self, adapter: &str, pre_ping: &str) {
         eprintln!(
-            "| {adapter} | {pre_ping} | {} | {} | {} | {} | {} | {:.2} s | {:.2} s | {} |",
+            "| {adapter} | {pre_ping} | {} | {} | {} | {} | {} | {:.0} | {:.2} s | {:.2} s | {} |",
             self.fault,
             self.calls,
             self.errors,
             self.killed,
             self.timeouts,
+            self.failed_connects_per_s,
             self.recovered_in.as_secs_f64(),
             self.max_get.as_secs_f64(),
             self.late_errors
@@ -203,6 +220,16 @@ pub fn run(server: &dyn Faulty, user: &str, workers: usize, op: Op, settle: Dura
                     })
                     .count(),
                 late_errors: errors.iter().filter(|e| e.at > *end + settle / 2).count(),
+                failed_connects_per_s: errors
+                    .iter()
+                    .filter(|e| e.at >= *start && e.at <= *end)
+                    .filter(|e| {
+                        e.error
+                            .as_deref()
+                            .is_some_and(|t| t.starts_with(OWN_CONNECT))
+                    })
+                    .count() as f64
+                    / end.saturating_duration_since(*start).as_secs_f64().max(1.0),
                 recovered_in: last_error
                     .map_or(Duration::ZERO, |at| at.saturating_duration_since(*end)),
                 max_get: window.iter().map(|e| e.got_in).max().unwrap_or_default(),

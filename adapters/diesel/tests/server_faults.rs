@@ -78,7 +78,7 @@ where
     let op: Op = Arc::new(move || {
         let started = Instant::now();
         match worker.get() {
-            Err(e) => (started.elapsed(), Err(e.to_string())),
+            Err(e) => (started.elapsed(), Err(faults::pool_error(&e))),
             Ok(mut conn) => {
                 let got = started.elapsed();
                 let done = diesel::sql_query("SELECT 1")
@@ -164,7 +164,7 @@ where
         handle.block_on(async {
             let started = Instant::now();
             match worker.get().await {
-                Err(e) => (started.elapsed(), Err(e.to_string())),
+                Err(e) => (started.elapsed(), Err(faults::pool_error(&e))),
                 Ok(mut conn) => {
                     let got = started.elapsed();
                     let done = diesel_async::RunQueryDsl::execute(
