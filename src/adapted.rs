@@ -84,7 +84,23 @@ pub trait AdaptedPool<F: Front>: Sized {
     fn default_reset() -> Option<Arc<F::Reset>> {
         None
     }
+
+    /// Reads, on a connection just opened, how many connections the server admits for its
+    /// user and database (default: not read). The pool asks it of its first connection and
+    /// publishes the answer as `poolscope.server.connection.budget` (see
+    /// [`ConnectionPool::report_server_budget`]). The future's errors are the adapter's to
+    /// swallow: `None` says nothing. The blocking pool polls it once, so a blocking
+    /// adapter's future does its query inside that poll.
+    #[allow(unused_variables)]
+    fn server_budget(
+        connection: &mut F::Connection,
+    ) -> Option<crate::BoxFuture<'_, Option<usize>>> {
+        None
+    }
 }
+
+/// A connection's server budget reader, as a front keeps it ([`AdaptedPool::server_budget`]).
+pub(crate) type BudgetReader<C> = fn(&mut C) -> Option<crate::BoxFuture<'_, Option<usize>>>;
 
 impl<K: crate::builder::PoolKind> PoolBuilder<K> {
     /// The core builder an adapter's `build` hands to the front: the same options and

@@ -105,6 +105,32 @@ impl<F: Front> ConnectionPool<F> {
         F::build_pool(builder, Arc::clone(&self.shared.manager))
     }
 
+    /// Says how many connections the server admits for this pool's user and database (its
+    /// `max_connections` less the reserved ones, a role's or user's limit): published as the
+    /// gauge `poolscope.server.connection.budget`, which the dashboard's Fleet row holds the
+    /// replicas' connections and their `max` against. The Diesel adapter reads and reports it
+    /// by itself after its first connect; a pool over a manager of your own reports it where
+    /// it knows it.
+    ///
+    /// ```
+    /// # struct M;
+    /// # impl r2d2::ManageConnection for M {
+    /// #     type Connection = ();
+    /// #     type Error = std::io::Error;
+    /// #     fn connect(&self) -> Result<(), std::io::Error> { Ok(()) }
+    /// #     fn is_valid(&self, _: &mut ()) -> Result<(), std::io::Error> { Ok(()) }
+    /// #     fn has_broken(&self, _: &mut ()) -> bool { false }
+    /// # }
+    /// let pool = poolscope::Pool::builder()
+    ///     .reset_on_return(poolscope::ResetOnReturn::None)
+    ///     .build(M)?;
+    /// pool.report_server_budget(97); // max_connections 100, 3 reserved
+    /// # Ok::<(), poolscope::BuildError>(())
+    /// ```
+    pub fn report_server_budget(&self, connections: usize) {
+        self.shared.core.instruments.server_budget(connections);
+    }
+
     /// Marks every connection opened before now to be replaced at its next checkout (what a
     /// failed pre-ping does). Checked-out connections finish their work first.
     pub fn invalidate_all(&self) {

@@ -43,6 +43,8 @@ pub struct Blocking<M: r2d2::ManageConnection, P = ()> {
     pub(super) bounded_pre_ping: bool,
     /// Reads why a connect failed ([`PoolBuilder::classify_connect_errors`]).
     pub(super) classify: Option<Classify<M::Error>>,
+    /// Reads the server's connection budget on the first connection (the adapter's).
+    pub(super) budget: Option<crate::adapted::BudgetReader<M::Connection>>,
     adapted: PhantomData<fn() -> P>,
 }
 
@@ -65,6 +67,7 @@ impl<M: r2d2::ManageConnection, P> Default for Blocking<M, P> {
             gate: Arc::default(),
             bounded_pre_ping: false,
             classify: None,
+            budget: None,
             adapted: PhantomData,
         }
     }
@@ -78,6 +81,7 @@ impl<M: r2d2::ManageConnection, P> Clone for Blocking<M, P> {
             gate: Arc::default(),
             bounded_pre_ping: self.bounded_pre_ping,
             classify: self.classify.clone(),
+            budget: self.budget,
             adapted: PhantomData,
         }
     }
@@ -169,6 +173,7 @@ impl<M: r2d2::ManageConnection, P: AdaptedPool<Blocking<M>>> PoolBuilder<Blockin
                 gate: kind.gate,
                 bounded_pre_ping: kind.bounded_pre_ping,
                 classify: kind.classify,
+                budget: Some(P::server_budget),
                 adapted: PhantomData,
             }
         });

@@ -243,7 +243,8 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                     match connected {
                         Ok(conn) => {
                             let turn = core.first_connect.wait_turn(Owner::current_thread());
-                            reservation.connected(conn, turn)?
+                            reservation.connected(conn, turn)?;
+                            self.read_server_budget(&mut reservation);
                         }
                         Err(e) => {
                             let reason = self.shared.builder.kind.classify(&e);
@@ -308,6 +309,31 @@ impl<M: r2d2::ManageConnection> Pool<M> {
 }
 
 impl<M: r2d2::ManageConnection> Pool<M> {
+    /// Asks the pool's first connection how many connections the server admits (the
+    /// adapter's reader; its future is polled once: a blocking adapter queries in that poll).
+    fn read_server_budget(&self, reservation: &mut Reservation<'_, M::Connection>) {
+        let Some(read) = self.shared.builder.kind.budget else {
+            return;
+        };
+        if !self.shared.core.asks_budget() {
+            return;
+        }
+        let Some(conn) = reservation.conn_mut() else {
+            return;
+        };
+        let answer = catching(|| {
+            let mut asked = read(conn)?;
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            match asked.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(answer) => answer,
+                std::task::Poll::Pending => None,
+            }
+        });
+        if let Ok(Some(connections)) = answer {
+            self.report_server_budget(connections);
+        }
+    }
+
     /// Waits for `waiter`'s grant until `deadline`; at the deadline, takes what is free or
     /// times out (`timeout` for the error's text).
     fn wait_for(

@@ -125,6 +125,8 @@ pub(crate) struct Core<C> {
     /// The pool's connects fail (`connects.rs`): a connect that works takes the lock to say
     /// it only then.
     connects_failing: AtomicBool,
+    /// The server's connection budget was asked of a connection (once per pool).
+    budget_asked: AtomicBool,
     /// Waiters that reached their deadline while an idle connection or capacity was there
     /// for them (they take it instead of timing out): wake-ups the pool missed. Zero unless
     /// there is a bug; tests assert it.
@@ -217,6 +219,7 @@ impl<C> Core<C> {
             state: Mutex::new(State::new()),
             ever_invalidated: AtomicBool::new(false),
             connects_failing: AtomicBool::new(false),
+            budget_asked: AtomicBool::new(false),
             missed_wakeups: AtomicU64::new(0),
             leaks: Mutex::new(leaks::Tracked::default()),
             alarm: None,
@@ -254,6 +257,14 @@ impl<C> Core<C> {
     pub(crate) fn bound(&self, at: Option<std::time::Instant>) -> Option<crate::timer::Bound> {
         let (timer, _) = self.alarm.as_ref()?;
         Some(crate::timer::Bound::new(timer, at?))
+    }
+
+    /// Whether this caller asks the server's connection budget of the connection it just
+    /// opened: the first to ask, once per pool.
+    #[inline]
+    pub(crate) fn asks_budget(&self) -> bool {
+        !self.budget_asked.load(Ordering::Relaxed)
+            && !self.budget_asked.swap(true, Ordering::Relaxed)
     }
 
     /// Wake-ups missed so far (see `missed_wakeups`).

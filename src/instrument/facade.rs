@@ -106,6 +106,7 @@ pub(super) struct Handles {
     pre_ping_failures: Counter,
     closes: [Counter; 7],
     refusals: [Counter; 4],
+    server_budget: Gauge,
     leaks_suspected: Counter,
 }
 
@@ -148,6 +149,10 @@ fn describe() {
     metrics::describe_counter!(INVALIDATIONS, "Connections invalidated, by reason.");
     metrics::describe_counter!(PRE_PING_FAILURES, "Pre-pings that found a dead connection.");
     metrics::describe_counter!(CLOSES, "Connections closed, by reason.");
+    metrics::describe_gauge!(
+        SERVER_BUDGET,
+        "Most connections the server admits for the pool's user and database."
+    );
     metrics::describe_counter!(
         REFUSALS,
         "Connects that failed, by reason (server_capacity: the server at its budget)."
@@ -229,8 +234,14 @@ impl Handles {
             pre_ping_failures: counter(PRE_PING_FAILURES),
             closes: CloseReason::ALL.map(|r| labelled(CLOSES, CLOSE_REASON, r.as_str())),
             refusals: Refusal::ALL.map(|r| labelled(REFUSALS, REFUSAL_REASON, r.as_str())),
+            server_budget: metrics::gauge!(SERVER_BUDGET, POOL_NAME => pool.clone()),
             leaks_suspected: counter(LEAKS_SUSPECTED),
         }
+    }
+
+    /// The server's connection budget, as read or reported.
+    pub(super) fn server_budget(&self, connections: usize) {
+        self.server_budget.set(connections as f64);
     }
 
     /// Whether a recorder took the handles (else the durations publish nothing).

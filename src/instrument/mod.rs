@@ -30,7 +30,7 @@ mod gauge_publisher;
 #[cfg(feature = "opentelemetry")]
 mod otel;
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 #[cfg(any(feature = "metrics", feature = "opentelemetry"))]
 use std::time::Duration;
 
@@ -101,6 +101,9 @@ pub(crate) struct Instruments {
     /// The pool's [`Statistics`](crate::Statistics), when it counts them (a separate
     /// allocation: the counters change on every checkout, the fields around them do not).
     statistics: Option<Box<Counters>>,
+    /// The server's connection budget once read or reported (0: unknown), observed by the
+    /// OpenTelemetry path.
+    server_budget: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 #[allow(unused_variables)]
@@ -126,9 +129,18 @@ impl Instruments {
         // Durations aggregated until the SDK collects, unless `gauge_interval` is zero.
         #[cfg(feature = "opentelemetry")]
         let aggregate = options.gauge_interval != Some(Duration::ZERO);
+        let server_budget = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         #[cfg(feature = "opentelemetry")]
-        let otel = otel::recording(&meter)
-            .then(|| otel::Handles::register(&meter, name, limits, source, aggregate));
+        let otel = otel::recording(&meter).then(|| {
+            otel::Handles::register(
+                &meter,
+                name,
+                limits,
+                source,
+                aggregate,
+                Arc::clone(&server_budget),
+            )
+        });
         let timed = false;
         #[cfg(feature = "metrics")]
         let timed = timed || facade.is_recording();
@@ -141,7 +153,17 @@ impl Instruments {
             otel,
             timed,
             statistics: options.statistics.then(Box::default),
+            server_budget,
         }
+    }
+
+    /// The server admits at most `connections` for this pool's user and database: published
+    /// as `poolscope.server.connection.budget`.
+    pub(crate) fn server_budget(&self, connections: usize) {
+        self.server_budget
+            .store(connections, std::sync::atomic::Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        self.facade.server_budget(connections);
     }
 
     /// The pool's statistics counters, when it counts them.

@@ -56,6 +56,14 @@ pub const CLOSES: &str = "poolscope.closes";
 /// `other`). A fleet's refusals for capacity say its replicas' pools add up to more than
 /// the server admits.
 pub const REFUSALS: &str = "poolscope.connection.refusals";
+/// `poolscope.server.connection.budget` (gauge, `{connection}`): the most connections the
+/// server admits for this pool's user and database, where the adapter could read it once
+/// (PostgreSQL: `max_connections` less the reserved ones, or the role's or the database's
+/// `CONNECTION LIMIT` if lower; MySQL and MariaDB: `max_connections`, or the user's
+/// `max_user_connections` if lower), or as the application reported it
+/// (`report_server_budget`). Absent when unknown. Every replica reports the same budget: a
+/// fleet's `sum(db.client.connection.max)` over it is its over-commitment.
+pub const SERVER_BUDGET: &str = "poolscope.server.connection.budget";
 /// `poolscope.leaks.suspected` (counter): connections held past the leak threshold.
 pub const LEAKS_SUSPECTED: &str = "poolscope.leaks.suspected";
 /// `poolscope.leaks.current` (gauge): connections held past the threshold right now.

@@ -67,8 +67,24 @@ impl Handles {
         limits: &Limits,
         source: Weak<dyn GaugeSource>,
         aggregate: bool,
+        server_budget: Arc<std::sync::atomic::AtomicUsize>,
     ) -> Self {
         let pool: Arc<[KeyValue]> = Arc::new([KeyValue::new(POOL_NAME, name.to_owned())]);
+        let attrs = pool.clone();
+        meter
+            .i64_observable_gauge(SERVER_BUDGET)
+            .with_unit("{connection}")
+            .with_description(
+                "Most connections the server admits for the pool's user and database.",
+            )
+            .with_callback(move |obs| {
+                // Unknown until read or reported: no sample rather than a zero.
+                let budget = server_budget.load(std::sync::atomic::Ordering::Relaxed);
+                if budget > 0 {
+                    obs.observe(budget as i64, &attrs);
+                }
+            })
+            .build();
         let idle_attrs = with(&pool, STATE, "idle");
         let used_attrs = with(&pool, STATE, "used");
         let seconds = |metric: &'static str, description: &'static str| {

@@ -25,6 +25,8 @@ pub struct Tokio<M: bb8::ManageConnection, P = ()> {
     pub(super) on_connect: Option<Arc<dyn AsyncConnectHook<M::Connection>>>,
     /// Reads why a connect failed (`classify_connect_errors`).
     pub(super) classify: Option<Classify<M::Error>>,
+    /// Reads the server's connection budget on the first connection (the adapter's).
+    pub(super) budget: Option<crate::adapted::BudgetReader<M::Connection>>,
     adapted: PhantomData<fn() -> P>,
 }
 
@@ -65,6 +67,7 @@ impl<M: bb8::ManageConnection, P> Default for Tokio<M, P> {
             reset_timeout: Some(DEFAULT_RESET_TIMEOUT),
             on_connect: None,
             classify: None,
+            budget: None,
             adapted: PhantomData,
         }
     }
@@ -78,6 +81,7 @@ impl<M: bb8::ManageConnection, P> Clone for Tokio<M, P> {
             reset_timeout: self.reset_timeout,
             on_connect: self.on_connect.clone(),
             classify: self.classify.clone(),
+            budget: self.budget,
             adapted: PhantomData,
         }
     }
@@ -170,6 +174,7 @@ impl<M: bb8::ManageConnection, P: AdaptedPool<Tokio<M>>> PoolBuilder<Tokio<M, P>
                 reset_timeout: kind.reset_timeout,
                 on_connect: kind.on_connect,
                 classify: kind.classify,
+                budget: Some(P::server_budget),
                 adapted: PhantomData,
             }
         });

@@ -266,9 +266,29 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                     poll_fn(|cx| core.first_connect.poll_turn(me, cx)).await
                 };
                 reservation.connected(conn, turn)?;
+                self.read_server_budget(reservation).await;
                 Ok(None)
             }
             Err(e) => Ok(Some(e)),
+        }
+    }
+
+    /// Asks the pool's first connection how many connections the server admits (the
+    /// adapter's reader), bounded by `pool_timeout`.
+    async fn read_server_budget(&self, reservation: &mut Reservation<'_, M::Connection>) {
+        let Some(read) = self.shared.builder.kind.budget else {
+            return;
+        };
+        let core = &self.shared.core;
+        if !core.asks_budget() {
+            return;
+        }
+        let Some(asked) = reservation.conn_mut().and_then(read) else {
+            return;
+        };
+        let answer = timer::within(core.bound(self.deadline()), CatchUnwind::new(asked)).await;
+        if let Some(Ok(Some(connections))) = answer {
+            self.report_server_budget(connections);
         }
     }
 

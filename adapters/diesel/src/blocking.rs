@@ -260,4 +260,11 @@ impl<C: R2D2Connection + Send + 'static> poolscope::AdaptedPool<poolscope::Block
     fn default_reset() -> Option<Arc<dyn poolscope::Reset<C>>> {
         Some(Arc::new(DieselReset))
     }
+
+    fn server_budget(connection: &mut C) -> Option<poolscope::BoxFuture<'_, Option<usize>>> {
+        // Ready at its first poll: the query runs inside it.
+        Some(Box::pin(async move {
+            crate::server_budget::blocking(connection)
+        }))
+    }
 }

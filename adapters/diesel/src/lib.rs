@@ -98,6 +98,7 @@ mod migrating {}
 
 mod redact;
 mod reset;
+mod server_budget;
 mod system;
 
 pub use blocking::{Builder, Error, Manager, Pool, PooledConnection};

@@ -387,4 +387,8 @@ where
     fn default_reset() -> Option<Arc<dyn AsyncReset<C>>> {
         Some(Arc::new(DieselAsyncReset))
     }
+
+    fn server_budget(connection: &mut C) -> Option<poolscope::BoxFuture<'_, Option<usize>>> {
+        Some(Box::pin(crate::server_budget::nonblocking(connection)))
+    }
 }

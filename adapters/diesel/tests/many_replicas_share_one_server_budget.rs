@@ -420,3 +420,55 @@ fn diesel_blocking_on_mariadb_within_a_user_limit() {
     });
     let _ = client.query_drop(format!("DROP USER IF EXISTS '{user}'@'%'"));
 }
+
+/// The gauge `poolscope.server.connection.budget` (what the dashboard's Fleet row holds the
+/// replicas against), as the pool read it on its first connection.
+fn budget_gauge(snapshotter: &metrics_util::debugging::Snapshotter) -> Option<f64> {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .find(|(key, ..)| key.key().name() == poolscope::metric_names::SERVER_BUDGET)
+        .and_then(|(_, _, _, value)| match value {
+            metrics_util::debugging::DebugValue::Gauge(v) => Some(v.into_inner()),
+            _ => None,
+        })
+}
+
+#[test]
+fn the_budget_gauge_says_the_role_limit_on_both_fronts() {
+    let Some(role) = LimitedRole::create("gauge") else {
+        return;
+    };
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let pool = metrics::with_local_recorder(&recorder, || {
+        poolscope_diesel::Pool::<diesel::PgConnection>::builder()
+            .build(role.url.as_str())
+            .unwrap()
+    });
+    assert_eq!(
+        budget_gauge(&snapshotter),
+        Some(0.0),
+        "unknown before a connection"
+    );
+    drop(pool.get().unwrap());
+    assert_eq!(budget_gauge(&snapshotter), Some(BUDGET as f64), "blocking");
+
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Built under the recorder (the build registers the pool's metrics).
+    let pool = metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(
+            poolscope_diesel::AsyncPool::<diesel_async::AsyncPgConnection>::builder()
+                .build(role.url.as_str()),
+        )
+    })
+    .unwrap();
+    runtime.block_on(async { drop(pool.get().await.unwrap()) });
+    assert_eq!(budget_gauge(&snapshotter), Some(BUDGET as f64), "async");
+}
