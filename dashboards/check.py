@@ -176,6 +176,25 @@ def check(prom, at, ports):
             if seen.get(instance, 0) <= 0:
                 failures.append(f"{event}: none on {instance} ({expr})")
 
+    # Refusals for capacity on both instances, and each instance reports the budget.
+    expr = (f'sum by (instance) (increase(poolscope_connection_refusals_total{{job="{JOB}", '
+            f'poolscope_refusal_reason="server_capacity"}}[5m]))')
+    seen = {s["metric"]["instance"]: value(s) for s in query(prom, expr, at)}
+    budget = {s["metric"]["instance"]: value(s)
+              for s in query(prom, f'max by (instance) (poolscope_server_connection_budget{{job="{JOB}"}})', at)}
+    for instance in instances:
+        if seen.get(instance, 0) <= 0:
+            failures.append(f"refusals for capacity: none on {instance} ({expr})")
+        if budget.get(instance) != 5:
+            failures.append(f"server budget on {instance}: {budget.get(instance)}, want 5")
+    # The Fleet row adds the instances up: the over-commitment is both instances' max (4 + 3
+    # each) over the budget, 14 / 5.
+    fleet = [p for p in panels(dashboard) if p["title"].startswith("Fleet: over-commitment")]
+    over = query(prom, substitute(fleet[0]["targets"][0]["expr"]), at) if fleet else []
+    ratio = sum(value(s) for s in over)
+    if abs(ratio - 14 / 5) > 1e-6:
+        failures.append(f"over-commitment: {ratio}, want 14/5 (two instances of 4 + 3 over 5): {over}")
+
     # Splits add up: per instance and per pool, each series' parts sum to its total.
     for series in ["db_client_connection_count", "db_client_connection_max",
                    "rate(db_client_connection_wait_time_seconds_count"]:

@@ -74,6 +74,58 @@ OVERVIEW = [
     ),
 ]
 
+FLEET_BY = f"job, {POOL}"
+FLEET_LEGEND = "{{job}} {{" + POOL + "}}"
+
+# The server's view: the replicas of a service share pool names and one server's budget, so
+# these panels add the instances up (every other panel keeps them apart).
+FLEET = [
+    (
+        "Fleet: connections against the server's budget",
+        "Connections open, summed over the selected instances (the replicas), against the "
+        "server's budget for them (max_connections less the reserved ones, or the role's or "
+        "user's limit; read by the Diesel adapter, or reported). At the budget, the server "
+        "refuses connects: poolscope waits for capacity instead of failing the caller.",
+        "short",
+        "timeseries",
+        [
+            q(f"sum by ({FLEET_BY}) (db_client_connection_count{{{SEL}}})",
+              "open " + FLEET_LEGEND),
+            q(f"max by ({FLEET_BY}) (poolscope_server_connection_budget{{{SEL}}} > 0)",
+              "budget " + FLEET_LEGEND),
+        ],
+        8,
+    ),
+    (
+        "Fleet: over-commitment (sum of max / budget)",
+        "What the replicas may open together (the sum of every instance's max) over the "
+        "server's budget. Above 1 the replicas can ask for more than the server admits; "
+        "the budget formula: replicas x (pool_size + max_overflow) <= budget.",
+        "percentunit",
+        "timeseries",
+        [
+            q(f"sum by ({FLEET_BY}) (db_client_connection_max{{{SEL}}}) / "
+              f"max by ({FLEET_BY}) (poolscope_server_connection_budget{{{SEL}}} > 0)",
+              FLEET_LEGEND),
+        ],
+        8,
+    ),
+    (
+        "Fleet: refused connects / s",
+        "Connects that failed, by reason, summed over the replicas: server_capacity is the "
+        "server at its budget (callers wait for capacity); unreachable and authentication "
+        "are outages and misconfiguration.",
+        "ops",
+        "timeseries",
+        [
+            q(f"sum by ({FLEET_BY}, poolscope_refusal_reason) "
+              f"(rate(poolscope_connection_refusals_total{{{SEL}}}[{RATE}]))",
+              "{{poolscope_refusal_reason}} " + FLEET_LEGEND),
+        ],
+        8,
+    ),
+]
+
 DRILL = [
     (
         "Connections by state",
@@ -231,6 +283,14 @@ def layout():
     pid, y = pid + 1, y + 1
     x = 0
     for spec in OVERVIEW:
+        panels.append(panel(pid, x, y, spec))
+        pid, x = pid + 1, x + spec[5]
+    y += 8
+    panels.append({"id": pid, "type": "row", "title": "Fleet: the replicas against one server",
+                   "collapsed": False, "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}, "panels": []})
+    pid, y = pid + 1, y + 1
+    x = 0
+    for spec in FLEET:
         panels.append(panel(pid, x, y, spec))
         pid, x = pid + 1, x + spec[5]
     y += 8

@@ -8,7 +8,9 @@
 //! ```
 //! Two pools, `orders` (QueuePool 2 + 2, pre-ping, recycle after 3 s, leak threshold 400 ms,
 //! timeout 100 ms) and `billing` (3 + 0), over an in-memory database that "restarts" every
-//! 5 s (pre-pings fail, connections are invalidated and replaced) and fails one reset in ten.
+//! 5 s (pre-pings fail, connections are invalidated and replaced), fails one reset in ten,
+//! and admits 5 connections at once (the two pools may ask 7: beyond 5 it refuses, as a
+//! server at its `max_connections` does; both pools report that budget).
 #[path = "common/serve_metrics.rs"]
 mod serve_metrics;
 
@@ -28,11 +30,41 @@ use prometheus::Encoder as _;
 struct Db {
     generation: AtomicU64,
     resets: AtomicU64,
+    /// Connections open now: at most [`BUDGET`].
+    live: AtomicU64,
 }
+
+/// The connections the database admits at once.
+const BUDGET: u64 = 5;
 
 struct Conn {
     generation: u64,
+    db: Arc<Db>,
 }
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.db.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What the database says: a connection it closed, or a connect refused at its budget.
+#[derive(Debug)]
+enum DbError {
+    Gone(Gone),
+    TooMany,
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbError::Gone(gone) => gone.fmt(f),
+            DbError::TooMany => f.write_str("FATAL: sorry, too many clients already"),
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
 
 #[derive(Debug)]
 struct Gone;
@@ -49,18 +81,23 @@ struct Manager(Arc<Db>);
 
 impl r2d2::ManageConnection for Manager {
     type Connection = Conn;
-    type Error = Gone;
+    type Error = DbError;
 
-    fn connect(&self) -> Result<Conn, Gone> {
+    fn connect(&self) -> Result<Conn, DbError> {
         std::thread::sleep(Duration::from_millis(2));
+        if self.0.live.fetch_add(1, Ordering::SeqCst) >= BUDGET {
+            self.0.live.fetch_sub(1, Ordering::SeqCst);
+            return Err(DbError::TooMany);
+        }
         Ok(Conn {
             generation: self.0.generation.load(Ordering::SeqCst),
+            db: Arc::clone(&self.0),
         })
     }
-    fn is_valid(&self, conn: &mut Conn) -> Result<(), Gone> {
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), DbError> {
         match conn.generation == self.0.generation.load(Ordering::SeqCst) {
             true => Ok(()),
-            false => Err(Gone),
+            false => Err(DbError::Gone(Gone)),
         }
     }
     fn has_broken(&self, _: &mut Conn) -> bool {
@@ -95,6 +132,9 @@ fn pools(db: &Arc<Db>) -> Result<(Pool<Manager>, Pool<Manager>), Box<dyn Error>>
         .gauge_interval(Duration::from_millis(200))
         .reset_with(reset)
         .build(Manager(Arc::clone(db)))?;
+    // What a server's max_connections says (the Diesel adapter reads it by itself).
+    orders.report_server_budget(BUDGET as usize);
+    billing.report_server_budget(BUDGET as usize);
     Ok((orders, billing))
 }
 

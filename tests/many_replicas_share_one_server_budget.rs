@@ -42,18 +42,25 @@ fn says_the_budget_is_full(e: &(dyn std::error::Error + 'static)) -> bool {
     text.contains("remaining connection slots are reserved") || text.contains("too many clients")
 }
 
-#[test]
-fn replicas_beyond_the_budget_wait_for_capacity_and_are_served() {
-    let Some(server) = PrivatePostgres::start(
-        "budget",
+/// A server of the test's own admitting 5 connections to the role `app` (`max_connections`
+/// 8, 3 reserved for superusers); `None` after saying SKIPPED.
+fn server_with_a_budget_of_five(test: &str) -> Option<PrivatePostgres> {
+    let server = PrivatePostgres::start(
+        test,
         &["max_connections=8", "superuser_reserved_connections=3"],
-    ) else {
-        return;
-    };
+    )?;
     server
         .admin()
         .batch_execute("CREATE ROLE app LOGIN")
         .unwrap();
+    Some(server)
+}
+
+#[test]
+fn replicas_beyond_the_budget_wait_for_capacity_and_are_served() {
+    let Some(server) = server_with_a_budget_of_five("budget") else {
+        return;
+    };
     let replicas = replicas(&server, true);
 
     // Five connections held: the budget is spent.
@@ -127,16 +134,9 @@ fn replicas_beyond_the_budget_wait_for_capacity_and_are_served() {
 
 #[test]
 fn with_sqlalchemys_behaviour_the_refusal_is_an_error_at_once() {
-    let Some(server) = PrivatePostgres::start(
-        "budget_raise",
-        &["max_connections=8", "superuser_reserved_connections=3"],
-    ) else {
+    let Some(server) = server_with_a_budget_of_five("budget_raise") else {
         return;
     };
-    server
-        .admin()
-        .batch_execute("CREATE ROLE app LOGIN")
-        .unwrap();
     let replicas = replicas(&server, false);
     let mut held = Vec::new();
     let mut refused = 0;
