@@ -14,6 +14,7 @@ fn contract() -> Vec<String> {
         m::IDLE_MIN,
         m::PENDING_REQUESTS,
         m::LEAKS_CURRENT,
+        m::SERVER_BUDGET,
     ];
     let counters = [
         m::TIMEOUTS,
@@ -24,6 +25,7 @@ fn contract() -> Vec<String> {
         m::INVALIDATIONS,
         m::PRE_PING_FAILURES,
         m::CLOSES,
+        m::REFUSALS,
         m::LEAKS_SUSPECTED,
     ];
     let histograms = [m::CREATE_TIME, m::WAIT_TIME, m::USE_TIME];
@@ -45,6 +47,7 @@ fn label_keys() -> BTreeSet<String> {
         m::RECYCLE_REASON,
         m::INVALIDATE_REASON,
         m::CLOSE_REASON,
+        m::REFUSAL_REASON,
     ]
     .iter()
     .map(|k| k.replace('.', "_"))
@@ -150,7 +153,8 @@ fn selectors(expr: &str) -> Vec<(String, String)> {
 /// Replicas of one service share pool names: every query is filtered by the `job`,
 /// `instance` and `pool` variables, and every aggregation keeps `job` and `instance` apart,
 /// so that two instances' pools are never added into one (a 5-connection pool scraped from
-/// two jobs showed used 9, max 10).
+/// two jobs showed used 9, max 10) — but in the Fleet row, which adds the replicas up as the
+/// server sees them, by `job` and pool name.
 #[test]
 fn every_query_keeps_instances_apart_and_follows_the_variables() {
     let dashboard = dashboard();
@@ -167,6 +171,15 @@ fn every_query_keeps_instances_apart_and_follows_the_variables() {
     );
     let mut all = Vec::new();
     exprs(&dashboard, &mut all);
+    let mut fleet_exprs = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        if panel["title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Fleet: "))
+        {
+            exprs(panel, &mut fleet_exprs);
+        }
+    }
     for expr in &all {
         for (name, matchers) in selectors(expr) {
             for wanted in [
@@ -180,15 +193,28 @@ fn every_query_keeps_instances_apart_and_follows_the_variables() {
                 );
             }
         }
+        let fleet = fleet_exprs.contains(expr);
         for (i, _) in expr.match_indices("sum by (") {
             let by = &expr[i + "sum by (".len()..];
             let by = &by[..by.find(')').unwrap()];
-            assert!(
-                by.contains("job") && by.contains("instance"),
-                "`{expr}` adds instances together: by ({by})"
-            );
+            if fleet {
+                assert!(
+                    by.contains("job") && by.contains("db_client_connection_pool_name"),
+                    "`{expr}` (Fleet) must keep jobs and pools apart: by ({by})"
+                );
+            } else {
+                assert!(
+                    by.contains("job") && by.contains("instance"),
+                    "`{expr}` adds instances together: by ({by})"
+                );
+            }
         }
     }
+    assert_eq!(
+        fleet_exprs.len(),
+        4,
+        "the Fleet row's queries: {fleet_exprs:?}"
+    );
 }
 
 /// Rates are per second (unit `ops`), a rate never shares an axis with a gauge, and a count

@@ -61,7 +61,7 @@ pub const REFUSALS: &str = "poolscope.connection.refusals";
 /// (PostgreSQL: `max_connections` less the reserved ones, or the role's or the database's
 /// `CONNECTION LIMIT` if lower; MySQL and MariaDB: `max_connections`, or the user's
 /// `max_user_connections` if lower), or as the application reported it
-/// (`report_server_budget`). Absent when unknown. Every replica reports the same budget: a
+/// (`report_server_budget`). 0 while unknown. Every replica reports the same budget: a
 /// fleet's `sum(db.client.connection.max)` over it is its over-commitment.
 pub const SERVER_BUDGET: &str = "poolscope.server.connection.budget";
 /// `poolscope.leaks.suspected` (counter): connections held past the leak threshold.

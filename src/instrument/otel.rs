@@ -78,11 +78,9 @@ impl Handles {
                 "Most connections the server admits for the pool's user and database.",
             )
             .with_callback(move |obs| {
-                // Unknown until read or reported: no sample rather than a zero.
+                // 0 until read or reported, as the facade's gauge (the Fleet row ignores 0).
                 let budget = server_budget.load(std::sync::atomic::Ordering::Relaxed);
-                if budget > 0 {
-                    obs.observe(budget as i64, &attrs);
-                }
+                obs.observe(budget as i64, &attrs);
             })
             .build();
         let idle_attrs = with(&pool, STATE, "idle");
