@@ -168,6 +168,17 @@ impl Limits {
         self.class == PoolClass::SingletonThread
     }
 
+    /// Whether a checkout whose connect the server refused for capacity may wait in the
+    /// queue for a connection or a later connect (`connects.rs`): the classes that queue
+    /// their callers (QueuePool, StaticPool) and NullPool; not SingletonThreadPool (a
+    /// thread's own connection, no queue) nor AssertionPool (one checkout, never a wait).
+    pub(crate) fn waits_for_capacity(&self) -> bool {
+        matches!(
+            self.class,
+            PoolClass::Queue | PoolClass::Static | PoolClass::Null
+        )
+    }
+
     /// StaticPool and AssertionPool: one connection, one holder at a time.
     pub(crate) fn single_holder(&self) -> bool {
         matches!(self.class, PoolClass::Static | PoolClass::Assertion)

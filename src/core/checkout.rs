@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::connects::MayOpen;
+use super::connect_backoff::MayOpen;
 use super::state::{State, ThreadConn};
 use super::waiter::Wake;
 use super::{Core, Grant, Reservation, Step, Waiter};

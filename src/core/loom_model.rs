@@ -58,10 +58,12 @@ fn checkout(core: &Arc<Core<u32>>) -> Option<Checked<u32>> {
     let site = core.site(std::panic::Location::caller(), Owner::current_thread);
     match core.begin(&site, core.config.timeout, || None) {
         Begin::Reserved(r) => Some(drive(r)),
-        Begin::Wait(waiter) => {
-            let grant = core.wait_blocking(&waiter, None).expect("no deadline");
-            Some(drive(core.reservation_for(&waiter, grant)))
-        }
+        Begin::Wait(waiter) => match core.wait_blocking(&waiter, None) {
+            super::checkout::Waited::Granted(grant) => {
+                Some(drive(core.reservation_for(&waiter, grant)))
+            }
+            _ => panic!("a wait without deadline ended without a grant"),
+        },
         Begin::Refused(_) => None,
     }
 }

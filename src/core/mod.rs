@@ -28,6 +28,7 @@
 
 mod checkin;
 mod checkout;
+mod connect_backoff;
 mod connects;
 mod deadlines;
 pub(crate) mod first_connect;
@@ -165,6 +166,8 @@ impl<C: Send + 'static> Core<C> {
         let limits = Limits::for_config(&config);
         let timer = match front {
             crate::config::FrontEnd::Hooks => None,
+            // The loom model checks the books alone, with no thread of the real world's.
+            _ if cfg!(poolscope_loom) => None,
             _ => Some(crate::timer::timer().map_err(|error| {
                 crate::BuildError::ThreadUnavailable {
                     what: "poolscope-timer",

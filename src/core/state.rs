@@ -9,7 +9,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::connects::Connects;
+use super::connect_backoff::Connects;
 use super::deadlines::Sweep;
 use super::panics::catching;
 use super::{Core, Slot, Waiter};

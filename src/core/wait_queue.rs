@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::connects::MayOpen;
+use super::connect_backoff::MayOpen;
 use super::state::State;
 use super::{Core, Grant, Slot, Waiter};
 use crate::policy::Checkout;
