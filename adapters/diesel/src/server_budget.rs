@@ -4,6 +4,16 @@
 //! the database's `CONNECTION LIMIT` if lower; MySQL's and MariaDB's `max_connections`, or
 //! the user's `max_user_connections` if lower. One query, on a connection just opened; any
 //! error says nothing. SQLite has no server.
+// Built with SQLite alone (or no backend), nothing here has a server to ask.
+#![cfg_attr(
+    not(any(
+        feature = "postgres",
+        feature = "mysql",
+        feature = "async-postgres",
+        feature = "async-mysql"
+    )),
+    allow(dead_code, unused_imports)
+)]
 
 use std::any::Any;
 
@@ -45,16 +55,16 @@ impl Budget {
 /// The budget through a blocking connection, if it is one that has a server.
 #[allow(unused_variables, unused_mut)]
 pub(crate) fn blocking<C: 'static>(connection: &mut C) -> Option<usize> {
-    use diesel::RunQueryDsl;
     let mut connection = connection as &mut dyn Any;
     #[cfg(feature = "postgres")]
     if let Some(pg) = connection.downcast_mut::<diesel::PgConnection>() {
-        let budget: Budget = diesel::sql_query(POSTGRES).get_result(pg).ok()?;
+        let budget: Budget =
+            diesel::RunQueryDsl::get_result(diesel::sql_query(POSTGRES), pg).ok()?;
         return budget.connections();
     }
     #[cfg(feature = "mysql")]
     if let Some(my) = connection.downcast_mut::<diesel::MysqlConnection>() {
-        let budget: Budget = diesel::sql_query(MYSQL).get_result(my).ok()?;
+        let budget: Budget = diesel::RunQueryDsl::get_result(diesel::sql_query(MYSQL), my).ok()?;
         return budget.connections();
     }
     None
