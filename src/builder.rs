@@ -156,7 +156,10 @@ impl<K: PoolKind> PoolBuilder<K> {
     /// server's budget do not storm it. `false` is SQLAlchemy's behaviour: the refused
     /// caller fails at once with the connect error. Other connect failures (the server down,
     /// the credentials refused) fail their caller, and every caller waiting for a connect, at
-    /// once either way.
+    /// once either way; a caller waiting for a returned connection keeps waiting. The wait
+    /// ends at the checkout's deadline (`pool_timeout` from the `get()`, the connect's time
+    /// included). QueuePool and StaticPool wait; NullPool, which has no `pool_timeout`, and
+    /// SingletonThreadPool and AssertionPool fail a refusal at once.
     pub fn wait_for_server_capacity(self, wait: bool) -> Self {
         self.with(|o| o.wait_for_server_capacity = Some(wait))
     }

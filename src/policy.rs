@@ -170,13 +170,11 @@ impl Limits {
 
     /// Whether a checkout whose connect the server refused for capacity may wait in the
     /// queue for a connection or a later connect (`connects.rs`): the classes that queue
-    /// their callers (QueuePool, StaticPool) and NullPool; not SingletonThreadPool (a
-    /// thread's own connection, no queue) nor AssertionPool (one checkout, never a wait).
+    /// their callers and bound the wait by their `pool_timeout` (QueuePool, StaticPool).
+    /// NullPool has no `pool_timeout` to bound it (it fails at once, as in SQLAlchemy), nor
+    /// have SingletonThreadPool (a thread's own connection) and AssertionPool.
     pub(crate) fn waits_for_capacity(&self) -> bool {
-        matches!(
-            self.class,
-            PoolClass::Queue | PoolClass::Static | PoolClass::Null
-        )
+        matches!(self.class, PoolClass::Queue | PoolClass::Static)
     }
 
     /// StaticPool and AssertionPool: one connection, one holder at a time.

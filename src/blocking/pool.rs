@@ -214,7 +214,10 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                     clock.mark();
                     let span = connect_span(&core.config);
                     let timer = ConnectTimer::start(&self.shared.core);
-                    let connected = match deadline.or_else(|| deadline_after(timeout)) {
+                    // `pool_timeout` bounds the whole checkout: a refusal's wait after this
+                    // connect ends at the same deadline.
+                    deadline = deadline.or_else(|| deadline_after(timeout));
+                    let connected = match deadline {
                         None => span.in_scope(|| manager.connect()),
                         Some(at) => {
                             let Some(permit) = self.shared.builder.kind.gate.enter(at) else {
@@ -259,7 +262,6 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                             ) {
                                 AfterFailure::Fail => return Err(Error::Connect(e)),
                                 AfterFailure::Wait(waiter) => {
-                                    deadline = deadline.or_else(|| deadline_after(timeout));
                                     reservation = self.wait_for(&waiter, deadline, timeout)?;
                                 }
                             }
@@ -268,9 +270,12 @@ impl<M: r2d2::ManageConnection> Pool<M> {
                 }
                 Step::Ping => {
                     clock.mark_ping();
-                    let bound = deadline
-                        .or_else(|| deadline_after(timeout))
-                        .filter(|_| self.shared.builder.kind.bounded_pre_ping);
+                    let bound = if self.shared.builder.kind.bounded_pre_ping {
+                        deadline = deadline.or_else(|| deadline_after(timeout));
+                        deadline
+                    } else {
+                        None
+                    };
                     let outcome = match bound {
                         None => reservation.conn_mut().map(|conn| manager.is_valid(conn)),
                         Some(at) => {

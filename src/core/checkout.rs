@@ -95,11 +95,15 @@ impl<C> Core<C> {
                 if let Some(at) = deadline {
                     self.watch_deadline(&mut st.sweep, at);
                 }
+                // Waits for a connect: the class would have let it open one.
+                let for_connect = !st.connects.working()
+                    && self.limits.checkout(st.idle.len(), st.open, holder) != Checkout::Wait;
                 let waiter = Arc::new(Waiter::new(
                     site.clone(),
                     self.config.front == FrontEnd::Blocking,
                     self.limits.overtakes(),
                     deadline,
+                    for_connect,
                 ));
                 st.waiters.push_back(Arc::clone(&waiter));
                 if !st.connects.working() {

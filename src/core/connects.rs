@@ -53,12 +53,17 @@ impl<C> Core<C> {
         self.watch_next_probe(&mut st);
     }
 
-    /// Sets the pool's alarm for the next probe, if callers wait for one.
+    /// Sets the pool's alarm for the next probe, if callers wait for one and it is still to
+    /// come. A probe whose time has passed is started by the section's end (`settle_locked`)
+    /// if the class's limits let one open, else by whatever frees capacity (a return, a
+    /// close), which settles too: an alarm for a past instant would ring at once, find
+    /// nothing to do and be set again, a spin on the timer thread (a probe abandoned by its
+    /// caller holds its slot until its connect returns).
     pub(super) fn watch_next_probe(&self, st: &mut State<C>) {
         if st.waiters.is_empty() {
             return;
         }
-        if let Some(at) = st.connects.next_probe() {
+        if let Some(at) = st.connects.next_probe().filter(|&at| at > Instant::now()) {
             self.watch_deadline(&mut st.sweep, at);
         }
     }
@@ -98,6 +103,7 @@ impl<C> Core<C> {
                 self.config.front == FrontEnd::Blocking,
                 self.limits.overtakes(),
                 deadline,
+                true,
             ));
             if let Some(at) = deadline {
                 self.watch_deadline(&mut st.sweep, at);
@@ -107,18 +113,24 @@ impl<C> Core<C> {
             AfterFailure::Wait(waiter)
         } else {
             // The callers that waited for a connect share this one's failure: as many as the
-            // class would have let open a connection.
-            let could_open = self
+            // class would have let open a connection. Those waiting for a returned
+            // connection keep waiting (as in SQLAlchemy).
+            let mut could_open = self
                 .limits
                 .max_open
                 .map_or(usize::MAX, |max| max.saturating_sub(st.open));
             let failed = ConnectFailedError { reason, cause };
-            for _ in 0..could_open.min(st.waiters.len()) {
-                if let Some(waiter) = st.waiters.pop_front() {
-                    waiter.fail(failed.clone());
-                    st.to_wake.push(waiter);
+            let mut to_wake = std::mem::take(&mut st.to_wake);
+            st.waiters.retain(|waiter| {
+                if could_open == 0 || !waiter.for_connect {
+                    return true;
                 }
-            }
+                could_open -= 1;
+                waiter.fail(failed.clone());
+                to_wake.push(Arc::clone(waiter));
+                false
+            });
+            st.to_wake = to_wake;
             AfterFailure::Fail
         };
         self.watch_next_probe(&mut st);

@@ -70,9 +70,10 @@ impl<C> Core<C> {
             }
         }
         st.to_wake.extend(expired);
-        // While connects fail, the next probe (the section's end serves the first waiter).
+        // While connects fail, the next probe (the section's end serves the first waiter), if
+        // still to come (see `watch_next_probe`).
         if !st.waiters.is_empty() {
-            if let Some(probe) = st.connects.next_probe() {
+            if let Some(probe) = st.connects.next_probe().filter(|&at| at > now) {
                 next = Some(next.map_or(probe, |n| n.min(probe)));
             }
         }

@@ -284,6 +284,9 @@ impl<'a, C> Reservation<'a, C> {
             describe: &describe,
             reason,
         });
+        // User code (the error's `Display`) runs while the reservation still holds its slot
+        // and its probe: if it panics, dropping the reservation gives both back.
+        let cause = Cause::text(describe());
         let Some(slot) = self.slot.take() else {
             unreachable!("a reservation holds its slot until consumed")
         };
@@ -294,7 +297,7 @@ impl<'a, C> Reservation<'a, C> {
             self.owner,
             probe,
             reason,
-            Cause::text(describe()),
+            cause,
             site,
             wait,
         )

@@ -30,6 +30,10 @@ pub(crate) struct Waiter<C> {
     /// When an async waiter gives up, kept by the pool's alarm; `None` for a thread (it
     /// sleeps on its condvar with its own deadline) or without `pool_timeout`.
     pub(super) deadline: Option<Instant>,
+    /// It queued for a connect (the class's limits let it open one, but connects fail and a
+    /// probe is out or backing off): a probe that fails shares its error with it. A waiter
+    /// that queued at the pool's limit waits for a returned connection and keeps waiting.
+    pub(super) for_connect: bool,
     /// A thread that may sleep on the condvar (the blocking pool); a task is woken by its
     /// waker alone, so its condvar is never notified.
     thread: bool,
@@ -67,11 +71,13 @@ impl<C> Waiter<C> {
         thread: bool,
         timed: bool,
         deadline: Option<Instant>,
+        for_connect: bool,
     ) -> Self {
         Waiter {
             site,
             since: timed.then(Instant::now),
             deadline,
+            for_connect,
             thread,
             cell: Mutex::new(Cell {
                 grant: None,

@@ -173,6 +173,9 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
             match first.take().unwrap_or_else(|| reservation.next_step()) {
                 Step::Connect => {
                     clock.mark();
+                    // `pool_timeout` bounds the whole checkout: a refusal's wait after this
+                    // connect ends at the same deadline.
+                    deadline = deadline.or_else(|| self.deadline());
                     // Boxed: connecting is rare, and its timer and the manager's future would
                     // otherwise make every `get()` future larger (608 -> 760 bytes).
                     let Some(e) = Box::pin(self.connect(&mut reservation, deadline)).await? else {
@@ -181,14 +184,16 @@ impl<M: bb8::ManageConnection> AsyncPool<M> {
                     let reason = self.shared.builder.kind.classify(&e);
                     // A zero timeout refuses to wait, for capacity too.
                     let may_wait = !core.config.timeout.is_some_and(|t| t.is_zero());
-                    let at = deadline.or_else(|| self.deadline());
                     // bb8's managers promise only `Debug` for their errors.
                     let describe = || format!("{e:?}");
-                    match reservation.connect_failed(reason, describe, site, may_wait.then_some(at))
-                    {
+                    match reservation.connect_failed(
+                        reason,
+                        describe,
+                        site,
+                        may_wait.then_some(deadline),
+                    ) {
                         AfterFailure::Fail => return Err(Error::Connect(e)),
                         AfterFailure::Wait(waiter) => {
-                            deadline = at;
                             reservation = self.wait(waiter).await?;
                         }
                     }
