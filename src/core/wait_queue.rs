@@ -81,10 +81,17 @@ impl<C> Core<C> {
     /// Takes an idle slot for a checkout. While connects fail (`connects.rs`), a slot that
     /// holds a connection first; an empty one (its connection invalidated: taking it means
     /// connecting) only as the probe, else none (the caller waits for the probe).
+    #[inline]
     pub(super) fn take_idle(&self, st: &mut State<C>) -> Option<Grant<C>> {
         if st.connects.working() {
             return self.pop_idle(st).map(Grant::pooled);
         }
+        self.take_idle_while_connects_fail(st)
+    }
+
+    /// [`take_idle`](Self::take_idle) while connects fail (the rare path, kept apart).
+    #[inline(never)]
+    fn take_idle_while_connects_fail(&self, st: &mut State<C>) -> Option<Grant<C>> {
         let holding = if self.config.use_lifo {
             st.idle.iter().rposition(|slot| slot.conn.is_some())
         } else {
@@ -107,6 +114,7 @@ impl<C> Core<C> {
 
     /// Takes the idle slot the pool hands out next: the newest with `use_lifo`, else the
     /// oldest.
+    #[inline]
     pub(super) fn pop_idle(&self, st: &mut State<C>) -> Option<Slot<C>> {
         if self.config.use_lifo {
             st.idle.pop_back()
