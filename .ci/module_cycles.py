@@ -3,10 +3,10 @@
 A module depends on another when it names it in a `use` or in a `crate::` / `super::` path
 outside comments (an item re-exported by a parent counts as its defining child). A parent and
 its own children are not counted: that is how Rust modules are declared.
-Run from the repository root: python3 .ci/module_cycles.py
+Run from the repository root: python3 .ci/module_cycles.py [SRC_DIR] (default: src).
 """
 import os,re,sys
-root="src"; mods={}
+root=sys.argv[1].rstrip("/") if len(sys.argv)>1 else "src"; mods={}
 for dp,dn,fn in os.walk(root):
     for f in fn:
         if f.endswith(".rs"):
@@ -70,5 +70,5 @@ for comp in sccs:
     for a in comp:
         for b in sorted(adj.get(a,())):
             if b in comp: print("   ",a,"->",b)
-print(len(edges),"edges,",len(sccs),"cycles")
+print(root+":",len(edges),"edges,",len(sccs),"cycles")
 sys.exit(1 if sccs else 0)

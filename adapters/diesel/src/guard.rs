@@ -21,7 +21,7 @@ use diesel::query_builder::{Query, QueryFragment, QueryId};
 use diesel::r2d2::R2D2Connection;
 use diesel::result::{ConnectionError, ConnectionResult, QueryResult};
 
-use crate::blocking::Manager;
+use crate::manager::Manager;
 
 /// A checked-out connection. `&mut conn` is a Diesel connection in its own right, and
 /// `&mut *conn` a `&mut C`; dropping it returns the connection to the pool (rolled back,

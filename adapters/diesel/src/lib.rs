@@ -75,6 +75,7 @@ mod compat;
 mod connect_cause;
 mod guard;
 mod lost_connection;
+mod manager;
 #[cfg(any(feature = "async-postgres", feature = "async-mysql"))]
 mod nonblocking;
 pub mod r2d2;
