@@ -57,7 +57,10 @@ def medians(output):
                     last_id = line.strip()
                 continue
             values = m.group(1).split()
-        # values: lo unit median unit hi unit
+        # values: lo unit median unit hi unit; criterion's `change:` block repeats `time:`
+        # with percentages (against its saved baseline), which is not a time.
+        if values[0].endswith("%"):
+            continue
         found[last_id] = float(values[2]) * UNITS[values[3]]
     return found
 
