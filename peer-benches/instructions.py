@@ -7,7 +7,8 @@ commits built beside it (target/ab/<rev>, as ab.py does).
 
 Each pool runs `cycles` (peer-benches/examples/cycles.rs) twice, LOW and HIGH cycles, under
 `valgrind --tool=callgrind`; (instructions(HIGH) - instructions(LOW)) / (HIGH - LOW) is one
-cycle's cost, setup and exit cancelled out. A base commit that predates the example gets the
+cycle's cost, setup and exit cancelled out. A second table counts checkouts that wait
+(examples/waits.rs: a pool of 1, two tasks on one thread), per checkout. A base commit that predates the example gets the
 tree's copy (peers.rs has kept its API). The peers are counted in the tree's build only (their
 code is the same in every build: one Cargo.lock).
 """
@@ -19,7 +20,7 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLE = os.path.join("peer-benches", "examples", "cycles.rs")
+EXAMPLES = ("cycles", "waits")
 LOW, HIGH = 20_000, 120_000
 OURS = [("poolscope", ""), ("poolscope", "recorder"),
         ("poolscope_async", ""), ("poolscope_async", "recorder")]
@@ -27,14 +28,17 @@ PEERS = [("r2d2", ""), ("bb8", ""), ("deadpool", "")]
 
 
 def build(tree, target_dir):
-    if tree != ROOT:
-        os.makedirs(os.path.join(tree, "peer-benches", "examples"), exist_ok=True)
-        shutil.copy(os.path.join(ROOT, EXAMPLE), os.path.join(tree, EXAMPLE))
-    env = dict(os.environ, CARGO_TARGET_DIR=target_dir, CARGO_INCREMENTAL="0")
-    subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p",
-                    "poolscope-peer-benches", "--example", "cycles"],
-                   cwd=tree, env=env, check=True)
-    return os.path.join(target_dir, "release", "examples", "cycles")
+    """Builds both examples in `tree`; the directory holding them."""
+    for name in EXAMPLES:
+        example = os.path.join("peer-benches", "examples", name + ".rs")
+        if tree != ROOT:
+            os.makedirs(os.path.join(tree, "peer-benches", "examples"), exist_ok=True)
+            shutil.copy(os.path.join(ROOT, example), os.path.join(tree, example))
+        env = dict(os.environ, CARGO_TARGET_DIR=target_dir, CARGO_INCREMENTAL="0")
+        subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p",
+                        "poolscope-peer-benches", "--example", name],
+                       cwd=tree, env=env, check=True)
+    return os.path.join(target_dir, "release", "examples")
 
 
 def instructions(exe, pool, extra, cycles):
@@ -49,8 +53,13 @@ def instructions(exe, pool, extra, cycles):
         return int(m.group(1))
 
 
-def per_cycle(exe, pool, extra):
-    return (instructions(exe, pool, extra, HIGH) - instructions(exe, pool, extra, LOW)) / (HIGH - LOW)
+def per_cycle(examples, pool, extra, example="cycles", per=1):
+    exe = os.path.join(examples, example)
+    low, high = LOW // 4, HIGH // 4
+    if example == "cycles":
+        low, high = LOW, HIGH
+    spent = instructions(exe, pool, extra, high) - instructions(exe, pool, extra, low)
+    return spent / ((high - low) * per)
 
 
 def main():
@@ -76,6 +85,18 @@ def main():
             n = per_cycle(exe, pool, extra)
             cells.append(f"{n:.0f} ({n / peer:.2f}× {peer_name})")
         print(f"| {pool} {extra or 'quiet'} | " + " | ".join(cells) + " |")
+    waiting = {pool: per_cycle(sides["tree"], pool, "", "waits", 2) for pool in ("bb8", "deadpool")}
+    print()
+    print("checkouts that wait (pool of 1, two tasks, one thread), instructions per checkout: "
+          + ", ".join(f"{p} {v:.0f}" for p, v in waiting.items()))
+    print("| pool | " + " | ".join(sides) + " |")
+    print("|---|" + "---|" * len(sides))
+    peer = min(waiting.values())
+    cells = []
+    for examples in sides.values():
+        n = per_cycle(examples, "poolscope_async", "", "waits", 2)
+        cells.append(f"{n:.0f} ({n / peer:.2f}× faster async peer)")
+    print("| poolscope_async waiting | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
