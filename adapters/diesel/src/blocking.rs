@@ -55,7 +55,7 @@ impl<C: R2D2Connection + Send + 'static> Pool<C> {
     }
 
     /// A pool with the defaults, for `manager` (a URL, a [`Manager`] or Diesel's
-    /// [`ConnectionManager`]).
+    /// [`ConnectionManager`](diesel::r2d2::ConnectionManager)).
     ///
     /// # Errors
     /// None with the defaults; see [`Builder::build`].
@@ -109,7 +109,8 @@ impl<C: R2D2Connection + Send + 'static> fmt::Debug for Pool<C> {
 
 /// Builds a [`Pool`]: the core builder itself, every option as it is there (see
 /// [`poolscope::PoolBuilder`]); [`build`](poolscope::PoolBuilder::build) takes a database
-/// URL, a [`Manager`] or Diesel's [`ConnectionManager`], and fills in what the options left
+/// URL, a [`Manager`] or Diesel's
+/// [`ConnectionManager`](diesel::r2d2::ConnectionManager), and fills in what the options left
 /// unset: the name from the URL (without its credentials), `db.system.name` from the
 /// connection's backend, the reset through Diesel's transaction manager ([`DieselReset`]).
 pub type Builder<C> = poolscope::PoolBuilder<poolscope::Blocking<Manager<C>, Pool<C>>>;

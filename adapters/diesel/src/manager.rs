@@ -10,7 +10,7 @@ use crate::lost_connection::{self, DisconnectWatch, Suspicion};
 use crate::redact::fmt_manager;
 use crate::reset::{in_error, in_transaction};
 
-/// Opens Diesel connections for a [`Pool`]: Diesel's own [`ConnectionManager`], except that a
+/// Opens Diesel connections for a [`Pool`](crate::Pool): Diesel's own [`ConnectionManager`], except that a
 /// connection returned inside a transaction is not "broken" (the pool rolls it back and keeps
 /// it, where Diesel's r2d2 pool would throw it away).
 ///
@@ -61,7 +61,7 @@ impl<C> Manager<C> {
 
 impl<C> From<ConnectionManager<C>> for Manager<C> {
     /// Wraps Diesel's manager. It does not tell its URL: name the pool with
-    /// [`Builder::name`], or it is called `pool-<id>`.
+    /// [`Builder::name`](crate::Builder::name), or it is called `pool-<id>`.
     fn from(inner: ConnectionManager<C>) -> Self {
         Manager {
             inner,
