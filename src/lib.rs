@@ -69,6 +69,7 @@ mod core;
 mod echo;
 mod emit;
 mod error;
+mod error_chain;
 mod event;
 mod events;
 mod guard;

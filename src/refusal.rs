@@ -126,14 +126,7 @@ impl Refusal {
 
     /// Classifies an error by its `Display` and its `source()` chain.
     pub fn of_error(error: &(dyn std::error::Error + 'static)) -> Refusal {
-        let mut text = error.to_string();
-        let mut next = error.source();
-        while let Some(cause) = next {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            next = cause.source();
-        }
-        Refusal::of_text(&text)
+        Refusal::of_text(&crate::error_chain::ErrorChain(error).to_string())
     }
 
     /// The `reason` label of `poolscope.connection.refusals`: `server_capacity`,
